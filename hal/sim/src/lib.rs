@@ -1,0 +1,19 @@
+//! # sense-sim
+//!
+//! A register-level simulation of the hardware Sense Pulse talks to, so drivers, sources and the
+//! whole stack run on any laptop and in tests, deterministically.
+//!
+//! - [`i2c`]: a simulated I2C bus. Devices ([`i2c::I2cTarget`]) answer at their addresses, usually
+//!   through a [`i2c::RegisterFile`]; faults (address NACK, `EBUSY` as when the kernel owns an
+//!   address) can be injected per address, for a number of transactions or until cleared.
+//! - [`host`]: a simulated Linux host (a Raspberry Pi 3B) whose `/proc` and `/sys` files are
+//!   generated from the wall clock, so CPU counters keep rising across separate processes.
+//!
+//! `no_std`. The bus is shared through a `critical-section` mutex: on Linux enable
+//! `critical-section/std` in the binary (the runtime does).
+#![no_std]
+#![warn(missing_docs)]
+#![allow(async_fn_in_trait)]
+
+pub mod host;
+pub mod i2c;
