@@ -1,0 +1,194 @@
+//! The in-memory bus: Redis semantics for one process, for `sense-pulse run` without Redis.
+//!
+//! Keys expire lazily when read and in a periodic sweep on writes, so memory stays bounded by
+//! what is live. Publishing delivers one message per matching subscription, as Redis does.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::{Batch, Message, Op, SUBSCRIPTION_BUFFER, Subscription, Topic, Ttl, glob_match};
+
+/// Writes between sweeps of expired keys.
+const SWEEP_EVERY: u32 = 256;
+
+struct Entry {
+    value: String,
+    expires: Option<Instant>,
+}
+
+impl Entry {
+    fn live(&self, now: Instant) -> bool {
+        self.expires.is_none_or(|at| at > now)
+    }
+}
+
+#[derive(Default)]
+struct Data {
+    entries: HashMap<String, Entry>,
+    writes_since_sweep: u32,
+}
+
+struct Subscriber {
+    topics: Vec<Topic>,
+    tx: mpsc::Sender<Message>,
+}
+
+#[derive(Default)]
+struct Inner {
+    data: Mutex<Data>,
+    subscribers: Mutex<Vec<Subscriber>>,
+}
+
+#[derive(Clone, Default)]
+pub(super) struct MemoryBus {
+    inner: Arc<Inner>,
+}
+
+/// A poisoned lock only means another thread panicked mid-operation; the map is still usable.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl MemoryBus {
+    pub(super) fn new() -> Self {
+        MemoryBus::default()
+    }
+
+    pub(super) fn get(&self, key: &str) -> Option<String> {
+        let now = Instant::now();
+        let mut data = lock(&self.inner.data);
+        match data.entries.get(key) {
+            Some(e) if e.live(now) => Some(e.value.clone()),
+            Some(_) => {
+                data.entries.remove(key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    pub(super) fn set_nx(&self, key: &str, value: &str) -> bool {
+        let now = Instant::now();
+        let mut data = lock(&self.inner.data);
+        if data.entries.get(key).is_some_and(|e| e.live(now)) {
+            return false;
+        }
+        data.entries.insert(
+            key.to_owned(),
+            Entry {
+                value: value.to_owned(),
+                expires: None,
+            },
+        );
+        true
+    }
+
+    pub(super) fn del(&self, key: &str) -> bool {
+        let now = Instant::now();
+        lock(&self.inner.data)
+            .entries
+            .remove(key)
+            .is_some_and(|e| e.live(now))
+    }
+
+    pub(super) fn ttl(&self, key: &str) -> Ttl {
+        let now = Instant::now();
+        match lock(&self.inner.data).entries.get(key) {
+            Some(e) if e.live(now) => match e.expires {
+                None => Ttl::Persistent,
+                Some(at) => Ttl::Expires(at - now),
+            },
+            _ => Ttl::Missing,
+        }
+    }
+
+    pub(super) fn keys(&self, pattern: &str) -> Vec<String> {
+        let now = Instant::now();
+        let data = lock(&self.inner.data);
+        let mut keys: Vec<String> = data
+            .entries
+            .iter()
+            .filter(|(k, e)| e.live(now) && glob_match(pattern, k))
+            .map(|(k, _)| k.clone())
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    pub(super) fn apply(&self, batch: &Batch) {
+        let now = Instant::now();
+        let mut publishes = Vec::new();
+        {
+            let mut data = lock(&self.inner.data);
+            for op in &batch.ops {
+                match op {
+                    Op::Set { key, value, ttl } => {
+                        let expires =
+                            ttl.map(|t| now + Duration::from_millis(super::ttl_millis(t)));
+                        data.entries.insert(
+                            key.clone(),
+                            Entry {
+                                value: value.clone(),
+                                expires,
+                            },
+                        );
+                        data.writes_since_sweep += 1;
+                    }
+                    Op::Del { key } => {
+                        data.entries.remove(key);
+                    }
+                    Op::Publish { channel, payload } => publishes.push((channel, payload)),
+                }
+            }
+            if data.writes_since_sweep >= SWEEP_EVERY {
+                data.entries.retain(|_, e| e.live(now));
+                data.writes_since_sweep = 0;
+            }
+        }
+        for (channel, payload) in publishes {
+            self.publish(channel, payload);
+        }
+    }
+
+    pub(super) fn publish(&self, channel: &str, payload: &str) -> usize {
+        let mut delivered = 0;
+        let mut subscribers = lock(&self.inner.subscribers);
+        subscribers.retain(|s| !s.tx.is_closed());
+        for s in subscribers.iter() {
+            for topic in s.topics.iter().filter(|t| t.matches(channel)) {
+                let message = Message {
+                    channel: channel.to_owned(),
+                    pattern: match topic {
+                        Topic::Pattern(p) => Some(p.clone()),
+                        Topic::Channel(_) => None,
+                    },
+                    payload: payload.to_owned(),
+                };
+                match s.tx.try_send(message) {
+                    Ok(()) => delivered += 1,
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        tracing::warn!(channel, "subscriber is not keeping up; message dropped");
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => {}
+                }
+            }
+        }
+        delivered
+    }
+
+    pub(super) fn subscribe(&self, topics: &[Topic]) -> Subscription {
+        let (tx, rx) = mpsc::channel(SUBSCRIPTION_BUFFER);
+        lock(&self.inner.subscribers).push(Subscriber {
+            topics: topics.to_vec(),
+            tx,
+        });
+        Subscription {
+            rx,
+            _guard: Box::new(()),
+        }
+    }
+}

@@ -1,0 +1,348 @@
+//! The bus: one interface over Redis or memory.
+
+mod glob;
+mod memory;
+mod redis;
+
+use std::fmt;
+use std::time::Duration;
+
+pub use glob::glob_match;
+
+/// How long one bus operation may take before it fails with [`BusError::Timeout`]. While Redis
+/// is away operations wait for the reconnection; this bounds the wait so callers can report it.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Pending messages a subscription holds before new ones are dropped (a stuck consumer must not
+/// grow memory without bound).
+pub const SUBSCRIPTION_BUFFER: usize = 4096;
+
+/// What went wrong talking to the bus.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BusError {
+    /// The URL is not a Redis URL.
+    #[error("invalid Redis URL {url}: {reason}")]
+    InvalidUrl {
+        /// The URL, password removed.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Redis could not be reached in time.
+    #[error("Redis at {url} is unreachable: {reason}")]
+    Unavailable {
+        /// The URL, password removed.
+        url: String,
+        /// The last connection error.
+        reason: String,
+    },
+    /// An operation did not finish within [`OPERATION_TIMEOUT`] (Redis is probably down).
+    #[error("Redis did not answer within {} s", .0.as_secs())]
+    Timeout(Duration),
+    /// Redis answered with an error.
+    #[error("Redis error: {0}")]
+    Redis(String),
+}
+
+/// A key's remaining life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ttl {
+    /// No such key.
+    Missing,
+    /// The key never expires.
+    Persistent,
+    /// The key expires after this long.
+    Expires(Duration),
+}
+
+/// What a subscription listens to.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Topic {
+    /// One channel by name.
+    Channel(String),
+    /// Every channel matching a glob pattern (`data:*`), as Redis `PSUBSCRIBE`.
+    Pattern(String),
+}
+
+impl Topic {
+    /// A channel.
+    pub fn channel(name: impl Into<String>) -> Topic {
+        Topic::Channel(name.into())
+    }
+
+    /// A pattern.
+    pub fn pattern(glob: impl Into<String>) -> Topic {
+        Topic::Pattern(glob.into())
+    }
+
+    fn matches(&self, channel: &str) -> bool {
+        match self {
+            Topic::Channel(name) => name == channel,
+            Topic::Pattern(glob) => glob_match(glob, channel),
+        }
+    }
+}
+
+/// A published message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    /// The channel it was published on.
+    pub channel: String,
+    /// The pattern that matched, when it came through a [`Topic::Pattern`].
+    pub pattern: Option<String>,
+    /// The payload (JSON, for every channel of the contract).
+    pub payload: String,
+}
+
+/// One write in a [`Batch`].
+#[derive(Clone, Debug, PartialEq)]
+enum Op {
+    Set {
+        key: String,
+        value: String,
+        ttl: Option<Duration>,
+    },
+    Del {
+        key: String,
+    },
+    Publish {
+        channel: String,
+        payload: String,
+    },
+}
+
+/// Writes applied together: on Redis in one `MULTI`/`EXEC` round trip, so a reader never sees
+/// half a poll; publishes go out after the sets they announce.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Batch {
+    ops: Vec<Op>,
+}
+
+impl Batch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        Batch::default()
+    }
+
+    /// `SET key value` with an optional expiry (rounded up to whole milliseconds, at least 1).
+    pub fn set(
+        &mut self,
+        key: impl Into<String>,
+        value: impl Into<String>,
+        ttl: Option<Duration>,
+    ) -> &mut Self {
+        self.ops.push(Op::Set {
+            key: key.into(),
+            value: value.into(),
+            ttl,
+        });
+        self
+    }
+
+    /// `DEL key`.
+    pub fn del(&mut self, key: impl Into<String>) -> &mut Self {
+        self.ops.push(Op::Del { key: key.into() });
+        self
+    }
+
+    /// `PUBLISH channel payload`, after the batch's writes.
+    pub fn publish(&mut self, channel: impl Into<String>, payload: impl Into<String>) -> &mut Self {
+        self.ops.push(Op::Publish {
+            channel: channel.into(),
+            payload: payload.into(),
+        });
+        self
+    }
+
+    /// Whether the batch holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// Number of operations.
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+}
+
+fn ttl_millis(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_nanos().div_ceil(1_000_000))
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
+/// Messages from a subscription. Dropping it unsubscribes.
+pub struct Subscription {
+    rx: tokio::sync::mpsc::Receiver<Message>,
+    // Keeps the backend's side alive (Redis: the subscribed connection).
+    _guard: Box<dyn Send + Sync>,
+}
+
+impl fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subscription").finish_non_exhaustive()
+    }
+}
+
+impl Subscription {
+    /// The next message. `None` only when the bus is gone for good; a Redis restart does not end
+    /// a subscription (it is renewed on reconnection; messages published meanwhile are lost, as
+    /// with any Redis pub/sub).
+    pub async fn recv(&mut self) -> Option<Message> {
+        self.rx.recv().await
+    }
+}
+
+/// How [`Bus::connect`] treats a Redis that is not (yet) there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectOptions {
+    /// Give up with [`BusError::Unavailable`] after this long: for one-shot runs.
+    FailAfter(Duration),
+    /// Keep trying until Redis answers: for services that start before Redis does.
+    WaitForever,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Memory(memory::MemoryBus),
+    Redis(redis::RedisBus),
+}
+
+/// The data bus: Redis, or an in-process stand-in with the same behaviour.
+///
+/// Cheap to clone; clones share the connection (or the memory).
+#[derive(Clone)]
+pub struct Bus {
+    backend: Backend,
+}
+
+impl fmt::Debug for Bus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Bus({})", self.describe())
+    }
+}
+
+macro_rules! dispatch {
+    ($self:ident, $b:ident => $call:expr) => {
+        match &$self.backend {
+            Backend::Memory($b) => Ok($call),
+            Backend::Redis($b) => timed($call).await,
+        }
+    };
+}
+
+/// Bounds a Redis operation by [`OPERATION_TIMEOUT`].
+async fn timed<T>(op: impl Future<Output = Result<T, BusError>>) -> Result<T, BusError> {
+    tokio::time::timeout(OPERATION_TIMEOUT, op)
+        .await
+        .unwrap_or(Err(BusError::Timeout(OPERATION_TIMEOUT)))
+}
+
+impl Bus {
+    /// A fresh in-memory bus. Clones share it; it lives as long as any clone.
+    pub fn memory() -> Bus {
+        Bus {
+            backend: Backend::Memory(memory::MemoryBus::new()),
+        }
+    }
+
+    /// Connects to Redis at `url` (`redis://[:password@]host:port[/db]`).
+    ///
+    /// The connection speaks RESP3 and reconnects by itself when Redis restarts; subscriptions
+    /// are renewed. Needs a tokio runtime.
+    pub async fn connect(url: &str, options: ConnectOptions) -> Result<Bus, BusError> {
+        let bus = redis::RedisBus::connect(url, options).await?;
+        Ok(Bus {
+            backend: Backend::Redis(bus),
+        })
+    }
+
+    /// Where the bus is, for logs: `memory` or the Redis URL without its password.
+    pub fn describe(&self) -> String {
+        match &self.backend {
+            Backend::Memory(_) => "memory".to_owned(),
+            Backend::Redis(r) => r.url().to_owned(),
+        }
+    }
+
+    /// Whether this is the in-memory bus.
+    pub fn is_memory(&self) -> bool {
+        matches!(self.backend, Backend::Memory(_))
+    }
+
+    /// Checks the bus answers.
+    pub async fn ping(&self) -> Result<(), BusError> {
+        match &self.backend {
+            Backend::Memory(_) => Ok(()),
+            Backend::Redis(r) => timed(r.ping()).await,
+        }
+    }
+
+    /// `GET key`.
+    pub async fn get(&self, key: &str) -> Result<Option<String>, BusError> {
+        match &self.backend {
+            Backend::Memory(m) => Ok(m.get(key)),
+            Backend::Redis(r) => timed(r.get(key)).await,
+        }
+    }
+
+    /// `MGET keys…`: one value (or `None`) per key, in order.
+    pub async fn mget(&self, keys: &[String]) -> Result<Vec<Option<String>>, BusError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        match &self.backend {
+            Backend::Memory(m) => Ok(keys.iter().map(|k| m.get(k)).collect()),
+            Backend::Redis(r) => timed(r.mget(keys)).await,
+        }
+    }
+
+    /// `SET key value [PX ttl]`.
+    pub async fn set(&self, key: &str, value: &str, ttl: Option<Duration>) -> Result<(), BusError> {
+        let mut batch = Batch::new();
+        batch.set(key, value, ttl);
+        self.apply(&batch).await
+    }
+
+    /// `SET key value NX`: writes only if the key does not exist; returns whether it wrote.
+    pub async fn set_nx(&self, key: &str, value: &str) -> Result<bool, BusError> {
+        dispatch!(self, b => b.set_nx(key, value))
+    }
+
+    /// `DEL key`: returns whether the key existed.
+    pub async fn del(&self, key: &str) -> Result<bool, BusError> {
+        dispatch!(self, b => b.del(key))
+    }
+
+    /// `PTTL key`.
+    pub async fn ttl(&self, key: &str) -> Result<Ttl, BusError> {
+        dispatch!(self, b => b.ttl(key))
+    }
+
+    /// Every key matching the glob `pattern` (`SCAN … MATCH`, never the blocking `KEYS`), sorted.
+    pub async fn keys(&self, pattern: &str) -> Result<Vec<String>, BusError> {
+        dispatch!(self, b => b.keys(pattern))
+    }
+
+    /// `PUBLISH channel payload`: returns how many subscribers received it.
+    pub async fn publish(&self, channel: &str, payload: &str) -> Result<usize, BusError> {
+        dispatch!(self, b => b.publish(channel, payload))
+    }
+
+    /// Applies a batch of writes atomically.
+    pub async fn apply(&self, batch: &Batch) -> Result<(), BusError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        dispatch!(self, b => b.apply(batch))
+    }
+
+    /// Subscribes to `topics`. Returns once the subscription is in place, so a message published
+    /// after this returns is received.
+    pub async fn subscribe(&self, topics: &[Topic]) -> Result<Subscription, BusError> {
+        match &self.backend {
+            Backend::Memory(m) => Ok(m.subscribe(topics)),
+            Backend::Redis(r) => timed(r.subscribe(topics)).await,
+        }
+    }
+}

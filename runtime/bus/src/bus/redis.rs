@@ -1,0 +1,326 @@
+//! The Redis backend: a RESP3 `ConnectionManager` for commands, and one more per subscription
+//! with automatic resubscription, so a Redis restart is survived without any caller noticing
+//! beyond a few failed (timed-out) operations.
+
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Client, IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind, RedisError};
+use tokio::sync::mpsc;
+
+use super::{
+    Batch, BusError, ConnectOptions, Message, Op, SUBSCRIPTION_BUFFER, Subscription, Topic, Ttl,
+};
+
+/// Keys asked for per `SCAN` step.
+const SCAN_COUNT: u32 = 500;
+
+#[derive(Clone)]
+pub(super) struct RedisBus {
+    client: Client,
+    conn: ConnectionManager,
+    /// The URL with any password replaced, for messages.
+    url: String,
+}
+
+/// The URL with the password (if any) replaced by `***`.
+fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or("", |(u, _)| u);
+            format!("{scheme}://{user}:***@{host}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// Reconnection policy: attempts back off from 100 ms to about 1 s (0.5 s plus jitter), so a
+/// restarted Redis is found again within a second or so.
+fn manager_config(retries: usize) -> ConnectionManagerConfig {
+    ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(1)))
+        .set_response_timeout(Some(Duration::from_secs(2)))
+        .set_min_delay(Duration::from_millis(100))
+        .set_max_delay(Duration::from_millis(500))
+        .set_number_of_retries(retries)
+}
+
+fn payload_text(v: &redis::Value) -> String {
+    match v {
+        redis::Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+        redis::Value::SimpleString(s) => s.clone(),
+        other => redis::from_redis_value_ref::<String>(other).unwrap_or_default(),
+    }
+}
+
+/// A pub/sub push as a [`Message`]; subscription confirmations and the like are not messages.
+fn push_to_message(info: &PushInfo) -> Option<Message> {
+    match (&info.kind, info.data.as_slice()) {
+        (PushKind::Message, [channel, payload]) => Some(Message {
+            channel: payload_text(channel),
+            pattern: None,
+            payload: payload_text(payload),
+        }),
+        (PushKind::PMessage, [pattern, channel, payload]) => Some(Message {
+            channel: payload_text(channel),
+            pattern: Some(payload_text(pattern)),
+            payload: payload_text(payload),
+        }),
+        _ => None,
+    }
+}
+
+impl RedisBus {
+    pub(super) async fn connect(url: &str, options: ConnectOptions) -> Result<Self, BusError> {
+        let shown = redact_url(url);
+        let invalid = |e: RedisError| BusError::InvalidUrl {
+            url: shown.clone(),
+            reason: e.to_string(),
+        };
+        let info = url.into_connection_info().map_err(invalid)?;
+        let settings = info
+            .redis_settings()
+            .clone()
+            .set_protocol(ProtocolVersion::RESP3)
+            .set_skip_set_lib_name();
+        let client = Client::open(info.set_redis_settings(settings)).map_err(invalid)?;
+
+        let conn = match options {
+            ConnectOptions::FailAfter(limit) => {
+                // Enough attempts to span `limit` at the ~300 ms average back-off.
+                let retries = usize::try_from(limit.as_millis() / 300)
+                    .unwrap_or(usize::MAX)
+                    .max(2);
+                let attempt =
+                    ConnectionManager::new_with_config(client.clone(), manager_config(retries));
+                match tokio::time::timeout(limit + Duration::from_secs(1), attempt).await {
+                    Ok(Ok(conn)) => conn,
+                    Ok(Err(e)) => {
+                        return Err(BusError::Unavailable {
+                            url: shown,
+                            reason: e.to_string(),
+                        });
+                    }
+                    Err(_) => {
+                        return Err(BusError::Unavailable {
+                            url: shown,
+                            reason: format!("no answer within {} s", limit.as_secs()),
+                        });
+                    }
+                }
+            }
+            ConnectOptions::WaitForever => {
+                let conn = ConnectionManager::new_lazy_with_config(
+                    client.clone(),
+                    manager_config(usize::MAX),
+                )
+                .map_err(invalid)?;
+                let started = std::time::Instant::now();
+                let mut next_warning = Duration::ZERO;
+                loop {
+                    let mut probe = conn.clone();
+                    let ping_cmd = redis::cmd("PING");
+                    let ping = ping_cmd.query_async::<String>(&mut probe);
+                    let error = match tokio::time::timeout(Duration::from_secs(5), ping).await {
+                        Ok(Ok(_)) => break,
+                        Ok(Err(e)) => e.to_string(),
+                        Err(_) => "no answer".to_owned(),
+                    };
+                    // Say so at once, then once a minute: a service waiting for Redis is normal at
+                    // boot, but a long wait deserves a line in the log.
+                    if started.elapsed() >= next_warning {
+                        tracing::warn!(url = %shown, %error, waited_s = started.elapsed().as_secs(), "waiting for Redis");
+                        next_warning += Duration::from_secs(60);
+                    }
+                }
+                conn
+            }
+        };
+        Ok(RedisBus {
+            client,
+            conn,
+            url: shown,
+        })
+    }
+
+    pub(super) fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn error(&self, e: RedisError) -> BusError {
+        if e.is_io_error()
+            || e.is_connection_dropped()
+            || e.is_connection_refusal()
+            || e.is_timeout()
+        {
+            BusError::Unavailable {
+                url: self.url.clone(),
+                reason: e.to_string(),
+            }
+        } else {
+            BusError::Redis(e.to_string())
+        }
+    }
+
+    async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, BusError> {
+        let mut conn = self.conn.clone();
+        cmd.query_async(&mut conn).await.map_err(|e| self.error(e))
+    }
+
+    pub(super) async fn ping(&self) -> Result<(), BusError> {
+        self.query::<String>(&redis::cmd("PING")).await.map(drop)
+    }
+
+    pub(super) async fn get(&self, key: &str) -> Result<Option<String>, BusError> {
+        self.query(redis::cmd("GET").arg(key)).await
+    }
+
+    pub(super) async fn mget(&self, keys: &[String]) -> Result<Vec<Option<String>>, BusError> {
+        self.query(redis::cmd("MGET").arg(keys)).await
+    }
+
+    pub(super) async fn set_nx(&self, key: &str, value: &str) -> Result<bool, BusError> {
+        let reply: Option<String> = self
+            .query(redis::cmd("SET").arg(key).arg(value).arg("NX"))
+            .await?;
+        Ok(reply.is_some())
+    }
+
+    pub(super) async fn del(&self, key: &str) -> Result<bool, BusError> {
+        let removed: u64 = self.query(redis::cmd("DEL").arg(key)).await?;
+        Ok(removed > 0)
+    }
+
+    pub(super) async fn ttl(&self, key: &str) -> Result<Ttl, BusError> {
+        let ms: i64 = self.query(redis::cmd("PTTL").arg(key)).await?;
+        Ok(match ms {
+            -2 => Ttl::Missing,
+            -1 => Ttl::Persistent,
+            ms => Ttl::Expires(Duration::from_millis(ms.unsigned_abs())),
+        })
+    }
+
+    pub(super) async fn keys(&self, pattern: &str) -> Result<Vec<String>, BusError> {
+        let mut found = std::collections::BTreeSet::new();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, batch): (u64, Vec<String>) = self
+                .query(
+                    redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(pattern)
+                        .arg("COUNT")
+                        .arg(SCAN_COUNT),
+                )
+                .await?;
+            // SCAN may return a key twice; the set removes repeats.
+            found.extend(batch);
+            if next == 0 {
+                return Ok(found.into_iter().collect());
+            }
+            cursor = next;
+        }
+    }
+
+    pub(super) async fn publish(&self, channel: &str, payload: &str) -> Result<usize, BusError> {
+        self.query(redis::cmd("PUBLISH").arg(channel).arg(payload))
+            .await
+    }
+
+    pub(super) async fn apply(&self, batch: &Batch) -> Result<(), BusError> {
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for op in &batch.ops {
+            match op {
+                Op::Set {
+                    key,
+                    value,
+                    ttl: Some(ttl),
+                } => {
+                    pipe.cmd("SET")
+                        .arg(key)
+                        .arg(value)
+                        .arg("PX")
+                        .arg(super::ttl_millis(*ttl))
+                        .ignore();
+                }
+                Op::Set {
+                    key,
+                    value,
+                    ttl: None,
+                } => {
+                    pipe.cmd("SET").arg(key).arg(value).ignore();
+                }
+                Op::Del { key } => {
+                    pipe.cmd("DEL").arg(key).ignore();
+                }
+                Op::Publish { channel, payload } => {
+                    pipe.cmd("PUBLISH").arg(channel).arg(payload).ignore();
+                }
+            }
+        }
+        let mut conn = self.conn.clone();
+        pipe.query_async::<()>(&mut conn)
+            .await
+            .map_err(|e| self.error(e))
+    }
+
+    pub(super) async fn subscribe(&self, topics: &[Topic]) -> Result<Subscription, BusError> {
+        let (tx, rx) = mpsc::channel(SUBSCRIPTION_BUFFER);
+        let sender = move |info: PushInfo| -> Result<(), redis::aio::SendError> {
+            if info.kind == PushKind::Disconnection {
+                tracing::debug!("subscription connection lost; it will be renewed");
+            }
+            let Some(message) = push_to_message(&info) else {
+                return Ok(());
+            };
+            match tx.try_send(message) {
+                Ok(()) => Ok(()),
+                Err(mpsc::error::TrySendError::Full(m)) => {
+                    tracing::warn!(channel = %m.channel, "subscriber is not keeping up; message dropped");
+                    Ok(())
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => Err(redis::aio::SendError),
+            }
+        };
+        let config = manager_config(usize::MAX)
+            .set_push_sender(sender)
+            .set_automatic_resubscription();
+        let mut conn = ConnectionManager::new_with_config(self.client.clone(), config)
+            .await
+            .map_err(|e| self.error(e))?;
+        for topic in topics {
+            match topic {
+                Topic::Channel(name) => conn.subscribe(name).await,
+                Topic::Pattern(glob) => conn.psubscribe(glob).await,
+            }
+            .map_err(|e| self.error(e))?;
+        }
+        Ok(Subscription {
+            rx,
+            _guard: Box::new(conn),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redact_url("redis://:s3cret@redis:6379/0"),
+            "redis://:***@redis:6379/0"
+        );
+        assert_eq!(
+            redact_url("redis://app:s3cret@redis:6379"),
+            "redis://app:***@redis:6379"
+        );
+        assert_eq!(redact_url("redis://redis:6379"), "redis://redis:6379");
+    }
+}

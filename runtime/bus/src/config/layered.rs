@@ -1,0 +1,392 @@
+//! Layering (Redis → environment → default) and strict checking of config sections.
+
+use std::fmt;
+
+use serde_json::{Map, Value as Json};
+
+use super::Section;
+use crate::ids::SectionName;
+
+/// A config value that is not acceptable, and where it is.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct FieldError {
+    /// The field's path within its section, e.g. `rotation` or `sensors[0].mac`.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl FieldError {
+    /// An error of `field`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The same error with `prefix` (a section name or list element) put before the field path.
+    pub fn within(mut self, prefix: &str) -> Self {
+        self.field = if self.field.is_empty() {
+            prefix.to_owned()
+        } else if self.field.starts_with('[') {
+            format!("{prefix}{}", self.field)
+        } else {
+            format!("{prefix}.{}", self.field)
+        };
+        self
+    }
+}
+
+/// How an environment variable's text becomes a field value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EnvKind {
+    /// Taken as it is.
+    Text,
+    /// A whole number.
+    Integer,
+    /// A number.
+    Number,
+    /// `true/false`, `1/0`, `yes/no`, `on/off` (any case).
+    Bool,
+    /// JSON (lists such as `ARANET4_SENSORS`).
+    Json,
+}
+
+impl EnvKind {
+    fn parse(self, raw: &str) -> Result<Json, String> {
+        let t = raw.trim();
+        match self {
+            EnvKind::Text => Ok(Json::String(raw.to_owned())),
+            EnvKind::Integer => t
+                .parse::<i64>()
+                .map(Json::from)
+                .map_err(|_| "is not a whole number".to_owned()),
+            EnvKind::Number => t
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map(Json::Number)
+                .ok_or_else(|| "is not a number".to_owned()),
+            EnvKind::Bool => match t.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => Ok(Json::Bool(true)),
+                "false" | "0" | "no" | "off" | "" => Ok(Json::Bool(false)),
+                _ => Err("is not a boolean (use true or false)".to_owned()),
+            },
+            EnvKind::Json => {
+                serde_json::from_str(t).map_err(|e| format!("is not valid JSON ({e})"))
+            }
+        }
+    }
+}
+
+/// An environment variable that sets one field of a section.
+#[derive(Clone, Copy, Debug)]
+pub struct EnvField {
+    /// The variable, e.g. `DISPLAY_ROTATION`.
+    pub var: &'static str,
+    /// The field it sets, e.g. `rotation`.
+    pub field: &'static str,
+    /// How its text is read.
+    pub kind: EnvKind,
+    /// Whether its value is a secret (never echoed in a problem).
+    pub secret: bool,
+}
+
+impl EnvField {
+    /// A variable setting `field`.
+    pub const fn new(var: &'static str, field: &'static str, kind: EnvKind) -> Self {
+        EnvField {
+            var,
+            field,
+            kind,
+            secret: false,
+        }
+    }
+
+    /// A variable holding a secret.
+    pub const fn secret(var: &'static str, field: &'static str) -> Self {
+        EnvField {
+            var,
+            field,
+            kind: EnvKind::Text,
+            secret: true,
+        }
+    }
+}
+
+/// A section as resolved, with the problems met on the way.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Resolved<S> {
+    /// The values to run with.
+    pub value: S,
+    /// Each value that was refused and why, naming where it came from; empty when all is well.
+    pub problems: Vec<String>,
+}
+
+fn json_kind(v: &Json) -> &'static str {
+    match v {
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "a list",
+        Json::Object(_) => "an object",
+    }
+}
+
+/// Deserializes `map` (over the defaults, so absent fields default) and validates it.
+fn check_map<S: Section>(map: &Map<String, Json>) -> Result<S, FieldError> {
+    let value: S = serde_path_to_error::deserialize(Json::Object(map.clone())).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.inner().to_string();
+        // serde_path_to_error reports `.` or `?` when the error sits on the object itself (an
+        // unknown field): name the field from serde's message instead.
+        let field = if path == "." || path == "?" {
+            message.split('`').nth(1).unwrap_or_default().to_owned()
+        } else {
+            path
+        };
+        FieldError::new(field, message)
+    })?;
+    value.validate()?;
+    Ok(value)
+}
+
+fn defaults<S: Section>() -> Map<String, Json> {
+    match serde_json::to_value(S::default()) {
+        Ok(Json::Object(map)) => map,
+        _ => Map::new(),
+    }
+}
+
+/// `s` cut to at most `max` bytes at a character boundary.
+fn cut(s: &str, max: usize) -> &str {
+    let mut end = max.min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Short, safe rendering of a value for a problem message.
+fn show(v: Option<&Json>) -> String {
+    match v {
+        None => "nothing".to_owned(),
+        Some(Json::String(s)) if s.len() > 40 => format!("{:?}…", cut(s, 40)),
+        Some(v) => {
+            let s = v.to_string();
+            if s.len() > 60 {
+                format!("{}…", cut(&s, 60))
+            } else {
+                s
+            }
+        }
+    }
+}
+
+/// Applies `layer`'s fields over `merged`, keeping each one that leaves the section valid.
+///
+/// All at once first (the common case, and the only way to pass a cross-field rule such as "auth
+/// enabled needs a username"), then field by field until no more go in. Returns the fields that
+/// were refused with their errors.
+fn apply_layer<S: Section>(
+    merged: &mut Map<String, Json>,
+    layer: Vec<(String, Json)>,
+) -> Vec<(String, Json, FieldError)> {
+    let mut all = merged.clone();
+    all.extend(layer.iter().cloned());
+    if check_map::<S>(&all).is_ok() {
+        *merged = all;
+        return Vec::new();
+    }
+    let mut pending = layer;
+    loop {
+        let before = pending.len();
+        let mut refused = Vec::new();
+        for (key, value) in pending {
+            let mut candidate = merged.clone();
+            candidate.insert(key.clone(), value.clone());
+            match check_map::<S>(&candidate) {
+                Ok(_) => *merged = candidate,
+                Err(e) => refused.push((key, value, e)),
+            }
+        }
+        if refused.is_empty() || refused.len() == before {
+            return refused;
+        }
+        pending = refused.into_iter().map(|(k, v, _)| (k, v)).collect();
+    }
+}
+
+/// The environment's layer: the fields its variables set validly, and problems for the rest.
+pub fn env_layer<S: Section>(
+    env: &dyn Fn(&str) -> Option<String>,
+) -> (Map<String, Json>, Vec<String>) {
+    let mut problems = Vec::new();
+    let mut layer = Vec::new();
+    let mut var_of = std::collections::HashMap::new();
+    for f in S::ENV {
+        let Some(raw) = env(f.var) else { continue };
+        let shown = if f.secret {
+            "(secret)".to_owned()
+        } else {
+            format!("{raw:?}")
+        };
+        match f.kind.parse(&raw) {
+            Ok(v) => {
+                layer.push((f.field.to_owned(), v));
+                var_of.insert(f.field, (f.var, shown));
+            }
+            Err(why) => problems.push(format!("{}={shown} {why}; ignored", f.var)),
+        }
+    }
+    let mut merged = defaults::<S>();
+    let refused = apply_layer::<S>(&mut merged, layer.clone());
+    for (field, _, e) in &refused {
+        let (var, shown) = &var_of[field.as_str()];
+        problems.push(format!("{var}={shown}: {}; ignored", e.message));
+    }
+    let applied = layer
+        .into_iter()
+        .filter(|(field, _)| !refused.iter().any(|(r, _, _)| r == field))
+        .collect();
+    (applied, problems)
+}
+
+/// Resolves a section from what Redis holds (`stored`, the raw text of `config:{section}`) and
+/// the environment. Never fails; see [`Resolved::problems`].
+pub fn resolve<S: Section>(
+    stored: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Resolved<S> {
+    let name = S::NAME;
+    let mut merged = defaults::<S>();
+    let (env_values, mut problems) = env_layer::<S>(env);
+    merged.extend(env_values);
+
+    if let Some(text) = stored {
+        match serde_json::from_str::<Json>(text) {
+            Ok(Json::Object(stored)) => {
+                let fallback = merged.clone();
+                for (key, _, e) in apply_layer::<S>(&mut merged, stored.into_iter().collect()) {
+                    let using = if S::SECRET_FIELDS.contains(&key.as_str()) {
+                        "the previous value".to_owned()
+                    } else {
+                        show(fallback.get(&key))
+                    };
+                    problems.push(format!("config:{name}.{e}; using {using}"));
+                }
+            }
+            Ok(other) => problems.push(format!(
+                "config:{name} is {}, not a JSON object; using environment and defaults",
+                json_kind(&other)
+            )),
+            Err(e) => problems.push(format!(
+                "config:{name} is not valid JSON ({e}); using environment and defaults"
+            )),
+        }
+    }
+    // Every field in `merged` passed `check_map` when it went in, so this succeeds.
+    let value = check_map::<S>(&merged).unwrap_or_default();
+    Resolved { value, problems }
+}
+
+/// Checks a complete section given as a JSON object (fields left out take their defaults): the
+/// strict check for imports.
+pub fn check_section<S: Section>(object: &Map<String, Json>) -> Result<S, FieldError> {
+    let mut merged = defaults::<S>();
+    merged.extend(object.clone());
+    check_map::<S>(&merged).map_err(|e| e.within(S::NAME.as_str()))
+}
+
+/// Checks a partial update of a section: `patch`'s fields over what Redis holds (`stored`) over
+/// the environment and defaults. On success returns the object to store at `config:{section}`
+/// (the stored fields plus the patch); on failure the first field at fault, and nothing is to be
+/// written.
+pub fn check_update<S: Section>(
+    stored: Option<&str>,
+    patch: &Map<String, Json>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Map<String, Json>, FieldError> {
+    // A stored value that no longer parses is dropped by the update rather than kept around.
+    let mut to_store = match stored.map(serde_json::from_str::<Json>) {
+        Some(Ok(Json::Object(map))) => map,
+        _ => Map::new(),
+    };
+    to_store.extend(patch.clone());
+    let mut effective = defaults::<S>();
+    effective.extend(env_layer::<S>(env).0);
+    effective.extend(to_store.clone());
+    check_map::<S>(&effective).map_err(|e| e.within(S::NAME.as_str()))?;
+    Ok(to_store)
+}
+
+/// [`check_update`] for a section known by name, e.g. from `POST /api/config`.
+pub fn check_update_by_name(
+    name: SectionName,
+    stored: Option<&str>,
+    patch: &Map<String, Json>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Map<String, Json>, FieldError> {
+    use super::sections::*;
+    match name {
+        SectionName::Global => check_update::<GlobalConfig>(stored, patch, env),
+        SectionName::Display => check_update::<DisplayConfig>(stored, patch, env),
+        SectionName::Sleep => check_update::<SleepConfig>(stored, patch, env),
+        SectionName::Weather => check_update::<WeatherConfig>(stored, patch, env),
+        SectionName::Pihole => check_update::<PiholeConfig>(stored, patch, env),
+        SectionName::Aranet4 => check_update::<Aranet4Config>(stored, patch, env),
+        SectionName::Camera => check_update::<CameraConfig>(stored, patch, env),
+        SectionName::Schedule => check_update::<ScheduleConfig>(stored, patch, env),
+        SectionName::Auth => check_update::<AuthConfig>(stored, patch, env),
+    }
+}
+
+/// [`resolve`] for a section known by name, giving its JSON (secrets redacted when `redact`).
+pub fn resolve_by_name(
+    name: SectionName,
+    stored: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+    redact: bool,
+) -> Resolved<Json> {
+    use super::sections::*;
+    fn go<S: Section>(
+        stored: Option<&str>,
+        env: &dyn Fn(&str) -> Option<String>,
+        redact: bool,
+    ) -> Resolved<Json> {
+        let mut r = resolve::<S>(stored, env);
+        if redact {
+            r.value.redact();
+        }
+        Resolved {
+            value: serde_json::to_value(&r.value).unwrap_or_default(),
+            problems: r.problems,
+        }
+    }
+    match name {
+        SectionName::Global => go::<GlobalConfig>(stored, env, redact),
+        SectionName::Display => go::<DisplayConfig>(stored, env, redact),
+        SectionName::Sleep => go::<SleepConfig>(stored, env, redact),
+        SectionName::Weather => go::<WeatherConfig>(stored, env, redact),
+        SectionName::Pihole => go::<PiholeConfig>(stored, env, redact),
+        SectionName::Aranet4 => go::<Aranet4Config>(stored, env, redact),
+        SectionName::Camera => go::<CameraConfig>(stored, env, redact),
+        SectionName::Schedule => go::<ScheduleConfig>(stored, env, redact),
+        SectionName::Auth => go::<AuthConfig>(stored, env, redact),
+    }
+}
+
+impl fmt::Display for EnvKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EnvKind::Text => "text",
+            EnvKind::Integer => "whole number",
+            EnvKind::Number => "number",
+            EnvKind::Bool => "boolean",
+            EnvKind::Json => "JSON",
+        })
+    }
+}

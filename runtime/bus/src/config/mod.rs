@@ -1,0 +1,121 @@
+//! Configuration: the contract's sections as typed structs, and how a value is chosen.
+//!
+//! Each section lives in Redis at `config:{section}` as a JSON object. A field's value comes from,
+//! in order: that object (what the dashboard wrote), the environment (the contract's variable
+//! names, e.g. `WEATHER_LOCATION`), the default. Resolution is per field and never fails: a field
+//! that is malformed or out of range is left out and reported as a problem naming it, and the next
+//! layer's value is used. Writes are strict instead: [`check_update`] refuses the whole update,
+//! naming the field, and nothing is stored.
+
+mod layered;
+mod sections;
+
+pub use layered::{
+    EnvField, EnvKind, FieldError, Resolved, check_section, check_update, check_update_by_name,
+    env_layer, resolve, resolve_by_name,
+};
+pub use sections::*;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::ids::SectionName;
+
+/// The text that stands in for a secret when config is shown.
+pub const REDACTED: &str = "********";
+
+/// A config section.
+pub trait Section:
+    Serialize + DeserializeOwned + Default + Clone + PartialEq + std::fmt::Debug + Send + 'static
+{
+    /// Its name (`config:{NAME}`).
+    const NAME: SectionName;
+    /// The environment variables that set its fields.
+    const ENV: &'static [EnvField] = &[];
+    /// Top-level fields that hold secrets (or lists holding them): never shown in problems.
+    const SECRET_FIELDS: &'static [&'static str] = &[];
+
+    /// Range and consistency checks beyond what the types enforce, naming the field at fault.
+    fn validate(&self) -> Result<(), FieldError> {
+        Ok(())
+    }
+
+    /// Replaces every non-empty secret with [`REDACTED`], for showing the config to people.
+    fn redact(&mut self) {}
+}
+
+/// Every section, resolved: what a service runs with.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Config {
+    /// `config:global`
+    pub global: GlobalConfig,
+    /// `config:display`
+    pub display: DisplayConfig,
+    /// `config:sleep`
+    pub sleep: SleepConfig,
+    /// `config:weather`
+    pub weather: WeatherConfig,
+    /// `config:pihole`
+    pub pihole: PiholeConfig,
+    /// `config:aranet4`
+    pub aranet4: Aranet4Config,
+    /// `config:camera`
+    pub camera: CameraConfig,
+    /// `config:schedule`
+    pub schedule: ScheduleConfig,
+    /// `config:auth`
+    pub auth: AuthConfig,
+}
+
+impl Config {
+    /// Resolves `sections` (the others keep their defaults) from what Redis holds for them and
+    /// the environment. Problems name the section and field.
+    pub fn resolve(
+        sections: &[SectionName],
+        stored: impl Fn(SectionName) -> Option<String>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> (Config, Vec<String>) {
+        let mut config = Config::default();
+        let mut problems = Vec::new();
+        for &name in sections {
+            let text = stored(name);
+            let text = text.as_deref();
+            macro_rules! one {
+                ($field:ident) => {{
+                    let r = resolve(text, env);
+                    config.$field = r.value;
+                    problems.extend(r.problems);
+                }};
+            }
+            match name {
+                SectionName::Global => one!(global),
+                SectionName::Display => one!(display),
+                SectionName::Sleep => one!(sleep),
+                SectionName::Weather => one!(weather),
+                SectionName::Pihole => one!(pihole),
+                SectionName::Aranet4 => one!(aranet4),
+                SectionName::Camera => one!(camera),
+                SectionName::Schedule => one!(schedule),
+                SectionName::Auth => one!(auth),
+            }
+        }
+        (config, problems)
+    }
+
+    /// The whole config as JSON with secrets redacted, by section name.
+    pub fn redacted_json(&self) -> serde_json::Value {
+        let mut c = self.clone();
+        c.pihole.redact();
+        c.camera.redact();
+        c.auth.redact();
+        serde_json::to_value(c).unwrap_or_default()
+    }
+}
+
+/// The process environment, as the `env` argument of the functions here.
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,306 @@
+use std::collections::HashMap;
+
+use serde_json::{Map, Value as Json, json};
+
+use super::*;
+use crate::ids::SourceId;
+
+fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let map: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    move |name: &str| map.get(name).cloned()
+}
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+fn object(v: Json) -> Map<String, Json> {
+    v.as_object().expect("object").clone()
+}
+
+#[test]
+fn nothing_stored_and_no_environment_gives_the_defaults() {
+    let r = resolve::<ScheduleConfig>(None, &no_env);
+    assert_eq!(r.value, ScheduleConfig::default());
+    assert!(r.problems.is_empty());
+    assert_eq!(r.value.interval(SourceId::Co2), Some(60));
+    assert_eq!(r.value.interval(SourceId::NetworkCamera), None);
+}
+
+#[test]
+fn redis_wins_over_environment_which_wins_over_defaults() {
+    let env = env_of(&[("SCHEDULE_SYSTEM", "15"), ("SCHEDULE_WEATHER", "600")]);
+    let r = resolve::<ScheduleConfig>(Some(r#"{"weather": 900}"#), &env);
+    assert_eq!(
+        (r.value.system, r.value.weather, r.value.pihole),
+        (15, 900, 30)
+    );
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+}
+
+#[test]
+fn non_json_config_is_reported_and_the_defaults_are_used() {
+    let r = resolve::<ScheduleConfig>(Some("system=10"), &no_env);
+    assert_eq!(r.value, ScheduleConfig::default());
+    assert_eq!(r.problems.len(), 1);
+    assert!(
+        r.problems[0].starts_with("config:schedule is not valid JSON"),
+        "{}",
+        r.problems[0]
+    );
+
+    let r = resolve::<ScheduleConfig>(Some("[1,2]"), &no_env);
+    assert!(
+        r.problems[0].contains("is a list, not a JSON object"),
+        "{}",
+        r.problems[0]
+    );
+}
+
+#[test]
+fn an_out_of_range_field_falls_back_alone_and_is_named() {
+    let r = resolve::<ScheduleConfig>(Some(r#"{"system": -5, "weather": 600}"#), &no_env);
+    assert_eq!(r.value.system, 30, "default kept");
+    assert_eq!(r.value.weather, 600, "the valid field still applies");
+    assert_eq!(r.problems.len(), 1);
+    let p = &r.problems[0];
+    assert!(p.starts_with("config:schedule.system: "), "{p}");
+    assert!(p.ends_with("; using 30"), "{p}");
+
+    let r = resolve::<ScheduleConfig>(Some(r#"{"system": 2}"#), &no_env);
+    assert_eq!(
+        r.problems,
+        ["config:schedule.system: must be between 5 and 86400 s (got 2); using 30"]
+    );
+}
+
+#[test]
+fn unknown_fields_are_reported_by_name() {
+    let r = resolve::<DisplayConfig>(Some(r#"{"rotaton": 90}"#), &no_env);
+    assert_eq!(r.value.rotation, 0);
+    assert!(
+        r.problems[0].starts_with("config:display.rotaton: unknown field"),
+        "{:?}",
+        r.problems
+    );
+}
+
+#[test]
+fn environment_problems_name_the_variable_and_hide_secrets() {
+    let env = env_of(&[
+        ("DISPLAY_ROTATION", "45"),
+        ("SCROLL_SPEED", "fast"),
+        ("SHOW_ICONS", "maybe"),
+        ("ICON_DURATION", "2.5"),
+    ]);
+    let r = resolve::<DisplayConfig>(None, &env);
+    assert_eq!(r.value.icon_duration, 2.5);
+    assert_eq!(r.value.rotation, 0);
+    let all = r.problems.join("\n");
+    assert!(
+        all.contains("DISPLAY_ROTATION=\"45\": must be one of 0, 90, 180, 270"),
+        "{all}"
+    );
+    assert!(
+        all.contains("SCROLL_SPEED=\"fast\" is not a number"),
+        "{all}"
+    );
+    assert!(
+        all.contains("SHOW_ICONS=\"maybe\" is not a boolean"),
+        "{all}"
+    );
+
+    let env = env_of(&[("AUTH_PASSWORD_HASH", "hunter2")]);
+    let r = resolve::<AuthConfig>(None, &env);
+    assert_eq!(r.value.password_hash, "");
+    assert!(
+        r.problems[0].contains("AUTH_PASSWORD_HASH=(secret)"),
+        "{:?}",
+        r.problems
+    );
+    assert!(!r.problems[0].contains("hunter2"));
+}
+
+const HASH: &str = "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW";
+
+#[test]
+fn cross_field_rules_pass_when_the_fields_arrive_together() {
+    let stored = json!({"enabled": true, "username": "admin", "password_hash": HASH}).to_string();
+    let r = resolve::<AuthConfig>(Some(&stored), &no_env);
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    assert!(r.value.enabled);
+
+    // The same from the environment, whatever the order of the variables.
+    let env = env_of(&[
+        ("AUTH_ENABLED", "true"),
+        ("AUTH_USERNAME", "admin"),
+        ("AUTH_PASSWORD_HASH", HASH),
+    ]);
+    let r = resolve::<AuthConfig>(None, &env);
+    assert!(r.problems.is_empty() && r.value.enabled, "{:?}", r.problems);
+
+    // Enabled without credentials would lock everyone out: refused, the rest kept.
+    let r = resolve::<AuthConfig>(Some(r#"{"enabled": true, "username": "admin"}"#), &no_env);
+    assert!(!r.value.enabled);
+    assert_eq!(r.value.username, "admin");
+    assert!(
+        r.problems[0].starts_with("config:auth.enabled: cannot be true"),
+        "{:?}",
+        r.problems
+    );
+}
+
+#[test]
+fn updates_are_all_or_nothing_and_name_the_field() {
+    let err =
+        check_update::<DisplayConfig>(None, &object(json!({"rotation": 45})), &no_env).unwrap_err();
+    assert_eq!(err.field, "display.rotation");
+    assert_eq!(
+        err.to_string(),
+        "display.rotation: must be one of 0, 90, 180, 270 (got 45)"
+    );
+
+    let stored = r#"{"scroll_speed": 0.05}"#;
+    let merged =
+        check_update::<DisplayConfig>(Some(stored), &object(json!({"rotation": 90})), &no_env)
+            .unwrap();
+    assert_eq!(
+        Json::Object(merged),
+        json!({"scroll_speed": 0.05, "rotation": 90})
+    );
+
+    let err = check_update_by_name(
+        SectionName::Schedule,
+        None,
+        &object(json!({"weather": 600, "system": "often"})),
+        &no_env,
+    )
+    .unwrap_err();
+    assert_eq!(err.field, "schedule.system");
+    assert!(err.message.contains("invalid type"), "{err}");
+}
+
+#[test]
+fn aranet4_accepts_legacy_keys_and_refuses_bad_sensors() {
+    let legacy = json!({"sensors": [
+        {"label": "Office", "mac_address": "aa:bb:cc:dd:ee:ff", "enabled": false},
+        {"label": "bedroom", "mac": "11:22:33:44:55:66"}
+    ]});
+    let c: Aranet4Config = check_section(&object(legacy)).unwrap();
+    assert_eq!(c.sensors[0].mac, "aa:bb:cc:dd:ee:ff");
+    assert!(!c.sensors[0].enabled);
+    assert!(c.sensors[1].enabled, "enabled defaults to true");
+
+    let bad_mac = json!({"sensors": [
+        {"label": "a", "mac": "AA:BB:CC:DD:EE:FF"},
+        {"label": "b", "mac": "AA:BB:CC:DD:EE"}
+    ]});
+    let err = check_section::<Aranet4Config>(&object(bad_mac)).unwrap_err();
+    assert_eq!(err.field, "aranet4.sensors[1].mac");
+
+    let twice = json!({"sensors": [
+        {"label": "a", "mac": "AA:BB:CC:DD:EE:FF"},
+        {"label": "b", "mac": "aa:bb:cc:dd:ee:ff"}
+    ]});
+    let err = check_section::<Aranet4Config>(&object(twice)).unwrap_err();
+    assert!(
+        err.message.contains("already configured as sensors[0]"),
+        "{err}"
+    );
+
+    let colon = json!({"sensors": [{"label": "a:b", "mac": "AA:BB:CC:DD:EE:FF"}]});
+    assert_eq!(
+        check_section::<Aranet4Config>(&object(colon))
+            .unwrap_err()
+            .field,
+        "aranet4.sensors[0].label"
+    );
+}
+
+#[test]
+fn camera_hosts_cannot_smuggle_anything_into_a_url() {
+    for host in [
+        "cam; rm -rf /",
+        "$(reboot)",
+        "cam\nx",
+        "user:pw@cam",
+        "cam/path",
+        "rtsp://cam",
+        "",
+    ] {
+        let cfg = json!({"cameras": [{"name": "c", "host": host}]});
+        let err = check_section::<CameraConfig>(&object(cfg)).unwrap_err();
+        assert_eq!(err.field, "camera.cameras[0].host", "{host:?}");
+    }
+    let ok = json!({"cameras": [{"name": "c", "host": "192.168.1.111", "password": "p$w;rd"}]});
+    let c: CameraConfig = check_section(&object(ok)).unwrap();
+    assert_eq!(c.cameras[0].port, 554);
+    let newline = json!({"cameras": [{"name": "c", "host": "cam", "password": "a\nb"}]});
+    assert_eq!(
+        check_section::<CameraConfig>(&object(newline))
+            .unwrap_err()
+            .field,
+        "camera.cameras[0].password"
+    );
+}
+
+#[test]
+fn secrets_are_redacted_and_never_in_debug_output() {
+    let mut config = Config::default();
+    config.pihole.password = "hunter2".into();
+    config.auth.password_hash = HASH.into();
+    let shown = config.redacted_json();
+    assert_eq!(shown["pihole"]["password"], REDACTED);
+    assert_eq!(shown["auth"]["password_hash"], REDACTED);
+    assert!(!format!("{config:?}").contains("hunter2"));
+}
+
+#[test]
+fn sleep_hours_wrap_midnight_and_equal_hours_never_sleep() {
+    let night = SleepConfig {
+        start_hour: 23,
+        end_hour: 7,
+        disable_pi_leds: false,
+    };
+    assert!(night.is_asleep(23) && night.is_asleep(0) && night.is_asleep(6));
+    assert!(!night.is_asleep(7) && !night.is_asleep(22));
+    let afternoon = SleepConfig {
+        start_hour: 13,
+        end_hour: 15,
+        disable_pi_leds: false,
+    };
+    assert!(afternoon.is_asleep(14) && !afternoon.is_asleep(15));
+    let never = SleepConfig {
+        start_hour: 5,
+        end_hour: 5,
+        disable_pi_leds: false,
+    };
+    assert!((0..24).all(|h| !never.is_asleep(h)));
+}
+
+#[test]
+fn bcrypt_hashes_are_recognised() {
+    assert!(is_bcrypt_hash(HASH));
+    assert!(!is_bcrypt_hash("hunter2"));
+    assert!(!is_bcrypt_hash(&HASH.replace("$12$", "$99$")));
+}
+
+#[test]
+fn resolving_several_sections_collects_their_problems() {
+    let stored = |s: SectionName| match s {
+        SectionName::Schedule => Some(r#"{"system": -5}"#.to_owned()),
+        SectionName::Global => Some(r#"{"cache_ttl": 120}"#.to_owned()),
+        _ => None,
+    };
+    let (config, problems) = Config::resolve(
+        &[SectionName::Global, SectionName::Schedule],
+        stored,
+        &no_env,
+    );
+    assert_eq!(config.global.cache_ttl, 120);
+    assert_eq!(config.schedule.system, 30);
+    assert_eq!(problems.len(), 1);
+}

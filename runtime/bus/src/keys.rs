@@ -1,0 +1,140 @@
+//! Every Redis key and pub/sub channel name, built in one place.
+//!
+//! | key / channel | holds | TTL |
+//! |---|---|---|
+//! | `source:{source}:{sensor}` | a [`Reading`](crate::model::Reading) | ≥ 2× the poll interval, ≥ 60 s |
+//! | `meta:{source}` | [`Meta`](crate::model::Meta) | none |
+//! | `status:{source}` | [`Status`](crate::model::Status) | ≥ 3× the poll interval, ≥ 120 s |
+//! | `config:{section}` | a config section (JSON object) | none |
+//! | `state:{source}` | the runner's counters and a source's memory between runs (ours) | none |
+//! | channel `data:{source}` | [`DataUpdate`](crate::model::DataUpdate) | |
+//! | channel `cmd:{target}` | [`Command`](crate::model::Command) | |
+//! | channel `cmd:{target}:response:{request_id}` | [`CommandResponse`](crate::model::CommandResponse) | |
+//! | channel `config:changed` | [`ConfigChanged`](crate::model::ConfigChanged) | |
+//! | channel `stream:ended` | [`StreamEnded`](crate::model::StreamEnded) | |
+//! | channel `matrix:state` | [`MatrixState`](crate::model::MatrixState) | |
+
+use crate::ids::SectionName;
+
+/// `source:{source}:{sensor}`: one reading.
+pub fn reading(source: &str, sensor: &str) -> String {
+    format!("source:{source}:{sensor}")
+}
+
+/// The pattern matching every reading of `source`.
+pub fn readings_of(source: &str) -> String {
+    format!("source:{source}:*")
+}
+
+/// The pattern matching every reading of every source.
+pub const ALL_READINGS: &str = "source:*";
+
+/// Splits a reading key into `(source, sensor)`. Source ids contain no `:`; sensor ids may
+/// (`office:co2`), so the split is at the first `:` after the prefix.
+pub fn parse_reading(key: &str) -> Option<(&str, &str)> {
+    let rest = key.strip_prefix("source:")?;
+    let (source, sensor) = rest.split_once(':')?;
+    (!source.is_empty() && !sensor.is_empty()).then_some((source, sensor))
+}
+
+/// `meta:{source}`.
+pub fn meta(source: &str) -> String {
+    format!("meta:{source}")
+}
+
+/// `status:{source}`.
+pub fn status(source: &str) -> String {
+    format!("status:{source}")
+}
+
+/// The pattern matching every status.
+pub const ALL_STATUSES: &str = "status:*";
+
+/// The source id in a `status:{source}` key.
+pub fn parse_status(key: &str) -> Option<&str> {
+    key.strip_prefix("status:").filter(|s| !s.is_empty())
+}
+
+/// `config:{section}`.
+pub fn config(section: SectionName) -> String {
+    format!("config:{section}")
+}
+
+/// `state:{source}`: what a source and its runner remember between runs (no TTL).
+pub fn state(source: &str) -> String {
+    format!("state:{source}")
+}
+
+/// Pub/sub channel names.
+pub mod channels {
+    /// `data:{source}`: a source wrote new readings.
+    pub fn data(source: &str) -> String {
+        format!("data:{source}")
+    }
+
+    /// The pattern matching every `data:{source}` channel.
+    pub const ALL_DATA: &str = "data:*";
+
+    /// The source id in a `data:{source}` channel name.
+    pub fn parse_data(channel: &str) -> Option<&str> {
+        channel.strip_prefix("data:").filter(|s| !s.is_empty())
+    }
+
+    /// `cmd:{target}`: commands to a service.
+    pub fn command(target: &str) -> String {
+        format!("cmd:{target}")
+    }
+
+    /// `cmd:{target}:response:{request_id}`: the answer to one command.
+    pub fn command_response(target: &str, request_id: &str) -> String {
+        format!("cmd:{target}:response:{request_id}")
+    }
+
+    /// The pattern matching every command response.
+    pub const ALL_COMMAND_RESPONSES: &str = "cmd:*:response:*";
+
+    /// `config:changed`: a config section was written.
+    pub const CONFIG_CHANGED: &str = "config:changed";
+
+    /// `stream:ended`: the camera stream stopped.
+    pub const STREAM_ENDED: &str = "stream:ended";
+
+    /// `matrix:state`: the LED matrix changed.
+    pub const MATRIX_STATE: &str = "matrix:state";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_the_contract() {
+        assert_eq!(reading("co2", "office:co2"), "source:co2:office:co2");
+        assert_eq!(readings_of("weather"), "source:weather:*");
+        assert_eq!(meta("system"), "meta:system");
+        assert_eq!(status("system"), "status:system");
+        assert_eq!(config(SectionName::Schedule), "config:schedule");
+        assert_eq!(channels::data("system"), "data:system");
+        assert_eq!(channels::command("sensors"), "cmd:sensors");
+        assert_eq!(
+            channels::command_response("sensors", "r1"),
+            "cmd:sensors:response:r1"
+        );
+    }
+
+    #[test]
+    fn reading_keys_split_at_the_first_colon() {
+        assert_eq!(
+            parse_reading("source:co2:office:co2"),
+            Some(("co2", "office:co2"))
+        );
+        assert_eq!(
+            parse_reading("source:system:cpu_percent"),
+            Some(("system", "cpu_percent"))
+        );
+        assert_eq!(parse_reading("source:system"), None);
+        assert_eq!(parse_reading("status:system"), None);
+        assert_eq!(parse_status("status:weather"), Some("weather"));
+        assert_eq!(channels::parse_data("data:pihole"), Some("pihole"));
+    }
+}

@@ -1,0 +1,261 @@
+//! The JSON payloads of the contract, as types.
+//!
+//! Field names, optionality and shapes follow `docs/CONTRACT.md` exactly; where we add a field it
+//! is optional, so payloads from the upstream Python services still parse, and theirs parse ours.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value as Json};
+
+use crate::unix_now;
+
+/// A reading's value: int, float, string, bool or null.
+pub type Value = sense_hal::Value<String>;
+
+/// A measurement as sources produce it, with owned text.
+pub type Measurement = sense_hal::Measurement<String>;
+
+/// `source:{source}:{sensor}`: one sensor's latest value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Reading {
+    /// The value.
+    pub value: Value,
+    /// The unit (`"C"`, `"%"`, ...), `null` for unitless values.
+    #[serde(default)]
+    pub unit: Option<String>,
+    /// When it was measured, in Unix seconds.
+    pub timestamp: f64,
+}
+
+impl Reading {
+    /// The reading of `measurement` taken at `timestamp`.
+    pub fn new(measurement: &Measurement, timestamp: f64) -> Self {
+        Reading {
+            value: measurement.value.clone(),
+            unit: measurement.unit.map(|u| u.as_str().to_owned()),
+            timestamp,
+        }
+    }
+}
+
+/// `meta:{source}`: what a source is.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Meta {
+    /// The source id.
+    pub source_id: String,
+    /// A human name.
+    pub name: String,
+    /// One line on what it measures.
+    pub description: String,
+    /// Poll interval in seconds (0 for a source that runs on demand).
+    pub refresh_interval: u32,
+    /// Whether it is configured to run.
+    pub enabled: bool,
+}
+
+/// `status:{source}`: how a source's polls are going.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    /// The source id.
+    pub source_id: String,
+    /// When the last poll ended, in Unix seconds.
+    #[serde(default)]
+    pub last_poll: Option<f64>,
+    /// When the last poll that wrote readings ended.
+    #[serde(default)]
+    pub last_success: Option<f64>,
+    /// What went wrong in the last poll, naming the cause; `null` when it went well.
+    #[serde(default)]
+    pub last_error: Option<String>,
+    /// Polls since the source was first run (kept across ephemeral runs).
+    #[serde(default)]
+    pub poll_count: u64,
+    /// Polls that ended with an error.
+    #[serde(default)]
+    pub error_count: u64,
+    /// Problems that did not stop the poll, e.g. an invalid config value replaced by its default.
+    /// Ours; absent when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+impl Status {
+    /// A status for a source that has never polled.
+    pub fn new(source_id: &str) -> Self {
+        Status {
+            source_id: source_id.to_owned(),
+            last_poll: None,
+            last_success: None,
+            last_error: None,
+            poll_count: 0,
+            error_count: 0,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// On `data:{source}`: new readings were written.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DataUpdate {
+    /// The source id.
+    pub source_id: String,
+    /// When, in Unix seconds.
+    pub timestamp: f64,
+}
+
+/// On `cmd:{target}`: a request to a service.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Command {
+    /// What to do, e.g. `clear`.
+    pub action: String,
+    /// Echoed in the response channel name and payload.
+    pub request_id: String,
+    /// Arguments, e.g. `{"rotation": 90}`.
+    #[serde(default)]
+    pub params: Map<String, Json>,
+    /// When it was sent, in Unix seconds.
+    #[serde(default = "unix_now")]
+    pub timestamp: f64,
+}
+
+/// Whether a command worked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResponseStatus {
+    /// It did.
+    Ok,
+    /// It did not; `error` says why.
+    Error,
+}
+
+/// On `cmd:{target}:response:{request_id}`: the answer to a [`Command`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CommandResponse {
+    /// The command's request id.
+    pub request_id: String,
+    /// Whether it worked.
+    pub status: ResponseStatus,
+    /// Results, e.g. `{"pixels": [...]}`.
+    #[serde(default)]
+    pub data: Map<String, Json>,
+    /// Why it did not work, naming the cause (e.g. the bad parameter).
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+impl CommandResponse {
+    /// A success carrying `data`.
+    pub fn ok(request_id: &str, data: Map<String, Json>) -> Self {
+        CommandResponse {
+            request_id: request_id.to_owned(),
+            status: ResponseStatus::Ok,
+            data,
+            error: None,
+        }
+    }
+
+    /// A failure explained by `error`.
+    pub fn error(request_id: &str, error: impl Into<String>) -> Self {
+        CommandResponse {
+            request_id: request_id.to_owned(),
+            status: ResponseStatus::Error,
+            data: Map::new(),
+            error: Some(error.into()),
+        }
+    }
+
+    /// Whether the command worked.
+    pub fn is_ok(&self) -> bool {
+        self.status == ResponseStatus::Ok
+    }
+}
+
+/// On `config:changed`: a config section was written.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConfigChanged {
+    /// The section's name.
+    pub section: String,
+    /// When, in Unix seconds.
+    #[serde(default = "unix_now")]
+    pub timestamp: f64,
+}
+
+/// On `stream:ended`: the camera stream stopped.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamEnded {
+    /// Always `network_camera` today.
+    pub source_id: String,
+    /// Why: `user_stopped`, `max_reconnects`, ...
+    pub reason: String,
+    /// When, in Unix seconds.
+    pub timestamp: f64,
+}
+
+/// On `matrix:state`: what the LED matrix shows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MatrixState {
+    /// 64 `[r, g, b]` pixels, row-major, as the viewer sees them (rotation applied).
+    pub pixels: Vec<[u8; 3]>,
+    /// What the display is doing, e.g. `scrolling`, `icon`, `idle`, `sleeping`.
+    pub mode: String,
+    /// The display rotation in degrees.
+    pub rotation: u16,
+    /// Whether an LED matrix is present.
+    pub available: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sense_hal::Unit;
+
+    #[test]
+    fn a_reading_serializes_as_the_contract_shows() {
+        let m = Measurement::new(
+            "cpu_percent".into(),
+            Value::Float(23.5),
+            Some(Unit::PERCENT),
+        );
+        let json = serde_json::to_string(&Reading::new(&m, 1_708_000_000.0)).unwrap();
+        assert_eq!(
+            json,
+            r#"{"value":23.5,"unit":"%","timestamp":1708000000.0}"#
+        );
+        let back: Reading = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.value, Value::Float(23.5));
+    }
+
+    #[test]
+    fn upstream_payloads_parse() {
+        let status: Status = serde_json::from_str(
+            r#"{"source_id":"weather","last_poll":1708000000.0,"last_success":1708000000.0,
+                "last_error":null,"poll_count":42,"error_count":0}"#,
+        )
+        .unwrap();
+        assert_eq!(status.poll_count, 42);
+        assert!(status.warnings.is_empty());
+        // ...and ours carries no `warnings` key when there are none.
+        assert!(!serde_json::to_string(&status).unwrap().contains("warnings"));
+
+        let cmd: Command = serde_json::from_str(r#"{"action":"clear","request_id":"u1"}"#).unwrap();
+        assert!(cmd.params.is_empty() && cmd.timestamp > 0.0);
+
+        let resp: CommandResponse =
+            serde_json::from_str(r#"{"request_id":"u1","status":"ok","data":{},"error":null}"#)
+                .unwrap();
+        assert!(resp.is_ok());
+
+        let grid: MatrixState = serde_json::from_str(
+            r#"{"pixels":[[255,0,0],[0,255,0]],"mode":"scrolling","rotation":0,"available":true}"#,
+        )
+        .unwrap();
+        assert_eq!(grid.pixels[1], [0, 255, 0]);
+    }
+
+    #[test]
+    fn error_responses_say_error() {
+        let r = CommandResponse::error("r", "rotation must be one of 0, 90, 180, 270");
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["status"], "error");
+        assert_eq!(json["data"], serde_json::json!({}));
+    }
+}

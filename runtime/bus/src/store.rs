@@ -1,0 +1,295 @@
+//! The contract's operations on a [`Bus`]: what the services read and write, with the key names
+//! from [`keys`] and the TTL policy of design §4.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use serde_json::{Map, Value as Json};
+
+use crate::config::{self, Config, FieldError};
+use crate::ids::{SectionName, SourceId};
+use crate::keys::{self, channels};
+use crate::model::{ConfigChanged, DataUpdate, Measurement, Meta, Reading, Status};
+use crate::{Batch, Bus, BusError, unix_now};
+
+/// How long a reading lives: twice the poll interval, never below 60 s nor below the
+/// `global.cache_ttl` floor. A source polled every 300 s therefore never blinks out between polls.
+pub fn reading_ttl(interval_s: u32, cache_ttl_s: u32) -> Duration {
+    Duration::from_secs(u64::from(
+        interval_s.saturating_mul(2).max(60).max(cache_ttl_s),
+    ))
+}
+
+/// How long a status lives: three times the poll interval, never below 120 s. When it expires the
+/// source counts as unavailable.
+pub fn status_ttl(interval_s: u32) -> Duration {
+    Duration::from_secs(u64::from(interval_s.saturating_mul(3).max(120)))
+}
+
+/// One source's readings and status, as `GET /api/sources/{id}` shows them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SourceSnapshot {
+    /// Readings by sensor id.
+    pub readings: BTreeMap<String, Reading>,
+    /// The status, `None` once it expired (the source is unavailable).
+    pub status: Option<Status>,
+}
+
+fn parse_logged<T: serde::de::DeserializeOwned>(key: &str, text: &str) -> Option<T> {
+    match serde_json::from_str(text) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            tracing::warn!(key, error = %e, "ignoring a value that does not follow the contract");
+            None
+        }
+    }
+}
+
+/// The readings and status of `source`.
+pub async fn read_source(bus: &Bus, source: &str) -> Result<SourceSnapshot, BusError> {
+    let mut keys = bus.keys(&keys::readings_of(source)).await?;
+    keys.push(keys::status(source));
+    let values = bus.mget(&keys).await?;
+    let status_text = values.last().cloned().flatten();
+    let mut snapshot = SourceSnapshot {
+        status: status_text.and_then(|t| parse_logged(&keys::status(source), &t)),
+        ..SourceSnapshot::default()
+    };
+    for (key, value) in keys.iter().zip(values).take(keys.len() - 1) {
+        let (Some((_, sensor)), Some(text)) = (keys::parse_reading(key), value) else {
+            continue;
+        };
+        if let Some(reading) = parse_logged(key, &text) {
+            snapshot.readings.insert(sensor.to_owned(), reading);
+        }
+    }
+    Ok(snapshot)
+}
+
+/// Every source that has readings or a status, by id.
+pub async fn read_all_sources(bus: &Bus) -> Result<BTreeMap<String, SourceSnapshot>, BusError> {
+    let mut keys = bus.keys(keys::ALL_READINGS).await?;
+    keys.extend(bus.keys(keys::ALL_STATUSES).await?);
+    let values = bus.mget(&keys).await?;
+    let mut all: BTreeMap<String, SourceSnapshot> = BTreeMap::new();
+    for (key, value) in keys.iter().zip(values) {
+        let Some(text) = value else { continue };
+        if let Some((source, sensor)) = keys::parse_reading(key) {
+            if let Some(reading) = parse_logged(key, &text) {
+                all.entry(source.to_owned())
+                    .or_default()
+                    .readings
+                    .insert(sensor.to_owned(), reading);
+            }
+        } else if let Some(source) = keys::parse_status(key)
+            && let Some(status) = parse_logged(key, &text)
+        {
+            all.entry(source.to_owned()).or_default().status = Some(status);
+        }
+    }
+    Ok(all)
+}
+
+/// The status of `source`, if it has not expired.
+pub async fn read_status(bus: &Bus, source: &str) -> Result<Option<Status>, BusError> {
+    let key = keys::status(source);
+    Ok(bus.get(&key).await?.and_then(|t| parse_logged(&key, &t)))
+}
+
+/// The stored text of each of `sections` (`None` where nothing is stored), in one round trip.
+pub async fn read_config_texts(
+    bus: &Bus,
+    sections: &[SectionName],
+) -> Result<HashMap<SectionName, Option<String>>, BusError> {
+    let keys: Vec<String> = sections.iter().map(|&s| keys::config(s)).collect();
+    let values = bus.mget(&keys).await?;
+    Ok(sections.iter().copied().zip(values).collect())
+}
+
+/// Resolves `sections` from Redis and the environment (see [`config`]). Problems name the section
+/// and field; the values to run with are always complete.
+pub async fn load_config(
+    bus: &Bus,
+    sections: &[SectionName],
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(Config, Vec<String>), BusError> {
+    let texts = read_config_texts(bus, sections).await?;
+    Ok(Config::resolve(
+        sections,
+        |s| texts.get(&s).cloned().flatten(),
+        env,
+    ))
+}
+
+/// What seeding did to one section.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Seeded {
+    /// The environment set nothing for it.
+    NothingToSeed,
+    /// Written from the environment.
+    Written,
+    /// Already in Redis (e.g. edited in the dashboard): left alone.
+    AlreadyPresent,
+}
+
+/// Seeds `config:{section}` from the environment with `SET NX`, for every section the environment
+/// sets fields of. Existing sections are never overwritten, so dashboard edits survive restarts.
+/// Returns what happened per section, and the environment's problems.
+pub async fn seed_config_from_env(
+    bus: &Bus,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(Vec<(SectionName, Seeded)>, Vec<String>), BusError> {
+    use config::*;
+    fn layer<S: Section>(env: &dyn Fn(&str) -> Option<String>) -> (Map<String, Json>, Vec<String>) {
+        env_layer::<S>(env)
+    }
+    let mut outcome = Vec::new();
+    let mut problems = Vec::new();
+    for name in SectionName::ALL {
+        let (fields, p) = match name {
+            SectionName::Global => layer::<GlobalConfig>(env),
+            SectionName::Display => layer::<DisplayConfig>(env),
+            SectionName::Sleep => layer::<SleepConfig>(env),
+            SectionName::Weather => layer::<WeatherConfig>(env),
+            SectionName::Pihole => layer::<PiholeConfig>(env),
+            SectionName::Aranet4 => layer::<Aranet4Config>(env),
+            SectionName::Camera => layer::<CameraConfig>(env),
+            SectionName::Schedule => layer::<ScheduleConfig>(env),
+            SectionName::Auth => layer::<AuthConfig>(env),
+        };
+        problems.extend(p);
+        let seeded = if fields.is_empty() {
+            Seeded::NothingToSeed
+        } else if bus
+            .set_nx(&keys::config(name), &Json::Object(fields).to_string())
+            .await?
+        {
+            Seeded::Written
+        } else {
+            Seeded::AlreadyPresent
+        };
+        outcome.push((name, seeded));
+    }
+    Ok((outcome, problems))
+}
+
+/// Why a config write did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigWriteError {
+    /// A value is invalid; nothing was written.
+    #[error(transparent)]
+    Invalid(#[from] FieldError),
+    /// The bus failed; nothing was written.
+    #[error(transparent)]
+    Bus(#[from] BusError),
+}
+
+/// Validates and writes several sections at once (all or none), then announces each on
+/// `config:changed`. `updates` are partial: their fields go over what is stored. Returns the
+/// sections written.
+pub async fn update_config(
+    bus: &Bus,
+    updates: &[(SectionName, Map<String, Json>)],
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<SectionName>, ConfigWriteError> {
+    let names: Vec<SectionName> = updates.iter().map(|(n, _)| *n).collect();
+    let stored = read_config_texts(bus, &names).await?;
+    let mut batch = Batch::new();
+    for (name, patch) in updates {
+        let current = stored.get(name).cloned().flatten();
+        let merged = config::check_update_by_name(*name, current.as_deref(), patch, env)?;
+        batch.set(keys::config(*name), Json::Object(merged).to_string(), None);
+    }
+    replace_config(bus, &mut batch, &names).await?;
+    Ok(names)
+}
+
+/// Writes prepared `config:{section}` values (already in `batch`) and announces `names` on
+/// `config:changed`, in one atomic batch.
+pub async fn replace_config(
+    bus: &Bus,
+    batch: &mut Batch,
+    names: &[SectionName],
+) -> Result<(), BusError> {
+    let now = unix_now();
+    for name in names {
+        let notice = ConfigChanged {
+            section: name.as_str().to_owned(),
+            timestamp: now,
+        };
+        batch.publish(channels::CONFIG_CHANGED, to_json(&notice));
+    }
+    bus.apply(batch).await
+}
+
+/// Serializes a contract type. They are plain data, so this cannot fail.
+pub fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+/// Everything one poll writes, as one atomic batch: readings (TTL ≥ 2× interval), status (TTL ≥ 3×
+/// interval), meta (no TTL), the source's state (no TTL), and the `data:{id}` notice when readings
+/// were written.
+#[derive(Debug)]
+pub struct PollWrite<'a> {
+    /// The source.
+    pub source: SourceId,
+    /// The measurements taken (none when the poll failed).
+    pub measurements: &'a [Measurement],
+    /// When they were taken.
+    pub timestamp: f64,
+    /// The new status.
+    pub status: &'a Status,
+    /// The source's meta.
+    pub meta: &'a Meta,
+    /// The state to remember until the next run, as JSON.
+    pub state: Option<&'a str>,
+    /// The poll interval in seconds.
+    pub interval_s: u32,
+    /// `global.cache_ttl`.
+    pub cache_ttl_s: u32,
+}
+
+impl PollWrite<'_> {
+    /// The batch that performs this write.
+    pub fn batch(&self) -> Batch {
+        let id = self.source.as_str();
+        let mut batch = Batch::new();
+        let ttl = reading_ttl(self.interval_s, self.cache_ttl_s);
+        for m in self.measurements {
+            let reading = Reading::new(m, self.timestamp);
+            batch.set(keys::reading(id, &m.sensor), to_json(&reading), Some(ttl));
+        }
+        batch.set(
+            keys::status(id),
+            to_json(self.status),
+            Some(status_ttl(self.interval_s)),
+        );
+        batch.set(keys::meta(id), to_json(self.meta), None);
+        if let Some(state) = self.state {
+            batch.set(keys::state(id), state, None);
+        }
+        if !self.measurements.is_empty() {
+            let notice = DataUpdate {
+                source_id: id.to_owned(),
+                timestamp: self.timestamp,
+            };
+            batch.publish(channels::data(id), to_json(&notice));
+        }
+        batch
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttls_follow_the_interval_with_floors() {
+        assert_eq!(reading_ttl(30, 60), Duration::from_secs(60));
+        assert_eq!(reading_ttl(300, 60), Duration::from_secs(600));
+        assert_eq!(reading_ttl(30, 90), Duration::from_secs(90));
+        assert_eq!(status_ttl(30), Duration::from_secs(120));
+        assert_eq!(status_ttl(300), Duration::from_secs(900));
+    }
+}

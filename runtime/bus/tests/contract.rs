@@ -1,0 +1,535 @@
+//! The bus contract, run against both backends: the in-memory bus and a real `redis-server`
+//! started on a free port for each test.
+
+use std::time::Duration;
+
+use sense_bus::command::{CommandClient, CommandError, CommandServer};
+use sense_bus::model::{CommandResponse, Meta, Status, Value};
+use sense_bus::store::{self, PollWrite, Seeded};
+use sense_bus::{Batch, Bus, ConnectOptions, SectionName, SourceId, Topic, Ttl, keys};
+use sense_hal::Unit;
+use sense_testkit::RedisServer;
+use serde_json::json;
+
+/// A bus under test, keeping its Redis server (if any) alive.
+struct Fixture {
+    bus: Bus,
+    _server: Option<RedisServer>,
+}
+
+async fn redis() -> Fixture {
+    let server = RedisServer::start();
+    let bus = Bus::connect(
+        &server.url(),
+        ConnectOptions::FailAfter(Duration::from_secs(5)),
+    )
+    .await
+    .expect("connect to the test redis-server");
+    Fixture {
+        bus,
+        _server: Some(server),
+    }
+}
+
+fn memory() -> Fixture {
+    Fixture {
+        bus: Bus::memory(),
+        _server: None,
+    }
+}
+
+/// Each contract test runs once per backend.
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod memory_backend {
+            $(#[tokio::test] async fn $name() { super::$name(super::memory().bus).await; })*
+        }
+        mod redis_backend {
+            $(#[tokio::test] async fn $name() {
+                let f = super::redis().await;
+                super::$name(f.bus.clone()).await;
+            })*
+        }
+    };
+}
+
+contract!(
+    values_round_trip,
+    keys_expire_after_their_ttl,
+    set_nx_writes_only_once,
+    keys_are_found_by_pattern,
+    batches_land_before_their_notice,
+    pattern_and_channel_subscriptions,
+    dropped_subscriptions_stop_receiving,
+    commands_round_trip,
+    commands_without_listener_or_answer_fail_clearly,
+    malformed_commands_with_an_id_are_answered,
+    poll_writes_read_back_per_contract,
+    config_seeding_never_overwrites,
+    config_updates_are_all_or_nothing,
+);
+
+async fn values_round_trip(bus: Bus) {
+    assert_eq!(bus.get("nope").await.unwrap(), None);
+    bus.set("k", "v", None).await.unwrap();
+    assert_eq!(bus.get("k").await.unwrap().as_deref(), Some("v"));
+    assert_eq!(bus.ttl("k").await.unwrap(), Ttl::Persistent);
+    let got = bus.mget(&["k".into(), "nope".into()]).await.unwrap();
+    assert_eq!(got, [Some("v".to_owned()), None]);
+    assert!(bus.del("k").await.unwrap());
+    assert!(!bus.del("k").await.unwrap());
+    assert_eq!(bus.ttl("k").await.unwrap(), Ttl::Missing);
+}
+
+async fn keys_expire_after_their_ttl(bus: Bus) {
+    bus.set("short", "1", Some(Duration::from_millis(150)))
+        .await
+        .unwrap();
+    bus.set("long", "1", Some(Duration::from_secs(60)))
+        .await
+        .unwrap();
+    match bus.ttl("short").await.unwrap() {
+        Ttl::Expires(left) => assert!(left <= Duration::from_millis(150), "{left:?}"),
+        other => panic!("expected an expiry, got {other:?}"),
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(bus.get("short").await.unwrap(), None);
+    assert_eq!(bus.ttl("short").await.unwrap(), Ttl::Missing);
+    assert_eq!(bus.keys("*").await.unwrap(), ["long"]);
+}
+
+async fn set_nx_writes_only_once(bus: Bus) {
+    assert!(
+        bus.set_nx("config:weather", "{\"location\":\"London\"}")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !bus.set_nx("config:weather", "{\"location\":\"Paris\"}")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        bus.get("config:weather").await.unwrap().as_deref(),
+        Some("{\"location\":\"London\"}")
+    );
+}
+
+async fn keys_are_found_by_pattern(bus: Bus) {
+    for k in [
+        "source:co2:office:co2",
+        "source:co2:office:battery",
+        "source:system:cpu_percent",
+        "status:co2",
+    ] {
+        bus.set(k, "1", None).await.unwrap();
+    }
+    assert_eq!(
+        bus.keys("source:co2:*").await.unwrap(),
+        ["source:co2:office:battery", "source:co2:office:co2"]
+    );
+    assert_eq!(bus.keys("source:*").await.unwrap().len(), 3);
+    assert!(bus.keys("meta:*").await.unwrap().is_empty());
+}
+
+async fn batches_land_before_their_notice(bus: Bus) {
+    let mut sub = bus
+        .subscribe(&[Topic::channel("data:system")])
+        .await
+        .unwrap();
+    let mut batch = Batch::new();
+    batch
+        .set(
+            "source:system:cpu_percent",
+            "{}",
+            Some(Duration::from_secs(60)),
+        )
+        .set("meta:system", "{}", None)
+        .publish("data:system", "hello");
+    bus.apply(&batch).await.unwrap();
+    let msg = tokio::time::timeout(Duration::from_secs(2), sub.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (msg.channel.as_str(), msg.payload.as_str()),
+        ("data:system", "hello")
+    );
+    // By the time the notice arrives the data is there.
+    assert!(
+        bus.get("source:system:cpu_percent")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(matches!(
+        bus.ttl("source:system:cpu_percent").await.unwrap(),
+        Ttl::Expires(_)
+    ));
+}
+
+async fn pattern_and_channel_subscriptions(bus: Bus) {
+    let mut sub = bus
+        .subscribe(&[Topic::pattern("data:*"), Topic::channel("config:changed")])
+        .await
+        .unwrap();
+    assert_eq!(bus.publish("data:weather", "w").await.unwrap(), 1);
+    assert_eq!(bus.publish("config:changed", "c").await.unwrap(), 1);
+    assert_eq!(bus.publish("matrix:state", "m").await.unwrap(), 0);
+    let first = tokio::time::timeout(Duration::from_secs(2), sub.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.channel, "data:weather");
+    assert_eq!(first.pattern.as_deref(), Some("data:*"));
+    let second = tokio::time::timeout(Duration::from_secs(2), sub.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (second.channel.as_str(), second.pattern),
+        ("config:changed", None)
+    );
+}
+
+async fn dropped_subscriptions_stop_receiving(bus: Bus) {
+    let sub = bus.subscribe(&[Topic::channel("c")]).await.unwrap();
+    assert_eq!(bus.publish("c", "1").await.unwrap(), 1);
+    drop(sub);
+    // Redis notices the closed connection asynchronously.
+    for _ in 0..100 {
+        if bus.publish("c", "2").await.unwrap() == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("a dropped subscription still receives");
+}
+
+async fn commands_round_trip(bus: Bus) {
+    let mut server = CommandServer::listen(&bus, "sensors").await.unwrap();
+    let serving = tokio::spawn(async move {
+        let cmd = server.next().await.unwrap();
+        assert_eq!(cmd.action, "set_rotation");
+        let rotation = cmd.params["rotation"].as_u64().unwrap();
+        let mut data = serde_json::Map::new();
+        data.insert("rotation".into(), json!(rotation));
+        server
+            .respond(&CommandResponse::ok(&cmd.request_id, data))
+            .await
+            .unwrap();
+    });
+    let client = CommandClient::new(bus.clone()).await.unwrap();
+    let params = json!({"rotation": 90}).as_object().unwrap().clone();
+    let response = client
+        .send("sensors", "set_rotation", params, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(response.is_ok());
+    assert_eq!(response.data["rotation"], 90);
+    serving.await.unwrap();
+}
+
+async fn commands_without_listener_or_answer_fail_clearly(bus: Bus) {
+    let client = CommandClient::new(bus.clone()).await.unwrap();
+    let err = client
+        .send(
+            "nobody",
+            "clear",
+            Default::default(),
+            Duration::from_secs(1),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        CommandError::NoListener {
+            target: "nobody".into()
+        }
+    );
+    assert!(
+        err.to_string()
+            .contains("no service is listening for `nobody`")
+    );
+
+    let _silent = CommandServer::listen(&bus, "silent").await.unwrap();
+    let err = client
+        .send(
+            "silent",
+            "clear",
+            Default::default(),
+            Duration::from_millis(200),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CommandError::Timeout { .. }), "{err:?}");
+}
+
+async fn malformed_commands_with_an_id_are_answered(bus: Bus) {
+    let mut server = CommandServer::listen(&bus, "sensors").await.unwrap();
+    let mut answers = bus
+        .subscribe(&[Topic::channel("cmd:sensors:response:r1")])
+        .await
+        .unwrap();
+    // `action` missing: the server answers with an error instead of going quiet.
+    bus.publish("cmd:sensors", r#"{"request_id":"r1"}"#)
+        .await
+        .unwrap();
+    bus.publish("cmd:sensors", r#"not json"#).await.unwrap();
+    bus.publish("cmd:sensors", r#"{"action":"clear","request_id":"r2"}"#)
+        .await
+        .unwrap();
+    let next = tokio::time::timeout(Duration::from_secs(2), server.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(next.request_id, "r2", "malformed commands are skipped");
+    let answer = tokio::time::timeout(Duration::from_secs(2), answers.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let answer: CommandResponse = serde_json::from_str(&answer.payload).unwrap();
+    assert!(!answer.is_ok());
+    assert!(answer.error.unwrap().contains("malformed command"));
+}
+
+async fn poll_writes_read_back_per_contract(bus: Bus) {
+    let mut data = bus
+        .subscribe(&[Topic::pattern(keys::channels::ALL_DATA)])
+        .await
+        .unwrap();
+    let measurements = vec![
+        sense_bus::model::Measurement::new(
+            "cpu_percent".into(),
+            Value::Float(12.5),
+            Some(Unit::PERCENT),
+        ),
+        sense_bus::model::Measurement::new("cpu_temp".into(), Value::Null, Some(Unit::CELSIUS)),
+    ];
+    let mut status = Status::new("system");
+    status.poll_count = 1;
+    status.last_poll = Some(1.0);
+    let meta = Meta {
+        source_id: "system".into(),
+        name: "System".into(),
+        description: "d".into(),
+        refresh_interval: 300,
+        enabled: true,
+    };
+    let write = PollWrite {
+        source: SourceId::System,
+        measurements: &measurements,
+        timestamp: 1_708_000_000.0,
+        status: &status,
+        meta: &meta,
+        state: Some("{}"),
+        interval_s: 300,
+        cache_ttl_s: 60,
+    };
+    bus.apply(&write.batch()).await.unwrap();
+
+    let raw = bus.get("source:system:cpu_percent").await.unwrap().unwrap();
+    assert_eq!(raw, r#"{"value":12.5,"unit":"%","timestamp":1708000000.0}"#);
+    match bus.ttl("source:system:cpu_percent").await.unwrap() {
+        Ttl::Expires(t) => assert!(t > Duration::from_secs(590), "2 × 300 s: {t:?}"),
+        other => panic!("{other:?}"),
+    }
+    match bus.ttl("status:system").await.unwrap() {
+        Ttl::Expires(t) => assert!(t > Duration::from_secs(890), "3 × 300 s: {t:?}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(bus.ttl("meta:system").await.unwrap(), Ttl::Persistent);
+
+    let snapshot = store::read_source(&bus, "system").await.unwrap();
+    assert_eq!(snapshot.readings.len(), 2);
+    assert_eq!(snapshot.readings["cpu_temp"].value, Value::Null);
+    assert_eq!(snapshot.status.unwrap().poll_count, 1);
+    let all = store::read_all_sources(&bus).await.unwrap();
+    assert_eq!(all.keys().collect::<Vec<_>>(), ["system"]);
+
+    let notice = tokio::time::timeout(Duration::from_secs(2), data.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(notice.channel, "data:system");
+    let notice: serde_json::Value = serde_json::from_str(&notice.payload).unwrap();
+    assert_eq!(
+        notice,
+        json!({"source_id": "system", "timestamp": 1_708_000_000.0})
+    );
+}
+
+async fn config_seeding_never_overwrites(bus: Bus) {
+    bus.set("config:weather", r#"{"location":"Paris"}"#, None)
+        .await
+        .unwrap();
+    let env = |name: &str| match name {
+        "WEATHER_LOCATION" => Some("London".to_owned()),
+        "SCHEDULE_SYSTEM" => Some("15".to_owned()),
+        "SCHEDULE_PIHOLE" => Some("-1".to_owned()),
+        _ => None,
+    };
+    let (outcome, problems) = store::seed_config_from_env(&bus, &env).await.unwrap();
+    let of = |s: SectionName| outcome.iter().find(|(n, _)| *n == s).unwrap().1.clone();
+    assert_eq!(of(SectionName::Weather), Seeded::AlreadyPresent);
+    assert_eq!(of(SectionName::Schedule), Seeded::Written);
+    assert_eq!(of(SectionName::Display), Seeded::NothingToSeed);
+    assert_eq!(
+        bus.get("config:weather").await.unwrap().as_deref(),
+        Some(r#"{"location":"Paris"}"#)
+    );
+    assert_eq!(
+        bus.get("config:schedule").await.unwrap().as_deref(),
+        Some(r#"{"system":15}"#)
+    );
+    assert!(
+        problems[0].starts_with("SCHEDULE_PIHOLE=\"-1\""),
+        "{problems:?}"
+    );
+
+    let (config, problems) =
+        store::load_config(&bus, &[SectionName::Weather, SectionName::Schedule], &env)
+            .await
+            .unwrap();
+    assert_eq!(
+        config.weather.location, "Paris",
+        "Redis wins over the environment"
+    );
+    assert_eq!(config.schedule.system, 15);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+}
+
+async fn config_updates_are_all_or_nothing(bus: Bus) {
+    let mut changed = bus
+        .subscribe(&[Topic::channel("config:changed")])
+        .await
+        .unwrap();
+    bus.set("config:display", r#"{"scroll_speed":0.05}"#, None)
+        .await
+        .unwrap();
+    let object = |v: serde_json::Value| v.as_object().unwrap().clone();
+    let no_env = |_: &str| None;
+
+    let err = store::update_config(
+        &bus,
+        &[
+            (SectionName::Weather, object(json!({"location": "Paris"}))),
+            (SectionName::Display, object(json!({"rotation": 45}))),
+        ],
+        &no_env,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "display.rotation: must be one of 0, 90, 180, 270 (got 45)"
+    );
+    assert_eq!(
+        bus.get("config:weather").await.unwrap(),
+        None,
+        "nothing written"
+    );
+
+    let written = store::update_config(
+        &bus,
+        &[
+            (SectionName::Weather, object(json!({"location": "Paris"}))),
+            (SectionName::Display, object(json!({"rotation": 90}))),
+        ],
+        &no_env,
+    )
+    .await
+    .unwrap();
+    assert_eq!(written, [SectionName::Weather, SectionName::Display]);
+    let display: serde_json::Value =
+        serde_json::from_str(&bus.get("config:display").await.unwrap().unwrap()).unwrap();
+    assert_eq!(display, json!({"scroll_speed": 0.05, "rotation": 90}));
+    let mut sections = Vec::new();
+    for _ in 0..2 {
+        let m = tokio::time::timeout(Duration::from_secs(2), changed.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        let notice: serde_json::Value = serde_json::from_str(&m.payload).unwrap();
+        sections.push(notice["section"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(sections, ["weather", "display"]);
+}
+
+/// Redis goes away and comes back: reads, writes and subscriptions resume without a new Bus.
+#[tokio::test]
+async fn redis_restart_is_survived_without_reconnecting_by_hand() {
+    let mut server = RedisServer::start();
+    let bus = Bus::connect(
+        &server.url(),
+        ConnectOptions::FailAfter(Duration::from_secs(5)),
+    )
+    .await
+    .unwrap();
+    let mut sub = bus
+        .subscribe(&[Topic::channel("config:changed")])
+        .await
+        .unwrap();
+    bus.set("k", "before", None).await.unwrap();
+
+    server.stop();
+    let err = bus.get("k").await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            sense_bus::BusError::Unavailable { .. } | sense_bus::BusError::Timeout(_)
+        ),
+        "{err}"
+    );
+
+    server.restart();
+    let back = std::time::Instant::now();
+    loop {
+        if bus.set("k", "after", None).await.is_ok() {
+            break;
+        }
+        assert!(
+            back.elapsed() < Duration::from_secs(5),
+            "no write within 5 s of Redis returning"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(bus.get("k").await.unwrap().as_deref(), Some("after"));
+
+    // The subscription was renewed on the new server.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while bus.publish("config:changed", "x").await.unwrap() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "subscription not renewed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let msg = tokio::time::timeout(Duration::from_secs(2), sub.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(msg.payload, "x");
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_is_named_in_the_error() {
+    let port = sense_testkit::free_port();
+    let url = format!("redis://:topsecret@127.0.0.1:{port}");
+    let err = Bus::connect(&url, ConnectOptions::FailAfter(Duration::from_millis(500)))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("127.0.0.1:{port} is unreachable")),
+        "{text}"
+    );
+    assert!(!text.contains("topsecret"), "{text}");
+    let err = Bus::connect(
+        "http://x",
+        ConnectOptions::FailAfter(Duration::from_millis(100)),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().starts_with("invalid Redis URL"), "{err}");
+}
