@@ -51,8 +51,7 @@ impl<S> Value<S> {
 
     /// A float rounded to `decimals` places (at most 6), or `Null` when not finite.
     pub fn rounded(x: f64, decimals: u8) -> Self {
-        let scale = [1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6][usize::from(decimals.min(6))];
-        Value::float(libm_round(x * scale) / scale)
+        Value::float(round_to(x, decimals))
     }
 
     /// `Some(x)` becomes `x`, `None` becomes `Null`.
@@ -131,6 +130,12 @@ pub fn truncated_text(s: &str) -> Text {
     // Cannot fail: `end` bytes fit by construction.
     let _ = out.push_str(&s[..end]);
     out
+}
+
+/// `x` rounded to `decimals` places (at most 6), half away from zero.
+pub fn round_to(x: f64, decimals: u8) -> f64 {
+    let scale = [1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6][usize::from(decimals.min(6))];
+    libm_round(x * scale) / scale
 }
 
 /// Round half away from zero without `std` (core has no `f64::round`).
