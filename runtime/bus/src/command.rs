@@ -219,7 +219,7 @@ impl CommandServer {
                             }
                         }
                         None => {
-                            tracing::warn!(target = %self.target, error = %e, "ignoring a malformed command")
+                            tracing::warn!(service = %self.target, error = %e, "ignoring a malformed command");
                         }
                     }
                 }

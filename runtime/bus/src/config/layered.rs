@@ -136,11 +136,27 @@ fn json_kind(v: &Json) -> &'static str {
     }
 }
 
+/// Rewords serde's messages about numbers that do not fit their field's type.
+fn friendlier(message: String) -> String {
+    let Some(rest) = message.strip_prefix("invalid value: integer `") else {
+        return message;
+    };
+    let Some((value, expected)) = rest.split_once("`, expected ") else {
+        return message;
+    };
+    let unsigned = ["u8", "u16", "u32", "u64", "usize"].contains(&expected);
+    match value.parse::<i128>() {
+        Ok(v) if unsigned && v < 0 => format!("must not be negative (got {v})"),
+        Ok(v) => format!("is too large for this setting (got {v})"),
+        Err(_) => message,
+    }
+}
+
 /// Deserializes `map` (over the defaults, so absent fields default) and validates it.
 fn check_map<S: Section>(map: &Map<String, Json>) -> Result<S, FieldError> {
     let value: S = serde_path_to_error::deserialize(Json::Object(map.clone())).map_err(|e| {
         let path = e.path().to_string();
-        let message = e.inner().to_string();
+        let message = friendlier(e.inner().to_string());
         // serde_path_to_error reports `.` or `?` when the error sits on the object itself (an
         // unknown field): name the field from serde's message instead.
         let field = if path == "." || path == "?" {

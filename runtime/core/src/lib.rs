@@ -1,0 +1,45 @@
+//! # sense-runtime
+//!
+//! The Linux runtime that binds sources to the bus.
+//!
+//! - [`runner`]: runs a [`Source`](sense_bus::source::Source) once (the ephemeral container) or
+//!   on its schedule (resident), writing readings, status, meta and `data:{id}` per the contract.
+//! - [`sources`]: builds each source from real hardware or the simulation and runs it.
+//! - [`legacy`]: imports a monolith `config.yaml` into the config sections.
+//! - [`shutdown`]: SIGTERM/SIGINT as a cancellation token.
+
+pub mod legacy;
+pub mod runner;
+pub mod shutdown;
+pub mod sim;
+pub mod sources;
+
+use std::sync::Arc;
+
+/// Where config reads environment variables: the process environment in production, a map in
+/// tests. Cheap to clone.
+#[derive(Clone)]
+pub struct Env(Arc<dyn Fn(&str) -> Option<String> + Send + Sync>);
+
+impl Env {
+    /// The process environment.
+    pub fn process() -> Env {
+        Env(Arc::new(sense_bus::config::process_env))
+    }
+
+    /// Variables answered by `lookup`.
+    pub fn from_fn(lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Env {
+        Env(Arc::new(lookup))
+    }
+
+    /// The value of `name`, if set.
+    pub fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name)
+    }
+}
+
+impl std::fmt::Debug for Env {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Env")
+    }
+}

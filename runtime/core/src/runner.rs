@@ -1,0 +1,312 @@
+//! Runs a source and writes what it measured to the bus, as the contract says.
+//!
+//! One poll, whether one-shot or resident:
+//!
+//! 1. read the config sections the source uses (plus `global` and `schedule`) and, on the first
+//!    poll, `state:{id}`, all in one `MGET`;
+//! 2. poll the source;
+//! 3. write, in one atomic batch: each reading with a TTL of at least twice the interval, the
+//!    status (counters carried over from the previous run, `last_error` naming the cause, config
+//!    problems as `warnings`) with a TTL of at least three intervals, `meta:{id}`, `state:{id}`,
+//!    and the `data:{id}` notice.
+//!
+//! Resident mode repeats this on the schedule interval, polls again at once when a section it
+//! reads changes (`config:changed`), keeps measuring while Redis is away and delivers the latest
+//! poll as soon as Redis is back, and stops cleanly when its token is cancelled.
+
+use std::time::Duration;
+
+use sense_bus::config::Config;
+use sense_bus::keys::{self, channels};
+use sense_bus::model::{ConfigChanged, Meta, Status};
+use sense_bus::source::Source;
+use sense_bus::store::PollWrite;
+use sense_bus::{Batch, Bus, BusError, SectionName, Subscription, Topic, unix_now};
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::Env;
+
+/// How often a failed write is retried in resident mode while Redis is away.
+pub const WRITE_RETRY: Duration = Duration::from_secs(1);
+
+/// The runner's own memory between runs (in `state:{id}` under `runner`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct Counters {
+    #[serde(default)]
+    poll_count: u64,
+    #[serde(default)]
+    error_count: u64,
+    #[serde(default)]
+    last_success: Option<f64>,
+}
+
+/// What one poll produced.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PollReport {
+    /// The status written.
+    pub status: Status,
+    /// How many readings were written.
+    pub readings: usize,
+}
+
+impl PollReport {
+    /// Whether the poll failed, in whole or in part (see `status.last_error`).
+    pub fn failed(&self) -> bool {
+        self.status.last_error.is_some()
+    }
+}
+
+/// Drives one source.
+pub struct Runner<S: Source> {
+    bus: Bus,
+    source: S,
+    env: Env,
+    sections: Vec<SectionName>,
+    config: Config,
+    problems: Vec<String>,
+    /// `None` until `state:{id}` has been read; afterwards memory is the authority, so a Redis
+    /// that restarts empty does not reset the counters of a resident source.
+    remembered: Option<(Counters, S::State)>,
+}
+
+impl<S: Source> std::fmt::Debug for Runner<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner")
+            .field("source", &S::ID)
+            .field("bus", &self.bus)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Source> Runner<S> {
+    /// A runner of `source` on `bus`, reading the environment through `env`.
+    pub fn new(bus: Bus, source: S, env: Env) -> Self {
+        let mut sections = vec![SectionName::Global, SectionName::Schedule];
+        for s in S::SECTIONS {
+            if !sections.contains(s) {
+                sections.push(*s);
+            }
+        }
+        Runner {
+            bus,
+            source,
+            env,
+            sections,
+            config: Config::default(),
+            problems: Vec::new(),
+            remembered: None,
+        }
+    }
+
+    /// The poll interval the config sets (30 s for a source without one).
+    pub fn interval(&self) -> Duration {
+        Duration::from_secs(u64::from(
+            self.config.schedule.interval(S::ID).unwrap_or(30),
+        ))
+    }
+
+    /// The source.
+    pub fn source(&self) -> &S {
+        &self.source
+    }
+
+    /// Reads config (and, the first time, the remembered state) in one round trip. On failure the
+    /// previous config stays in force.
+    pub async fn refresh(&mut self) -> Result<(), BusError> {
+        let mut keys: Vec<String> = self.sections.iter().map(|&s| keys::config(s)).collect();
+        let first = self.remembered.is_none();
+        if first {
+            keys.push(keys::state(S::ID.as_str()));
+        }
+        let mut values = self.bus.mget(&keys).await?;
+        if first {
+            let state = values.pop().flatten();
+            self.remembered = Some(decode_state::<S::State>(state.as_deref()));
+        }
+        let stored = |s: SectionName| {
+            let i = self.sections.iter().position(|x| *x == s)?;
+            values.get(i).cloned().flatten()
+        };
+        let env = &self.env;
+        let (config, problems) = Config::resolve(&self.sections, stored, &|name| env.get(name));
+        for p in problems.iter().filter(|p| !self.problems.contains(p)) {
+            tracing::warn!(source = %S::ID, problem = %p, "config problem");
+        }
+        self.config = config;
+        self.problems = problems;
+        Ok(())
+    }
+
+    /// Polls the source and prepares the write. Never fails: a failed poll is a status to write.
+    pub async fn poll(&mut self) -> (PollReport, Batch) {
+        let (mut counters, mut state) = self.remembered.take().unwrap_or_default();
+        let started = std::time::Instant::now();
+        let result = self.source.poll(&self.config, &mut state).await;
+        let now = unix_now();
+        let (measurements, error) = match result {
+            Ok(out) => (out.measurements, out.error),
+            Err(e) => (Vec::new(), Some(e.0)),
+        };
+        counters.poll_count += 1;
+        if error.is_some() {
+            counters.error_count += 1;
+        }
+        if !measurements.is_empty() {
+            counters.last_success = Some(now);
+        }
+        let status = Status {
+            source_id: S::ID.as_str().to_owned(),
+            last_poll: Some(now),
+            last_success: counters.last_success,
+            last_error: error,
+            poll_count: counters.poll_count,
+            error_count: counters.error_count,
+            warnings: self.problems.clone(),
+        };
+        let interval = self.config.schedule.interval(S::ID).unwrap_or(0);
+        let meta = Meta {
+            source_id: S::ID.as_str().to_owned(),
+            name: S::ID.display_name().to_owned(),
+            description: S::ID.description().to_owned(),
+            refresh_interval: interval,
+            enabled: self.source.enabled(&self.config),
+        };
+        let persisted = serde_json::json!({ "runner": counters, "source": state });
+        let persisted = persisted.to_string();
+        let batch = PollWrite {
+            source: S::ID,
+            measurements: &measurements,
+            timestamp: now,
+            status: &status,
+            meta: &meta,
+            state: Some(&persisted),
+            interval_s: interval.max(1),
+            cache_ttl_s: self.config.global.cache_ttl,
+        }
+        .batch();
+        tracing::debug!(
+            source = %S::ID,
+            readings = measurements.len(),
+            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "polled"
+        );
+        self.remembered = Some((counters, state));
+        (
+            PollReport {
+                status,
+                readings: measurements.len(),
+            },
+            batch,
+        )
+    }
+
+    /// One complete run: read config, poll, write. `Err` only when the bus fails (then nothing,
+    /// not even the status, could be written).
+    pub async fn run_once(&mut self) -> Result<PollReport, BusError> {
+        self.refresh().await?;
+        let (report, batch) = self.poll().await;
+        self.bus.apply(&batch).await?;
+        Ok(report)
+    }
+
+    /// Runs until `shutdown` is cancelled: a poll every interval, and one at once when a section
+    /// this source reads changes. Survives Redis going away: measurements continue, and the
+    /// latest is written within about a second of Redis coming back.
+    pub async fn run_resident(mut self, shutdown: CancellationToken) {
+        let mut changes: Option<Subscription> = None;
+        let mut bus_down = false;
+        tracing::info!(source = %S::ID, bus = %self.bus.describe(), "running");
+        while !shutdown.is_cancelled() {
+            if changes.is_none() {
+                changes = self
+                    .bus
+                    .subscribe(&[Topic::channel(channels::CONFIG_CHANGED)])
+                    .await
+                    .ok();
+            }
+            // While writes fail, do not wait on a config read that would fail too.
+            if !bus_down && let Err(e) = self.refresh().await {
+                tracing::warn!(source = %S::ID, error = %e, "cannot read config; keeping the last known");
+            }
+            let (report, batch) = self.poll().await;
+            if let Some(e) = &report.status.last_error {
+                tracing::warn!(source = %S::ID, error = %e, "poll failed");
+            }
+            let next_poll = Instant::now() + self.interval();
+            let mut pending = Some(batch);
+            loop {
+                if let Some(batch) = &pending {
+                    match self.bus.apply(batch).await {
+                        Ok(()) => {
+                            pending = None;
+                            if std::mem::take(&mut bus_down) {
+                                tracing::info!(source = %S::ID, "bus is back; readings written");
+                            }
+                        }
+                        Err(e) if !bus_down => {
+                            bus_down = true;
+                            tracing::warn!(source = %S::ID, error = %e, "cannot write; retrying every second");
+                        }
+                        Err(_) => {}
+                    }
+                }
+                let wake = if pending.is_some() {
+                    (Instant::now() + WRITE_RETRY).min(next_poll)
+                } else {
+                    next_poll
+                };
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    () = tokio::time::sleep_until(wake) => {
+                        if Instant::now() >= next_poll { break }
+                    }
+                    message = next_message(&mut changes) => match message {
+                        Some(payload) if self.concerns_me(&payload) => {
+                            tracing::info!(source = %S::ID, "config changed; polling now");
+                            break;
+                        }
+                        Some(_) => {}
+                        // The subscription ended: renew it before the next poll.
+                        None => changes = None,
+                    },
+                }
+            }
+        }
+        tracing::info!(source = %S::ID, "stopped");
+    }
+
+    /// Whether a `config:changed` payload names a section this source reads.
+    fn concerns_me(&self, payload: &str) -> bool {
+        serde_json::from_str::<ConfigChanged>(payload)
+            .ok()
+            .and_then(|c| c.section.parse::<SectionName>().ok())
+            .is_some_and(|s| self.sections.contains(&s))
+    }
+}
+
+/// The next message's payload; pending forever without a subscription.
+async fn next_message(sub: &mut Option<Subscription>) -> Option<String> {
+    match sub {
+        Some(s) => s.recv().await.map(|m| m.payload),
+        None => std::future::pending().await,
+    }
+}
+
+/// Decodes `state:{id}`; anything unreadable (first run, an older format) starts afresh.
+fn decode_state<T: serde::de::DeserializeOwned + Default>(text: Option<&str>) -> (Counters, T) {
+    let Some(Ok(Json::Object(mut map))) = text.map(serde_json::from_str::<Json>) else {
+        return (Counters::default(), T::default());
+    };
+    let counters = map
+        .remove("runner")
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
+    let state = map
+        .remove("source")
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
+    (counters, state)
+}

@@ -1,0 +1,93 @@
+//! Builds each source from real hardware or the simulation, and runs it.
+
+use std::path::PathBuf;
+
+use sense_bus::source::Source;
+use sense_bus::{Bus, BusError, SourceId};
+use sense_linux::{HostFs, TokioDelay};
+use sense_source_system::SystemSource;
+use tokio_util::sync::CancellationToken;
+
+use crate::Env;
+use crate::runner::{PollReport, Runner};
+use crate::sim::SimulatedHost;
+
+/// Where a source finds its hardware.
+#[derive(Clone, Debug)]
+pub struct SourceOptions {
+    /// Use the simulation instead of hardware and remote services.
+    pub sim: bool,
+    /// The host's `/proc` and `/sys`.
+    pub host: HostFs,
+    /// The path whose file system `disk_percent` reports.
+    pub disk_path: PathBuf,
+    /// Environment lookup for config.
+    pub env: Env,
+}
+
+/// How to run a source.
+#[derive(Clone, Debug)]
+pub enum Mode {
+    /// One poll, then return (the ephemeral container).
+    Once,
+    /// Poll on the schedule until the token is cancelled.
+    Resident(CancellationToken),
+}
+
+/// Why a source could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The bus failed, so nothing could be written.
+    #[error(transparent)]
+    Bus(#[from] BusError),
+    /// The source is not built yet.
+    #[error("the `{id}` source is not available yet: it arrives with issue #{issue}")]
+    NotYet {
+        /// The source.
+        id: SourceId,
+        /// The issue that builds it.
+        issue: u32,
+    },
+}
+
+/// Runs `id` on `bus` in `mode`. Returns the report of the (last) poll for [`Mode::Once`], `None`
+/// for a resident source once it stopped.
+pub async fn run(
+    id: SourceId,
+    bus: Bus,
+    options: &SourceOptions,
+    mode: Mode,
+) -> Result<Option<PollReport>, SourceError> {
+    match id {
+        SourceId::System if options.sim => {
+            let host = SimulatedHost::default();
+            let source = SystemSource::new(host.clone(), host, "/", TokioDelay);
+            drive(Runner::new(bus, source, options.env.clone()), mode).await
+        }
+        SourceId::System => {
+            let disk = options.disk_path.to_string_lossy().into_owned();
+            let source =
+                SystemSource::new(options.host.clone(), options.host.clone(), disk, TokioDelay);
+            drive(Runner::new(bus, source, options.env.clone()), mode).await
+        }
+        SourceId::Sensors => Err(SourceError::NotYet { id, issue: 3 }),
+        SourceId::Co2 => Err(SourceError::NotYet { id, issue: 4 }),
+        SourceId::Weather | SourceId::Pihole | SourceId::Tailscale => {
+            Err(SourceError::NotYet { id, issue: 5 })
+        }
+        SourceId::NetworkCamera => Err(SourceError::NotYet { id, issue: 6 }),
+    }
+}
+
+async fn drive<S: Source>(
+    mut runner: Runner<S>,
+    mode: Mode,
+) -> Result<Option<PollReport>, SourceError> {
+    match mode {
+        Mode::Once => Ok(Some(runner.run_once().await?)),
+        Mode::Resident(shutdown) => {
+            runner.run_resident(shutdown).await;
+            Ok(None)
+        }
+    }
+}
