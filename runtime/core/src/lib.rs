@@ -19,7 +19,10 @@ use std::sync::Arc;
 /// Where config reads environment variables: the process environment in production, a map in
 /// tests. Cheap to clone.
 #[derive(Clone)]
-pub struct Env(Arc<dyn Fn(&str) -> Option<String> + Send + Sync>);
+pub struct Env(Arc<Lookup>);
+
+/// A variable lookup.
+type Lookup = dyn Fn(&str) -> Option<String> + Send + Sync;
 
 impl Env {
     /// The process environment.
