@@ -90,26 +90,25 @@ impl RedisBus {
 
         let conn = match options {
             ConnectOptions::FailAfter(limit) => {
-                // Enough attempts to span `limit` at the ~300 ms average back-off.
-                let retries = usize::try_from(limit.as_millis() / 300)
-                    .unwrap_or(usize::MAX)
-                    .max(2);
-                let attempt =
-                    ConnectionManager::new_with_config(client.clone(), manager_config(retries));
-                match tokio::time::timeout(limit + Duration::from_secs(1), attempt).await {
-                    Ok(Ok(conn)) => conn,
-                    Ok(Err(e)) => {
-                        return Err(BusError::Unavailable {
-                            url: shown,
-                            reason: e.to_string(),
-                        });
+                // Short attempts in a loop rather than one long one, so that on failure the error
+                // is the real one ("Connection refused") rather than a timeout.
+                let deadline = tokio::time::Instant::now() + limit;
+                let mut last_error = None;
+                loop {
+                    let attempt =
+                        ConnectionManager::new_with_config(client.clone(), manager_config(1));
+                    match tokio::time::timeout_at(deadline, attempt).await {
+                        Ok(Ok(conn)) => break conn,
+                        Ok(Err(e)) => last_error = Some(e.to_string()),
+                        Err(_) => {}
                     }
-                    Err(_) => {
-                        return Err(BusError::Unavailable {
-                            url: shown,
-                            reason: format!("no answer within {} s", limit.as_secs()),
+                    if tokio::time::Instant::now() + Duration::from_millis(250) >= deadline {
+                        let reason = last_error.unwrap_or_else(|| {
+                            format!("no answer within {} s", limit.as_secs_f32())
                         });
+                        return Err(BusError::Unavailable { url: shown, reason });
                     }
+                    tokio::time::sleep(Duration::from_millis(250)).await;
                 }
             }
             ConnectOptions::WaitForever => {

@@ -1,0 +1,110 @@
+//! The command line (design §3). These names are a user interface: keep them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use sense_bus::SourceId;
+
+/// Sense Pulse: a sensor dashboard runtime for the Raspberry Pi.
+#[derive(Debug, Parser)]
+#[command(name = "sense-pulse", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Log level: error, warn, info, debug or trace (RUST_LOG wins when set).
+    #[arg(long, global = true, env = "LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the Redis bus is.
+#[derive(Debug, Args)]
+pub struct RedisArg {
+    /// Redis URL of the data bus.
+    #[arg(
+        long = "redis",
+        env = "REDIS_URL",
+        default_value = "redis://redis:6379"
+    )]
+    pub url: String,
+}
+
+/// The roles.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Every service in one process, with the dashboard (the main job).
+    Run {
+        /// Simulated hardware and web services instead of real ones.
+        #[arg(long)]
+        sim: bool,
+        /// Use the Redis at this URL instead of the in-process bus.
+        #[arg(long)]
+        redis: Option<String>,
+        /// Address the dashboard listens on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
+    /// The HTTP and WebSocket gateway.
+    Gateway {
+        #[command(flatten)]
+        redis: RedisArg,
+    },
+    /// Runs the sources on their schedules and starts the camera on demand.
+    Orchestrator {
+        #[command(flatten)]
+        redis: RedisArg,
+    },
+    /// One data source: sensors, co2, system, weather, pihole, tailscale or network_camera.
+    Source {
+        /// The source id.
+        id: SourceId,
+        /// Poll once, write, and exit (0 on success, 1 when the poll failed, 3 when Redis is
+        /// unreachable). Without it the source runs until SIGTERM.
+        #[arg(long)]
+        once: bool,
+        /// Simulated hardware instead of the real thing.
+        #[arg(long)]
+        sim: bool,
+        #[command(flatten)]
+        redis: RedisArg,
+        /// Where the host's /proc is (default: /host/proc when mounted, else /proc).
+        #[arg(long, env = "HOST_PROC")]
+        proc_root: Option<PathBuf>,
+        /// Where the host's /sys is (default: /host/sys when mounted, else /sys).
+        #[arg(long, env = "HOST_SYS")]
+        sys_root: Option<PathBuf>,
+        /// The path whose file system `disk_percent` reports.
+        #[arg(long, env = "DISK_PATH", default_value = "/")]
+        disk_path: PathBuf,
+    },
+    /// Configuration tools.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+/// `sense-pulse config …`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Migrates a monolith config.yaml into the config sections in Redis.
+    Import {
+        /// The legacy config file.
+        file: PathBuf,
+        /// Show what would be written, and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        redis: RedisArg,
+    },
+    /// Prints the configuration in force (secrets hidden) and any problems with it.
+    Show {
+        #[command(flatten)]
+        redis: RedisArg,
+    },
+    /// Writes sections set by environment variables, never overwriting existing ones (SET NX).
+    Seed {
+        #[command(flatten)]
+        redis: RedisArg,
+    },
+}

@@ -1,0 +1,208 @@
+//! What each role does.
+
+use std::time::Duration;
+
+use sense_bus::{Bus, BusError, ConnectOptions, SectionName, store};
+use sense_linux::HostFs;
+use sense_runtime::sources::{self, Mode, SourceError, SourceOptions};
+use sense_runtime::{Env, legacy, shutdown};
+
+use crate::cli::{Command, ConfigCommand};
+
+/// The poll or the service failed (for `--once`: the error status was written).
+pub const EXIT_FAILURE: u8 = 1;
+/// The input is invalid (a config file, a value); nothing was written.
+pub const EXIT_INVALID: u8 = 2;
+/// Redis could not be reached; nothing was written.
+pub const EXIT_NO_BUS: u8 = 3;
+/// The role is not built yet.
+pub const EXIT_NOT_YET: u8 = 4;
+
+/// How long one-shot commands wait for Redis.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Runs a role and returns the process exit code.
+pub async fn run(command: Command) -> u8 {
+    match command {
+        Command::Run { .. } => not_yet("run", "the gateway and the dashboard arrive with issue #8"),
+        Command::Gateway { .. } => not_yet("gateway", "it arrives with issue #8"),
+        Command::Orchestrator { .. } => not_yet("orchestrator", "it arrives with issue #7"),
+        Command::Source {
+            id,
+            once,
+            sim,
+            redis,
+            proc_root,
+            sys_root,
+            disk_path,
+        } => {
+            let env = Env::process();
+            let detected = HostFs::detect(|v| env.get(v));
+            let host = HostFs::new(
+                proc_root.unwrap_or_else(|| detected.proc_root().to_owned()),
+                sys_root.unwrap_or_else(|| detected.sys_root().to_owned()),
+            );
+            let options = SourceOptions {
+                sim,
+                host,
+                disk_path,
+                env,
+            };
+            source(id, once, &redis.url, &options).await
+        }
+        Command::Config { command } => config(command).await,
+    }
+}
+
+fn not_yet(role: &str, why: &str) -> u8 {
+    tracing::error!("`sense-pulse {role}` is not available yet: {why}");
+    EXIT_NOT_YET
+}
+
+fn bus_error(e: &BusError) -> u8 {
+    tracing::error!(error = %e, "nothing was written");
+    EXIT_NO_BUS
+}
+
+async fn source(id: sense_bus::SourceId, once: bool, url: &str, options: &SourceOptions) -> u8 {
+    if once {
+        let bus = match Bus::connect(url, ConnectOptions::FailAfter(CONNECT_TIMEOUT)).await {
+            Ok(bus) => bus,
+            Err(e) => return bus_error(&e),
+        };
+        return match sources::run(id, bus, options, Mode::Once).await {
+            Ok(Some(report)) if report.failed() => {
+                let error = report.status.last_error.unwrap_or_default();
+                tracing::error!(source = %id, %error, "poll failed; error status written");
+                EXIT_FAILURE
+            }
+            Ok(report) => {
+                let readings = report.map_or(0, |r| r.readings);
+                tracing::info!(source = %id, readings, "poll written");
+                0
+            }
+            Err(SourceError::Bus(e)) => bus_error(&e),
+            Err(e @ SourceError::NotYet { .. }) => {
+                tracing::error!("{e}");
+                EXIT_NOT_YET
+            }
+        };
+    }
+    let stop = shutdown::on_signals();
+    let bus = tokio::select! {
+        bus = Bus::connect(url, ConnectOptions::WaitForever) => match bus {
+            Ok(bus) => bus,
+            Err(e) => return bus_error(&e),
+        },
+        () = stop.cancelled() => return 0,
+    };
+    match sources::run(id, bus, options, Mode::Resident(stop)).await {
+        Ok(_) => 0,
+        Err(SourceError::Bus(e)) => bus_error(&e),
+        Err(e @ SourceError::NotYet { .. }) => {
+            tracing::error!("{e}");
+            EXIT_NOT_YET
+        }
+    }
+}
+
+/// Output for people at a terminal (reports, not logs).
+#[allow(clippy::print_stdout)]
+fn say(text: &str) {
+    println!("{text}");
+}
+
+async fn connect(url: &str) -> Result<Bus, u8> {
+    Bus::connect(url, ConnectOptions::FailAfter(CONNECT_TIMEOUT))
+        .await
+        .map_err(|e| bus_error(&e))
+}
+
+async fn config(command: ConfigCommand) -> u8 {
+    let env = Env::process();
+    match command {
+        ConfigCommand::Import {
+            file,
+            dry_run,
+            redis,
+        } => {
+            let text = match std::fs::read_to_string(&file) {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::error!("cannot read {}: {e}", file.display());
+                    return EXIT_INVALID;
+                }
+            };
+            let plan = match legacy::plan(&text) {
+                Ok(plan) => plan,
+                Err(e) => {
+                    tracing::error!("{}: {e}. Nothing was written.", file.display());
+                    return EXIT_INVALID;
+                }
+            };
+            say(&plan.to_string());
+            if dry_run {
+                say("Dry run: nothing was written.");
+                return 0;
+            }
+            if plan.sections.is_empty() {
+                return 0;
+            }
+            let bus = match connect(&redis.url).await {
+                Ok(bus) => bus,
+                Err(code) => return code,
+            };
+            if let Err(e) = legacy::apply(&bus, &plan).await {
+                return bus_error(&e);
+            }
+            let keys: Vec<String> = plan
+                .sections
+                .iter()
+                .map(|(n, _)| format!("config:{n}"))
+                .collect();
+            say(&format!(
+                "Wrote {} to {} and announced them on config:changed.",
+                keys.join(", "),
+                bus.describe()
+            ));
+            0
+        }
+        ConfigCommand::Show { redis } => {
+            let bus = match connect(&redis.url).await {
+                Ok(bus) => bus,
+                Err(code) => return code,
+            };
+            let loaded = store::load_config(&bus, &SectionName::ALL, &|v| env.get(v)).await;
+            match loaded {
+                Ok((config, problems)) => {
+                    let shown =
+                        serde_json::to_string_pretty(&config.redacted_json()).unwrap_or_default();
+                    say(&shown);
+                    for p in &problems {
+                        tracing::warn!("{p}");
+                    }
+                    0
+                }
+                Err(e) => bus_error(&e),
+            }
+        }
+        ConfigCommand::Seed { redis } => {
+            let bus = match connect(&redis.url).await {
+                Ok(bus) => bus,
+                Err(code) => return code,
+            };
+            match store::seed_config_from_env(&bus, &|v| env.get(v)).await {
+                Ok((outcome, problems)) => {
+                    for (name, seeded) in outcome {
+                        say(&format!("config:{name}: {seeded:?}"));
+                    }
+                    for p in &problems {
+                        tracing::warn!("{p}");
+                    }
+                    0
+                }
+                Err(e) => bus_error(&e),
+            }
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! The `sense-pulse` binary as users and the orchestrator run it, against a real redis-server.
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use sense_testkit::RedisServer;
+
+fn sense_pulse(server: Option<&RedisServer>, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sense-pulse"));
+    cmd.args(args)
+        .env_remove("RUST_LOG")
+        .env("LOG_LEVEL", "info");
+    match server {
+        Some(s) => cmd.env("REDIS_URL", s.url()),
+        None => cmd.env(
+            "REDIS_URL",
+            format!("redis://127.0.0.1:{}", sense_testkit::free_port()),
+        ),
+    };
+    cmd.output().expect("run sense-pulse")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json(server: &RedisServer, key: &str) -> serde_json::Value {
+    let text = server
+        .command(&["GET", key])
+        .unwrap_or_else(|| panic!("GET {key}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{key} = {text:?}: {e}"))
+}
+
+#[test]
+fn source_system_once_writes_the_contract_and_counts_runs() {
+    let server = RedisServer::start();
+    // A subscriber, as the gateway would be, before the run.
+    let bus_url = server.url();
+    let received = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let bus = sense_bus::Bus::connect(
+                &bus_url,
+                sense_bus::ConnectOptions::FailAfter(Duration::from_secs(5)),
+            )
+            .await
+            .unwrap();
+            let mut sub = bus
+                .subscribe(&[sense_bus::Topic::channel("data:system")])
+                .await
+                .unwrap();
+            tokio::time::timeout(Duration::from_secs(10), sub.recv())
+                .await
+                .ok()
+                .flatten()
+        })
+    });
+    std::thread::sleep(Duration::from_millis(300));
+
+    let out = sense_pulse(Some(&server), &["source", "system", "--once"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let cpu = json(&server, "source:system:cpu_percent");
+    assert!(cpu["value"].is_f64(), "{cpu}");
+    assert_eq!(cpu["unit"], "%");
+    assert!(cpu["timestamp"].as_f64().unwrap() > 1.7e9);
+    assert_eq!(
+        cpu.as_object().unwrap().len(),
+        3,
+        "exactly value, unit, timestamp: {cpu}"
+    );
+    let ttl: i64 = server
+        .command(&["TTL", "source:system:cpu_percent"])
+        .unwrap()[1..]
+        .parse()
+        .unwrap();
+    assert!(ttl >= 59, "TTL {ttl}");
+    assert_eq!(json(&server, "meta:system")["source_id"], "system");
+    assert_eq!(json(&server, "status:system")["poll_count"], 1);
+
+    let out = sense_pulse(Some(&server), &["source", "system", "--once"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let status = json(&server, "status:system");
+    assert_eq!(status["poll_count"], 2, "{status}");
+    assert_eq!(status["last_error"], serde_json::Value::Null);
+
+    let message = received.join().unwrap().expect("a data:system message");
+    let notice: serde_json::Value = serde_json::from_str(&message.payload).unwrap();
+    assert_eq!(notice["source_id"], "system");
+}
+
+#[test]
+fn a_broken_proc_root_writes_an_error_status_and_exits_non_zero() {
+    let server = RedisServer::start();
+    let out = sense_pulse(
+        Some(&server),
+        &[
+            "source",
+            "system",
+            "--once",
+            "--proc-root",
+            "/nonexistent",
+            "--disk-path",
+            "/nonexistent",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let status = json(&server, "status:system");
+    let error = status["last_error"].as_str().unwrap();
+    assert!(error.contains("/nonexistent/stat"), "{error}");
+    assert_eq!(status["error_count"], 1);
+}
+
+#[test]
+fn bad_schedule_config_is_reported_and_the_default_used() {
+    let server = RedisServer::start();
+    server
+        .command(&["SET", "config:schedule", "{\"system\": -5}"])
+        .unwrap();
+    let out = sense_pulse(Some(&server), &["source", "system", "--once"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let status = json(&server, "status:system");
+    let warning = status["warnings"][0].as_str().unwrap();
+    assert!(
+        warning.starts_with("config:schedule.system:") && warning.ends_with("using 30"),
+        "{warning}"
+    );
+    assert_eq!(json(&server, "meta:system")["refresh_interval"], 30);
+}
+
+#[test]
+fn an_unreachable_redis_exits_3_naming_it() {
+    let out = sense_pulse(None, &["source", "system", "--once"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("is unreachable"), "{}", stderr(&out));
+}
+
+#[test]
+fn roles_not_built_yet_say_so_and_fail() {
+    for (args, issue) in [
+        (&["run", "--sim"][..], "#8"),
+        (&["gateway"][..], "#8"),
+        (&["orchestrator"][..], "#7"),
+        (&["source", "weather", "--once"][..], "#5"),
+    ] {
+        let server = RedisServer::start();
+        let out = sense_pulse(Some(&server), args);
+        assert_eq!(out.status.code(), Some(4), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(issue), "{args:?}: {}", stderr(&out));
+    }
+    let out = sense_pulse(None, &["source", "aranet4"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("expected one of"), "{}", stderr(&out));
+}
+
+fn write_temp(name: &str, text: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("sense-cli-{}-{name}", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn config_import_migrates_the_legacy_file() {
+    let server = RedisServer::start();
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../core/tests/fixtures/legacy-config.example.yaml"
+    );
+    let out = sense_pulse(Some(&server), &["config", "import", file]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.contains("sleep.start_hour") && report.contains("web.port"),
+        "{report}"
+    );
+    assert!(report.contains("Wrote config:display"), "{report}");
+    assert_eq!(json(&server, "config:sleep")["start_hour"], 22);
+    assert_eq!(json(&server, "config:schedule")["aranet4"], 60);
+}
+
+#[test]
+fn an_invalid_import_names_the_problem_and_writes_nothing() {
+    let server = RedisServer::start();
+    for (name, text, expected) in [
+        (
+            "bad-yaml.yaml",
+            "display:\n  rotation: [90\nsleep: {}\n",
+            "not valid YAML",
+        ),
+        (
+            "bad-value.yaml",
+            "sleep:\n  start_hour: 22\ndisplay:\n  rotation: 45\n",
+            "`display.rotation` (line 4)",
+        ),
+    ] {
+        let path = write_temp(name, text);
+        let out = sense_pulse(Some(&server), &["config", "import", path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        assert!(stderr(&out).contains(expected), "{name}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("Nothing was written"),
+            "{}",
+            stderr(&out)
+        );
+        assert_eq!(
+            server.command(&["KEYS", "*"]).as_deref(),
+            Some("*0"),
+            "{name} wrote something"
+        );
+        std::fs::remove_file(path).unwrap();
+    }
+    let out = sense_pulse(Some(&server), &["config", "import", "/no/such/config.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_resident_source_stops_cleanly_on_sigterm() {
+    let server = RedisServer::start();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sense-pulse"))
+        .args(["source", "system", "--sim"])
+        .env("REDIS_URL", server.url())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while server.command(&["EXISTS", "status:system"]).as_deref() != Some(":1") {
+        assert!(std::time::Instant::now() < deadline, "no first poll");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "exit {status}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "did not stop within 5 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
