@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The main job: the whole stack in one process with simulated hardware and the dashboard at
+# http://127.0.0.1:8080. This is the run command of README.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+exec cargo run --release -p sense-pulse -- run --sim "$@"

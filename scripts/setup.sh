@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what building and testing Sense Pulse needs on a fresh Debian/Ubuntu machine, skipping
+# whatever is already there. Safe to run again.
+set -euo pipefail
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+
+# System packages: a real redis-server for the bus tests, GNU time for the benchmarks.
+packages=()
+command -v redis-server >/dev/null || packages+=(redis-server)
+command -v redis-cli >/dev/null || packages+=(redis-tools)
+[ -x /usr/bin/time ] || packages+=(time)
+command -v cc >/dev/null || packages+=(build-essential)
+command -v pkg-config >/dev/null || packages+=(pkg-config)
+if [ ${#packages[@]} -gt 0 ]; then
+  echo "setup: installing ${packages[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${packages[@]}"
+fi
+# Debian starts redis-server as a service on install; the tests start their own on free ports.
+
+# Rust: the toolchain is expected (rustup); add the pieces CI uses.
+if ! command -v cargo >/dev/null; then
+  echo "setup: cargo not found; install Rust from https://rustup.rs" >&2
+  exit 1
+fi
+if command -v rustup >/dev/null; then
+  rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+  rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+  rustup target list --installed | grep -qx thumbv7em-none-eabihf || rustup target add thumbv7em-none-eabihf
+fi
