@@ -58,14 +58,7 @@ pub fn new_request_id() -> String {
     let bytes = (u128::from(hi) << 64) | u128::from(lo);
     // Version 4, variant 10xx.
     let v = (bytes & !(0xF000 << 64) | (0x4000 << 64)) & !(0xC000 << 48) | (0x8000 << 48);
-    format!(
-        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-        v >> 96,
-        (v >> 80) & 0xFFFF,
-        (v >> 64) & 0xFFFF,
-        (v >> 48) & 0xFFFF,
-        v & 0xFFFF_FFFF_FFFF
-    )
+    sense_hal::ble::Uuid(v).to_string()
 }
 
 type Pending = Arc<Mutex<HashMap<String, oneshot::Sender<CommandResponse>>>>;

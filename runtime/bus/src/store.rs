@@ -139,24 +139,10 @@ pub async fn seed_config_from_env(
     bus: &Bus,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(Vec<(SectionName, Seeded)>, Vec<String>), BusError> {
-    use config::*;
-    fn layer<S: Section>(env: &dyn Fn(&str) -> Option<String>) -> (Map<String, Json>, Vec<String>) {
-        env_layer::<S>(env)
-    }
     let mut outcome = Vec::new();
     let mut problems = Vec::new();
     for name in SectionName::ALL {
-        let (fields, p) = match name {
-            SectionName::Global => layer::<GlobalConfig>(env),
-            SectionName::Display => layer::<DisplayConfig>(env),
-            SectionName::Sleep => layer::<SleepConfig>(env),
-            SectionName::Weather => layer::<WeatherConfig>(env),
-            SectionName::Pihole => layer::<PiholeConfig>(env),
-            SectionName::Aranet4 => layer::<Aranet4Config>(env),
-            SectionName::Camera => layer::<CameraConfig>(env),
-            SectionName::Schedule => layer::<ScheduleConfig>(env),
-            SectionName::Auth => layer::<AuthConfig>(env),
-        };
+        let (fields, p) = crate::with_section!(name, S => config::env_layer::<S>(env));
         problems.extend(p);
         let seeded = if fields.is_empty() {
             Seeded::NothingToSeed

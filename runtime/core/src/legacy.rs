@@ -6,10 +6,7 @@
 
 use std::fmt;
 
-use sense_bus::config::{
-    self, Aranet4Config, AuthConfig, CameraConfig, DisplayConfig, FieldError, GlobalConfig,
-    PiholeConfig, REDACTED, ScheduleConfig, Section, SleepConfig, WeatherConfig,
-};
+use sense_bus::config::{self, FieldError, REDACTED};
 use sense_bus::{Batch, Bus, BusError, SectionName, keys, store};
 use serde_json::{Map, Value as Json};
 
@@ -269,20 +266,7 @@ pub fn plan(text: &str) -> Result<ImportPlan, ImportError> {
 }
 
 fn check(name: SectionName, object: &Map<String, Json>) -> Result<(), FieldError> {
-    fn go<S: Section>(object: &Map<String, Json>) -> Result<(), FieldError> {
-        config::check_section::<S>(object).map(drop)
-    }
-    match name {
-        SectionName::Global => go::<GlobalConfig>(object),
-        SectionName::Display => go::<DisplayConfig>(object),
-        SectionName::Sleep => go::<SleepConfig>(object),
-        SectionName::Weather => go::<WeatherConfig>(object),
-        SectionName::Pihole => go::<PiholeConfig>(object),
-        SectionName::Aranet4 => go::<Aranet4Config>(object),
-        SectionName::Camera => go::<CameraConfig>(object),
-        SectionName::Schedule => go::<ScheduleConfig>(object),
-        SectionName::Auth => go::<AuthConfig>(object),
-    }
+    sense_bus::with_section!(name, S => config::check_section::<S>(object).map(drop))
 }
 
 /// Writes the plan's sections (replacing what is stored for them) in one atomic batch and
@@ -337,6 +321,7 @@ impl fmt::Display for ImportPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sense_bus::config::Aranet4Config;
 
     const EXAMPLE: &str = include_str!("../tests/fixtures/legacy-config.example.yaml");
 

@@ -346,18 +346,7 @@ pub fn check_update_by_name(
     patch: &Map<String, Json>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Map<String, Json>, FieldError> {
-    use super::sections::*;
-    match name {
-        SectionName::Global => check_update::<GlobalConfig>(stored, patch, env),
-        SectionName::Display => check_update::<DisplayConfig>(stored, patch, env),
-        SectionName::Sleep => check_update::<SleepConfig>(stored, patch, env),
-        SectionName::Weather => check_update::<WeatherConfig>(stored, patch, env),
-        SectionName::Pihole => check_update::<PiholeConfig>(stored, patch, env),
-        SectionName::Aranet4 => check_update::<Aranet4Config>(stored, patch, env),
-        SectionName::Camera => check_update::<CameraConfig>(stored, patch, env),
-        SectionName::Schedule => check_update::<ScheduleConfig>(stored, patch, env),
-        SectionName::Auth => check_update::<AuthConfig>(stored, patch, env),
-    }
+    crate::with_section!(name, S => check_update::<S>(stored, patch, env))
 }
 
 /// [`resolve`] for a section known by name, giving its JSON (secrets redacted when `redact`).
@@ -367,32 +356,13 @@ pub fn resolve_by_name(
     env: &dyn Fn(&str) -> Option<String>,
     redact: bool,
 ) -> Resolved<Json> {
-    use super::sections::*;
-    fn go<S: Section>(
-        stored: Option<&str>,
-        env: &dyn Fn(&str) -> Option<String>,
-        redact: bool,
-    ) -> Resolved<Json> {
+    crate::with_section!(name, S => {
         let mut r = resolve::<S>(stored, env);
         if redact {
             r.value.redact();
         }
-        Resolved {
-            value: serde_json::to_value(&r.value).unwrap_or_default(),
-            problems: r.problems,
-        }
-    }
-    match name {
-        SectionName::Global => go::<GlobalConfig>(stored, env, redact),
-        SectionName::Display => go::<DisplayConfig>(stored, env, redact),
-        SectionName::Sleep => go::<SleepConfig>(stored, env, redact),
-        SectionName::Weather => go::<WeatherConfig>(stored, env, redact),
-        SectionName::Pihole => go::<PiholeConfig>(stored, env, redact),
-        SectionName::Aranet4 => go::<Aranet4Config>(stored, env, redact),
-        SectionName::Camera => go::<CameraConfig>(stored, env, redact),
-        SectionName::Schedule => go::<ScheduleConfig>(stored, env, redact),
-        SectionName::Auth => go::<AuthConfig>(stored, env, redact),
-    }
+        Resolved { value: serde_json::to_value(&r.value).unwrap_or_default(), problems: r.problems }
+    })
 }
 
 impl fmt::Display for EnvKind {

@@ -21,6 +21,61 @@ use serde::de::DeserializeOwned;
 
 use crate::ids::SectionName;
 
+/// Runs `$body` with the type alias `$S` bound to the config section struct that `$name` (a
+/// [`SectionName`](crate::SectionName)) names: the one place that maps names to types.
+///
+/// ```
+/// use sense_bus::{SectionName, with_section, config::Section};
+/// let name = SectionName::Display;
+/// let default_json = with_section!(name, S => serde_json::to_value(S::default()).unwrap());
+/// assert_eq!(default_json["rotation"], 0);
+/// ```
+#[macro_export]
+macro_rules! with_section {
+    ($name:expr, $S:ident => $body:expr) => {{
+        use $crate::SectionName as __N;
+        use $crate::config as __c;
+        match $name {
+            __N::Global => {
+                type $S = __c::GlobalConfig;
+                $body
+            }
+            __N::Display => {
+                type $S = __c::DisplayConfig;
+                $body
+            }
+            __N::Sleep => {
+                type $S = __c::SleepConfig;
+                $body
+            }
+            __N::Weather => {
+                type $S = __c::WeatherConfig;
+                $body
+            }
+            __N::Pihole => {
+                type $S = __c::PiholeConfig;
+                $body
+            }
+            __N::Aranet4 => {
+                type $S = __c::Aranet4Config;
+                $body
+            }
+            __N::Camera => {
+                type $S = __c::CameraConfig;
+                $body
+            }
+            __N::Schedule => {
+                type $S = __c::ScheduleConfig;
+                $body
+            }
+            __N::Auth => {
+                type $S = __c::AuthConfig;
+                $body
+            }
+        }
+    }};
+}
+
 /// The text that stands in for a secret when config is shown.
 pub const REDACTED: &str = "********";
 
