@@ -9,6 +9,7 @@
 //! - [`i2c`] and [`delay`]: re-exports of `embedded-hal-async`, the bus every Sense HAT chip sits on.
 //! - [`files`]: read-only text files (Linux `/proc` and `/sys`) and file-system usage.
 //! - [`ble`]: a Bluetooth LE central that yields advertisements and reads GATT characteristics.
+//! - [`led`]: an 8×8 RGB LED matrix and a five-way joystick.
 //!
 //! Each trait ships with a small fake that tests and examples can use directly.
 #![no_std]
@@ -18,6 +19,7 @@
 
 pub mod ble;
 pub mod files;
+pub mod led;
 pub mod value;
 
 /// Async I2C, re-exported from `embedded-hal-async` so layers above need only this crate.

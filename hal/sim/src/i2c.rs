@@ -24,6 +24,11 @@ pub trait I2cTarget: Send {
     fn read(&mut self, buf: &mut [u8]);
     /// The transaction ended (I2C STOP). Chips start conversions or latch state here.
     fn stop(&mut self) {}
+    /// The device as `Any`, so a test can reach its model through [`SimBus::with_chip`] (e.g. to
+    /// inject a fault or read its registers). Chip models return `Some(self)`.
+    fn as_any_mut(&mut self) -> Option<&mut dyn core::any::Any> {
+        None
+    }
 }
 
 /// How a register file advances its pointer during multi-byte transfers.
@@ -314,6 +319,19 @@ impl<'d, const N: usize> SimBus<'d, N> {
         self.with(|inner| {
             let (_, dev) = inner.devices.iter_mut().find(|(a, _)| *a == address)?;
             Some(f(&mut **dev))
+        })
+    }
+
+    /// Runs `f` on the chip model of type `T` at `address`; `None` if there is no such chip.
+    pub fn with_chip<T: core::any::Any, R>(
+        &self,
+        address: u8,
+        f: impl FnOnce(&mut T) -> R,
+    ) -> Option<R> {
+        self.with(|inner| {
+            let (_, dev) = inner.devices.iter_mut().find(|(a, _)| *a == address)?;
+            let chip = dev.as_any_mut()?.downcast_mut::<T>()?;
+            Some(f(chip))
         })
     }
 

@@ -9,11 +9,21 @@
 //! - [`host`]: a simulated Linux host (a Raspberry Pi 3B) whose `/proc` and `/sys` files are
 //!   generated from the wall clock, so CPU counters keep rising across separate processes.
 //!
+//! - [`clock`]: the time the chip models see: the wall clock at run time, a manual clock in tests.
+//! - [`environment`]: a deterministic room (temperature, humidity, pressure) with a day cycle and
+//!   slow drifts, that the sensor models measure.
+//! - [`hts221`], [`lps25h`], [`attiny88`]: the Sense HAT's chips as register-level models.
+//!
 //! `no_std`. The bus is shared through a `critical-section` mutex: on Linux enable
 //! `critical-section/std` in the binary (the runtime does).
 #![no_std]
 #![warn(missing_docs)]
 #![allow(async_fn_in_trait)]
 
+pub mod attiny88;
+pub mod clock;
+pub mod environment;
 pub mod host;
+pub mod hts221;
 pub mod i2c;
+pub mod lps25h;
