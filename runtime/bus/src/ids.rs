@@ -144,11 +144,13 @@ pub enum SectionName {
     Schedule,
     /// `auth`: the dashboard's login.
     Auth,
+    /// `sensors`: the Sense HAT's sensors (ours).
+    Sensors,
 }
 
 impl SectionName {
     /// Every section.
-    pub const ALL: [SectionName; 9] = [
+    pub const ALL: [SectionName; 10] = [
         SectionName::Global,
         SectionName::Display,
         SectionName::Sleep,
@@ -158,6 +160,7 @@ impl SectionName {
         SectionName::Camera,
         SectionName::Schedule,
         SectionName::Auth,
+        SectionName::Sensors,
     ];
 
     /// The name on the wire.
@@ -172,6 +175,7 @@ impl SectionName {
             SectionName::Camera => "camera",
             SectionName::Schedule => "schedule",
             SectionName::Auth => "auth",
+            SectionName::Sensors => "sensors",
         }
     }
 }

@@ -5,12 +5,74 @@
 //! status, meta and the `data:{id}` notice, with the TTLs the contract sets. That keeps every
 //! source testable without Redis and every write to the bus in one place.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::config::Config;
 use crate::ids::{SectionName, SourceId};
-use crate::model::Measurement;
+use crate::model::{Measurement, Reading, Value};
+
+/// Readings of other sources a source uses (the Sense HAT's heat compensation needs the CPU
+/// temperature), fetched by the runner with the config.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Inputs {
+    readings: BTreeMap<(SourceId, String), Reading>,
+}
+
+impl Inputs {
+    /// No inputs.
+    pub const fn new() -> Self {
+        Inputs {
+            readings: BTreeMap::new(),
+        }
+    }
+
+    /// Records `source`'s `sensor` reading.
+    pub fn insert(&mut self, source: SourceId, sensor: &str, reading: Reading) {
+        self.readings.insert((source, sensor.to_owned()), reading);
+    }
+
+    /// The reading of `source`'s `sensor`, if it is in Redis (i.e. not expired).
+    pub fn get(&self, source: SourceId, sensor: &str) -> Option<&Reading> {
+        self.readings.get(&(source, sensor.to_owned()))
+    }
+
+    /// The value of `source`'s `sensor` as a number, if there is one.
+    pub fn number(&self, source: SourceId, sensor: &str) -> Option<f64> {
+        self.get(source, sensor).and_then(|r| match r.value {
+            Value::Null => None,
+            ref v => v.as_f64(),
+        })
+    }
+}
+
+static NO_INPUTS: Inputs = Inputs::new();
+
+/// What a poll is given.
+#[derive(Clone, Copy, Debug)]
+pub struct PollContext<'a> {
+    /// The config in force (the sections the source declared, plus `global` and `schedule`).
+    pub config: &'a Config,
+    /// The readings named in [`Source::INPUTS`] that exist.
+    pub inputs: &'a Inputs,
+}
+
+impl<'a> PollContext<'a> {
+    /// A context with `config` and `inputs`.
+    pub fn new(config: &'a Config, inputs: &'a Inputs) -> Self {
+        PollContext { config, inputs }
+    }
+
+    /// A context with `config` and no inputs.
+    pub fn config_only(config: &'a Config) -> Self {
+        PollContext {
+            config,
+            inputs: &NO_INPUTS,
+        }
+    }
+}
 
 /// A data source.
 pub trait Source {
@@ -18,6 +80,8 @@ pub trait Source {
     const ID: SourceId;
     /// The config sections it reads. The runner always reads `global` and `schedule` as well.
     const SECTIONS: &'static [SectionName];
+    /// Readings of other sources it uses, as `(source, sensor)`.
+    const INPUTS: &'static [(SourceId, &'static str)] = &[];
     /// What it remembers from one poll to the next. The runner keeps it in `state:{id}`, so it
     /// survives ephemeral runs (e.g. the previous CPU counters, for a delta without waiting).
     type State: Serialize + DeserializeOwned + Default + Send;
@@ -34,7 +98,7 @@ pub trait Source {
     /// failed).
     async fn poll(
         &mut self,
-        config: &Config,
+        context: PollContext<'_>,
         state: &mut Self::State,
     ) -> Result<PollOutput, PollError>;
 }

@@ -18,8 +18,9 @@ use std::time::Duration;
 
 use sense_bus::config::Config;
 use sense_bus::keys::{self, channels};
+use sense_bus::model::Reading;
 use sense_bus::model::{ConfigChanged, Meta, Status};
-use sense_bus::source::Source;
+use sense_bus::source::{Inputs, PollContext, Source};
 use sense_bus::store::PollWrite;
 use sense_bus::{Batch, Bus, BusError, SectionName, Subscription, Topic, unix_now};
 use serde::{Deserialize, Serialize};
@@ -67,6 +68,7 @@ pub struct Runner<S: Source> {
     sections: Vec<SectionName>,
     config: Config,
     problems: Vec<String>,
+    inputs: Inputs,
     /// `None` until `state:{id}` has been read; afterwards memory is the authority, so a Redis
     /// that restarts empty does not reset the counters of a resident source.
     remembered: Option<(Counters, S::State)>,
@@ -97,6 +99,7 @@ impl<S: Source> Runner<S> {
             sections,
             config: Config::default(),
             problems: Vec::new(),
+            inputs: Inputs::new(),
             remembered: None,
         }
     }
@@ -113,10 +116,15 @@ impl<S: Source> Runner<S> {
         &self.source
     }
 
-    /// Reads config (and, the first time, the remembered state) in one round trip. On failure the
-    /// previous config stays in force.
+    /// Reads config, the source's inputs (and, the first time, the remembered state) in one round
+    /// trip. On failure the previous config and inputs stay in force.
     pub async fn refresh(&mut self) -> Result<(), BusError> {
         let mut keys: Vec<String> = self.sections.iter().map(|&s| keys::config(s)).collect();
+        keys.extend(
+            S::INPUTS
+                .iter()
+                .map(|(source, sensor)| keys::reading(source.as_str(), sensor)),
+        );
         let first = self.remembered.is_none();
         if first {
             keys.push(keys::state(S::ID.as_str()));
@@ -126,6 +134,17 @@ impl<S: Source> Runner<S> {
             let state = values.pop().flatten();
             self.remembered = Some(decode_state::<S::State>(state.as_deref()));
         }
+        let mut inputs = Inputs::new();
+        let input_values = values.iter().skip(self.sections.len());
+        for ((source, sensor), text) in S::INPUTS.iter().zip(input_values) {
+            if let Some(reading) = text
+                .as_deref()
+                .and_then(|t| serde_json::from_str::<Reading>(t).ok())
+            {
+                inputs.insert(*source, sensor, reading);
+            }
+        }
+        self.inputs = inputs;
         let stored = |s: SectionName| {
             let i = self.sections.iter().position(|x| *x == s)?;
             values.get(i).cloned().flatten()
@@ -144,7 +163,8 @@ impl<S: Source> Runner<S> {
     pub async fn poll(&mut self) -> (PollReport, Batch) {
         let (mut counters, mut state) = self.remembered.take().unwrap_or_default();
         let started = std::time::Instant::now();
-        let result = self.source.poll(&self.config, &mut state).await;
+        let context = PollContext::new(&self.config, &self.inputs);
+        let result = self.source.poll(context, &mut state).await;
         let now = unix_now();
         let (measurements, error) = match result {
             Ok(out) => (out.measurements, out.error),

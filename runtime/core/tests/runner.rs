@@ -4,9 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
-use sense_bus::config::Config;
 use sense_bus::model::{Measurement, Status, Value};
-use sense_bus::source::{PollError, PollOutput, Source};
+use sense_bus::source::{PollContext, PollError, PollOutput, Source};
 use sense_bus::{Bus, ConnectOptions, SectionName, SourceId, Ttl, store};
 use sense_hal::Unit;
 use sense_runtime::Env;
@@ -34,7 +33,7 @@ impl Source for Scripted {
 
     async fn poll(
         &mut self,
-        _config: &Config,
+        _context: PollContext<'_>,
         state: &mut Remembered,
     ) -> Result<PollOutput, PollError> {
         self.polls.fetch_add(1, Ordering::SeqCst);

@@ -6,9 +6,16 @@
 //! - [`HostFs`]: `/proc` and `/sys` text under configurable roots (a container sees the host's at
 //!   `/host/proc` and `/host/sys`), and file-system usage through `statvfs`.
 //! - [`TokioDelay`]: `DelayNs` on the tokio timer.
+//! - [`LinuxI2c`]: `/dev/i2c-N` as an async I2C bus, naming `EBUSY` (a kernel driver owns the
+//!   address).
+//! - [`sensehat_kernel`]: the Sense HAT through the kernel's drivers when they own it: the
+//!   "RPi-Sense FB" framebuffer, the evdev joystick, IIO sensors; and the Pi's own LEDs.
 
 mod delay;
 mod host_fs;
+mod i2c;
+pub mod sensehat_kernel;
 
 pub use delay::TokioDelay;
 pub use host_fs::{HostFs, HostFsError};
+pub use i2c::{LinuxI2c, LinuxI2cError};

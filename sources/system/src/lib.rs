@@ -17,9 +17,8 @@
 //! Only when there is no usable previous sample (first run, a reboot in between, or one older than
 //! three poll intervals) does it take two samples [`FIRST_SAMPLE_WINDOW_MS`] apart.
 
-use sense_bus::config::Config;
 use sense_bus::model::{Measurement, Value};
-use sense_bus::source::{PollError, PollOutput, Source};
+use sense_bus::source::{PollContext, PollError, PollOutput, Source};
 use sense_bus::{SectionName, SourceId, unix_now};
 use sense_hal::DelayNs;
 use sense_hal::Unit;
@@ -103,12 +102,12 @@ impl<F: TextFiles, U: FsUsage, D: DelayNs> Source for SystemSource<F, U, D> {
 
     async fn poll(
         &mut self,
-        config: &Config,
+        context: PollContext<'_>,
         state: &mut SystemState,
     ) -> Result<PollOutput, PollError> {
         let mut out = Vec::with_capacity(10);
         let mut errors: Vec<String> = Vec::new();
-        let interval = f64::from(config.schedule.system);
+        let interval = f64::from(context.config.schedule.system);
 
         match self.cpu_percent(state, 3.0 * interval).await {
             Ok(p) => out.push(m("cpu_percent", Value::rounded(p, 1), Unit::PERCENT)),

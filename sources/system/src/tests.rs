@@ -76,7 +76,8 @@ fn a_pi_gives_every_reading_with_contract_units() {
         cpu: Some(earlier),
         cpu_at: Some(unix_now() - 30.0),
     };
-    let out = block_on(source.poll(&Config::default(), &mut state)).unwrap();
+    let out =
+        block_on(source.poll(PollContext::config_only(&Config::default()), &mut state)).unwrap();
 
     assert_eq!(out.error, None);
     assert_eq!(value(&out, "cpu_percent"), &Value::Float(50.0));
@@ -112,7 +113,8 @@ fn no_previous_sample_means_one_short_window() {
     let files = StaticFiles::new(PI).with_usage(DISK);
     let mut source = SystemSource::new(files, files, "/", CountingDelay::default());
     let mut state = SystemState::default();
-    let out = block_on(source.poll(&Config::default(), &mut state)).unwrap();
+    let out =
+        block_on(source.poll(PollContext::config_only(&Config::default()), &mut state)).unwrap();
     assert_eq!(
         source.delay.total_ns,
         u64::from(FIRST_SAMPLE_WINDOW_MS) * 1_000_000
@@ -133,7 +135,7 @@ fn a_stale_previous_sample_is_not_used() {
         cpu: Some(earlier),
         cpu_at: Some(unix_now() - 7200.0),
     };
-    block_on(source.poll(&Config::default(), &mut state)).unwrap();
+    block_on(source.poll(PollContext::config_only(&Config::default()), &mut state)).unwrap();
     assert!(source.delay.total_ns > 0);
 }
 
@@ -141,7 +143,11 @@ fn a_stale_previous_sample_is_not_used() {
 fn no_thermal_zone_is_null_never_zero() {
     let files = StaticFiles::new(&PI[..4]).with_usage(DISK);
     let mut source = SystemSource::new(files, files, "/", CountingDelay::default());
-    let out = block_on(source.poll(&Config::default(), &mut SystemState::default())).unwrap();
+    let out = block_on(source.poll(
+        PollContext::config_only(&Config::default()),
+        &mut SystemState::default(),
+    ))
+    .unwrap();
     assert_eq!(value(&out, "cpu_temp"), &Value::Null);
     assert_eq!(
         out.error, None,
@@ -155,7 +161,11 @@ fn a_broken_file_is_named_and_the_rest_still_measured() {
     files[1] = ("/proc/meminfo", "garbage\n");
     let files = StaticFiles::new(Box::leak(files.into_boxed_slice())).with_usage(DISK);
     let mut source = SystemSource::new(files, files, "/", CountingDelay::default());
-    let out = block_on(source.poll(&Config::default(), &mut SystemState::default())).unwrap();
+    let out = block_on(source.poll(
+        PollContext::config_only(&Config::default()),
+        &mut SystemState::default(),
+    ))
+    .unwrap();
     assert_eq!(
         out.error.as_deref(),
         Some("parsing /proc/meminfo: MemTotal is missing")
@@ -172,7 +182,11 @@ fn a_broken_file_is_named_and_the_rest_still_measured() {
 fn a_wrong_root_fails_the_poll_naming_the_files() {
     let files = StaticFiles::new(&[]);
     let mut source = SystemSource::new(files, files, "/data", CountingDelay::default());
-    let err = block_on(source.poll(&Config::default(), &mut SystemState::default())).unwrap_err();
+    let err = block_on(source.poll(
+        PollContext::config_only(&Config::default()),
+        &mut SystemState::default(),
+    ))
+    .unwrap_err();
     let text = err.to_string();
     assert!(text.starts_with("reading /proc/stat: not found"), "{text}");
     assert!(text.contains("disk usage of /data"), "{text}");
@@ -184,13 +198,14 @@ fn the_simulated_pi_reports_its_load_between_two_runs() {
     let mut state = SystemState::default();
     let host = SimHost::new(start);
     let mut first = SystemSource::new(host.clone(), host, "/", CountingDelay::default());
-    block_on(first.poll(&Config::default(), &mut state)).unwrap();
+    block_on(first.poll(PollContext::config_only(&Config::default()), &mut state)).unwrap();
 
     // The next run, thirty seconds later, in a new process: only the state carries over.
     let host = SimHost::new(start + 30_000);
     let mut second = SystemSource::new(host.clone(), host.clone(), "/", CountingDelay::default());
     state.cpu_at = Some(unix_now());
-    let out = block_on(second.poll(&Config::default(), &mut state)).unwrap();
+    let out =
+        block_on(second.poll(PollContext::config_only(&Config::default()), &mut state)).unwrap();
     assert_eq!(second.delay.total_ns, 0);
     let Value::Float(cpu) = value(&out, "cpu_percent") else {
         panic!()

@@ -72,6 +72,10 @@ macro_rules! with_section {
                 type $S = __c::AuthConfig;
                 $body
             }
+            __N::Sensors => {
+                type $S = __c::SensorsConfig;
+                $body
+            }
         }
     }};
 }
@@ -120,6 +124,8 @@ pub struct Config {
     pub schedule: ScheduleConfig,
     /// `config:auth`
     pub auth: AuthConfig,
+    /// `config:sensors`
+    pub sensors: SensorsConfig,
 }
 
 impl Config {
@@ -152,6 +158,7 @@ impl Config {
                 SectionName::Camera => one!(camera),
                 SectionName::Schedule => one!(schedule),
                 SectionName::Auth => one!(auth),
+                SectionName::Sensors => one!(sensors),
             }
         }
         (config, problems)

@@ -718,3 +718,43 @@ impl Section for AuthConfig {
         redact(&mut self.password_hash);
     }
 }
+
+/// `config:sensors`: the Sense HAT's sensors (ours).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SensorsConfig {
+    /// How strongly the CPU's heat is taken out of the Sense HAT's temperature: the compensated
+    /// temperature is `t − (t_cpu − t) / factor`. The HAT sits on the Pi, so its sensor reads a few
+    /// degrees high; 2 suits a bare Pi 3B with the HAT on its header. 0 turns compensation off;
+    /// otherwise 0.5–20 (larger means a smaller correction).
+    pub compensation_factor: f64,
+}
+
+impl Default for SensorsConfig {
+    fn default() -> Self {
+        SensorsConfig {
+            compensation_factor: 2.0,
+        }
+    }
+}
+
+impl Section for SensorsConfig {
+    const NAME: SectionName = SectionName::Sensors;
+    const ENV: &'static [EnvField] = &[EnvField::new(
+        "SENSEHAT_COMPENSATION_FACTOR",
+        "compensation_factor",
+        EnvKind::Number,
+    )];
+    fn validate(&self) -> Result<(), FieldError> {
+        if self.compensation_factor == 0.0 {
+            return Ok(());
+        }
+        finite_in_range(
+            "compensation_factor",
+            self.compensation_factor,
+            0.5,
+            20.0,
+            " (or 0 for off)",
+        )
+    }
+}
