@@ -76,6 +76,9 @@ pub enum Command {
         /// The path whose file system `disk_percent` reports.
         #[arg(long, env = "DISK_PATH", default_value = "/")]
         disk_path: PathBuf,
+        /// The Sense HAT's I2C bus.
+        #[arg(long, env = "I2C_BUS", default_value = "/dev/i2c-1")]
+        i2c_bus: PathBuf,
     },
     /// Configuration tools.
     Config {

@@ -35,6 +35,7 @@ pub async fn run(command: Command) -> u8 {
             proc_root,
             sys_root,
             disk_path,
+            i2c_bus,
         } => {
             let env = Env::process();
             let detected = HostFs::detect(|v| env.get(v));
@@ -46,6 +47,8 @@ pub async fn run(command: Command) -> u8 {
                 sim,
                 host,
                 disk_path,
+                i2c_bus,
+                dev_root: "/dev".into(),
                 env,
             };
             source(id, once, &redis.url, &options).await

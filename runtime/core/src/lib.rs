@@ -5,11 +5,13 @@
 //! - [`runner`]: runs a [`Source`](sense_bus::source::Source) once (the ephemeral container) or
 //!   on its schedule (resident), writing readings, status, meta and `data:{id}` per the contract.
 //! - [`sources`]: builds each source from real hardware or the simulation and runs it.
+//! - [`sensehat`]: the Sense HAT service: sensors, LED display, joystick, commands.
 //! - [`legacy`]: imports a monolith `config.yaml` into the config sections.
 //! - [`shutdown`]: SIGTERM/SIGINT as a cancellation token.
 
 pub mod legacy;
 pub mod runner;
+pub mod sensehat;
 pub mod shutdown;
 pub mod sim;
 pub mod sources;

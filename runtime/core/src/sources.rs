@@ -10,7 +10,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::Env;
 use crate::runner::{PollReport, Runner};
+use crate::sensehat::{self, SenseHat, ServiceOptions};
 use crate::sim::SimulatedHost;
+use sense_source_sensehat::SenseHatSource;
 
 /// Where a source finds its hardware.
 #[derive(Clone, Debug)]
@@ -21,6 +23,10 @@ pub struct SourceOptions {
     pub host: HostFs,
     /// The path whose file system `disk_percent` reports.
     pub disk_path: PathBuf,
+    /// The I2C bus of the Sense HAT, e.g. `/dev/i2c-1`.
+    pub i2c_bus: PathBuf,
+    /// Where device nodes are (`/dev`).
+    pub dev_root: PathBuf,
     /// Environment lookup for config.
     pub env: Env,
 }
@@ -70,7 +76,28 @@ pub async fn run(
                 SystemSource::new(options.host.clone(), options.host.clone(), disk, TokioDelay);
             drive(Runner::new(bus, source, options.env.clone()), mode).await
         }
-        SourceId::Sensors => Err(SourceError::NotYet { id, issue: 3 }),
+        SourceId::Sensors => {
+            let hat = if options.sim {
+                SenseHat::simulated()
+            } else {
+                SenseHat::detect(&options.i2c_bus, options.host.sys_root(), &options.dev_root).await
+            };
+            match mode {
+                // One reading of the sensors, as any scheduled source; no display.
+                Mode::Once => {
+                    let source = SenseHatSource::new(hat.hygrometer, hat.barometer);
+                    drive(Runner::new(bus, source, options.env.clone()), Mode::Once).await
+                }
+                Mode::Resident(shutdown) => {
+                    let service = ServiceOptions {
+                        env: options.env.clone(),
+                        sys_root: options.host.sys_root().to_owned(),
+                    };
+                    sensehat::run(bus, hat, service, shutdown).await;
+                    Ok(None)
+                }
+            }
+        }
         SourceId::Co2 => Err(SourceError::NotYet { id, issue: 4 }),
         SourceId::Weather | SourceId::Pihole | SourceId::Tailscale => {
             Err(SourceError::NotYet { id, issue: 5 })

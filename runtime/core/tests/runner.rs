@@ -317,6 +317,8 @@ async fn the_system_source_end_to_end_on_the_simulated_pi() {
         sim: true,
         host: sense_linux::HostFs::default(),
         disk_path: "/".into(),
+        i2c_bus: "/dev/i2c-1".into(),
+        dev_root: "/dev".into(),
         env: no_env(),
     };
     let report = sources::run(SourceId::System, bus.clone(), &options, Mode::Once)

@@ -11,11 +11,13 @@
 //! - [`sensehat_kernel`]: the Sense HAT through the kernel's drivers when they own it: the
 //!   "RPi-Sense FB" framebuffer, the evdev joystick, IIO sensors; and the Pi's own LEDs.
 
+mod clock;
 mod delay;
 mod host_fs;
 mod i2c;
 pub mod sensehat_kernel;
 
+pub use clock::local_hour;
 pub use delay::TokioDelay;
 pub use host_fs::{HostFs, HostFsError};
 pub use i2c::{LinuxI2c, LinuxI2cError};
