@@ -251,3 +251,98 @@ fn a_resident_source_stops_cleanly_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// `source sensors --sim` as a user runs it: readings, matrix:state, and commands, over Redis.
+#[test]
+fn sensors_sim_writes_readings_publishes_the_matrix_and_obeys_commands() {
+    use sense_bus::command::CommandClient;
+    use serde_json::json;
+
+    let server = RedisServer::start();
+    // Never asleep, whatever the hour CI runs at.
+    server
+        .command(&["SET", "config:sleep", r#"{"start_hour":0,"end_hour":0}"#])
+        .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sense-pulse"))
+        .args(["source", "sensors", "--sim"])
+        .env("REDIS_URL", server.url())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let outcome = rt.block_on(async {
+        let bus = sense_bus::Bus::connect(
+            &server.url(),
+            sense_bus::ConnectOptions::FailAfter(Duration::from_secs(5)),
+        )
+        .await
+        .unwrap();
+        let mut states = bus
+            .subscribe(&[sense_bus::Topic::channel("matrix:state")])
+            .await
+            .unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while bus.get("source:sensors:pressure").await.unwrap().is_none() {
+            assert!(tokio::time::Instant::now() < deadline, "no readings");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        for (sensor, unit, range) in [
+            ("temperature", "C", 10.0..=45.0),
+            ("humidity", "%", 10.0..=90.0),
+            ("pressure", "mbar", 980.0..=1050.0),
+        ] {
+            let r: serde_json::Value = serde_json::from_str(
+                &bus.get(&format!("source:sensors:{sensor}"))
+                    .await
+                    .unwrap()
+                    .unwrap(),
+            )
+            .unwrap();
+            assert_eq!(r["unit"], unit, "{sensor}");
+            let v = r["value"].as_f64().unwrap();
+            assert!(range.contains(&v), "{sensor} = {v}");
+        }
+        let state = tokio::time::timeout(Duration::from_secs(5), states.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        let state: serde_json::Value = serde_json::from_str(&state.payload).unwrap();
+        assert_eq!(state["pixels"].as_array().unwrap().len(), 64);
+
+        let client = CommandClient::new(bus.clone()).await.unwrap();
+        let send = |action: &'static str, params: serde_json::Value| {
+            let client = &client;
+            async move {
+                client
+                    .send(
+                        "sensors",
+                        action,
+                        params.as_object().unwrap().clone(),
+                        Duration::from_secs(5),
+                    )
+                    .await
+                    .unwrap()
+            }
+        };
+        let matrix = send("get_matrix", json!({})).await;
+        assert_eq!(matrix.data["pixels"].as_array().unwrap().len(), 64);
+        let refused = send("set_rotation", json!({"rotation": 45})).await;
+        assert_eq!(
+            refused.error.as_deref(),
+            Some("rotation must be one of 0, 90, 180, 270 (got 45)")
+        );
+        assert_eq!(send("get_matrix", json!({})).await.data["rotation"], 0);
+        assert!(send("set_rotation", json!({"rotation": 90})).await.is_ok());
+        send("get_matrix", json!({})).await.data["rotation"].as_u64()
+    });
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    assert_eq!(outcome, Some(90));
+    assert!(status.success(), "exit {status}");
+}
