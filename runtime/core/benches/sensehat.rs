@@ -29,6 +29,7 @@ fn cpu_seconds() -> f64 {
     secs(usage.ru_utime) + secs(usage.ru_stime)
 }
 
+#[allow(clippy::print_stdout)]
 async fn i2c_per_cycle() {
     let hat = SenseHat::simulated();
     let bus = hat.sim_bus.unwrap();
@@ -48,6 +49,7 @@ async fn i2c_per_cycle() {
     }
 }
 
+#[allow(clippy::print_stdout)]
 async fn display_cpu(seconds: u64) {
     let bus = Bus::memory();
     // Scroll without a break: no sleep hours, no gap between cycles, no icons; some data to show.
@@ -121,6 +123,7 @@ async fn display_cpu(seconds: u64) {
     );
 }
 
+#[allow(clippy::print_stdout)] // a benchmark reports on stdout
 fn main() {
     let seconds = std::env::var("BENCH_SECONDS")
         .ok()
