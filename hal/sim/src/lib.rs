@@ -9,6 +9,8 @@
 //! - [`host`]: a simulated Linux host (a Raspberry Pi 3B) whose `/proc` and `/sys` files are
 //!   generated from the wall clock, so CPU counters keep rising across separate processes.
 //!
+//! - [`ble`]: a simulated Bluetooth LE radio that advertisers (Aranet4s, other vendors' gadgets)
+//!   broadcast on, implementing `sense-hal`'s `BleCentral`.
 //! - [`clock`]: the time the chip models see: the wall clock at run time, a manual clock in tests.
 //! - [`environment`]: a deterministic room (temperature, humidity, pressure) with a day cycle and
 //!   slow drifts, that the sensor models measure.
@@ -21,6 +23,7 @@
 #![allow(async_fn_in_trait)]
 
 pub mod attiny88;
+pub mod ble;
 pub mod clock;
 pub mod environment;
 pub mod host;
