@@ -6,13 +6,16 @@ set -euo pipefail
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 
-# System packages: a real redis-server for the bus tests, GNU time for the benchmarks.
+# System packages: a real redis-server for the bus tests, GNU time for the benchmarks, libdbus for
+# Bluetooth.
 packages=()
 command -v redis-server >/dev/null || packages+=(redis-server)
 command -v redis-cli >/dev/null || packages+=(redis-tools)
 [ -x /usr/bin/time ] || packages+=(time)
 command -v cc >/dev/null || packages+=(build-essential)
 command -v pkg-config >/dev/null || packages+=(pkg-config)
+# BlueZ's D-Bus API (the bluer crate) links libdbus.
+pkg-config --exists dbus-1 2>/dev/null || packages+=(libdbus-1-dev)
 if [ ${#packages[@]} -gt 0 ]; then
   echo "setup: installing ${packages[*]}"
   $sudo apt-get update -qq

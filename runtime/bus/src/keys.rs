@@ -7,6 +7,7 @@
 //! | `status:{source}` | [`Status`](crate::model::Status) | ≥ 3× the poll interval, ≥ 120 s |
 //! | `config:{section}` | a config section (JSON object) | none |
 //! | `state:{source}` | the runner's counters and a source's memory between runs (ours) | none |
+//! | `scan:{source}` | the last scan's result (`{"devices": […]}` / `{"cameras": […]}`) | 10 min |
 //! | channel `data:{source}` | [`DataUpdate`](crate::model::DataUpdate) | |
 //! | channel `cmd:{target}` | [`Command`](crate::model::Command) | |
 //! | channel `cmd:{target}:response:{request_id}` | [`CommandResponse`](crate::model::CommandResponse) | |
@@ -63,6 +64,12 @@ pub fn config(section: SectionName) -> String {
 /// `state:{source}`: what a source and its runner remember between runs (no TTL).
 pub fn state(source: &str) -> String {
     format!("state:{source}")
+}
+
+/// `scan:{source}`: the last scan's result (`scan:co2` nearby Aranet4s, `scan:network_camera`
+/// cameras found), for the orchestrator to hand back. Short-lived.
+pub fn scan(source: &str) -> String {
+    format!("scan:{source}")
 }
 
 /// Pub/sub channel names.

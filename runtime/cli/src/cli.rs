@@ -65,6 +65,10 @@ pub enum Command {
         /// Simulated hardware instead of the real thing.
         #[arg(long)]
         sim: bool,
+        /// What to do: `poll` (every source), `scan` (co2: list nearby Aranet4s and exit),
+        /// `stream` or `discover` (network_camera). Default: poll, or stream for the camera.
+        #[arg(long, env = "MODE")]
+        mode: Option<String>,
         #[command(flatten)]
         redis: RedisArg,
         /// Where the host's /proc is (default: /host/proc when mounted, else /proc).
@@ -84,6 +88,22 @@ pub enum Command {
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+    /// Aranet4 tools.
+    Aranet4 {
+        #[command(subcommand)]
+        command: Aranet4Command,
+    },
+}
+
+/// `sense-pulse aranet4 …`
+#[derive(Debug, Subcommand)]
+pub enum Aranet4Command {
+    /// Decodes an Aranet4's manufacturer data (as `bluetoothctl` prints it) or a GATT reading, and
+    /// prints it as JSON. With no bytes given, reads them from standard input.
+    Decode {
+        /// The bytes in hex: `21 05 03 …`, `210503…`, or bluetoothctl's dump lines.
+        hex: Vec<String>,
     },
 }
 

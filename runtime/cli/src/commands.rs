@@ -2,12 +2,12 @@
 
 use std::time::Duration;
 
-use sense_bus::{Bus, BusError, ConnectOptions, SectionName, store};
+use sense_bus::{Bus, BusError, ConnectOptions, SectionName, SourceId, store};
 use sense_linux::HostFs;
 use sense_runtime::sources::{self, Mode, SourceError, SourceOptions};
 use sense_runtime::{Env, legacy, shutdown};
 
-use crate::cli::{Command, ConfigCommand};
+use crate::cli::{Aranet4Command, Command, ConfigCommand};
 
 /// The poll or the service failed (for `--once`: the error status was written).
 pub const EXIT_FAILURE: u8 = 1;
@@ -36,6 +36,7 @@ pub async fn run(command: Command) -> u8 {
             sys_root,
             disk_path,
             i2c_bus,
+            mode,
         } => {
             let env = Env::process();
             let detected = HostFs::detect(|v| env.get(v));
@@ -51,9 +52,79 @@ pub async fn run(command: Command) -> u8 {
                 dev_root: "/dev".into(),
                 env,
             };
-            source(id, once, &redis.url, &options).await
+            match mode.as_deref() {
+                None | Some("poll") => source(id, once, &redis.url, &options).await,
+                Some("stream") if id == SourceId::NetworkCamera => {
+                    source(id, once, &redis.url, &options).await
+                }
+                Some("scan") if id == SourceId::Co2 => scan(id, &redis.url, &options).await,
+                Some("discover") if id == SourceId::NetworkCamera => {
+                    scan(id, &redis.url, &options).await
+                }
+                Some(other) => {
+                    tracing::error!(
+                        "mode `{other}` is not one of {id}'s modes: poll{}",
+                        match id {
+                            SourceId::Co2 => ", scan",
+                            SourceId::NetworkCamera => ", stream, discover",
+                            _ => "",
+                        }
+                    );
+                    EXIT_INVALID
+                }
+            }
         }
         Command::Config { command } => config(command).await,
+        Command::Aranet4 {
+            command: Aranet4Command::Decode { hex },
+        } => aranet4_decode(&hex),
+    }
+}
+
+/// Scans (co2) or discovers (camera) once, writes the result to `scan:{id}` and prints it.
+async fn scan(id: SourceId, url: &str, options: &SourceOptions) -> u8 {
+    let bus = match connect(url).await {
+        Ok(bus) => bus,
+        Err(code) => return code,
+    };
+    match sources::scan(id, &bus, options).await {
+        Ok(result) => {
+            say(&serde_json::to_string_pretty(&result).unwrap_or_default());
+            0
+        }
+        Err(SourceError::Bus(e)) => bus_error(&e),
+        Err(e @ SourceError::NotYet { .. }) => {
+            tracing::error!("{e}");
+            EXIT_NOT_YET
+        }
+        Err(e) => {
+            tracing::error!("{e}");
+            EXIT_FAILURE
+        }
+    }
+}
+
+/// `aranet4 decode`: bytes from the arguments, or standard input when there are none.
+fn aranet4_decode(hex: &[String]) -> u8 {
+    let text = if hex.is_empty() {
+        let mut text = String::new();
+        if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text) {
+            tracing::error!("cannot read standard input: {e}");
+            return EXIT_INVALID;
+        }
+        text
+    } else {
+        hex.join(" ")
+    };
+    match sense_source_aranet4::tool::decode(&text) {
+        Ok(json) => {
+            say(&serde_json::to_string_pretty(&json).unwrap_or_default());
+            0
+        }
+        Err(e) => {
+            tracing::error!("{e}");
+            EXIT_INVALID
+        }
     }
 }
 
@@ -67,7 +138,7 @@ fn bus_error(e: &BusError) -> u8 {
     EXIT_NO_BUS
 }
 
-async fn source(id: sense_bus::SourceId, once: bool, url: &str, options: &SourceOptions) -> u8 {
+async fn source(id: SourceId, once: bool, url: &str, options: &SourceOptions) -> u8 {
     if once {
         let bus = match Bus::connect(url, ConnectOptions::FailAfter(CONNECT_TIMEOUT)).await {
             Ok(bus) => bus,
@@ -89,6 +160,10 @@ async fn source(id: sense_bus::SourceId, once: bool, url: &str, options: &Source
                 tracing::error!("{e}");
                 EXIT_NOT_YET
             }
+            Err(e) => {
+                tracing::error!("{e}");
+                EXIT_FAILURE
+            }
         };
     }
     let stop = shutdown::on_signals();
@@ -105,6 +180,10 @@ async fn source(id: sense_bus::SourceId, once: bool, url: &str, options: &Source
         Err(e @ SourceError::NotYet { .. }) => {
             tracing::error!("{e}");
             EXIT_NOT_YET
+        }
+        Err(e) => {
+            tracing::error!("{e}");
+            EXIT_FAILURE
         }
     }
 }

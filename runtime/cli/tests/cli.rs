@@ -346,3 +346,79 @@ fn sensors_sim_writes_readings_publishes_the_matrix_and_obeys_commands() {
     assert_eq!(outcome, Some(90));
     assert!(status.success(), "exit {status}");
 }
+
+#[test]
+fn co2_sim_once_writes_each_heard_monitor_and_names_the_unheard_one() {
+    let server = RedisServer::start();
+    server
+        .command(&["SET", "config:aranet4", r#"{"timeout": 3}"#])
+        .unwrap();
+    let out = sense_pulse(Some(&server), &["source", "co2", "--once", "--sim"]);
+    // A monitor not heard is a failed (partial) poll: exit 1 after writing the others.
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    for label in ["office", "bedroom"] {
+        let co2 = json(&server, &format!("source:co2:{label}:co2"));
+        assert_eq!(co2["unit"], "ppm");
+        assert!(co2["value"].as_i64().is_some(), "{label}: {co2}");
+        assert_eq!(
+            json(&server, &format!("source:co2:{label}:pressure"))["unit"],
+            "mbar"
+        );
+        assert_eq!(
+            json(&server, &format!("source:co2:{label}:temperature"))["unit"],
+            "C"
+        );
+    }
+    let status = json(&server, "status:co2");
+    let error = status["last_error"].as_str().unwrap();
+    assert!(
+        error.contains("garage") && error.contains("not heard within 3 s"),
+        "{error}"
+    );
+}
+
+#[test]
+fn co2_scan_lists_the_simulated_monitors() {
+    let server = RedisServer::start();
+    server
+        .command(&["SET", "config:aranet4", r#"{"timeout": 3}"#])
+        .unwrap();
+    let out = sense_pulse(Some(&server), &["source", "co2", "--sim", "--mode", "scan"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stored = json(&server, "scan:co2");
+    assert_eq!(printed["devices"], stored["devices"]);
+    let names: Vec<&str> = stored["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"Aranet4 1A2B1") && names.contains(&"Aranet4 1A2B2"),
+        "{names:?}"
+    );
+    let wrong = sense_pulse(Some(&server), &["source", "system", "--mode", "scan"]);
+    assert_eq!(wrong.status.code(), Some(2));
+}
+
+#[test]
+fn aranet4_decode_prints_json_or_says_why_not() {
+    let vector = "21 05 03 01 00 05 00 01 43 04 9f 01 8b 27 35 0c 02 3c 00 10 00 55";
+    let out = sense_pulse(None, &["aranet4", "decode", vector]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let reading: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(reading["co2_ppm"], 1091);
+    assert_eq!(reading["temperature_c"], 20.75);
+
+    let off = sense_pulse(None, &["aranet4", "decode", "01 0e 04 01 00 00 00"]);
+    assert_eq!(off.status.code(), Some(2));
+    assert!(
+        stderr(&off).contains("turn them on in the Aranet Home app"),
+        "{}",
+        stderr(&off)
+    );
+    let junk = sense_pulse(None, &["aranet4", "decode", "zz"]);
+    assert_eq!(junk.status.code(), Some(2));
+    assert!(stderr(&junk).contains("no hex bytes"), "{}", stderr(&junk));
+}

@@ -9,6 +9,7 @@
 //! - [`legacy`]: imports a monolith `config.yaml` into the config sections.
 //! - [`shutdown`]: SIGTERM/SIGINT as a cancellation token.
 
+pub mod co2;
 pub mod legacy;
 pub mod runner;
 pub mod sensehat;

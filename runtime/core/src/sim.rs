@@ -1,7 +1,21 @@
 //! The simulation, bound to the wall clock.
 
 use sense_hal::files::{FsUsage, TextFiles, Usage};
+use sense_sim::clock::SimClock;
 use sense_sim::host::{NoSuchFile, SimHost};
+
+/// The wall clock, for the simulated chips and radio.
+#[derive(Debug)]
+pub struct WallClock;
+
+impl SimClock for WallClock {
+    fn now_ms(&self) -> u64 {
+        unix_ms()
+    }
+}
+
+/// The one wall clock the simulations share.
+pub static WALL_CLOCK: WallClock = WallClock;
 
 fn unix_ms() -> u64 {
     std::time::UNIX_EPOCH

@@ -9,9 +9,11 @@ use sense_source_system::SystemSource;
 use tokio_util::sync::CancellationToken;
 
 use crate::Env;
+use crate::co2;
 use crate::runner::{PollReport, Runner};
 use crate::sensehat::{self, SenseHat, ServiceOptions};
 use crate::sim::SimulatedHost;
+use sense_source_aranet4::Aranet4Source;
 use sense_source_sensehat::SenseHatSource;
 
 /// Where a source finds its hardware.
@@ -46,6 +48,9 @@ pub enum SourceError {
     /// The bus failed, so nothing could be written.
     #[error(transparent)]
     Bus(#[from] BusError),
+    /// The source failed in a way no status can carry (a scan).
+    #[error("{0}")]
+    Failed(String),
     /// The source is not built yet.
     #[error("the `{id}` source is not available yet: it arrives with issue #{issue}")]
     NotYet {
@@ -98,11 +103,64 @@ pub async fn run(
                 }
             }
         }
-        SourceId::Co2 => Err(SourceError::NotYet { id, issue: 4 }),
+        SourceId::Co2 => {
+            let (radio, fallback) = co2_radio(options).await;
+            let source = Aranet4Source::new(radio).with_fallback_sensors(fallback);
+            drive(Runner::new(bus, source, options.env.clone()), mode).await
+        }
         SourceId::Weather | SourceId::Pihole | SourceId::Tailscale => {
             Err(SourceError::NotYet { id, issue: 5 })
         }
         SourceId::NetworkCamera => Err(SourceError::NotYet { id, issue: 6 }),
+    }
+}
+
+/// The co2 source's radio, and the monitors to read when none are configured (the simulated ones
+/// under `--sim`, none otherwise).
+async fn co2_radio(options: &SourceOptions) -> (co2::Radio, Vec<sense_bus::config::Aranet4Sensor>) {
+    if options.sim {
+        co2::simulated()
+    } else {
+        (co2::bluez().await, Vec::new())
+    }
+}
+
+/// How long a scan listens, and how long its result stays in Redis.
+const SCAN_TTL: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// A one-off search: nearby Aranet4s (`co2`) or cameras on the network (`network_camera`). The
+/// result is written to `scan:{id}` for whoever asked (the orchestrator) and returned.
+pub async fn scan(
+    id: SourceId,
+    bus: &Bus,
+    options: &SourceOptions,
+) -> Result<serde_json::Value, SourceError> {
+    match id {
+        SourceId::Co2 => {
+            let (config, _) =
+                sense_bus::store::load_config(bus, &[sense_bus::SectionName::Aranet4], &|v| {
+                    options.env.get(v)
+                })
+                .await?;
+            let timeout = std::time::Duration::from_secs(u64::from(config.aranet4.timeout));
+            let (mut radio, _) = co2_radio(options).await;
+            let devices = sense_source_aranet4::scan(&mut radio, timeout)
+                .await
+                .map_err(SourceError::Failed)?;
+            let result =
+                serde_json::json!({ "devices": devices, "timestamp": sense_bus::unix_now() });
+            bus.set(
+                &sense_bus::keys::scan(id.as_str()),
+                &result.to_string(),
+                Some(SCAN_TTL),
+            )
+            .await?;
+            Ok(result)
+        }
+        SourceId::NetworkCamera => Err(SourceError::NotYet { id, issue: 6 }),
+        _ => Err(SourceError::Failed(format!(
+            "the `{id}` source has nothing to scan for"
+        ))),
     }
 }
 

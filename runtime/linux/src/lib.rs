@@ -8,15 +8,18 @@
 //! - [`TokioDelay`]: `DelayNs` on the tokio timer.
 //! - [`LinuxI2c`]: `/dev/i2c-N` as an async I2C bus, naming `EBUSY` (a kernel driver owns the
 //!   address).
+//! - [`BluezCentral`]: Bluetooth LE through BlueZ, as the HAL's `BleCentral`.
 //! - [`sensehat_kernel`]: the Sense HAT through the kernel's drivers when they own it: the
 //!   "RPi-Sense FB" framebuffer, the evdev joystick, IIO sensors; and the Pi's own LEDs.
 
+mod bluez;
 mod clock;
 mod delay;
 mod host_fs;
 mod i2c;
 pub mod sensehat_kernel;
 
+pub use bluez::{BluezCentral, BluezError};
 pub use clock::local_hour;
 pub use delay::TokioDelay;
 pub use host_fs::{HostFs, HostFsError};

@@ -7,12 +7,12 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::sim::WALL_CLOCK;
 use embedded_hal_async::i2c::I2c as _;
 use sense_hal::led::{Frame, Joystick, JoystickEvent, LedMatrix, Rotation};
 use sense_ledmatrix::{PolledStick, SenseHatMatrix};
 use sense_linux::sensehat_kernel::{EvdevJoystick, IioSensor, SenseFramebuffer};
 use sense_linux::{LinuxI2c, LinuxI2cError, TokioDelay};
-use sense_sim::clock::SimClock;
 use sense_sim::i2c::SimBus;
 use sense_source_sensehat::{Barometer, Hts221Hygrometer, Humidity, Hygrometer, Lps25hBarometer};
 
@@ -21,20 +21,6 @@ pub type SimI2c = &'static SimBus<'static, 4>;
 
 /// How often the joystick register is polled when it is read over I2C.
 const STICK_POLL_MS: u32 = 50;
-
-/// The wall clock, for the simulated chips.
-#[derive(Debug)]
-struct WallClock;
-
-impl SimClock for WallClock {
-    fn now_ms(&self) -> u64 {
-        std::time::UNIX_EPOCH
-            .elapsed()
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-    }
-}
-
-static WALL_CLOCK: WallClock = WallClock;
 
 /// The temperature and humidity sensor, wherever it was found.
 #[derive(Debug)]
