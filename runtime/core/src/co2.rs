@@ -12,8 +12,8 @@ use crate::sim::WALL_CLOCK;
 /// A radio, wherever it came from.
 #[derive(Debug)]
 pub enum Radio {
-    /// The simulated radio.
-    Sim(SimRadio<'static, TokioDelay>),
+    /// The simulated radio (boxed: it holds its advertisers inline).
+    Sim(Box<SimRadio<'static, TokioDelay>>),
     /// BlueZ.
     Bluez(BluezCentral),
     /// No radio: every operation fails with this reason (no bluetoothd, no adapter), so the poll
@@ -120,7 +120,7 @@ pub fn simulated() -> (Radio, Vec<Aranet4Sensor>) {
             u32::from(seed),
         ))));
     }
-    (Radio::Sim(radio), sensors)
+    (Radio::Sim(Box::new(radio)), sensors)
 }
 
 /// The real radio, or [`Radio::Unavailable`] saying why there is none.
