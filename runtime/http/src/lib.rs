@@ -159,6 +159,13 @@ impl Request {
         r.header("content-type", "application/json")
     }
 
+    /// `POST url` with `body` of `content_type` (e.g. a SOAP envelope).
+    pub fn post(url: impl Into<String>, content_type: &str, body: impl Into<Vec<u8>>) -> Request {
+        let mut r = Request::new(http::Method::POST, url.into());
+        r.body = body.into();
+        r.header("content-type", content_type)
+    }
+
     /// `GET path` over the unix socket `socket`, sending `Host: host`.
     pub fn unix_get(socket: impl Into<PathBuf>, host: &str, path: &str) -> Request {
         Request {
