@@ -24,6 +24,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::io::{AsyncRead, AsyncWrite};
 
+pub use http::Method;
+
 /// Limits and identity of a client.
 #[derive(Clone, Debug)]
 pub struct HttpOptions {
@@ -168,8 +170,14 @@ impl Request {
 
     /// `GET path` over the unix socket `socket`, sending `Host: host`.
     pub fn unix_get(socket: impl Into<PathBuf>, host: &str, path: &str) -> Request {
+        Request::unix(http::Method::GET, socket, host, path)
+    }
+
+    /// A request with `method` (`GET`, `POST`, `DELETE`, ...) over the unix socket `socket`, e.g.
+    /// to the Docker Engine API.
+    pub fn unix(method: http::Method, socket: impl Into<PathBuf>, host: &str, path: &str) -> Request {
         Request {
-            method: http::Method::GET,
+            method,
             destination: Ok(Destination::Unix {
                 socket: socket.into(),
                 host: host.to_owned(),
@@ -178,6 +186,13 @@ impl Request {
             headers: Vec::new(),
             body: Vec::new(),
         }
+    }
+
+    /// Sets `body` as the JSON body.
+    #[must_use]
+    pub fn json(mut self, body: &impl Serialize) -> Request {
+        self.body = serde_json::to_vec(body).unwrap_or_default();
+        self.header("content-type", "application/json")
     }
 
     /// Adds a header.
