@@ -175,7 +175,7 @@ impl Request {
 
     /// A request with `method` (`GET`, `POST`, `DELETE`, ...) over the unix socket `socket`, e.g.
     /// to the Docker Engine API.
-    pub fn unix(method: http::Method, socket: impl Into<PathBuf>, host: &str, path: &str) -> Request {
+    pub fn unix(method: Method, socket: impl Into<PathBuf>, host: &str, path: &str) -> Request {
         Request {
             method,
             destination: Ok(Destination::Unix {
