@@ -124,14 +124,14 @@ enum Destination {
 /// A request to send.
 #[derive(Clone, Debug)]
 pub struct Request {
-    method: http::Method,
+    method: Method,
     destination: Result<Destination, String>,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
 }
 
 impl Request {
-    fn new(method: http::Method, url: String) -> Request {
+    fn new(method: Method, url: String) -> Request {
         let destination = url
             .parse::<http::Uri>()
             .map_err(|e| format!("{url}: {e}"))
@@ -151,26 +151,26 @@ impl Request {
 
     /// `GET url`.
     pub fn get(url: impl Into<String>) -> Request {
-        Request::new(http::Method::GET, url.into())
+        Request::new(Method::GET, url.into())
     }
 
     /// `POST url` with `body` as JSON.
     pub fn post_json(url: impl Into<String>, body: &impl Serialize) -> Request {
-        let mut r = Request::new(http::Method::POST, url.into());
+        let mut r = Request::new(Method::POST, url.into());
         r.body = serde_json::to_vec(body).unwrap_or_default();
         r.header("content-type", "application/json")
     }
 
     /// `POST url` with `body` of `content_type` (e.g. a SOAP envelope).
     pub fn post(url: impl Into<String>, content_type: &str, body: impl Into<Vec<u8>>) -> Request {
-        let mut r = Request::new(http::Method::POST, url.into());
+        let mut r = Request::new(Method::POST, url.into());
         r.body = body.into();
         r.header("content-type", content_type)
     }
 
     /// `GET path` over the unix socket `socket`, sending `Host: host`.
     pub fn unix_get(socket: impl Into<PathBuf>, host: &str, path: &str) -> Request {
-        Request::unix(http::Method::GET, socket, host, path)
+        Request::unix(Method::GET, socket, host, path)
     }
 
     /// A request with `method` (`GET`, `POST`, `DELETE`, ...) over the unix socket `socket`, e.g.
