@@ -7,6 +7,7 @@
 //! | `status:{source}` | [`Status`](crate::model::Status) | ≥ 3× the poll interval, ≥ 120 s |
 //! | `config:{section}` | a config section (JSON object) | none |
 //! | `state:{source}` | the runner's counters and a source's memory between runs (ours) | none |
+//! | `history:{source}:{sensor}` | list of `"{timestamp} {value}"`, 24 h of a numeric reading (ours) | 25 h |
 //! | `scan:{source}` | the last scan's result (`{"devices": […]}` / `{"cameras": […]}`) | 10 min |
 //! | channel `data:{source}` | [`DataUpdate`](crate::model::DataUpdate) | |
 //! | channel `cmd:{target}` | [`Command`](crate::model::Command) | |
@@ -36,6 +37,12 @@ pub fn parse_reading(key: &str) -> Option<(&str, &str)> {
     let rest = key.strip_prefix("source:")?;
     let (source, sensor) = rest.split_once(':')?;
     (!source.is_empty() && !sensor.is_empty()).then_some((source, sensor))
+}
+
+/// `history:{source}:{sensor}`: the last 24 hours of a numeric reading, as a list of
+/// `"{timestamp} {value}"` entries, oldest first (ours).
+pub fn history(source: &str, sensor: &str) -> String {
+    format!("history:{source}:{sensor}")
 }
 
 /// `meta:{source}`.

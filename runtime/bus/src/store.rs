@@ -20,6 +20,31 @@ pub fn reading_ttl(interval_s: u32, cache_ttl_s: u32) -> Duration {
     ))
 }
 
+/// How far back history goes.
+pub const HISTORY_SPAN: Duration = Duration::from_secs(24 * 3600);
+/// The most history entries kept per reading (24 h at one poll every 30 s). Sources polled more
+/// often keep a shorter span; memory stays bounded either way (~60 KB per reading at most).
+pub const HISTORY_MAX_ENTRIES: usize = 2880;
+
+/// History entries to keep for a reading polled every `interval_s`.
+pub fn history_entries(interval_s: u32) -> usize {
+    let per_day = HISTORY_SPAN.as_secs() / u64::from(interval_s.max(1)) + 1;
+    usize::try_from(per_day)
+        .unwrap_or(HISTORY_MAX_ENTRIES)
+        .min(HISTORY_MAX_ENTRIES)
+}
+
+/// One history point: `"{timestamp} {value}"`.
+pub fn history_entry(timestamp: f64, value: f64) -> String {
+    format!("{timestamp:.1} {value}")
+}
+
+/// Parses a history entry back into `(timestamp, value)`.
+pub fn parse_history_entry(entry: &str) -> Option<(f64, f64)> {
+    let (t, v) = entry.split_once(' ')?;
+    Some((t.parse().ok()?, v.parse().ok()?))
+}
+
 /// How long a status lives: three times the poll interval, never below 120 s. When it expires the
 /// source counts as unavailable.
 pub fn status_ttl(interval_s: u32) -> Duration {
@@ -242,9 +267,15 @@ impl PollWrite<'_> {
         let id = self.source.as_str();
         let mut batch = Batch::new();
         let ttl = reading_ttl(self.interval_s, self.cache_ttl_s);
+        let history_ttl = HISTORY_SPAN + Duration::from_secs(3600);
+        let keep = history_entries(self.interval_s);
         for m in self.measurements {
             let reading = Reading::new(m, self.timestamp);
             batch.set(keys::reading(id, &m.sensor), to_json(&reading), Some(ttl));
+            if let Some(number) = m.value.as_f64() {
+                let entry = history_entry(self.timestamp, number);
+                batch.push_capped(keys::history(id, &m.sensor), entry, keep, Some(history_ttl));
+            }
         }
         batch.set(
             keys::status(id),
@@ -269,6 +300,17 @@ impl PollWrite<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn history_is_bounded_and_round_trips() {
+        assert_eq!(history_entries(30), 2881.min(HISTORY_MAX_ENTRIES));
+        assert_eq!(history_entries(300), 289);
+        assert_eq!(history_entries(5), HISTORY_MAX_ENTRIES);
+        let e = history_entry(1_708_000_000.04, 23.5);
+        assert_eq!(e, "1708000000.0 23.5");
+        assert_eq!(parse_history_entry(&e), Some((1_708_000_000.0, 23.5)));
+        assert_eq!(parse_history_entry("x"), None);
+    }
 
     #[test]
     fn ttls_follow_the_interval_with_floors() {

@@ -67,7 +67,35 @@ contract!(
     poll_writes_read_back_per_contract,
     config_seeding_never_overwrites,
     config_updates_are_all_or_nothing,
+    capped_lists_keep_the_newest_entries,
 );
+
+async fn capped_lists_keep_the_newest_entries(bus: Bus) {
+    assert!(
+        bus.list("history:system:cpu_percent")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for i in 0..5 {
+        let mut batch = Batch::new();
+        batch.push_capped(
+            "history:system:cpu_percent",
+            format!("{i} {i}.5"),
+            3,
+            Some(Duration::from_secs(60)),
+        );
+        bus.apply(&batch).await.unwrap();
+    }
+    assert_eq!(
+        bus.list("history:system:cpu_percent").await.unwrap(),
+        ["2 2.5", "3 3.5", "4 4.5"]
+    );
+    assert!(matches!(
+        bus.ttl("history:system:cpu_percent").await.unwrap(),
+        Ttl::Expires(_)
+    ));
+}
 
 async fn values_round_trip(bus: Bus) {
     assert_eq!(bus.get("nope").await.unwrap(), None);
@@ -342,6 +370,17 @@ async fn poll_writes_read_back_per_contract(bus: Bus) {
 
     let snapshot = store::read_source(&bus, "system").await.unwrap();
     assert_eq!(snapshot.readings.len(), 2);
+    // Numeric readings also go to their history; null ones do not.
+    assert_eq!(
+        bus.list("history:system:cpu_percent").await.unwrap(),
+        ["1708000000.0 12.5"]
+    );
+    assert!(
+        bus.list("history:system:cpu_temp")
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(snapshot.readings["cpu_temp"].value, Value::Null);
     assert_eq!(snapshot.status.unwrap().poll_count, 1);
     let all = store::read_all_sources(&bus).await.unwrap();

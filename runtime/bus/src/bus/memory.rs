@@ -15,8 +15,14 @@ use super::{Batch, Message, Op, SUBSCRIPTION_BUFFER, Subscription, Topic, Ttl, g
 /// Writes between sweeps of expired keys.
 const SWEEP_EVERY: u32 = 256;
 
+/// What a key holds: a string, or a list (for `push_capped`).
+enum Stored {
+    Text(String),
+    List(std::collections::VecDeque<String>),
+}
+
 struct Entry {
-    value: String,
+    value: Stored,
     expires: Option<Instant>,
 }
 
@@ -62,7 +68,11 @@ impl MemoryBus {
         let now = Instant::now();
         let mut data = lock(&self.inner.data);
         match data.entries.get(key) {
-            Some(e) if e.live(now) => Some(e.value.clone()),
+            Some(e) if e.live(now) => match &e.value {
+                Stored::Text(text) => Some(text.clone()),
+                // Redis would answer WRONGTYPE; nothing reads a list as a string here.
+                Stored::List(_) => None,
+            },
             Some(_) => {
                 data.entries.remove(key);
                 None
@@ -80,7 +90,7 @@ impl MemoryBus {
         data.entries.insert(
             key.to_owned(),
             Entry {
-                value: value.to_owned(),
+                value: Stored::Text(value.to_owned()),
                 expires: None,
             },
         );
@@ -132,7 +142,7 @@ impl MemoryBus {
                         data.entries.insert(
                             key.clone(),
                             Entry {
-                                value: value.clone(),
+                                value: Stored::Text(value.clone()),
                                 expires,
                             },
                         );
@@ -140,6 +150,30 @@ impl MemoryBus {
                     }
                     Op::Del { key } => {
                         data.entries.remove(key);
+                    }
+                    Op::Push {
+                        key,
+                        value,
+                        keep,
+                        ttl,
+                    } => {
+                        let entry = data.entries.entry(key.clone()).or_insert(Entry {
+                            value: Stored::List(std::collections::VecDeque::new()),
+                            expires: None,
+                        });
+                        // An expired or string value is replaced, as a fresh key would be.
+                        if !entry.live(now) || matches!(entry.value, Stored::Text(_)) {
+                            entry.value = Stored::List(std::collections::VecDeque::new());
+                        }
+                        if let Stored::List(list) = &mut entry.value {
+                            list.push_back(value.clone());
+                            while list.len() > *keep {
+                                list.pop_front();
+                            }
+                        }
+                        entry.expires =
+                            ttl.map(|t| now + Duration::from_millis(super::ttl_millis(t)));
+                        data.writes_since_sweep += 1;
                     }
                     Op::Publish { channel, payload } => publishes.push((channel, payload)),
                 }
@@ -151,6 +185,17 @@ impl MemoryBus {
         }
         for (channel, payload) in publishes {
             self.publish(channel, payload);
+        }
+    }
+
+    pub(super) fn list(&self, key: &str) -> Vec<String> {
+        let now = Instant::now();
+        match lock(&self.inner.data).entries.get(key) {
+            Some(Entry {
+                value: Stored::List(list),
+                expires,
+            }) if expires.is_none_or(|at| at > now) => list.iter().cloned().collect(),
+            _ => Vec::new(),
         }
     }
 

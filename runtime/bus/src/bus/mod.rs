@@ -109,6 +109,12 @@ enum Op {
         channel: String,
         payload: String,
     },
+    Push {
+        key: String,
+        value: String,
+        keep: usize,
+        ttl: Option<Duration>,
+    },
 }
 
 /// Writes applied together: on Redis in one `MULTI`/`EXEC` round trip, so a reader never sees
@@ -150,6 +156,24 @@ impl Batch {
         self.ops.push(Op::Publish {
             channel: channel.into(),
             payload: payload.into(),
+        });
+        self
+    }
+
+    /// Appends `value` to the list at `key`, keeps only its last `keep` entries (`RPUSH` + `LTRIM`)
+    /// and sets the list's expiry: a bounded log such as a reading's history.
+    pub fn push_capped(
+        &mut self,
+        key: impl Into<String>,
+        value: impl Into<String>,
+        keep: usize,
+        ttl: Option<Duration>,
+    ) -> &mut Self {
+        self.ops.push(Op::Push {
+            key: key.into(),
+            value: value.into(),
+            keep: keep.max(1),
+            ttl,
         });
         self
     }
@@ -317,6 +341,12 @@ impl Bus {
     /// `PTTL key`.
     pub async fn ttl(&self, key: &str) -> Result<Ttl, BusError> {
         dispatch!(self, b => b.ttl(key))
+    }
+
+    /// The entries of the list at `key`, oldest first (`LRANGE key 0 -1`); empty when there is
+    /// none.
+    pub async fn list(&self, key: &str) -> Result<Vec<String>, BusError> {
+        dispatch!(self, b => b.list(key))
     }
 
     /// Every key matching the glob `pattern` (`SCAN … MATCH`, never the blocking `KEYS`), sorted.

@@ -225,6 +225,11 @@ impl RedisBus {
         }
     }
 
+    pub(super) async fn list(&self, key: &str) -> Result<Vec<String>, BusError> {
+        self.query(redis::cmd("LRANGE").arg(key).arg(0).arg(-1))
+            .await
+    }
+
     pub(super) async fn publish(&self, channel: &str, payload: &str) -> Result<usize, BusError> {
         self.query(redis::cmd("PUBLISH").arg(channel).arg(payload))
             .await
@@ -256,6 +261,22 @@ impl RedisBus {
                 }
                 Op::Del { key } => {
                     pipe.cmd("DEL").arg(key).ignore();
+                }
+                Op::Push {
+                    key,
+                    value,
+                    keep,
+                    ttl,
+                } => {
+                    pipe.cmd("RPUSH").arg(key).arg(value).ignore();
+                    let keep = i64::try_from(*keep).unwrap_or(i64::MAX);
+                    pipe.cmd("LTRIM").arg(key).arg(-keep).arg(-1).ignore();
+                    if let Some(ttl) = ttl {
+                        pipe.cmd("PEXPIRE")
+                            .arg(key)
+                            .arg(super::ttl_millis(*ttl))
+                            .ignore();
+                    }
                 }
                 Op::Publish { channel, payload } => {
                     pipe.cmd("PUBLISH").arg(channel).arg(payload).ignore();
