@@ -5,6 +5,8 @@
 //! [`stop`](RedisServer::stop) and [`restart`](RedisServer::restart) on the *same* port, which is
 //! what the "Redis goes away and comes back" tests need.
 
+pub mod ws;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;

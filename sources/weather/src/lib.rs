@@ -46,6 +46,8 @@
 //!   nothing and report the remembered readings as stale (or fail, without any). Any other error
 //!   status that carries `Retry-After` (a 503, typically) is honoured the same way.
 
+#![warn(missing_docs)]
+
 use sense_bus::model::{Measurement, Value};
 use sense_bus::source::{PollContext, PollError, PollOutput, Source};
 use sense_bus::{SectionName, SourceId, unix_now};
@@ -121,8 +123,17 @@ impl Fetched {
 pub struct WeatherState {
     /// The last good answer.
     pub last_good: Option<Fetched>,
-    /// After a 429: no request before this Unix time.
-    pub hold_off_until: Option<f64>,
+    /// After a 429 (or an error with `Retry-After`): no request before this.
+    pub hold_off: Option<HoldOff>,
+}
+
+/// A pause in requests that wttr.in asked for.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HoldOff {
+    /// No request before this Unix time.
+    pub until: f64,
+    /// The answer that asked for it (`wttr.in answered HTTP 429 Too Many Requests`).
+    pub cause: String,
 }
 
 /// The `weather` source.
@@ -137,31 +148,55 @@ impl WeatherSource {
         WeatherSource { client }
     }
 
-    /// Fetches and parses `url`; on failure, the cause and how long to hold off, if the server
-    /// asked.
-    async fn fetch(&self, url: &str, now: f64) -> Result<Report, (String, Option<f64>)> {
+    /// Fetches and parses `url`.
+    async fn fetch(&self, url: &str, now: f64) -> Result<Report, Failure> {
         let response = self
             .client
             .send(Request::get(url))
             .await
-            .map_err(|e| (format!("wttr.in request failed: {e}"), None))?;
+            .map_err(|e| Failure::new(format!("wttr.in request failed: {e}")))?;
         if !response.is_success() {
             let hold_off = hold_off(&response, now);
-            let mut message = format!(
+            let answer = format!(
                 "wttr.in answered HTTP {}{}",
                 response.status,
                 reason(response.status)
             );
-            message.push_str(&j1::excerpt(&response.body));
+            let mut message = format!("{answer}{}", j1::excerpt(&response.body));
             if let Some(wait) = hold_off {
                 message.push_str(&format!(
                     "; no request before {}",
                     rfc3339((now + wait).ceil())
                 ));
             }
-            return Err((message, hold_off));
+            return Err(Failure {
+                message,
+                answer,
+                hold_off,
+            });
         }
-        parse_j1(&response.body).map_err(|e| (e, None))
+        parse_j1(&response.body).map_err(Failure::new)
+    }
+}
+
+/// Why a fetch failed.
+#[derive(Debug)]
+struct Failure {
+    /// The whole message, naming the cause.
+    message: String,
+    /// The status line, for a hold-off's message.
+    answer: String,
+    /// How long the server asked us to wait, in seconds.
+    hold_off: Option<f64>,
+}
+
+impl Failure {
+    fn new(message: String) -> Self {
+        Failure {
+            answer: message.clone(),
+            message,
+            hold_off: None,
+        }
     }
 }
 
@@ -266,15 +301,17 @@ impl Source for WeatherSource {
                 return Ok(good.output(None));
             }
         }
-        if let Some(until) = state.hold_off_until {
-            if now < until && until - now <= MAX_HOLD_OFF_SECS {
+        if let Some(hold) = &state.hold_off {
+            // Beyond the longest hold-off, the clock went back: forget it.
+            if now < hold.until && hold.until - now <= MAX_HOLD_OFF_SECS {
                 let cause = format!(
-                    "wttr.in asked us to slow down (HTTP 429); no request before {}",
-                    rfc3339(until.ceil())
+                    "holding off: {}; no request before {}",
+                    hold.cause,
+                    rfc3339(hold.until.ceil())
                 );
                 return stale_or_fail(state, &url, now, cache_secs, cause);
             }
-            state.hold_off_until = None;
+            state.hold_off = None;
         }
 
         match self.fetch(&url, now).await {
@@ -284,11 +321,14 @@ impl Source for WeatherSource {
                 state.last_good = Some(fetched);
                 Ok(out)
             }
-            Err((cause, hold_off)) => {
-                if let Some(wait) = hold_off {
-                    state.hold_off_until = Some(now + wait);
+            Err(failure) => {
+                if let Some(wait) = failure.hold_off {
+                    state.hold_off = Some(HoldOff {
+                        until: now + wait,
+                        cause: failure.answer.clone(),
+                    });
                 }
-                stale_or_fail(state, &url, now, cache_secs, cause)
+                stale_or_fail(state, &url, now, cache_secs, failure.message)
             }
         }
     }

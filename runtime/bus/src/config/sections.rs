@@ -648,6 +648,11 @@ pub struct AuthConfig {
     pub username: String,
     /// A bcrypt hash of the password (`$2b$12$…`, 60 characters). Secret.
     pub password_hash: String,
+    /// Addresses of reverse proxies (e.g. `127.0.0.1` for `tailscale serve` on the same host)
+    /// whose `Tailscale-User-Login` header is trusted as a login. Empty: the header is ignored.
+    pub trusted_proxies: Vec<String>,
+    /// Tailnet logins (`alice@example.com`) let in by that header; empty lets in any.
+    pub tailscale_users: Vec<String>,
 }
 
 impl std::fmt::Debug for AuthConfig {
@@ -706,10 +711,22 @@ impl Section for AuthConfig {
                 "must be a bcrypt hash ($2b$12$ followed by 53 characters), not a password",
             ));
         }
-        if self.enabled && (self.username.is_empty() || self.password_hash.is_empty()) {
+        for (i, proxy) in self.trusted_proxies.iter().enumerate() {
+            if proxy.parse::<std::net::IpAddr>().is_err() {
+                return Err(FieldError::new(
+                    format!("trusted_proxies[{i}]"),
+                    format!("must be an IP address (got {proxy:?})"),
+                ));
+            }
+        }
+        let tailscale_login = !self.trusted_proxies.is_empty();
+        if self.enabled
+            && (self.username.is_empty() || self.password_hash.is_empty())
+            && !tailscale_login
+        {
             return Err(FieldError::new(
                 "enabled",
-                "cannot be true without a username and password_hash",
+                "cannot be true without a username and password_hash (or a trusted proxy for Tailscale logins)",
             ));
         }
         Ok(())

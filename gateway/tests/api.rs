@@ -1,0 +1,528 @@
+//! The gateway over the in-memory bus: REST, config, commands, files, WebSockets, auth.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use sense_bus::command::CommandServer;
+use sense_bus::model::{CommandResponse, Measurement, Meta, Status, Value};
+use sense_bus::store::PollWrite;
+use sense_bus::{Bus, SourceId, Topic};
+use sense_gateway::{BusSpec, GatewayOptions};
+use sense_hal::Unit;
+use sense_http::{HttpClient, Request, Response};
+use sense_testkit::ws::WsClient;
+use serde_json::{Value as Json, json};
+use tokio_util::sync::CancellationToken;
+
+struct Gateway {
+    address: SocketAddr,
+    bus: Bus,
+    dir: PathBuf,
+    shutdown: CancellationToken,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+/// A gateway on a free port with a tiny built frontend, an HLS folder and a secret next to them.
+fn start(name: &str) -> Gateway {
+    let dir = std::env::temp_dir().join(format!("sense-gateway-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("build/_app/immutable")).unwrap();
+    std::fs::create_dir_all(dir.join("hls")).unwrap();
+    std::fs::write(
+        dir.join("build/index.html"),
+        "<!doctype html><title>Sense Pulse</title>",
+    )
+    .unwrap();
+    std::fs::write(dir.join("build/_app/immutable/app.js"), "console.log(1)").unwrap();
+    std::fs::write(dir.join("secret.txt"), "top secret").unwrap();
+    std::fs::write(dir.join("hls/stream.m3u8"), "#EXTM3U\n").unwrap();
+    std::fs::write(dir.join("hls/segment_00001.ts"), [0x47u8; 188]).unwrap();
+    let bus = Bus::memory();
+    let shutdown = CancellationToken::new();
+    let options = GatewayOptions {
+        frontend_dir: Some(dir.join("build")),
+        hls_dir: dir.join("hls"),
+        allowed_origins: vec!["http://localhost:5173".into()],
+        env: no_env,
+    };
+    let (address, _thread) = sense_gateway::spawn(
+        "127.0.0.1:0".parse().unwrap(),
+        BusSpec::Shared(bus.clone()),
+        options,
+        shutdown.clone(),
+    )
+    .unwrap();
+    Gateway {
+        address,
+        bus,
+        dir,
+        shutdown,
+    }
+}
+
+impl Gateway {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    async fn get(&self, path: &str) -> Response {
+        self.send(Request::get(self.url(path))).await
+    }
+
+    async fn send(&self, request: Request) -> Response {
+        for _ in 0..50 {
+            match HttpClient::default().send(request.clone()).await {
+                Ok(r) => return r,
+                // The gateway's thread may still be starting.
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+        panic!("the gateway does not answer");
+    }
+
+    async fn post(&self, path: &str, body: &Json) -> Response {
+        self.send(Request::post_json(self.url(path), body)).await
+    }
+
+    async fn write_system_poll(&self, cpu: f64) {
+        let measurements = vec![
+            Measurement::new("cpu_percent".into(), Value::Float(cpu), Some(Unit::PERCENT)),
+            Measurement::new("cpu_temp".into(), Value::Null, Some(Unit::CELSIUS)),
+        ];
+        let mut status = Status::new("system");
+        status.poll_count = 1;
+        let meta = Meta {
+            source_id: "system".into(),
+            name: "System".into(),
+            description: String::new(),
+            refresh_interval: 30,
+            enabled: true,
+        };
+        let write = PollWrite {
+            source: SourceId::System,
+            measurements: &measurements,
+            timestamp: sense_bus::unix_now(),
+            status: &status,
+            meta: &meta,
+            state: None,
+            interval_s: 30,
+            cache_ttl_s: 60,
+        };
+        self.bus.apply(&write.batch()).await.unwrap();
+    }
+}
+
+fn json_of(r: &Response) -> Json {
+    serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{e}: {}", r.text()))
+}
+
+fn basic(user: &str, password: &str) -> String {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes = format!("{user}:{password}").into_bytes();
+    let mut out = String::from("Basic ");
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            out.push(if i <= chunk.len() {
+                A[((n >> (18 - 6 * i)) & 63) as usize] as char
+            } else {
+                '='
+            });
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn sources_health_history_and_metrics() {
+    let g = start("sources");
+    assert_eq!(
+        json_of(&g.get("/health").await),
+        json!({"status": "healthy"})
+    );
+    assert_eq!(json_of(&g.get("/api/sources").await), json!({}));
+    g.write_system_poll(12.5).await;
+    g.write_system_poll(14.5).await;
+
+    let all = json_of(&g.get("/api/sources").await);
+    assert_eq!(all["system"]["readings"]["cpu_percent"]["value"], 14.5);
+    assert_eq!(all["system"]["readings"]["cpu_temp"]["value"], Json::Null);
+    assert_eq!(all["system"]["status"]["poll_count"], 1);
+    let one = json_of(&g.get("/api/sources/system").await);
+    assert_eq!(one["readings"]["cpu_percent"]["unit"], "%");
+    let missing = g.get("/api/sources/weather").await;
+    assert_eq!(missing.status, 404);
+    assert!(
+        json_of(&missing)["error"]
+            .as_str()
+            .unwrap()
+            .contains("no data from `weather`")
+    );
+    assert_eq!(g.get("/api/sources/nonsense").await.status, 404);
+
+    let history = json_of(
+        &g.get("/api/history/system/cpu_percent?hours=1&points=10")
+            .await,
+    );
+    assert_eq!(history["unit"], "%");
+    let points = history["points"].as_array().unwrap();
+    assert_eq!(
+        points.len(),
+        1,
+        "two polls in the same bucket average: {points:?}"
+    );
+    assert_eq!(points[0][1], 13.5);
+    assert_eq!(g.get("/api/history/system/nothing").await.status, 404);
+
+    let metrics = g.get("/metrics").await.text();
+    assert!(
+        metrics.contains("sense_reading{source=\"system\",sensor=\"cpu_percent\",unit=\"%\"} 14.5"),
+        "{metrics}"
+    );
+    assert_eq!(g.get("/api/nothing").await.status, 404);
+}
+
+#[tokio::test]
+async fn config_writes_are_validated_atomic_and_announced() {
+    let g = start("config");
+    g.bus
+        .set(
+            "config:pihole",
+            r#"{"host":"http://pi.hole","password":"hunter2"}"#,
+            None,
+        )
+        .await
+        .unwrap();
+    let mut changed = g
+        .bus
+        .subscribe(&[Topic::channel("config:changed")])
+        .await
+        .unwrap();
+
+    let config = json_of(&g.get("/api/config").await);
+    assert_eq!(
+        config["pihole"]["password"], "********",
+        "secrets never leave"
+    );
+    assert!(!g.get("/api/config").await.text().contains("hunter2"));
+    assert_eq!(config["display"]["rotation"], 0);
+
+    let refused = g
+        .post(
+            "/api/config",
+            &json!({"weather": {"location": "Paris"}, "display": {"rotation": 45}}),
+        )
+        .await;
+    assert_eq!(refused.status, 400);
+    let body = json_of(&refused);
+    assert_eq!(body["field"], "display.rotation");
+    assert!(body["error"].as_str().unwrap().contains("0, 90, 180, 270"));
+    assert_eq!(
+        g.bus.get("config:weather").await.unwrap(),
+        None,
+        "nothing written"
+    );
+
+    let unknown = g
+        .post("/api/config", &json!({"displya": {"rotation": 90}}))
+        .await;
+    assert_eq!(unknown.status, 400);
+    assert!(
+        json_of(&unknown)["error"]
+            .as_str()
+            .unwrap()
+            .contains("unknown config section `displya`")
+    );
+
+    // The redacted password sent back unchanged keeps the stored one.
+    let ok = g.post("/api/config", &json!({"display": {"rotation": 90}, "pihole": {"host": "http://10.0.0.2", "password": "********"}})).await;
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    assert_eq!(
+        json_of(&ok),
+        json!({"status": "ok", "sections_updated": ["display", "pihole"]})
+    );
+    let pihole: Json =
+        serde_json::from_str(&g.bus.get("config:pihole").await.unwrap().unwrap()).unwrap();
+    assert_eq!(pihole["password"], "hunter2");
+    assert_eq!(pihole["host"], "http://10.0.0.2");
+    let notice = tokio::time::timeout(Duration::from_secs(2), changed.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(notice.payload.contains("\"display\""));
+}
+
+#[tokio::test]
+async fn commands_round_trip_time_out_or_find_nobody() {
+    let g = start("commands");
+    let mut sensors = CommandServer::listen(&g.bus, "sensors").await.unwrap();
+    tokio::spawn(async move {
+        while let Some(cmd) = sensors.next().await {
+            let response = match cmd.action.as_str() {
+                "clear" => CommandResponse::ok(
+                    &cmd.request_id,
+                    json!({"message": "Display cleared"})
+                        .as_object()
+                        .unwrap()
+                        .clone(),
+                ),
+                "sleep" => continue, // never answers
+                other => {
+                    CommandResponse::error(&cmd.request_id, format!("unknown action `{other}`"))
+                }
+            };
+            sensors.respond(&response).await.unwrap();
+        }
+    });
+    let ok = g
+        .post("/api/command/sensors", &json!({"action": "clear"}))
+        .await;
+    assert_eq!(ok.status, 200);
+    assert_eq!(json_of(&ok)["success"], true);
+    assert_eq!(json_of(&ok)["message"], "Display cleared");
+
+    let refused = g
+        .post("/api/command/sensors", &json!({"action": "dance"}))
+        .await;
+    assert_eq!(refused.status, 400);
+    assert_eq!(json_of(&refused)["error"], "unknown action `dance`");
+
+    let slow = g
+        .post("/api/command/sensors", &json!({"action": "sleep"}))
+        .await;
+    assert_eq!(slow.status, 504);
+    assert!(
+        json_of(&slow)["error"]
+            .as_str()
+            .unwrap()
+            .contains("did not answer `sleep`")
+    );
+
+    let nobody = g
+        .post("/api/command/network_camera", &json!({"action": "start"}))
+        .await;
+    assert_eq!(nobody.status, 503);
+    assert_eq!(
+        g.post("/api/command/toaster", &json!({"action": "x"}))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        g.post("/api/command/sensors", &json!({"params": {}}))
+            .await
+            .status,
+        400
+    );
+}
+
+#[tokio::test]
+async fn files_are_served_and_no_path_escapes() {
+    let g = start("files");
+    let index = g.get("/").await;
+    assert_eq!(index.status, 200);
+    assert!(index.text().contains("<title>Sense Pulse"));
+    assert_eq!(index.header("cache-control"), Some("no-cache"));
+    let app = g.get("/_app/immutable/app.js").await;
+    assert_eq!(
+        app.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert!(app.header("cache-control").unwrap().contains("immutable"));
+    let etag = app.header("etag").unwrap().to_owned();
+    let again = g
+        .send(Request::get(g.url("/_app/immutable/app.js")).header("if-none-match", etag))
+        .await;
+    assert_eq!(again.status, 304);
+    // A client-side route gets the app's shell.
+    assert!(
+        g.get("/settings/display")
+            .await
+            .text()
+            .contains("<title>Sense Pulse")
+    );
+
+    let playlist = g.get("/api/stream/stream.m3u8").await;
+    assert_eq!(
+        playlist.header("content-type"),
+        Some("application/vnd.apple.mpegurl")
+    );
+    assert_eq!(g.get("/api/stream/segment_00001.ts").await.body.len(), 188);
+    assert_eq!(g.get("/api/stream/segment_99999.ts").await.status, 404);
+
+    for attack in [
+        "/../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/%2E%2E%2Fsecret.txt",
+        "/..%2fsecret.txt",
+        "/..%5csecret.txt",
+        "/%2fetc%2fpasswd",
+        "/secret.txt%00.html",
+        "/api/stream/..%2f..%2fsecret.txt",
+        "/api/stream/%2e%2e/secret.txt",
+        "/api/stream/..\\secret.txt",
+        "//etc/passwd",
+    ] {
+        let r = g.get(attack).await;
+        assert!(!r.text().contains("top secret"), "{attack} leaked the file");
+        assert!(
+            r.status >= 400 || r.text().contains("<title>Sense Pulse"),
+            "{attack}: {} {}",
+            r.status,
+            r.text()
+        );
+    }
+}
+
+#[tokio::test]
+async fn websockets_get_the_snapshot_then_pushed_updates() {
+    let g = start("ws");
+    g.write_system_poll(10.0).await;
+    let address = g.address.to_string();
+    let client = tokio::task::spawn_blocking(move || {
+        let mut ws = WsClient::connect(&address, "/ws/sources", &[]).unwrap();
+        let snapshot: Json = serde_json::from_str(&ws.next_text().unwrap()).unwrap();
+        let update: Json = serde_json::from_str(&ws.next_text().unwrap()).unwrap();
+        (snapshot, update)
+    });
+    // Give the client time to subscribe, then a new poll arrives.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    g.write_system_poll(42.0).await;
+    let (snapshot, update) = tokio::time::timeout(Duration::from_secs(10), client)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(snapshot["system"]["readings"]["cpu_percent"]["value"], 10.0);
+    assert_eq!(update["system"]["readings"]["cpu_percent"]["value"], 42.0);
+}
+
+#[tokio::test]
+async fn auth_covers_rest_websockets_and_commands_alike() {
+    let g = start("auth");
+    let hash = bcrypt::hash("correct horse", 4).unwrap();
+    g.bus
+        .set(
+            "config:auth",
+            &json!({"enabled": true, "username": "admin", "password_hash": hash}).to_string(),
+            None,
+        )
+        .await
+        .unwrap();
+    g.bus
+        .publish("config:changed", r#"{"section":"auth"}"#)
+        .await
+        .unwrap();
+    // The gateway reloads auth on the notice.
+    let mut refused = false;
+    for _ in 0..50 {
+        if g.get("/api/sources").await.status == 401 {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(refused, "auth did not take effect");
+
+    let right = basic("admin", "correct horse");
+    let wrong = basic("admin", "battery staple");
+    for (credentials, expected) in [
+        (None, 401),
+        (Some(wrong.as_str()), 401),
+        (Some(right.as_str()), 200),
+    ] {
+        let with = |r: Request| match credentials {
+            Some(c) => r.header("authorization", c),
+            None => r,
+        };
+        let rest = g.send(with(Request::get(g.url("/api/sources")))).await;
+        assert_eq!(rest.status, expected, "REST with {credentials:?}");
+        if expected == 401 {
+            assert!(rest.header("www-authenticate").is_some());
+        }
+        let command = g
+            .send(with(Request::post_json(
+                g.url("/api/command/sensors"),
+                &json!({"action": "clear"}),
+            )))
+            .await;
+        // Authorised, nobody listens: 503; unauthorised: 401.
+        assert_eq!(
+            command.status,
+            if expected == 200 { 503 } else { 401 },
+            "command with {credentials:?}"
+        );
+        let address = g.address.to_string();
+        let header: Vec<(String, String)> = credentials
+            .map(|c| ("Authorization".to_owned(), c.to_owned()))
+            .into_iter()
+            .collect();
+        let ws = tokio::task::spawn_blocking(move || {
+            let headers: Vec<(&str, &str)> = header
+                .iter()
+                .map(|(a, b)| (a.as_str(), b.as_str()))
+                .collect();
+            WsClient::connect(&address, "/ws/grid", &headers)
+                .map(|c| c.close())
+                .map_err(|r| r.status)
+        })
+        .await
+        .unwrap();
+        match expected {
+            200 => assert!(ws.is_ok(), "WS with the right credentials: {ws:?}"),
+            _ => assert_eq!(ws, Err(401), "WS with {credentials:?}"),
+        }
+    }
+    // /health stays open for Docker and Traefik.
+    assert_eq!(g.get("/health").await.status, 200);
+}
+
+#[tokio::test]
+async fn cross_site_writes_and_websockets_are_refused() {
+    let g = start("origin");
+    let evil = g
+        .send(
+            Request::post_json(g.url("/api/config"), &json!({"display": {"rotation": 90}}))
+                .header("origin", "https://evil.example"),
+        )
+        .await;
+    assert_eq!(evil.status, 403);
+    assert_eq!(g.bus.get("config:display").await.unwrap(), None);
+    let dev = g
+        .send(
+            Request::post_json(g.url("/api/config"), &json!({"display": {"rotation": 90}}))
+                .header("origin", "http://localhost:5173"),
+        )
+        .await;
+    assert_eq!(dev.status, 200, "{}", dev.text());
+    assert_eq!(
+        dev.header("access-control-allow-origin"),
+        Some("http://localhost:5173")
+    );
+    let address = g.address.to_string();
+    let ws = tokio::task::spawn_blocking(move || {
+        WsClient::connect(
+            &address,
+            "/ws/sources",
+            &[("Origin", "https://evil.example")],
+        )
+        .map(drop)
+        .map_err(|r| r.status)
+    })
+    .await
+    .unwrap();
+    assert_eq!(ws, Err(403));
+}
