@@ -6,12 +6,14 @@ set -euo pipefail
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 
-# System packages: a real redis-server for the bus tests, GNU time for the benchmarks, libdbus for
-# Bluetooth.
+# System packages: a real redis-server for the bus tests, GNU time for the benchmarks, FFmpeg for
+# the camera, libdbus for Bluetooth.
 packages=()
 command -v redis-server >/dev/null || packages+=(redis-server)
 command -v redis-cli >/dev/null || packages+=(redis-tools)
 [ -x /usr/bin/time ] || packages+=(time)
+# The camera's tests stream with a real FFmpeg.
+command -v ffmpeg >/dev/null || packages+=(ffmpeg)
 command -v cc >/dev/null || packages+=(build-essential)
 command -v pkg-config >/dev/null || packages+=(pkg-config)
 # BlueZ's D-Bus API (the bluer crate) links libdbus.

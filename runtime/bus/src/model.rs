@@ -76,6 +76,14 @@ pub struct Status {
     /// Ours; absent when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The readings are old data shown because fresh data failed (see `last_error`). Ours;
+    /// absent when false.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub stale: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Status {
@@ -89,6 +97,7 @@ impl Status {
             poll_count: 0,
             error_count: 0,
             warnings: Vec::new(),
+            stale: false,
         }
     }
 }

@@ -110,6 +110,12 @@ pub struct PollOutput {
     pub measurements: Vec<Measurement>,
     /// What failed, when part of the poll did.
     pub error: Option<String>,
+    /// When the measurements were taken, if not just now (data served from a cache), in Unix
+    /// seconds: the readings carry this timestamp.
+    pub measured_at: Option<f64>,
+    /// The measurements are old data kept because fresh data could not be had: the status says
+    /// so and does not count the poll as a success.
+    pub stale: bool,
 }
 
 impl PollOutput {
@@ -117,7 +123,7 @@ impl PollOutput {
     pub fn complete(measurements: Vec<Measurement>) -> Self {
         PollOutput {
             measurements,
-            error: None,
+            ..PollOutput::default()
         }
     }
 }

@@ -144,7 +144,6 @@ fn roles_not_built_yet_say_so_and_fail() {
         (&["run", "--sim"][..], "#8"),
         (&["gateway"][..], "#8"),
         (&["orchestrator"][..], "#7"),
-        (&["source", "weather", "--once"][..], "#5"),
     ] {
         let server = RedisServer::start();
         let out = sense_pulse(Some(&server), args);
@@ -421,4 +420,75 @@ fn aranet4_decode_prints_json_or_says_why_not() {
     let junk = sense_pulse(None, &["aranet4", "decode", "zz"]);
     assert_eq!(junk.status.code(), Some(2));
     assert!(stderr(&junk).contains("no hex bytes"), "{}", stderr(&junk));
+}
+
+#[test]
+fn web_sources_sim_once_write_their_full_contract_sets() {
+    let server = RedisServer::start();
+    for (source, expected) in [
+        (
+            "weather",
+            &[
+                "weather_temp",
+                "weather_feels_like",
+                "weather_humidity",
+                "weather_conditions",
+                "weather_wind",
+                "weather_wind_dir",
+                "weather_pressure",
+                "weather_uv_index",
+                "weather_visibility",
+                "weather_cloud_cover",
+                "weather_location",
+                "forecast_d0_date",
+                "forecast_d0_max_temp",
+                "forecast_d0_min_temp",
+                "forecast_d0_avg_temp",
+                "forecast_d0_description",
+                "forecast_d1_date",
+                "forecast_d1_max_temp",
+                "forecast_d1_min_temp",
+                "forecast_d1_avg_temp",
+                "forecast_d1_description",
+                "forecast_d2_date",
+                "forecast_d2_max_temp",
+                "forecast_d2_min_temp",
+                "forecast_d2_avg_temp",
+                "forecast_d2_description",
+            ][..],
+        ),
+        (
+            "pihole",
+            &["queries_today", "ads_blocked_today", "ads_percentage_today"][..],
+        ),
+        ("tailscale", &["connected", "device_count"][..]),
+    ] {
+        let out = sense_pulse(Some(&server), &["source", source, "--once", "--sim"]);
+        assert!(out.status.success(), "{source}: {}", stderr(&out));
+        for sensor in expected {
+            let reading = json(&server, &format!("source:{source}:{sensor}"));
+            assert!(
+                !reading["value"].is_null(),
+                "{source}:{sensor} is null: {reading}"
+            );
+        }
+        assert_eq!(
+            json(&server, &format!("status:{source}"))["last_error"],
+            serde_json::Value::Null
+        );
+    }
+    assert_eq!(json(&server, "source:weather:weather_temp")["unit"], "C");
+    assert_eq!(
+        json(&server, "source:weather:weather_pressure")["unit"],
+        "mb"
+    );
+    assert_eq!(
+        json(&server, "source:pihole:queries_today")["unit"],
+        "queries"
+    );
+    assert_eq!(
+        json(&server, "source:tailscale:device_count")["unit"],
+        "devices"
+    );
+    assert_eq!(json(&server, "source:tailscale:connected")["value"], true);
 }

@@ -15,6 +15,7 @@ pub mod runner;
 pub mod sensehat;
 pub mod shutdown;
 pub mod sim;
+pub mod sim_web;
 pub mod sources;
 
 use std::sync::Arc;

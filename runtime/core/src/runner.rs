@@ -166,15 +166,16 @@ impl<S: Source> Runner<S> {
         let context = PollContext::new(&self.config, &self.inputs);
         let result = self.source.poll(context, &mut state).await;
         let now = unix_now();
-        let (measurements, error) = match result {
-            Ok(out) => (out.measurements, out.error),
-            Err(e) => (Vec::new(), Some(e.0)),
+        let (measurements, error, measured_at, stale) = match result {
+            Ok(out) => (out.measurements, out.error, out.measured_at, out.stale),
+            Err(e) => (Vec::new(), Some(e.0), None, false),
         };
         counters.poll_count += 1;
         if error.is_some() {
             counters.error_count += 1;
         }
-        if !measurements.is_empty() {
+        // Old data shown in place of new is no success.
+        if !measurements.is_empty() && !stale {
             counters.last_success = Some(now);
         }
         let status = Status {
@@ -185,6 +186,7 @@ impl<S: Source> Runner<S> {
             poll_count: counters.poll_count,
             error_count: counters.error_count,
             warnings: self.problems.clone(),
+            stale,
         };
         let interval = self.config.schedule.interval(S::ID).unwrap_or(0);
         let meta = Meta {
@@ -199,7 +201,7 @@ impl<S: Source> Runner<S> {
         let batch = PollWrite {
             source: S::ID,
             measurements: &measurements,
-            timestamp: now,
+            timestamp: measured_at.unwrap_or(now),
             status: &status,
             meta: &meta,
             state: Some(&persisted),

@@ -13,8 +13,14 @@ use crate::co2;
 use crate::runner::{PollReport, Runner};
 use crate::sensehat::{self, SenseHat, ServiceOptions};
 use crate::sim::SimulatedHost;
+use crate::sim_web::{self, WithConfig};
+use sense_bus::config::WeatherConfig;
+use sense_http::HttpClient;
 use sense_source_aranet4::Aranet4Source;
+use sense_source_pihole::PiholeSource;
 use sense_source_sensehat::SenseHatSource;
+use sense_source_tailscale::TailscaleSource;
+use sense_source_weather::WeatherSource;
 
 /// Where a source finds its hardware.
 #[derive(Clone, Debug)]
@@ -108,8 +114,49 @@ pub async fn run(
             let source = Aranet4Source::new(radio).with_fallback_sensors(fallback);
             drive(Runner::new(bus, source, options.env.clone()), mode).await
         }
-        SourceId::Weather | SourceId::Pihole | SourceId::Tailscale => {
-            Err(SourceError::NotYet { id, issue: 5 })
+        SourceId::Weather => {
+            let source = WeatherSource::new(HttpClient::default());
+            if options.sim {
+                let server = sim_web::weather().await;
+                // The simulation stands in for wttr.in unless another server is configured.
+                let source = WithConfig::new(source, server.url(), |c, url| {
+                    if c.weather.base_url == WeatherConfig::default().base_url {
+                        url.clone_into(&mut c.weather.base_url);
+                    }
+                });
+                drive(Runner::new(bus, source, options.env.clone()), mode).await
+            } else {
+                drive(Runner::new(bus, source, options.env.clone()), mode).await
+            }
+        }
+        SourceId::Pihole => {
+            let source = PiholeSource::new(HttpClient::default());
+            if options.sim {
+                let server = sim_web::pihole().await;
+                // The simulation stands in when no Pi-hole is configured.
+                let source = WithConfig::new(source, server.url(), |c, url| {
+                    if c.pihole.host.is_empty() {
+                        url.clone_into(&mut c.pihole.host);
+                    }
+                });
+                drive(Runner::new(bus, source, options.env.clone()), mode).await
+            } else {
+                drive(Runner::new(bus, source, options.env.clone()), mode).await
+            }
+        }
+        SourceId::Tailscale => {
+            if options.sim {
+                let (_server, socket) = sim_web::tailscale().await;
+                // No CLI fallback in the simulation: the socket is the whole tailscaled.
+                let source = TailscaleSource::new(socket, "/nonexistent/tailscale");
+                drive(Runner::new(bus, source, options.env.clone()), mode).await
+            } else {
+                drive(
+                    Runner::new(bus, TailscaleSource::default(), options.env.clone()),
+                    mode,
+                )
+                .await
+            }
         }
         SourceId::NetworkCamera => Err(SourceError::NotYet { id, issue: 6 }),
     }

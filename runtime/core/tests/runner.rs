@@ -332,12 +332,4 @@ async fn the_system_source_end_to_end_on_the_simulated_pi() {
         snapshot.readings["cpu_temp"].value,
         Value::Float(_)
     ));
-
-    let err = sources::run(SourceId::Weather, bus, &options, Mode::Once)
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "the `weather` source is not available yet: it arrives with issue #5"
-    );
 }

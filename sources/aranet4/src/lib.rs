@@ -165,6 +165,7 @@ impl<C: BleCentral> Source for Aranet4Source<C> {
         Ok(PollOutput {
             measurements,
             error,
+            ..PollOutput::default()
         })
     }
 }

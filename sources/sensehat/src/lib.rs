@@ -245,6 +245,7 @@ impl<H: Hygrometer, B: Barometer> Source for SenseHatSource<H, B> {
         Ok(PollOutput {
             measurements,
             error: (!errors.is_empty()).then(|| errors.join("; ")),
+            ..PollOutput::default()
         })
     }
 }

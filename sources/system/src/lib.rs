@@ -169,6 +169,7 @@ impl<F: TextFiles, U: FsUsage, D: DelayNs> Source for SystemSource<F, U, D> {
         Ok(PollOutput {
             measurements: out,
             error,
+            ..PollOutput::default()
         })
     }
 }

@@ -99,8 +99,9 @@ impl Fetched {
         }
     }
 
-    /// The readings as measurements, with `error` (and the answer's own problems) as the error.
-    fn output(&self, error: Option<String>) -> PollOutput {
+    /// The readings as measurements, taken at `fetched_at`, with `error` (and the answer's own
+    /// problems) as the error; `stale` when they are shown because fresh data failed.
+    fn output(&self, error: Option<String>, stale: bool) -> PollOutput {
         let measurements = self
             .readings
             .iter()
@@ -113,6 +114,8 @@ impl Fetched {
         PollOutput {
             measurements,
             error,
+            measured_at: Some(self.fetched_at),
+            stale,
         }
     }
 }
@@ -275,9 +278,10 @@ fn stale_or_fail(
             "{cause}; the last good data, fetched at {fetched}, is too old to show"
         )));
     }
-    Ok(good.output(Some(format!(
-        "stale: {cause}; showing data fetched at {fetched}"
-    ))))
+    Ok(good.output(
+        Some(format!("stale: {cause}; showing data fetched at {fetched}")),
+        true,
+    ))
 }
 
 impl Source for WeatherSource {
@@ -298,7 +302,7 @@ impl Source for WeatherSource {
         if let Some(good) = state.last_good.as_ref().filter(|g| g.url == url) {
             // A negative age means the clock went back: ask again rather than trust it.
             if (0.0..cache_secs).contains(&(now - good.fetched_at)) {
-                return Ok(good.output(None));
+                return Ok(good.output(None, false));
             }
         }
         if let Some(hold) = &state.hold_off {
@@ -317,7 +321,7 @@ impl Source for WeatherSource {
         match self.fetch(&url, now).await {
             Ok(report) => {
                 let fetched = Fetched::new(url, now, report);
-                let out = fetched.output(None);
+                let out = fetched.output(None, false);
                 state.last_good = Some(fetched);
                 Ok(out)
             }

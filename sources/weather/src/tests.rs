@@ -491,7 +491,7 @@ async fn a_good_answer_gives_26_readings_and_is_remembered() {
     let json = serde_json::to_string(&state).unwrap();
     let back: WeatherState = serde_json::from_str(&json).unwrap();
     assert_eq!(back, state);
-    assert_eq!(back.last_good.unwrap().output(None), out);
+    assert_eq!(back.last_good.unwrap().output(None, false), out);
     // An unreadable or old-shaped state is the default one.
     let empty: WeatherState = serde_json::from_str("{}").unwrap();
     assert_eq!(empty, WeatherState::default());

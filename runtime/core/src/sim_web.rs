@@ -1,0 +1,117 @@
+//! The simulated web services of `--sim`: local servers answering in the recorded formats, so
+//! weather, Pi-hole and Tailscale show data on a laptop with no network. Each lives as long as the
+//! value returned.
+
+use std::path::PathBuf;
+
+use sense_bus::config::Config;
+use sense_bus::source::{PollContext, PollError, PollOutput, Source};
+use sense_http::replay::{ReplayServer, Reply};
+
+fn now() -> u64 {
+    std::time::UNIX_EPOCH.elapsed().map_or(0, |d| d.as_secs())
+}
+
+/// wttr.in: `/{location}?format=j1`.
+pub async fn weather() -> ReplayServer {
+    ReplayServer::start(|r| {
+        let location = decode(r.path_only().trim_start_matches('/'));
+        Reply::ok(sense_source_weather::simulated_j1(
+            now(),
+            if location.is_empty() {
+                "London"
+            } else {
+                &location
+            },
+        ))
+    })
+    .await
+}
+
+/// Pi-hole v6: `POST /api/auth`, `GET /api/stats/summary`.
+pub async fn pihole() -> ReplayServer {
+    ReplayServer::start(|r| match (r.method.as_str(), r.path_only()) {
+        ("POST", "/api/auth") => Reply::ok(sense_source_pihole::simulated_auth()),
+        ("GET", "/api/stats/summary") => Reply::ok(sense_source_pihole::simulated_summary(now())),
+        _ => Reply::Status(404),
+    })
+    .await
+}
+
+/// tailscaled's LocalAPI on a unix socket in a temporary folder.
+pub async fn tailscale() -> (ReplayServer, PathBuf) {
+    let socket =
+        std::env::temp_dir().join(format!("sense-sim-tailscaled-{}.sock", std::process::id()));
+    let server = ReplayServer::start_unix(&socket, |r| match r.path_only() {
+        "/localapi/v0/status" => Reply::ok(sense_source_tailscale::simulated_status(now())),
+        _ => Reply::Status(404),
+    })
+    .await;
+    (server, socket)
+}
+
+/// Percent-decodes a path segment (the location), leniently.
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(b) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A source whose config is adjusted before each poll: points a web source at its simulated
+/// server unless the user configured a real one.
+#[derive(Debug)]
+pub struct WithConfig<S> {
+    source: S,
+    adjust: fn(&mut Config, &str),
+    server: String,
+}
+
+impl<S> WithConfig<S> {
+    /// `source`, with `adjust(config, server_url)` applied to the config it sees.
+    pub fn new(source: S, server: String, adjust: fn(&mut Config, &str)) -> Self {
+        WithConfig {
+            source,
+            adjust,
+            server,
+        }
+    }
+}
+
+impl<S: Source> Source for WithConfig<S> {
+    const ID: sense_bus::SourceId = S::ID;
+    const SECTIONS: &'static [sense_bus::SectionName] = S::SECTIONS;
+    const INPUTS: &'static [(sense_bus::SourceId, &'static str)] = S::INPUTS;
+    type State = S::State;
+
+    fn enabled(&self, config: &Config) -> bool {
+        let mut config = config.clone();
+        (self.adjust)(&mut config, &self.server);
+        self.source.enabled(&config)
+    }
+
+    async fn poll(
+        &mut self,
+        context: PollContext<'_>,
+        state: &mut S::State,
+    ) -> Result<PollOutput, PollError> {
+        let mut config = context.config.clone();
+        (self.adjust)(&mut config, &self.server);
+        self.source
+            .poll(PollContext::new(&config, context.inputs), state)
+            .await
+    }
+}

@@ -1,0 +1,517 @@
+//! FFmpeg command lines and what FFmpeg says on stderr.
+//!
+//! Every argument is its own [`OsString`], passed with `Command::args`: there is no shell, so a
+//! URL or path is always exactly one argument whatever it contains.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use sense_bus::config::{CameraConfig, CameraEntry, RtspTransport};
+
+/// The HLS playlist's file name in the output folder.
+pub const PLAYLIST: &str = "stream.m3u8";
+/// Segment file names: `segment_00000.ts`, `segment_00001.ts`, ...
+pub const SEGMENT_PATTERN: &str = "segment_%05d.ts";
+/// How long an RTSP socket read or write may block before FFmpeg gives up (its `-timeout`), so a
+/// camera that stops sending ends the process instead of hanging it.
+pub const RTSP_IO_TIMEOUT: Duration = Duration::from_secs(10);
+/// The simulated camera's picture size.
+pub const TEST_PATTERN_SIZE: &str = "640x360";
+/// The simulated camera's frame rate.
+pub const TEST_PATTERN_FPS: u32 = 15;
+
+/// What FFmpeg reads.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A network camera.
+    Rtsp {
+        /// `rtsp://...`, built by [`crate::rtsp::url`]. It may hold a password.
+        url: String,
+        /// TCP (interleaved) or UDP.
+        transport: RtspTransport,
+    },
+    /// FFmpeg's `testsrc2` pattern with a 440 Hz tone, in real time: the simulated camera of
+    /// `--sim`.
+    TestPattern,
+}
+
+impl Input {
+    /// The RTSP input of `camera`.
+    pub fn camera(camera: &CameraEntry, transport: RtspTransport) -> Input {
+        Input::Rtsp {
+            url: crate::rtsp::url(camera),
+            transport,
+        }
+    }
+
+    /// What it is, for messages: the URL with its password redacted.
+    pub fn describe(&self) -> String {
+        match self {
+            Input::Rtsp { url, .. } => crate::rtsp::redacted(url),
+            Input::TestPattern => "the test pattern".to_owned(),
+        }
+    }
+
+    /// `text` with this input's password, if any, redacted.
+    pub fn redact(&self, text: &str) -> String {
+        match self {
+            Input::Rtsp { url, .. } => crate::rtsp::redact_text(text, url),
+            Input::TestPattern => crate::rtsp::redact_text(text, ""),
+        }
+    }
+}
+
+impl fmt::Debug for Input {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Input::Rtsp { url, transport } => f
+                .debug_struct("Rtsp")
+                .field("url", &crate::rtsp::redacted(url))
+                .field("transport", transport)
+                .finish(),
+            Input::TestPattern => f.write_str("TestPattern"),
+        }
+    }
+}
+
+fn push(args: &mut Vec<OsString>, items: &[&str]) {
+    args.extend(items.iter().map(OsString::from));
+}
+
+/// The options every run starts with: no banner, no stdin, no progress lines, and every log line
+/// tagged with its level (`[error]`, `[info]`, ...) so errors can be told apart.
+fn common(args: &mut Vec<OsString>) {
+    push(
+        args,
+        &[
+            "-hide_banner",
+            "-nostdin",
+            "-nostats",
+            "-loglevel",
+            "level+info",
+        ],
+    );
+}
+
+/// The input options and `-i`. `realtime` paces the test pattern at its frame rate.
+fn input_args(args: &mut Vec<OsString>, input: &Input, io_timeout: Duration, realtime: bool) {
+    match input {
+        Input::Rtsp { url, transport } => {
+            let transport = match transport {
+                RtspTransport::Tcp => "tcp",
+                RtspTransport::Udp => "udp",
+            };
+            // Debian's FFmpeg 5.1 names the RTSP socket timeout `-timeout`, in microseconds
+            // (`-stimeout` was removed in 5.0).
+            let micros = io_timeout.as_micros().to_string();
+            push(
+                args,
+                &["-rtsp_transport", transport, "-timeout", &micros, "-i"],
+            );
+            args.push(OsString::from(url));
+        }
+        Input::TestPattern => {
+            let video = format!("testsrc2=size={TEST_PATTERN_SIZE}:rate={TEST_PATTERN_FPS}");
+            if realtime {
+                push(args, &["-re"]);
+            }
+            push(args, &["-f", "lavfi", "-i", &video]);
+            if realtime {
+                push(
+                    args,
+                    &[
+                        "-re",
+                        "-f",
+                        "lavfi",
+                        "-i",
+                        "sine=frequency=440:sample_rate=44100",
+                    ],
+                );
+            }
+        }
+    }
+}
+
+/// A path as FFmpeg should see it: absolute (a relative `a:b/x` would be read as protocol `a:`).
+fn absolute(path: &Path) -> std::path::PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// FFmpeg's arguments (without the program) to turn `input` into an HLS stream in `out_dir`:
+/// `out_dir/stream.m3u8` and `out_dir/segment_NNNNN.ts`.
+///
+/// - RTSP: `-rtsp_transport tcp|udp -timeout <µs> -i URL`, video copied as it comes (`-c:v copy`),
+///   the first audio track, if any, transcoded to AAC.
+/// - Test pattern: `testsrc2` at 640x360, 15 fps plus a sine tone, paced in real time, encoded with
+///   `libx264 -preset ultrafast -tune zerolatency` with a keyframe every segment.
+/// - HLS: `-hls_time`, `-hls_list_size` from `config`, old segments deleted, program date-times
+///   and independent segments flagged.
+pub fn hls_args(input: &Input, out_dir: &Path, config: &CameraConfig) -> Vec<OsString> {
+    let segment = config.hls_segment_duration.max(1);
+    let mut args = Vec::with_capacity(48);
+    common(&mut args);
+    input_args(&mut args, input, RTSP_IO_TIMEOUT, true);
+    match input {
+        Input::Rtsp { .. } => push(
+            &mut args,
+            &[
+                "-map", "0:v:0", "-map", "0:a:0?", "-c:v", "copy", "-c:a", "aac", "-b:a", "64k",
+            ],
+        ),
+        Input::TestPattern => {
+            let gop = (TEST_PATTERN_FPS * segment).to_string();
+            push(
+                &mut args,
+                &[
+                    "-map",
+                    "0:v:0",
+                    "-map",
+                    "1:a:0",
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    "ultrafast",
+                    "-tune",
+                    "zerolatency",
+                    "-pix_fmt",
+                    "yuv420p",
+                    "-g",
+                    &gop,
+                    "-c:a",
+                    "aac",
+                    "-b:a",
+                    "64k",
+                ],
+            );
+        }
+    }
+    let dir = absolute(out_dir);
+    // `%` is special in FFmpeg's segment name pattern: a folder that has one needs it doubled.
+    let mut segments = OsString::from(dir.as_os_str().to_string_lossy().replace('%', "%%"));
+    segments.push("/");
+    segments.push(SEGMENT_PATTERN);
+    push(
+        &mut args,
+        &[
+            "-f",
+            "hls",
+            "-hls_time",
+            &segment.to_string(),
+            "-hls_list_size",
+            &config.hls_playlist_size.max(1).to_string(),
+            "-hls_flags",
+            "delete_segments+program_date_time+independent_segments",
+            "-hls_segment_filename",
+        ],
+    );
+    args.push(segments);
+    args.push(dir.join(PLAYLIST).into_os_string());
+    args
+}
+
+/// FFmpeg's arguments to write one JPEG frame of `input` to `out` (`-frames:v 1 -q:v 5`), with
+/// an RTSP socket timeout of `io_timeout`.
+pub fn thumbnail_args(input: &Input, out: &Path, io_timeout: Duration) -> Vec<OsString> {
+    let mut args = Vec::with_capacity(32);
+    common(&mut args);
+    input_args(&mut args, input, io_timeout, false);
+    push(
+        &mut args,
+        &[
+            "-an",
+            "-frames:v",
+            "1",
+            "-q:v",
+            "5",
+            "-c:v",
+            "mjpeg",
+            "-f",
+            "image2",
+            "-update",
+            "1",
+            "-y",
+        ],
+    );
+    args.push(absolute(out).into_os_string());
+    args
+}
+
+/// The video stream's size and frame rate, as FFmpeg reports them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StreamInfo {
+    /// `WIDTHxHEIGHT`, e.g. `1920x1080`.
+    pub resolution: Option<String>,
+    /// Frames per second, rounded.
+    pub fps: Option<u32>,
+}
+
+impl StreamInfo {
+    /// Takes what `other` knows, keeping what it does not.
+    pub fn merge(&mut self, other: StreamInfo) {
+        if other.resolution.is_some() {
+            self.resolution = other.resolution;
+        }
+        if other.fps.is_some() {
+            self.fps = other.fps;
+        }
+    }
+}
+
+fn parse_resolution(token: &str) -> Option<String> {
+    let (w, h) = token.split_once('x')?;
+    let ok = |s: &str| {
+        !s.is_empty()
+            && !s.starts_with('0')
+            && s.bytes().all(|b| b.is_ascii_digit())
+            && s.parse::<u32>().is_ok_and(|n| (1..=32_768).contains(&n))
+    };
+    (ok(w) && ok(h)).then(|| format!("{w}x{h}"))
+}
+
+fn parse_fps(value: &str) -> Option<u32> {
+    let fps: f64 = value.parse().ok()?;
+    if !(fps.is_finite() && fps > 0.0 && fps < 1000.0) {
+        return None;
+    }
+    // In range by the check above.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    Some(fps.round() as u32)
+}
+
+/// The video size and frame rate in one FFmpeg stderr line such as
+/// `  Stream #0:0: Video: h264 (Main), yuvj420p(pc, bt709, progressive), 1920x1080, 25 fps, 25 tbr, 90k tbn`;
+/// `None` for any other line (audio streams, progress, ...). Either field may be missing (a raw
+/// input reports `tbr` but no `fps`).
+pub fn parse_stream_info(stderr_line: &str) -> Option<StreamInfo> {
+    let stream = stderr_line.find("Stream #")?;
+    let rest = &stderr_line[stream..];
+    let video = rest.find(": Video: ")?;
+    let details = &rest[video + ": Video: ".len()..];
+    let mut info = StreamInfo::default();
+    let words: Vec<&str> = details
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|w| !w.is_empty())
+        .collect();
+    for (i, word) in words.iter().enumerate() {
+        if info.resolution.is_none() {
+            info.resolution = parse_resolution(word);
+        }
+        if info.fps.is_none() && words.get(i + 1) == Some(&"fps") {
+            info.fps = parse_fps(word);
+        }
+    }
+    (info.resolution.is_some() || info.fps.is_some()).then_some(info)
+}
+
+/// The message of an FFmpeg `[error]` or `[fatal]` line (as logged with `-loglevel level+info`),
+/// without the `[component @ 0x...]` and level tags; `None` for other lines.
+pub fn error_message(stderr_line: &str) -> Option<&str> {
+    let (_, message) = stderr_line
+        .split_once("[error] ")
+        .or_else(|| stderr_line.split_once("[fatal] "))?;
+    let message = message.trim();
+    (!message.is_empty()).then_some(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn strings(args: &[OsString]) -> Vec<String> {
+        args.iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    fn config(segment: u32, size: u32) -> CameraConfig {
+        CameraConfig {
+            hls_segment_duration: segment,
+            hls_playlist_size: size,
+            ..CameraConfig::default()
+        }
+    }
+
+    #[test]
+    fn rtsp_hls_command_line() {
+        let input = Input::Rtsp {
+            url: "rtsp://u:p%20w@10.0.0.2:554/live; rm -rf /".into(),
+            transport: RtspTransport::Udp,
+        };
+        let args = strings(&hls_args(&input, Path::new("/hls"), &config(2, 3)));
+        assert_eq!(
+            args.join(" "),
+            "-hide_banner -nostdin -nostats -loglevel level+info \
+             -rtsp_transport udp -timeout 10000000 -i rtsp://u:p%20w@10.0.0.2:554/live; rm -rf / \
+             -map 0:v:0 -map 0:a:0? -c:v copy -c:a aac -b:a 64k \
+             -f hls -hls_time 2 -hls_list_size 3 \
+             -hls_flags delete_segments+program_date_time+independent_segments \
+             -hls_segment_filename /hls/segment_%05d.ts /hls/stream.m3u8"
+        );
+        // The URL, whatever it holds, is exactly one argument.
+        assert!(args.contains(&"rtsp://u:p%20w@10.0.0.2:554/live; rm -rf /".to_owned()));
+    }
+
+    #[test]
+    fn test_pattern_command_line() {
+        let args = strings(&hls_args(
+            &Input::TestPattern,
+            Path::new("/tmp/h%d"),
+            &config(4, 5),
+        ));
+        let line = args.join(" ");
+        assert!(line.contains(
+            "-re -f lavfi -i testsrc2=size=640x360:rate=15 \
+             -re -f lavfi -i sine=frequency=440:sample_rate=44100"
+        ));
+        assert!(line.contains("-c:v libx264 -preset ultrafast -tune zerolatency"));
+        assert!(line.contains("-g 60"), "{line}");
+        assert!(line.contains("-hls_time 4 -hls_list_size 5"));
+        // `%` in the folder is escaped in the pattern only.
+        assert!(line.ends_with("/tmp/h%%d/segment_%05d.ts /tmp/h%d/stream.m3u8"));
+    }
+
+    #[test]
+    fn relative_folders_become_absolute() {
+        let args = hls_args(&Input::TestPattern, Path::new("a:b"), &config(2, 3));
+        let last = PathBuf::from(args.last().unwrap());
+        assert!(last.is_absolute());
+        assert!(last.ends_with("a:b/stream.m3u8"));
+    }
+
+    #[test]
+    fn thumbnail_command_line() {
+        let input = Input::Rtsp {
+            url: "rtsp://cam:554/x".into(),
+            transport: RtspTransport::Tcp,
+        };
+        let args = strings(&thumbnail_args(
+            &input,
+            Path::new("/t/x.jpg"),
+            Duration::from_secs(5),
+        ));
+        assert_eq!(
+            args.join(" "),
+            "-hide_banner -nostdin -nostats -loglevel level+info \
+             -rtsp_transport tcp -timeout 5000000 -i rtsp://cam:554/x \
+             -an -frames:v 1 -q:v 5 -c:v mjpeg -f image2 -update 1 -y /t/x.jpg"
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        let input = Input::Rtsp {
+            url: "rtsp://admin:topsecret@cam:554/x".into(),
+            transport: RtspTransport::Tcp,
+        };
+        let shown = format!("{input:?} {}", input.describe());
+        assert!(!shown.contains("topsecret"), "{shown}");
+        assert!(shown.contains("admin:***@cam"));
+    }
+
+    fn info(resolution: Option<&str>, fps: Option<u32>) -> Option<StreamInfo> {
+        Some(StreamInfo {
+            resolution: resolution.map(str::to_owned),
+            fps,
+        })
+    }
+
+    #[test]
+    fn stream_lines_from_this_machines_ffmpeg() {
+        // Captured from Debian's FFmpeg 5.1 with `-loglevel level+info`: the test pattern's input
+        // (raw video reports `tbr`, not `fps`) and its encoded output.
+        assert_eq!(
+            parse_stream_info(
+                "[info]   Stream #0:0: Video: rawvideo (I420 / 0x30323449), yuv420p, 640x360 \
+                 [SAR 1:1 DAR 16:9], 15 tbr, 15 tbn"
+            ),
+            info(Some("640x360"), None)
+        );
+        assert_eq!(
+            parse_stream_info(
+                "[info]   Stream #0:0: Video: h264, yuv420p(progressive), 640x360 \
+                 [SAR 1:1 DAR 16:9], q=2-31, 15 fps, 90k tbn"
+            ),
+            info(Some("640x360"), Some(15))
+        );
+        // Without the level tag, as plain `-loglevel info` prints it: an H.264 MP4 input made here.
+        assert_eq!(
+            parse_stream_info(
+                "  Stream #0:0[0x1](und): Video: h264 (Constrained Baseline) (avc1 / 0x31637661), \
+                 yuv420p(progressive), 1920x1080 [SAR 1:1 DAR 16:9], 13422 kb/s, 25 fps, 25 tbr, \
+                 12800 tbn (default)"
+            ),
+            info(Some("1920x1080"), Some(25))
+        );
+    }
+
+    #[test]
+    fn stream_lines_as_ip_cameras_report_them() {
+        // Hikvision, Dahua and Reolink RTSP streams as FFmpeg prints them.
+        assert_eq!(
+            parse_stream_info(
+                "  Stream #0:0: Video: h264 (Main), yuvj420p(pc, bt709, progressive), \
+                 1920x1080, 25 fps, 25 tbr, 90k tbn"
+            ),
+            info(Some("1920x1080"), Some(25))
+        );
+        assert_eq!(
+            parse_stream_info(
+                "  Stream #0:0: Video: hevc (Main), yuv420p(tv), 2688x1520, 29.97 fps, \
+                 29.97 tbr, 90k tbn"
+            ),
+            info(Some("2688x1520"), Some(30))
+        );
+        assert_eq!(
+            parse_stream_info(
+                "  Stream #0:0: Video: h264 (High), yuv420p(progressive), 2560x1440, \
+                 90k tbr, 90k tbn"
+            ),
+            info(Some("2560x1440"), None)
+        );
+    }
+
+    #[test]
+    fn other_lines_are_not_stream_info() {
+        for line in [
+            "[info]   Stream #1:0: Audio: pcm_s16le, 48000 Hz, mono, s16, 768 kb/s",
+            "[info]   Stream #0:0 -> #0:0 (rawvideo (native) -> h264 (libx264))",
+            "[info] frame=   44 fps= 15 q=-1.0 Lsize=N/A time=00:00:02.93 bitrate=N/A",
+            "[info] Input #0, lavfi, from 'testsrc2=size=320x180:rate=15':",
+            "",
+        ] {
+            assert_eq!(parse_stream_info(line), None, "{line}");
+        }
+    }
+
+    #[test]
+    fn merging_keeps_what_is_known() {
+        let mut known = info(Some("640x360"), None).unwrap();
+        known.merge(info(None, Some(15)).unwrap());
+        assert_eq!(Some(known), info(Some("640x360"), Some(15)));
+    }
+
+    #[test]
+    fn error_lines() {
+        // Captured: a refused RTSP connection.
+        assert_eq!(
+            error_message(
+                "[tcp @ 0x559cba141880] [error] Connection to tcp://127.0.0.1:9?timeout=3000000 \
+                 failed: Connection refused"
+            ),
+            Some("Connection to tcp://127.0.0.1:9?timeout=3000000 failed: Connection refused")
+        );
+        assert_eq!(
+            error_message("[error] rtsp://admin:x@127.0.0.1:9/x: Connection refused"),
+            Some("rtsp://admin:x@127.0.0.1:9/x: Connection refused")
+        );
+        assert_eq!(
+            error_message("[fatal] out of memory"),
+            Some("out of memory")
+        );
+        assert_eq!(error_message("[info] Stream mapping:"), None);
+        assert_eq!(error_message("[warning] something odd"), None);
+    }
+}

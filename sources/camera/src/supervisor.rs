@@ -1,0 +1,872 @@
+//! The stream supervisor: runs FFmpeg, watches its HLS output, reconnects with backoff.
+//!
+//! # Lifecycle
+//!
+//! ```text
+//!            Start                 playlist fresh
+//! stopped ──────────▶ starting ───────────────────▶ streaming
+//!                        │  FFmpeg exited, or         │  FFmpeg exited, or playlist stale
+//!                        │  no output in time          ▼
+//!                        └──────────────────────▶ reconnecting ──(attempts left)──▶ respawn
+//!                                                      │
+//!                                        out of attempts ▼
+//!                                                    error  → EndReason::MaxReconnects
+//! ```
+//!
+//! - **Streaming** once `stream.m3u8` exists, was written by the current process, and is fresh.
+//! - **Monitoring** every [`SupervisorSettings::check_every`] (1 s): FFmpeg's exit is noticed at
+//!   once; the playlist is *stale* when older than `max(stale_after, 3 × hls_segment_duration)`
+//!   (a playlist is rewritten once per segment, so long segments need a longer limit).
+//! - **Reconnect rule**: after the n-th failure in a row the supervisor waits
+//!   `min(reconnect_delay × 2^(n−1), 60 s)` and spawns FFmpeg again. `max_reconnect_attempts`
+//!   counts these respawns (−1: no limit); when a failure happens with the count already at the
+//!   maximum, the state becomes `error` and [`Supervisor::run`] returns
+//!   [`EndReason::MaxReconnects`]. The count, and with it the backoff, goes back to 0 once a
+//!   process has streamed for [`STABLE_STREAMING`] (30 s) without a break, and on a user's
+//!   `Start`/`Restart`. So a camera that flaps every few seconds still runs out of attempts.
+//! - **Stop**: SIGTERM, up to [`SupervisorSettings::stop_grace`] (5 s) for FFmpeg to finish, then
+//!   SIGKILL; then every file the stream wrote is deleted from the HLS folder (`segment_*.ts`,
+//!   `stream.m3u8`, and their `*.tmp` leftovers; nothing else). The same clean-up runs before each
+//!   spawn, so a dead process's playlist is never taken for a live one.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+use sense_bus::config::CameraConfig;
+use sense_bus::model::{Measurement, Value};
+use sense_hal::Unit;
+use tokio::io::AsyncReadExt;
+use tokio::process::{Child, ChildStderr, Command};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::ffmpeg::{self, Input, StreamInfo};
+
+/// How long a process must stream without a break before the reconnect count starts over.
+pub const STABLE_STREAMING: Duration = Duration::from_secs(30);
+/// The longest wait between reconnect attempts.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// The longest stderr line kept; longer ones are cut.
+const MAX_LINE: usize = 4096;
+
+/// What the supervisor runs and how.
+#[derive(Clone, Debug)]
+pub struct SupervisorSettings {
+    /// The FFmpeg binary, e.g. `/usr/bin/ffmpeg`.
+    pub ffmpeg: PathBuf,
+    /// Where the playlist and segments go (created if missing).
+    pub hls_dir: PathBuf,
+    /// What to stream.
+    pub input: Input,
+    /// Segment length, playlist size, reconnect delay and attempts.
+    pub config: CameraConfig,
+    /// A streaming playlist older than this (or `3 × hls_segment_duration`, if longer) is stale.
+    pub stale_after: Duration,
+    /// How long a new process may take to write its first playlist.
+    pub startup_timeout: Duration,
+    /// How often the process and playlist are checked.
+    pub check_every: Duration,
+    /// How long FFmpeg gets to exit after SIGTERM before SIGKILL.
+    pub stop_grace: Duration,
+}
+
+impl SupervisorSettings {
+    /// Settings with the defaults: stale after 10 s, 30 s to start, checks every second, 5 s
+    /// to stop.
+    pub fn new(ffmpeg: PathBuf, hls_dir: PathBuf, input: Input, config: CameraConfig) -> Self {
+        SupervisorSettings {
+            ffmpeg,
+            hls_dir,
+            input,
+            config,
+            stale_after: Duration::from_secs(10),
+            startup_timeout: Duration::from_secs(30),
+            check_every: Duration::from_secs(1),
+            stop_grace: Duration::from_secs(5),
+        }
+    }
+
+    fn stale_limit(&self) -> Duration {
+        self.stale_after.max(Duration::from_secs(
+            3 * u64::from(self.config.hls_segment_duration),
+        ))
+    }
+}
+
+/// The contract's `stream_status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamStatus {
+    /// No FFmpeg running.
+    Stopped,
+    /// FFmpeg started, no playlist yet.
+    Starting,
+    /// The playlist is being written.
+    Streaming,
+    /// The stream broke; waiting to respawn, or respawned and not streaming yet.
+    Reconnecting,
+    /// Out of reconnect attempts, or FFmpeg cannot be run at all.
+    Error,
+}
+
+impl StreamStatus {
+    /// `stopped`, `starting`, `streaming`, `reconnecting` or `error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamStatus::Stopped => "stopped",
+            StreamStatus::Starting => "starting",
+            StreamStatus::Streaming => "streaming",
+            StreamStatus::Reconnecting => "reconnecting",
+            StreamStatus::Error => "error",
+        }
+    }
+}
+
+impl std::fmt::Display for StreamStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The stream as the dashboard sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StreamState {
+    /// Where the stream is in its lifecycle.
+    pub status: StreamStatus,
+    /// Whether HLS output is being produced (`status` is `streaming`).
+    pub connected: bool,
+    /// Why the stream is not up: FFmpeg's last error line or the supervisor's finding, passwords
+    /// redacted. `None` while streaming.
+    pub error: Option<String>,
+    /// The video size FFmpeg reported, e.g. `1920x1080`.
+    pub resolution: Option<String>,
+    /// The frame rate FFmpeg reported.
+    pub fps: Option<u32>,
+    /// When the current streaming period began (reset by every reconnect).
+    pub started_at: Option<Instant>,
+    /// The running FFmpeg's process id.
+    pub pid: Option<u32>,
+    /// Reconnect attempts since the stream last streamed stably.
+    pub reconnect_attempts: u32,
+}
+
+impl Default for StreamState {
+    fn default() -> Self {
+        StreamState {
+            status: StreamStatus::Stopped,
+            connected: false,
+            error: None,
+            resolution: None,
+            fps: None,
+            started_at: None,
+            pid: None,
+            reconnect_attempts: 0,
+        }
+    }
+}
+
+impl StreamState {
+    /// How long the stream has been streaming without a break; zero when it is not.
+    pub fn uptime(&self) -> Duration {
+        match (self.status, self.started_at) {
+            (StreamStatus::Streaming, Some(t)) => t.elapsed(),
+            _ => Duration::ZERO,
+        }
+    }
+
+    /// The contract's `stream_*` readings: `stream_status`, `stream_connected`, `stream_error`
+    /// (null when none), `stream_resolution` and `stream_fps` (left out when unknown) and
+    /// `stream_uptime` in seconds.
+    pub fn measurements(&self) -> Vec<Measurement> {
+        let mut out = vec![
+            Measurement::new(
+                "stream_status".to_owned(),
+                Value::Text(self.status.as_str().to_owned()),
+                None,
+            ),
+            Measurement::new("stream_connected".to_owned(), self.connected, None),
+            Measurement::new(
+                "stream_error".to_owned(),
+                self.error.clone().map_or(Value::Null, Value::Text),
+                None,
+            ),
+        ];
+        if let Some(resolution) = &self.resolution {
+            out.push(Measurement::new(
+                "stream_resolution".to_owned(),
+                Value::Text(resolution.clone()),
+                None,
+            ));
+        }
+        if let Some(fps) = self.fps {
+            out.push(Measurement::new(
+                "stream_fps".to_owned(),
+                fps,
+                Some(Unit::FRAMES_PER_SECOND),
+            ));
+        }
+        out.push(Measurement::new(
+            "stream_uptime".to_owned(),
+            Value::rounded(self.uptime().as_secs_f64(), 1),
+            Some(Unit::SECONDS),
+        ));
+        out
+    }
+}
+
+/// Why [`Supervisor::run`] returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    /// A `Stop` came (or the control channel closed).
+    UserStopped,
+    /// The stream failed more often than `max_reconnect_attempts` allows.
+    MaxReconnects,
+    /// FFmpeg cannot be run at all (missing binary, HLS folder not writable, ...).
+    Error(String),
+}
+
+impl EndReason {
+    /// The `stream:ended` reason: `user_stopped`, `max_reconnects` or `error`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            EndReason::UserStopped => "user_stopped",
+            EndReason::MaxReconnects => "max_reconnects",
+            EndReason::Error(_) => "error",
+        }
+    }
+}
+
+impl std::fmt::Display for EndReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EndReason::Error(message) => write!(f, "error: {message}"),
+            other => f.write_str(other.as_str()),
+        }
+    }
+}
+
+/// A command to the supervisor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    /// Start streaming (nothing if already running).
+    Start,
+    /// Stop streaming, clean up and make [`Supervisor::run`] return.
+    Stop,
+    /// Stop FFmpeg and start it again, without ending.
+    Restart,
+}
+
+/// Runs FFmpeg and keeps it streaming. See the [module docs](self) for the rules.
+#[derive(Debug)]
+pub struct Supervisor {
+    settings: SupervisorSettings,
+    state: StreamState,
+    published: Option<StreamState>,
+}
+
+/// What FFmpeg's stderr told so far.
+#[derive(Debug, Default)]
+struct StderrLog {
+    info: StreamInfo,
+    last_error: Option<String>,
+}
+
+/// One FFmpeg process.
+#[derive(Debug)]
+struct Running {
+    child: Child,
+    spawned_at: SystemTime,
+    spawned: Instant,
+    log: Arc<Mutex<StderrLog>>,
+    reader: Option<JoinHandle<()>>,
+    streaming_since: Option<Instant>,
+}
+
+enum Phase {
+    Idle,
+    Running(Box<Running>),
+    Backoff(tokio::time::Instant),
+}
+
+/// What a failed check or exit leads to.
+enum Next {
+    Phase(Phase),
+    End(EndReason),
+}
+
+/// Whether `name` is a file the stream writes: the playlist, a segment, or a leftover `.tmp` of
+/// either.
+pub fn is_stream_file(name: &str) -> bool {
+    let ours = name.starts_with("segment_") || name.starts_with(ffmpeg::PLAYLIST);
+    let kind = name.ends_with(".ts") || name.ends_with(".m3u8") || name.ends_with(".tmp");
+    ours && kind
+}
+
+/// Deletes the stream's files (see [`is_stream_file`]) from `dir`, leaving anything else; returns
+/// how many were deleted. A missing folder has nothing to delete.
+pub async fn clean_hls_dir(dir: &Path) -> std::io::Result<usize> {
+    let mut entries = match tokio::fs::read_dir(dir).await {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut deleted = 0;
+    while let Some(entry) = entries.next_entry().await? {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !is_stream_file(name) || entry.file_type().await.is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        match tokio::fs::remove_file(entry.path()).await {
+            Ok(()) => deleted += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(deleted)
+}
+
+/// Reads FFmpeg's stderr line by line (split at `\n` or `\r`), keeping the stream info and the
+/// last error line, passwords redacted.
+async fn read_stderr(mut stderr: ChildStderr, log: Arc<Mutex<StderrLog>>, input: Input) {
+    let mut pending: Vec<u8> = Vec::with_capacity(MAX_LINE);
+    let mut chunk = [0u8; 4096];
+    let handle = |line: &[u8]| {
+        let line = String::from_utf8_lossy(line);
+        let line = line.trim_end();
+        if line.is_empty() {
+            return;
+        }
+        let mut log = log.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(info) = ffmpeg::parse_stream_info(line) {
+            log.info.merge(info);
+        }
+        if let Some(message) = ffmpeg::error_message(line) {
+            let message = input.redact(message);
+            tracing::debug!(target: "camera::ffmpeg", "{message}");
+            log.last_error = Some(message);
+        }
+    };
+    loop {
+        let n = match stderr.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        for &b in &chunk[..n] {
+            if b == b'\n' || b == b'\r' {
+                handle(&pending);
+                pending.clear();
+            } else if pending.len() < MAX_LINE {
+                pending.push(b);
+            }
+        }
+    }
+    handle(&pending);
+}
+
+/// Sends SIGTERM to `pid`.
+fn terminate(pid: u32) {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return;
+    };
+    // SAFETY: kill(2) takes two integers and touches no memory of ours. The pid is that of our
+    // own child, not yet reaped (tokio's `Child::id` is `None` once it is), so it cannot name an
+    // unrelated process.
+    #[allow(unsafe_code)]
+    let _ = unsafe { libc::kill(pid, libc::SIGTERM) };
+}
+
+/// The wait before reconnect attempt `attempt` (1-based): `base × 2^(attempt−1)`, at most
+/// [`MAX_BACKOFF`].
+pub fn backoff(base: Duration, attempt: u32) -> Duration {
+    let factor = 1u32 << attempt.saturating_sub(1).min(16);
+    base.saturating_mul(factor).min(MAX_BACKOFF)
+}
+
+impl Supervisor {
+    /// A supervisor that is stopped until it gets a [`Control::Start`].
+    pub fn new(settings: SupervisorSettings) -> Self {
+        Supervisor {
+            settings,
+            state: StreamState::default(),
+            published: None,
+        }
+    }
+
+    /// The current state.
+    pub fn state(&self) -> &StreamState {
+        &self.state
+    }
+
+    /// Calls `on_state` if the state differs from the last one published.
+    fn publish(&mut self, on_state: &mut impl FnMut(&StreamState)) {
+        if self.published.as_ref() != Some(&self.state) {
+            on_state(&self.state);
+            self.published = Some(self.state.clone());
+        }
+    }
+
+    /// Runs until a [`Control::Stop`] (or the end of `controls`) or until the stream is out of
+    /// reconnect attempts; calls `on_state` whenever the state changes (the runtime writes
+    /// readings and status there), starting with the initial `stopped` state.
+    ///
+    /// Dropping the future kills FFmpeg (`kill_on_drop`) but leaves its files.
+    pub async fn run(
+        mut self,
+        mut controls: mpsc::Receiver<Control>,
+        mut on_state: impl FnMut(&StreamState),
+    ) -> EndReason {
+        self.publish(&mut on_state);
+        let mut ticks = tokio::time::interval(self.settings.check_every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut phase = Phase::Idle;
+        loop {
+            let next = match phase {
+                Phase::Idle => match controls.recv().await {
+                    Some(Control::Start | Control::Restart) => {
+                        self.state.reconnect_attempts = 0;
+                        self.spawn(StreamStatus::Starting, &mut on_state).await
+                    }
+                    Some(Control::Stop) | None => Next::End(EndReason::UserStopped),
+                },
+                Phase::Backoff(until) => tokio::select! {
+                    control = controls.recv() => match control {
+                        Some(Control::Start | Control::Restart) => {
+                            self.state.reconnect_attempts = 0;
+                            self.spawn(StreamStatus::Starting, &mut on_state).await
+                        }
+                        Some(Control::Stop) | None => Next::End(EndReason::UserStopped),
+                    },
+                    () = tokio::time::sleep_until(until) => {
+                        self.spawn(StreamStatus::Reconnecting, &mut on_state).await
+                    }
+                },
+                Phase::Running(mut running) => tokio::select! {
+                    control = controls.recv() => match control {
+                        Some(Control::Start) => Next::Phase(Phase::Running(running)),
+                        Some(Control::Restart) => {
+                            self.stop_process(&mut running).await;
+                            self.state.reconnect_attempts = 0;
+                            self.spawn(StreamStatus::Starting, &mut on_state).await
+                        }
+                        Some(Control::Stop) | None => {
+                            self.stop_process(&mut running).await;
+                            Next::End(EndReason::UserStopped)
+                        }
+                    },
+                    status = running.child.wait() => {
+                        let why = match status {
+                            Ok(status) => format!("FFmpeg exited ({status})"),
+                            Err(e) => format!("FFmpeg could not be waited for: {e}"),
+                        };
+                        self.fail(&mut running, why, &mut on_state).await
+                    }
+                    _ = ticks.tick() => self.check(running, &mut on_state).await,
+                },
+            };
+            phase = match next {
+                Next::Phase(phase) => phase,
+                Next::End(reason) => return self.end(reason, &mut on_state).await,
+            };
+        }
+    }
+
+    /// Cleans up and publishes the final state for `reason`.
+    async fn end(
+        &mut self,
+        reason: EndReason,
+        on_state: &mut impl FnMut(&StreamState),
+    ) -> EndReason {
+        if let Err(e) = clean_hls_dir(&self.settings.hls_dir).await {
+            tracing::warn!("cannot clean up {}: {e}", self.settings.hls_dir.display());
+        }
+        let error = match &reason {
+            EndReason::UserStopped => None,
+            EndReason::MaxReconnects | EndReason::Error(_) => self.state.error.clone(),
+        };
+        self.state = StreamState {
+            status: if reason == EndReason::UserStopped {
+                StreamStatus::Stopped
+            } else {
+                StreamStatus::Error
+            },
+            error,
+            reconnect_attempts: self.state.reconnect_attempts,
+            ..StreamState::default()
+        };
+        self.publish(on_state);
+        tracing::info!("camera stream ended: {reason}");
+        reason
+    }
+
+    /// Cleans the folder and spawns FFmpeg, entering `status`.
+    async fn spawn(
+        &mut self,
+        status: StreamStatus,
+        on_state: &mut impl FnMut(&StreamState),
+    ) -> Next {
+        let settings = &self.settings;
+        let fatal = |state: &mut StreamState, message: String| {
+            state.error = Some(message.clone());
+            Next::End(EndReason::Error(message))
+        };
+        if let Err(e) = tokio::fs::create_dir_all(&settings.hls_dir).await {
+            let message = format!(
+                "cannot create the HLS folder {}: {e}",
+                settings.hls_dir.display()
+            );
+            return fatal(&mut self.state, message);
+        }
+        if let Err(e) = clean_hls_dir(&settings.hls_dir).await {
+            let message = format!(
+                "cannot clean the HLS folder {}: {e}",
+                settings.hls_dir.display()
+            );
+            return fatal(&mut self.state, message);
+        }
+        let args = ffmpeg::hls_args(&settings.input, &settings.hls_dir, &settings.config);
+        let spawned_at = SystemTime::now();
+        let child = Command::new(&settings.ffmpeg)
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn();
+        let mut child = match child {
+            Ok(child) => child,
+            Err(e) => {
+                let message = format!("cannot start {}: {e}", settings.ffmpeg.display());
+                return fatal(&mut self.state, message);
+            }
+        };
+        tracing::info!(
+            "FFmpeg (pid {:?}) streaming {} to {}",
+            child.id(),
+            settings.input.describe(),
+            settings.hls_dir.display()
+        );
+        let log = Arc::new(Mutex::new(StderrLog::default()));
+        let reader = child.stderr.take().map(|stderr| {
+            tokio::spawn(read_stderr(
+                stderr,
+                Arc::clone(&log),
+                settings.input.clone(),
+            ))
+        });
+        self.state = StreamState {
+            status,
+            pid: child.id(),
+            error: if status == StreamStatus::Starting {
+                None
+            } else {
+                self.state.error.clone()
+            },
+            reconnect_attempts: self.state.reconnect_attempts,
+            ..StreamState::default()
+        };
+        self.publish(on_state);
+        Next::Phase(Phase::Running(Box::new(Running {
+            child,
+            spawned_at,
+            spawned: Instant::now(),
+            log,
+            reader,
+            streaming_since: None,
+        })))
+    }
+
+    /// How old the playlist is, if the current process wrote it.
+    async fn playlist_age(&self, running: &Running) -> Option<Duration> {
+        let path = self.settings.hls_dir.join(ffmpeg::PLAYLIST);
+        let modified = tokio::fs::metadata(&path).await.ok()?.modified().ok()?;
+        // Coarse file-system clocks: allow a second of slack.
+        if modified + Duration::from_secs(1) < running.spawned_at {
+            return None;
+        }
+        Some(
+            SystemTime::now()
+                .duration_since(modified)
+                .unwrap_or(Duration::ZERO),
+        )
+    }
+
+    /// The periodic check of a running process.
+    async fn check(
+        &mut self,
+        mut running: Box<Running>,
+        on_state: &mut impl FnMut(&StreamState),
+    ) -> Next {
+        {
+            let log = running.log.lock().unwrap_or_else(PoisonError::into_inner);
+            if log.info.resolution.is_some() {
+                self.state.resolution.clone_from(&log.info.resolution);
+            }
+            if log.info.fps.is_some() {
+                self.state.fps = log.info.fps;
+            }
+        }
+        let age = self.playlist_age(&running).await;
+        let limit = self.settings.stale_limit();
+        match running.streaming_since {
+            None => match age {
+                Some(age) if age <= limit => {
+                    let now = Instant::now();
+                    running.streaming_since = Some(now);
+                    self.state.status = StreamStatus::Streaming;
+                    self.state.connected = true;
+                    self.state.error = None;
+                    self.state.started_at = Some(now);
+                    tracing::info!("camera streaming: {}", self.settings.input.describe());
+                }
+                _ if running.spawned.elapsed() > self.settings.startup_timeout => {
+                    let why = format!(
+                        "no HLS output within {} s",
+                        self.settings.startup_timeout.as_secs()
+                    );
+                    return self.fail(&mut running, why, on_state).await;
+                }
+                _ => {}
+            },
+            Some(since) => match age {
+                Some(age) if age <= limit => {
+                    if since.elapsed() >= STABLE_STREAMING {
+                        self.state.reconnect_attempts = 0;
+                    }
+                }
+                _ => {
+                    let why = format!(
+                        "the stream stalled: no new HLS segment for {} s",
+                        limit.as_secs()
+                    );
+                    return self.fail(&mut running, why, on_state).await;
+                }
+            },
+        }
+        self.publish(on_state);
+        Next::Phase(Phase::Running(running))
+    }
+
+    /// Kills a failed process and either schedules a reconnect or ends.
+    async fn fail(
+        &mut self,
+        running: &mut Running,
+        why: String,
+        on_state: &mut impl FnMut(&StreamState),
+    ) -> Next {
+        // A broken process gets no grace period.
+        let _ = running.child.kill().await;
+        if let Some(reader) = running.reader.take() {
+            // The last lines are read once the pipe closes; do not wait on a stuck grandchild.
+            let _ = tokio::time::timeout(Duration::from_millis(500), reader).await;
+        }
+        let last_error = running
+            .log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .last_error
+            .take();
+        let message = match last_error {
+            Some(e) => format!("{why}: {e}"),
+            None => why,
+        };
+        tracing::warn!("camera stream failed: {message}");
+        self.state.error = Some(message);
+        self.state.connected = false;
+        self.state.started_at = None;
+        self.state.pid = None;
+        let max = self.settings.config.max_reconnect_attempts;
+        if let Ok(max) = u32::try_from(max)
+            && self.state.reconnect_attempts >= max
+        {
+            return Next::End(EndReason::MaxReconnects);
+        }
+        self.state.reconnect_attempts = self.state.reconnect_attempts.saturating_add(1);
+        let delay = backoff(
+            Duration::from_secs(u64::from(self.settings.config.reconnect_delay.max(1))),
+            self.state.reconnect_attempts,
+        );
+        self.state.status = StreamStatus::Reconnecting;
+        self.publish(on_state);
+        tracing::info!(
+            "reconnecting in {} s (attempt {})",
+            delay.as_secs(),
+            self.state.reconnect_attempts
+        );
+        Next::Phase(Phase::Backoff(tokio::time::Instant::now() + delay))
+    }
+
+    /// Stops a running FFmpeg: SIGTERM, the grace period, then SIGKILL.
+    async fn stop_process(&mut self, running: &mut Running) {
+        if let Some(pid) = running.child.id() {
+            terminate(pid);
+            match tokio::time::timeout(self.settings.stop_grace, running.child.wait()).await {
+                Ok(_) => {}
+                Err(_) => {
+                    tracing::warn!(
+                        "FFmpeg (pid {pid}) ignored SIGTERM for {} s: killing it",
+                        self.settings.stop_grace.as_secs()
+                    );
+                    let _ = running.child.kill().await;
+                }
+            }
+        }
+        if let Some(reader) = running.reader.take() {
+            let _ = tokio::time::timeout(Duration::from_millis(500), reader).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_a_minute() {
+        let base = Duration::from_secs(5);
+        let waits: Vec<u64> = (1..=6).map(|n| backoff(base, n).as_secs()).collect();
+        assert_eq!(waits, [5, 10, 20, 40, 60, 60]);
+        assert_eq!(backoff(base, 1000), MAX_BACKOFF);
+        assert_eq!(backoff(Duration::from_secs(300), 1), MAX_BACKOFF);
+    }
+
+    #[test]
+    fn only_stream_files_are_ours() {
+        for name in [
+            "stream.m3u8",
+            "stream.m3u8.tmp",
+            "segment_00000.ts",
+            "segment_12345.ts",
+            "segment_00001.ts.tmp",
+        ] {
+            assert!(is_stream_file(name), "{name}");
+        }
+        for name in [
+            "other.ts",
+            "notes.tmp",
+            "stream.mp4",
+            "segment_1.mp4",
+            "thumb.jpg",
+            "README",
+        ] {
+            assert!(!is_stream_file(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn statuses_and_reasons_speak_the_contract() {
+        let all = [
+            StreamStatus::Stopped,
+            StreamStatus::Starting,
+            StreamStatus::Streaming,
+            StreamStatus::Reconnecting,
+            StreamStatus::Error,
+        ];
+        let names: Vec<&str> = all.iter().map(|s| s.as_str()).collect();
+        assert_eq!(
+            names,
+            ["stopped", "starting", "streaming", "reconnecting", "error"]
+        );
+        assert_eq!(EndReason::UserStopped.as_str(), "user_stopped");
+        assert_eq!(EndReason::MaxReconnects.as_str(), "max_reconnects");
+        assert_eq!(EndReason::Error("x".into()).as_str(), "error");
+    }
+
+    fn sensor_names(state: &StreamState) -> Vec<String> {
+        state.measurements().into_iter().map(|m| m.sensor).collect()
+    }
+
+    #[test]
+    fn readings_follow_the_contract() {
+        let stopped = StreamState::default();
+        assert_eq!(
+            sensor_names(&stopped),
+            [
+                "stream_status",
+                "stream_connected",
+                "stream_error",
+                "stream_uptime"
+            ]
+        );
+        let m = stopped.measurements();
+        assert_eq!(m[0].value, Value::Text("stopped".into()));
+        assert_eq!(m[1].value, Value::Bool(false));
+        assert_eq!(m[2].value, Value::Null);
+        assert_eq!(m[3].value, Value::Float(0.0));
+        assert_eq!(m[3].unit, Some(Unit::SECONDS));
+
+        let streaming = StreamState {
+            status: StreamStatus::Streaming,
+            connected: true,
+            resolution: Some("1920x1080".into()),
+            fps: Some(25),
+            started_at: Some(Instant::now() - Duration::from_secs(90)),
+            ..StreamState::default()
+        };
+        assert_eq!(
+            sensor_names(&streaming),
+            [
+                "stream_status",
+                "stream_connected",
+                "stream_error",
+                "stream_resolution",
+                "stream_fps",
+                "stream_uptime"
+            ]
+        );
+        let m = streaming.measurements();
+        assert_eq!(m[3].value, Value::Text("1920x1080".into()));
+        assert_eq!(m[4].value, Value::Int(25));
+        assert_eq!(m[4].unit, Some(Unit::FRAMES_PER_SECOND));
+        let uptime = m[5].value.as_f64().unwrap();
+        assert!((90.0..91.0).contains(&uptime), "{uptime}");
+
+        let failed = StreamState {
+            status: StreamStatus::Reconnecting,
+            error: Some("Connection refused".into()),
+            ..StreamState::default()
+        };
+        assert_eq!(
+            failed.measurements()[2].value,
+            Value::Text("Connection refused".into())
+        );
+    }
+
+    #[test]
+    fn the_stale_limit_covers_long_segments() {
+        let mut s = SupervisorSettings::new(
+            "ffmpeg".into(),
+            "/tmp".into(),
+            Input::TestPattern,
+            CameraConfig::default(),
+        );
+        assert_eq!(s.stale_limit(), Duration::from_secs(10));
+        s.config.hls_segment_duration = 10;
+        assert_eq!(s.stale_limit(), Duration::from_secs(30));
+    }
+
+    #[tokio::test]
+    async fn cleaning_leaves_other_files() {
+        let dir = std::env::temp_dir().join(format!("sense-camera-clean-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("segment_dir.ts")).unwrap();
+        for name in [
+            "stream.m3u8",
+            "segment_00003.ts",
+            "stream.m3u8.tmp",
+            "keep.txt",
+            "x.ts",
+        ] {
+            std::fs::write(dir.join(name), b"x").unwrap();
+        }
+        assert_eq!(clean_hls_dir(&dir).await.unwrap(), 3);
+        let mut left: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["keep.txt", "segment_dir.ts", "x.ts"]);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(clean_hls_dir(&dir).await.unwrap(), 0);
+    }
+}
