@@ -405,7 +405,9 @@ impl Gateway {
         };
         let dir = &self.shared.options.hls_dir;
         let playlist = relative.extension().is_some_and(|e| e == "m3u8");
-        let caching = if playlist {
+        // Segments never change under their name; the playlist and the thumbnail do.
+        let changing = playlist || relative.extension().is_some_and(|e| e == "jpg");
+        let caching = if changing {
             Caching::Revalidate
         } else {
             Caching::For(3600)

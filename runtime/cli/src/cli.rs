@@ -53,6 +53,9 @@ pub enum Command {
     Orchestrator {
         #[command(flatten)]
         redis: RedisArg,
+        /// Run the sources with simulated hardware and web services (child processes only).
+        #[arg(long)]
+        sim: bool,
     },
     /// One data source: sensors, co2, system, weather, pihole, tailscale or network_camera.
     Source {

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use sense_bus::{Bus, BusError, ConnectOptions, SectionName, SourceId, store};
 use sense_linux::HostFs;
+use sense_orchestrator::{LauncherChoice, OrchestratorError, OrchestratorOptions};
+use sense_runtime::camera::CameraOptions;
 use sense_runtime::sources::{self, Mode, SourceError, SourceOptions};
 use sense_runtime::{Env, legacy, shutdown};
 
@@ -26,7 +28,7 @@ pub async fn run(command: Command) -> u8 {
     match command {
         Command::Run { .. } => not_yet("run", "the gateway and the dashboard arrive with issue #8"),
         Command::Gateway { .. } => not_yet("gateway", "it arrives with issue #8"),
-        Command::Orchestrator { .. } => not_yet("orchestrator", "it arrives with issue #7"),
+        Command::Orchestrator { redis, sim } => orchestrator(&redis.url, sim).await,
         Command::Source {
             id,
             once,
@@ -50,8 +52,16 @@ pub async fn run(command: Command) -> u8 {
                 disk_path,
                 i2c_bus,
                 dev_root: "/dev".into(),
+                hls_dir: CameraOptions::hls_dir_from(&env),
                 env,
             };
+            // A scan or discovery is one-off anyway; a stream has no single poll.
+            if once && id == SourceId::NetworkCamera && mode.as_deref() != Some("discover") {
+                tracing::error!(
+                    "the camera streams until it is stopped: run `source network_camera` without --once"
+                );
+                return EXIT_INVALID;
+            }
             match mode.as_deref() {
                 None | Some("poll") => source(id, once, &redis.url, &options).await,
                 Some("stream") if id == SourceId::NetworkCamera => {
@@ -78,6 +88,50 @@ pub async fn run(command: Command) -> u8 {
         Command::Aranet4 {
             command: Aranet4Command::Decode { hex },
         } => aranet4_decode(&hex),
+    }
+}
+
+/// The orchestrator until SIGTERM: waits for Redis, then schedules the sources as child
+/// processes of this binary, or as containers when it runs in the compose project.
+async fn orchestrator(url: &str, sim: bool) -> u8 {
+    let env = Env::process();
+    let mut options = OrchestratorOptions::from_env(&|v| env.get(v));
+    match &mut options.launcher {
+        LauncherChoice::Process {
+            extra_args,
+            env: vars,
+            ..
+        } => {
+            // Children find the bus where the orchestrator did, even when it came from `--redis`.
+            vars.push(("REDIS_URL".to_owned(), url.to_owned()));
+            if sim {
+                extra_args.push("--sim".to_owned());
+            }
+        }
+        LauncherChoice::Docker(_) if sim => {
+            tracing::error!(
+                "--sim runs the sources as child processes; unset COMPOSE_PROJECT_NAME or set \
+                 ORCHESTRATOR_LAUNCHER=process"
+            );
+            return EXIT_INVALID;
+        }
+        LauncherChoice::Docker(_) => {}
+    }
+    let stop = shutdown::on_signals();
+    let bus = tokio::select! {
+        bus = Bus::connect(url, ConnectOptions::WaitForever) => match bus {
+            Ok(bus) => bus,
+            Err(e) => return bus_error(&e),
+        },
+        () = stop.cancelled() => return 0,
+    };
+    match sense_orchestrator::run(bus, options, stop).await {
+        Ok(()) => 0,
+        Err(OrchestratorError::Bus(e)) => bus_error(&e),
+        Err(e) => {
+            tracing::error!("{e}");
+            EXIT_NO_BUS
+        }
     }
 }
 

@@ -6,9 +6,11 @@
 //!   on its schedule (resident), writing readings, status, meta and `data:{id}` per the contract.
 //! - [`sources`]: builds each source from real hardware or the simulation and runs it.
 //! - [`sensehat`]: the Sense HAT service: sensors, LED display, joystick, commands.
+//! - [`camera`]: the camera service: the HLS stream on demand, its commands.
 //! - [`legacy`]: imports a monolith `config.yaml` into the config sections.
 //! - [`shutdown`]: SIGTERM/SIGINT as a cancellation token.
 
+pub mod camera;
 pub mod co2;
 pub mod legacy;
 pub mod runner;

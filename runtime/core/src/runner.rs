@@ -14,6 +14,7 @@
 //! reads changes (`config:changed`), keeps measuring while Redis is away and delivers the latest
 //! poll as soon as Redis is back, and stops cleanly when its token is cancelled.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sense_bus::config::Config;
@@ -25,6 +26,7 @@ use sense_bus::store::PollWrite;
 use sense_bus::{Batch, Bus, BusError, SectionName, Subscription, Topic, unix_now};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -72,6 +74,10 @@ pub struct Runner<S: Source> {
     /// `None` until `state:{id}` has been read; afterwards memory is the authority, so a Redis
     /// that restarts empty does not reset the counters of a resident source.
     remembered: Option<(Counters, S::State)>,
+    /// Overrides the schedule's interval (the camera writes its state every 5 s).
+    every: Option<Duration>,
+    /// Polls at once when notified (the camera, when its stream changes state).
+    wake: Option<Arc<Notify>>,
 }
 
 impl<S: Source> std::fmt::Debug for Runner<S> {
@@ -101,11 +107,29 @@ impl<S: Source> Runner<S> {
             problems: Vec::new(),
             inputs: Inputs::new(),
             remembered: None,
+            every: None,
+            wake: None,
         }
     }
 
-    /// The poll interval the config sets (30 s for a source without one).
+    /// Polls every `interval` whatever the schedule says (`meta` still reports the schedule's).
+    pub fn every(mut self, interval: Duration) -> Self {
+        self.every = Some(interval);
+        self
+    }
+
+    /// Also polls, in resident mode, whenever `wake` is notified.
+    pub fn woken_by(mut self, wake: Arc<Notify>) -> Self {
+        self.wake = Some(wake);
+        self
+    }
+
+    /// The poll interval: the one set by [`every`](Self::every), else the config's (30 s for a
+    /// source without one).
     pub fn interval(&self) -> Duration {
+        if let Some(every) = self.every {
+            return every;
+        }
         Duration::from_secs(u64::from(
             self.config.schedule.interval(S::ID).unwrap_or(30),
         ))
@@ -236,8 +260,10 @@ impl<S: Source> Runner<S> {
 
     /// Runs until `shutdown` is cancelled: a poll every interval, and one at once when a section
     /// this source reads changes. Survives Redis going away: measurements continue, and the
-    /// latest is written within about a second of Redis coming back.
-    pub async fn run_resident(mut self, shutdown: CancellationToken) {
+    /// latest is written within about a second of Redis coming back. Gives the runner back, for a
+    /// last [`run_once`](Self::run_once).
+    pub async fn run_resident(mut self, shutdown: CancellationToken) -> Self {
+        let woken = self.wake.clone();
         let mut changes: Option<Subscription> = None;
         let mut bus_down = false;
         tracing::info!(source = %S::ID, bus = %self.bus.describe(), "running");
@@ -285,6 +311,7 @@ impl<S: Source> Runner<S> {
                     () = tokio::time::sleep_until(wake) => {
                         if Instant::now() >= next_poll { break }
                     }
+                    () = notified(woken.as_deref()) => break,
                     message = next_message(&mut changes) => match message {
                         Some(payload) if self.concerns_me(&payload) => {
                             tracing::info!(source = %S::ID, "config changed; polling now");
@@ -298,6 +325,7 @@ impl<S: Source> Runner<S> {
             }
         }
         tracing::info!(source = %S::ID, "stopped");
+        self
     }
 
     /// Whether a `config:changed` payload names a section this source reads.
@@ -306,6 +334,14 @@ impl<S: Source> Runner<S> {
             .ok()
             .and_then(|c| c.section.parse::<SectionName>().ok())
             .is_some_and(|s| self.sections.contains(&s))
+    }
+}
+
+/// Resolves when `wake` is notified; never without one.
+async fn notified(wake: Option<&Notify>) {
+    match wake {
+        Some(w) => w.notified().await,
+        None => std::future::pending().await,
     }
 }
 

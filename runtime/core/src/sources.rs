@@ -9,6 +9,7 @@ use sense_source_system::SystemSource;
 use tokio_util::sync::CancellationToken;
 
 use crate::Env;
+use crate::camera::{self, CameraOptions};
 use crate::co2;
 use crate::runner::{PollReport, Runner};
 use crate::sensehat::{self, SenseHat, ServiceOptions};
@@ -17,10 +18,12 @@ use crate::sim_web::{self, WithConfig};
 use sense_bus::config::WeatherConfig;
 use sense_http::HttpClient;
 use sense_source_aranet4::Aranet4Source;
+use sense_source_camera::{EndReason, discovery};
 use sense_source_pihole::PiholeSource;
 use sense_source_sensehat::SenseHatSource;
 use sense_source_tailscale::TailscaleSource;
 use sense_source_weather::WeatherSource;
+use serde_json::Value as Json;
 
 /// Where a source finds its hardware.
 #[derive(Clone, Debug)]
@@ -35,6 +38,8 @@ pub struct SourceOptions {
     pub i2c_bus: PathBuf,
     /// Where device nodes are (`/dev`).
     pub dev_root: PathBuf,
+    /// Where the camera writes its HLS stream (`HLS_OUTPUT_DIR`).
+    pub hls_dir: PathBuf,
     /// Environment lookup for config.
     pub env: Env,
 }
@@ -158,7 +163,22 @@ pub async fn run(
                 .await
             }
         }
-        SourceId::NetworkCamera => Err(SourceError::NotYet { id, issue: 6 }),
+        SourceId::NetworkCamera => match mode {
+            Mode::Once => Err(SourceError::Failed(
+                "the camera streams until it is stopped: run it without --once".into(),
+            )),
+            Mode::Resident(shutdown) => {
+                let camera = CameraOptions {
+                    sim: options.sim,
+                    hls_dir: options.hls_dir.clone(),
+                    env: options.env.clone(),
+                };
+                match camera::run(bus, &camera, shutdown).await {
+                    EndReason::UserStopped => Ok(None),
+                    reason => Err(SourceError::Failed(format!("the stream ended: {reason}"))),
+                }
+            }
+        },
     }
 }
 
@@ -204,7 +224,18 @@ pub async fn scan(
             .await?;
             Ok(result)
         }
-        SourceId::NetworkCamera => Err(SourceError::NotYet { id, issue: 6 }),
+        SourceId::NetworkCamera => {
+            let found = camera::discover(options.sim).await;
+            let mut result = Json::Object(discovery::response_data(&found));
+            result["timestamp"] = Json::from(sense_bus::unix_now());
+            bus.set(
+                &sense_bus::keys::scan(id.as_str()),
+                &result.to_string(),
+                Some(SCAN_TTL),
+            )
+            .await?;
+            Ok(result)
+        }
         _ => Err(SourceError::Failed(format!(
             "the `{id}` source has nothing to scan for"
         ))),

@@ -319,6 +319,7 @@ async fn the_system_source_end_to_end_on_the_simulated_pi() {
         disk_path: "/".into(),
         i2c_bus: "/dev/i2c-1".into(),
         dev_root: "/dev".into(),
+        hls_dir: std::env::temp_dir(),
         env: no_env(),
     };
     let report = sources::run(SourceId::System, bus.clone(), &options, Mode::Once)

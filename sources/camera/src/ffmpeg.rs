@@ -35,6 +35,9 @@ pub enum Input {
     /// FFmpeg's `testsrc2` pattern with a 440 Hz tone, in real time: the simulated camera of
     /// `--sim`.
     TestPattern,
+    /// A local media file or HLS playlist, read as fast as FFmpeg can (the stream's own playlist
+    /// is the input of a thumbnail taken while streaming, so the camera sees no second client).
+    Local(std::path::PathBuf),
 }
 
 impl Input {
@@ -51,6 +54,7 @@ impl Input {
         match self {
             Input::Rtsp { url, .. } => crate::rtsp::redacted(url),
             Input::TestPattern => "the test pattern".to_owned(),
+            Input::Local(path) => path.display().to_string(),
         }
     }
 
@@ -58,7 +62,7 @@ impl Input {
     pub fn redact(&self, text: &str) -> String {
         match self {
             Input::Rtsp { url, .. } => crate::rtsp::redact_text(text, url),
-            Input::TestPattern => crate::rtsp::redact_text(text, ""),
+            Input::TestPattern | Input::Local(_) => crate::rtsp::redact_text(text, ""),
         }
     }
 }
@@ -72,6 +76,7 @@ impl fmt::Debug for Input {
                 .field("transport", transport)
                 .finish(),
             Input::TestPattern => f.write_str("TestPattern"),
+            Input::Local(path) => f.debug_tuple("Local").field(path).finish(),
         }
     }
 }
@@ -131,6 +136,13 @@ fn input_args(args: &mut Vec<OsString>, input: &Input, io_timeout: Duration, rea
                 );
             }
         }
+        Input::Local(path) => {
+            if realtime {
+                push(args, &["-re"]);
+            }
+            push(args, &["-i"]);
+            args.push(absolute(path).into_os_string());
+        }
     }
 }
 
@@ -154,7 +166,7 @@ pub fn hls_args(input: &Input, out_dir: &Path, config: &CameraConfig) -> Vec<OsS
     common(&mut args);
     input_args(&mut args, input, RTSP_IO_TIMEOUT, true);
     match input {
-        Input::Rtsp { .. } => push(
+        Input::Rtsp { .. } | Input::Local(_) => push(
             &mut args,
             &[
                 "-map", "0:v:0", "-map", "0:a:0?", "-c:v", "copy", "-c:a", "aac", "-b:a", "64k",

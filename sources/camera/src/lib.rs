@@ -31,14 +31,17 @@ pub mod discovery;
 pub mod ffmpeg;
 pub mod ptz;
 pub mod rtsp;
+pub mod source;
 pub mod supervisor;
 mod thumbnail;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use sense_bus::config::{CameraConfig, CameraEntry};
 
 pub use ffmpeg::{Input, StreamInfo};
+pub use source::StreamSource;
 pub use supervisor::{
     Control, EndReason, MAX_BACKOFF, STABLE_STREAMING, StreamState, StreamStatus, Supervisor,
     SupervisorSettings, backoff, clean_hls_dir, is_stream_file,
@@ -52,6 +55,14 @@ pub enum CameraError {
     /// The config has no enabled camera.
     #[error("no enabled camera is configured")]
     NoCamera,
+    /// FFmpeg is not installed where it was looked for.
+    #[error(
+        "FFmpeg is not installed: {looked}. Install it (e.g. `apt install ffmpeg`) or set FFMPEG to its path"
+    )]
+    NoFfmpeg {
+        /// Where it was looked for.
+        looked: String,
+    },
     /// FFmpeg could not be started.
     #[error("cannot start FFmpeg ({program}): {reason}")]
     Spawn {
@@ -108,6 +119,33 @@ pub fn camera_input(config: &CameraConfig) -> Result<Input, CameraError> {
     Ok(Input::camera(active_camera(config)?, config.transport))
 }
 
+/// The FFmpeg to run: `explicit` (the `FFMPEG` variable) when set, else the first `ffmpeg` in
+/// `path` (the `PATH` variable). Only executable files count.
+pub fn find_ffmpeg(explicit: Option<&str>, path: Option<&str>) -> Result<PathBuf, CameraError> {
+    if let Some(explicit) = explicit.filter(|e| !e.is_empty()) {
+        let candidate = PathBuf::from(explicit);
+        return if is_executable(&candidate) {
+            Ok(candidate)
+        } else {
+            Err(CameraError::NoFfmpeg {
+                looked: format!("FFMPEG={explicit} is not an executable file"),
+            })
+        };
+    }
+    let path = path.unwrap_or_default();
+    std::env::split_paths(path)
+        .map(|dir| dir.join("ffmpeg"))
+        .find(|candidate| is_executable(candidate))
+        .ok_or_else(|| CameraError::NoFfmpeg {
+            looked: format!("no `ffmpeg` in PATH ({path})"),
+        })
+}
+
+fn is_executable(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,5 +173,43 @@ mod tests {
             active_camera(&CameraConfig::default()),
             Err(CameraError::NoCamera)
         );
+    }
+
+    #[test]
+    fn ffmpeg_is_found_on_the_path_or_named_and_its_absence_is_explained() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("sense-find-ffmpeg-{}", std::process::id()));
+        let bin = dir.join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let empty = dir.join("empty");
+        std::fs::create_dir_all(&empty).unwrap();
+        let ffmpeg = bin.join("ffmpeg");
+        std::fs::write(&ffmpeg, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&ffmpeg, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = format!("{}:{}", empty.display(), bin.display());
+
+        assert_eq!(find_ffmpeg(None, Some(&path)).unwrap(), ffmpeg);
+        assert_eq!(
+            find_ffmpeg(Some(ffmpeg.to_str().unwrap()), None).unwrap(),
+            ffmpeg
+        );
+
+        let missing = find_ffmpeg(None, Some(empty.to_str().unwrap()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            missing.starts_with("FFmpeg is not installed: no `ffmpeg` in PATH"),
+            "{missing}"
+        );
+        assert!(missing.contains("apt install ffmpeg"), "{missing}");
+
+        // A file that is not executable does not count.
+        std::fs::set_permissions(&ffmpeg, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(find_ffmpeg(None, Some(&path)).is_err());
+        let named = find_ffmpeg(Some(ffmpeg.to_str().unwrap()), None)
+            .unwrap_err()
+            .to_string();
+        assert!(named.contains("is not an executable file"), "{named}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -506,7 +506,16 @@ async fn within_cache_duration_no_request_is_made() {
     let first = poll(&mut source, &config, &mut state).await.unwrap();
     age(&mut state, 200.0);
     let second = poll(&mut source, &config, &mut state).await.unwrap();
-    assert_eq!(second, first, "the remembered readings, no error");
+    assert_eq!(
+        second.measurements, first.measurements,
+        "the remembered readings"
+    );
+    assert_eq!(second.error, None);
+    assert_eq!(
+        second.measured_at,
+        state.last_good.as_ref().map(|g| g.fetched_at),
+        "timed when they were fetched, not now"
+    );
     assert_eq!(server.requests().len(), 1);
 
     // Past the cache duration it asks again.

@@ -1,0 +1,950 @@
+//! The orchestrator's state and loops: the schedule, runs and their bookkeeping, the status a
+//! failed run leaves behind, the camera and resident services, health.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use sense_bus::config::{self, Config, ScheduleConfig};
+use sense_bus::ids::Lifecycle;
+use sense_bus::keys::{self, channels};
+use sense_bus::model::{ConfigChanged, Status, StreamEnded};
+use sense_bus::store::{self, status_ttl, to_json};
+use sense_bus::{
+    Batch, Bus, BusError, SectionName, SourceId, Subscription, unix_now, with_section,
+};
+use serde_json::{Map, Value as Json, json};
+use tokio::sync::{Notify, OwnedMutexGuard, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::launcher::{Job, JobMode, Launcher, RunEnd, RunOutcome, seconds};
+use crate::{EnvFn, OrchestratorError, OrchestratorOptions};
+
+/// The orchestrator's own status key.
+pub const HEALTH_KEY: &str = "status:orchestrator";
+
+/// A source counts as overdue when it has had no successful poll for this many intervals.
+pub const OVERDUE_INTERVALS: u32 = 3;
+
+/// How long `start_camera` watches a new camera for an immediate failure before answering.
+const CAMERA_EARLY_EXIT: Duration = Duration::from_secs(1);
+
+/// The longest back-off between restarts of a resident source that keeps failing.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// What a co2 run needs beyond its Bluetooth listening time (start-up, Redis, a GATT fallback).
+const CO2_MARGIN: Duration = Duration::from_secs(15);
+
+/// A resident source that ran this long before ending starts its back-off afresh.
+const STABLE_RUN: Duration = Duration::from_secs(60);
+
+/// One run, for the health payload.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct RunRecord {
+    pub(crate) mode: JobMode,
+    pub(crate) started_at: f64,
+    pub(crate) ended_at: f64,
+    pub(crate) exit_code: Option<i32>,
+    /// `ok`, `failed`, `not_built`, `timeout`, `stopped`, `launch_failed`.
+    pub(crate) outcome: &'static str,
+    pub(crate) error: Option<String>,
+    pub(crate) log_tail: Vec<String>,
+}
+
+impl RunRecord {
+    fn new(mode: JobMode, started_at: f64, outcome: &RunOutcome) -> RunRecord {
+        RunRecord {
+            mode,
+            started_at,
+            ended_at: unix_now(),
+            exit_code: outcome.end.exit_code(),
+            outcome: match outcome.end {
+                RunEnd::Exited(0) => "ok",
+                RunEnd::Exited(crate::launcher::EXIT_NOT_BUILT) => "not_built",
+                RunEnd::Exited(_) => "failed",
+                RunEnd::TimedOut(_) => "timeout",
+                RunEnd::Stopped => "stopped",
+                RunEnd::Failed(_) => "launch_failed",
+            },
+            error: outcome.error(),
+            log_tail: outcome.log_tail.clone(),
+        }
+    }
+
+    pub(crate) fn ok(&self) -> bool {
+        self.outcome == "ok"
+    }
+
+    fn to_json(&self) -> Json {
+        let mut j = json!({
+            "mode": self.mode.as_str(),
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "duration_s": ((self.ended_at - self.started_at) * 1000.0).round() / 1000.0,
+            "exit_code": self.exit_code,
+            "outcome": self.outcome,
+            "error": self.error,
+        });
+        if !self.ok() && !self.log_tail.is_empty() {
+            j["log_tail"] = json!(self.log_tail);
+        }
+        j
+    }
+}
+
+/// A scheduled source's bookkeeping.
+#[derive(Clone, Debug, Default)]
+struct SourceState {
+    /// When its last scheduled (or triggered) poll started: the schedule counts from there.
+    last_start: Option<Instant>,
+    /// What runs now and since when (Unix seconds).
+    running: Option<(JobMode, f64)>,
+    /// Runs started since boot (polls, scans, discoveries).
+    launches: u64,
+    last_run: Option<RunRecord>,
+}
+
+/// A long-running service (the camera, a resident source) while it runs.
+#[derive(Clone, Debug)]
+struct ServiceState {
+    stop: CancellationToken,
+    started_at: f64,
+    generation: u64,
+}
+
+/// A resident source's bookkeeping.
+#[derive(Clone, Debug, Default)]
+struct ResidentState {
+    current: Option<ServiceState>,
+    starts: u64,
+    restart_requested: bool,
+    backoff: Option<Duration>,
+    last_run: Option<RunRecord>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    schedule: ScheduleConfig,
+    /// `aranet4.timeout`: a co2 run listens this long, so it may run longer than others.
+    aranet4_timeout: Duration,
+    problems: Vec<String>,
+    sources: BTreeMap<SourceId, SourceState>,
+    camera: Option<ServiceState>,
+    camera_generation: u64,
+    camera_starts: u64,
+    camera_last_run: Option<RunRecord>,
+    residents: BTreeMap<SourceId, ResidentState>,
+    health_writes: u64,
+    overdue: BTreeSet<SourceId>,
+}
+
+/// Counts what is in flight (runs and services) while alive.
+#[derive(Debug)]
+pub(crate) struct InFlight(watch::Sender<usize>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+/// Everything the loops share.
+pub(crate) struct Core<L> {
+    pub(crate) bus: Bus,
+    pub(crate) launcher: L,
+    pub(crate) options: OrchestratorOptions,
+    env: EnvFn,
+    started_unix: f64,
+    started: Instant,
+    state: Mutex<State>,
+    slots: BTreeMap<SourceId, Arc<tokio::sync::Mutex<()>>>,
+    in_flight: watch::Sender<usize>,
+    /// Cancelled when shutdown's grace is over: runs still going are killed.
+    kill: CancellationToken,
+    pub(crate) shutdown: CancellationToken,
+    changed: Notify,
+}
+
+impl<L> std::fmt::Debug for Core<L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core")
+            .field("bus", &self.bus)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<L: Launcher> Core<L> {
+    pub(crate) fn new(
+        bus: Bus,
+        launcher: L,
+        options: OrchestratorOptions,
+        env: EnvFn,
+        shutdown: CancellationToken,
+    ) -> Core<L> {
+        let slots = SourceId::ALL
+            .into_iter()
+            .map(|id| (id, Arc::new(tokio::sync::Mutex::new(()))))
+            .collect();
+        Core {
+            bus,
+            launcher,
+            options,
+            env,
+            started_unix: unix_now(),
+            started: Instant::now(),
+            state: Mutex::new(State::default()),
+            slots,
+            in_flight: watch::Sender::new(0),
+            kill: CancellationToken::new(),
+            shutdown,
+            changed: Notify::new(),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn in_flight(&self) -> InFlight {
+        self.in_flight.send_modify(|n| *n += 1);
+        InFlight(self.in_flight.clone())
+    }
+
+    fn interval_s(&self, id: SourceId) -> u32 {
+        self.state().schedule.interval(id).unwrap_or(0)
+    }
+
+    /// Seeds `config:*` from the environment (SET NX) and logs what happened.
+    ///
+    /// This is `store::seed_config_from_env`, step by step: that function holds its (non-`Sync`)
+    /// environment across awaits, which would make the orchestrator's future unfit for
+    /// `tokio::spawn`.
+    pub(crate) async fn seed(&self) -> Result<(), BusError> {
+        for section in SectionName::ALL {
+            let (fields, problems) = {
+                let env = &*self.env;
+                with_section!(section, S => config::env_layer::<S>(&|v| env(v)))
+            };
+            for p in problems {
+                tracing::warn!(problem = %p, "environment config problem");
+            }
+            if fields.is_empty() {
+                continue;
+            }
+            let names: Vec<String> = fields.keys().cloned().collect();
+            let written = self
+                .bus
+                .set_nx(&keys::config(section), &Json::Object(fields).to_string())
+                .await?;
+            if written {
+                tracing::info!(%section, fields = %names.join(", "), "config seeded from the environment");
+            } else {
+                tracing::info!(%section, "config already in Redis; the environment's values are left unused");
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads `config:schedule` and `config:aranet4` (with the environment and defaults) and
+    /// applies them.
+    pub(crate) async fn reload_schedule(&self) -> Result<(), BusError> {
+        const SECTIONS: [SectionName; 2] = [SectionName::Schedule, SectionName::Aranet4];
+        let texts = store::read_config_texts(&self.bus, &SECTIONS).await?;
+        let env = &*self.env;
+        let (config, problems) =
+            Config::resolve(&SECTIONS, |s| texts.get(&s).cloned().flatten(), &|v| env(v));
+        let mut st = self.state();
+        for p in problems.iter().filter(|p| !st.problems.contains(p)) {
+            tracing::warn!(problem = %p, "schedule problem");
+        }
+        if st.schedule != config.schedule || st.health_writes == 0 {
+            let intervals: Vec<String> = self
+                .options
+                .scheduled
+                .iter()
+                .map(|&id| format!("{id} every {} s", config.schedule.interval(id).unwrap_or(0)))
+                .collect();
+            tracing::info!(schedule = %intervals.join(", "), "schedule in force");
+        }
+        st.schedule = config.schedule;
+        st.aranet4_timeout = Duration::from_secs(u64::from(config.aranet4.timeout));
+        st.problems = problems;
+        Ok(())
+    }
+
+    /// How long `job` may run: the run or scan timeout, but for co2 at least its Bluetooth
+    /// listening time (`aranet4.timeout`, up to 120 s) plus [`CO2_MARGIN`].
+    fn timeout_of(&self, job: Job) -> Duration {
+        let base = match job.mode {
+            JobMode::Poll => self.options.run_timeout,
+            _ => self.options.scan_timeout,
+        };
+        if job.source == SourceId::Co2 {
+            base.max(self.state().aranet4_timeout + CO2_MARGIN)
+        } else {
+            base
+        }
+    }
+
+    // ----- runs -----
+
+    /// Starts `job` now unless a run of its source is in progress (`None` then).
+    pub(crate) fn try_start(self: &Arc<Self>, job: Job) -> Option<JoinHandle<RunRecord>> {
+        let guard = Arc::clone(&self.slots[&job.source]).try_lock_owned().ok()?;
+        Some(self.spawn_run(job, guard))
+    }
+
+    /// Waits (up to `patience`) until no run of the source is in progress, runs `before` (still
+    /// holding the slot), then starts `job`.
+    pub(crate) async fn start_when_free(
+        self: &Arc<Self>,
+        job: Job,
+        patience: Duration,
+        before: impl Future<Output = ()>,
+    ) -> Option<JoinHandle<RunRecord>> {
+        let slot = Arc::clone(&self.slots[&job.source]);
+        let guard = tokio::time::timeout(patience, slot.lock_owned())
+            .await
+            .ok()?;
+        before.await;
+        Some(self.spawn_run(job, guard))
+    }
+
+    fn spawn_run(self: &Arc<Self>, job: Job, guard: OwnedMutexGuard<()>) -> JoinHandle<RunRecord> {
+        let started_unix = unix_now();
+        {
+            let mut st = self.state();
+            let s = st.sources.entry(job.source).or_default();
+            s.running = Some((job.mode, started_unix));
+            s.launches += 1;
+            if job.mode == JobMode::Poll {
+                s.last_start = Some(Instant::now());
+            }
+        }
+        self.changed.notify_one();
+        let in_flight = self.in_flight();
+        let timeout = self.timeout_of(job);
+        let core = Arc::clone(self);
+        tokio::spawn(async move {
+            tracing::debug!(%job, "run started");
+            let outcome = core
+                .launcher
+                .run_once(job, timeout, core.kill.clone())
+                .await;
+            let record = core.finish(job, started_unix, &outcome).await;
+            drop(guard);
+            drop(in_flight);
+            record
+        })
+    }
+
+    /// Books a run's end, and writes `status:{id}` when the run could not.
+    async fn finish(&self, job: Job, started_unix: f64, outcome: &RunOutcome) -> RunRecord {
+        let record = RunRecord::new(job.mode, started_unix, outcome);
+        match (&record.error, record.outcome) {
+            (None, _) => tracing::debug!(%job, "run ended"),
+            (Some(_), "not_built") => {
+                tracing::info!(%job, "this build has no such source yet (exit 4)");
+            }
+            (Some(e), _) => tracing::warn!(%job, error = %e, "run failed"),
+        }
+        if job.mode == JobMode::Poll
+            && record.outcome != "not_built"
+            && let Some(error) = &record.error
+        {
+            // A child that got as far as its poll wrote its own status (exit 1); one killed,
+            // never started, or unable to reach Redis did not.
+            let since = match outcome.end {
+                RunEnd::TimedOut(_) | RunEnd::Failed(_) => None,
+                RunEnd::Exited(_) | RunEnd::Stopped => Some(started_unix),
+            };
+            if let Err(e) = self.record_error(job.source, error, since).await {
+                tracing::warn!(source = %job.source, error = %e, "cannot record the failure in the status");
+            }
+        }
+        {
+            let mut st = self.state();
+            let s = st.sources.entry(job.source).or_default();
+            s.running = None;
+            s.last_run = Some(record.clone());
+        }
+        self.changed.notify_one();
+        record
+    }
+
+    /// Writes `error` as the last poll's outcome of `source`, counting it as a failed poll like
+    /// the source's own runner does: the counters live in `state:{id}` under `runner` (see
+    /// `sense-runtime`'s runner), so they are read and written back there too, and the next run
+    /// carries on from them. Skipped when the status was written at or after `since` (the run
+    /// wrote it itself).
+    pub(crate) async fn record_error(
+        &self,
+        source: SourceId,
+        error: &str,
+        since: Option<f64>,
+    ) -> Result<(), BusError> {
+        let id = source.as_str();
+        let (status_key, state_key) = (keys::status(id), keys::state(id));
+        let values = self
+            .bus
+            .mget(&[status_key.clone(), state_key.clone()])
+            .await?;
+        let previous: Option<Status> = values[0]
+            .as_deref()
+            .and_then(|t| serde_json::from_str(t).ok());
+        if let (Some(since), Some(last_poll)) = (since, previous.as_ref().and_then(|s| s.last_poll))
+            && last_poll >= since
+        {
+            return Ok(());
+        }
+        let mut state: Map<String, Json> = values[1]
+            .as_deref()
+            .and_then(|t| serde_json::from_str(t).ok())
+            .unwrap_or_default();
+        let mut runner = match state.remove("runner") {
+            Some(Json::Object(m)) => m,
+            _ => Map::new(),
+        };
+        let count =
+            |key: &str, fallback: u64| runner.get(key).and_then(Json::as_u64).unwrap_or(fallback);
+        let poll_count = count("poll_count", previous.as_ref().map_or(0, |s| s.poll_count)) + 1;
+        let error_count = count(
+            "error_count",
+            previous.as_ref().map_or(0, |s| s.error_count),
+        ) + 1;
+        let last_success = runner
+            .get("last_success")
+            .and_then(Json::as_f64)
+            .or_else(|| previous.as_ref().and_then(|s| s.last_success));
+        runner.insert("poll_count".into(), json!(poll_count));
+        runner.insert("error_count".into(), json!(error_count));
+        runner.insert("last_success".into(), json!(last_success));
+        state.insert("runner".into(), Json::Object(runner));
+        // Fields this does not know of (warnings, ...) stay as the source last wrote them.
+        let mut status = previous.unwrap_or_else(|| Status::new(id));
+        status.last_poll = Some(unix_now());
+        status.last_success = last_success;
+        status.last_error = Some(error.to_owned());
+        status.poll_count = poll_count;
+        status.error_count = error_count;
+        let mut batch = Batch::new();
+        batch.set(
+            &status_key,
+            to_json(&status),
+            Some(status_ttl(self.interval_s(source))),
+        );
+        batch.set(&state_key, Json::Object(state).to_string(), None);
+        self.bus.apply(&batch).await
+    }
+
+    // ----- the loops -----
+
+    /// Starts every scheduled source that is due and not running, every `tick`.
+    pub(crate) async fn schedule_loop(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(self.options.tick);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = self.shutdown.cancelled() => break,
+                _ = tick.tick() => {}
+            }
+            let now = Instant::now();
+            let due: Vec<SourceId> = {
+                let st = self.state();
+                self.options
+                    .scheduled
+                    .iter()
+                    .copied()
+                    .filter(|id| {
+                        let interval = st.schedule.interval(*id).unwrap_or(30);
+                        st.sources
+                            .get(id)
+                            .and_then(|s| s.last_start)
+                            .is_none_or(|t| now >= t + Duration::from_secs(u64::from(interval)))
+                    })
+                    .collect()
+            };
+            for id in due {
+                if self.try_start(Job::poll(id)).is_none() {
+                    tracing::debug!(source = %id, "due but still running; not started again");
+                }
+            }
+        }
+    }
+
+    /// Handles `config:changed` and `stream:ended`.
+    pub(crate) async fn listen_loop(
+        self: Arc<Self>,
+        mut events: Subscription,
+    ) -> Result<(), OrchestratorError> {
+        loop {
+            let message = tokio::select! {
+                () = self.shutdown.cancelled() => return Ok(()),
+                m = events.recv() => m.ok_or(OrchestratorError::BusClosed)?,
+            };
+            if message.channel == channels::CONFIG_CHANGED {
+                let Ok(changed) = serde_json::from_str::<ConfigChanged>(&message.payload) else {
+                    continue;
+                };
+                match changed.section.as_str() {
+                    "schedule" | "aranet4" => {
+                        if let Err(e) = self.reload_schedule().await {
+                            tracing::warn!(error = %e, "cannot read the new schedule");
+                        }
+                        self.changed.notify_one();
+                    }
+                    "auth" => tracing::warn!(
+                        "auth config changed: restart the gateway to apply it (restart_service)"
+                    ),
+                    "camera" if self.state().camera.is_some() => {
+                        tracing::info!("camera config changed: restart the stream to apply it")
+                    }
+                    _ => {}
+                }
+            } else if message.channel == channels::STREAM_ENDED {
+                match serde_json::from_str::<StreamEnded>(&message.payload) {
+                    Ok(ended) => {
+                        tokio::spawn(Arc::clone(&self).stream_ended(ended));
+                    }
+                    Err(e) => tracing::warn!(error = %e, "ignoring a malformed stream:ended"),
+                }
+            }
+        }
+    }
+
+    /// Writes `status:orchestrator` every health interval and soon after runs start or end;
+    /// re-reads the schedule on each interval (in case a `config:changed` was missed).
+    pub(crate) async fn health_loop(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(self.options.health_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = self.shutdown.cancelled() => break,
+                _ = tick.tick() => {
+                    if let Err(e) = self.reload_schedule().await {
+                        tracing::debug!(error = %e, "cannot re-read the schedule");
+                    }
+                }
+                () = self.changed.notified() => {
+                    // Let a burst of changes (boot) settle into one write.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+            if let Err(e) = self.write_health().await {
+                tracing::warn!(error = %e, "cannot write status:orchestrator");
+            }
+        }
+    }
+
+    /// The health payload: a valid `Status` (so status readers take it) plus every source's runs.
+    pub(crate) async fn health(&self) -> Result<Json, BusError> {
+        let scheduled = &self.options.scheduled;
+        let keys: Vec<String> = scheduled
+            .iter()
+            .map(|id| keys::status(id.as_str()))
+            .collect();
+        let statuses = self.bus.mget(&keys).await?;
+        let now = unix_now();
+        let mut st = self.state();
+        st.health_writes += 1;
+        let mut sources = Map::new();
+        let mut overdue_now = BTreeSet::new();
+        for (&id, status) in scheduled.iter().zip(statuses) {
+            let status: Option<Status> = status.and_then(|t| serde_json::from_str(&t).ok());
+            let last_success = status.as_ref().and_then(|s| s.last_success);
+            let interval = st.schedule.interval(id).unwrap_or(30);
+            // No success for three intervals, and up for at least that long.
+            let limit = f64::from(interval.saturating_mul(OVERDUE_INTERVALS));
+            let overdue = self.started.elapsed().as_secs_f64() > limit
+                && last_success.is_none_or(|t| now - t > limit);
+            if overdue {
+                overdue_now.insert(id);
+            }
+            let s = st.sources.get(&id).cloned().unwrap_or_default();
+            let next_run_in_s = match (&s.running, s.last_start) {
+                (Some(_), _) => None,
+                (None, None) => Some(0.0),
+                (None, Some(t)) => {
+                    let next = t + Duration::from_secs(u64::from(interval));
+                    Some(
+                        next.saturating_duration_since(Instant::now())
+                            .as_secs_f64()
+                            .round(),
+                    )
+                }
+            };
+            sources.insert(
+                id.as_str().to_owned(),
+                json!({
+                    "lifecycle": "scheduled",
+                    "interval_s": interval,
+                    "running": s.running.map(|(mode, since)| json!({"mode": mode.as_str(), "since": since})),
+                    "launches": s.launches,
+                    "last_run": s.last_run.as_ref().map(RunRecord::to_json),
+                    "next_run_in_s": next_run_in_s,
+                    "last_success": last_success,
+                    "overdue": overdue,
+                }),
+            );
+        }
+        // Sources that are not scheduled but ran (triggered, scanned).
+        for (id, s) in &st.sources {
+            if !sources.contains_key(id.as_str()) {
+                sources.insert(
+                    id.as_str().to_owned(),
+                    json!({
+                        "lifecycle": lifecycle_name(*id),
+                        "running": s.running.map(|(mode, since)| json!({"mode": mode.as_str(), "since": since})),
+                        "launches": s.launches,
+                        "last_run": s.last_run.as_ref().map(RunRecord::to_json),
+                    }),
+                );
+            }
+        }
+        for (id, r) in &st.residents {
+            sources.insert(
+                id.as_str().to_owned(),
+                json!({
+                    "lifecycle": "resident",
+                    "running": r.current.as_ref().map(|c| json!({"mode": "service", "since": c.started_at})),
+                    "launches": r.starts,
+                    "backoff_s": r.backoff.map(|b| b.as_secs_f64()),
+                    "last_run": r.last_run.as_ref().map(RunRecord::to_json),
+                }),
+            );
+        }
+        let camera = sources
+            .entry(SourceId::NetworkCamera.as_str())
+            .or_insert_with(|| json!({"lifecycle": "on_demand"}));
+        camera["lifecycle"] = json!("on_demand");
+        camera["stream"] = json!({
+            "running": st.camera.is_some(),
+            "since": st.camera.as_ref().map(|c| c.started_at),
+            "starts": st.camera_starts,
+            "last_run": st.camera_last_run.as_ref().map(RunRecord::to_json),
+        });
+        for id in overdue_now.difference(&st.overdue) {
+            tracing::warn!(source = %id, "overdue: no successful poll for {OVERDUE_INTERVALS} intervals");
+        }
+        for id in st.overdue.difference(&overdue_now) {
+            tracing::info!(source = %id, "no longer overdue");
+        }
+        let last_error = (!overdue_now.is_empty()).then(|| {
+            let names: Vec<&str> = overdue_now.iter().map(|id| id.as_str()).collect();
+            format!("overdue: {}", names.join(", "))
+        });
+        st.overdue = overdue_now;
+        let running: Vec<&str> = st
+            .sources
+            .iter()
+            .filter(|(_, s)| s.running.is_some())
+            .map(|(id, _)| id.as_str())
+            .collect();
+        Ok(json!({
+            "source_id": "orchestrator",
+            "last_poll": now,
+            "last_success": now,
+            "last_error": last_error,
+            "poll_count": st.health_writes,
+            "error_count": 0,
+            "warnings": st.problems,
+            "launcher": self.launcher.kind(),
+            "started_at": self.started_unix,
+            "uptime_s": (now - self.started_unix).round(),
+            "schedule": st.schedule,
+            "running": running,
+            "sources": sources,
+        }))
+    }
+
+    pub(crate) async fn write_health(&self) -> Result<(), BusError> {
+        let health = self.health().await?;
+        let ttl = (self.options.health_interval * 3).max(Duration::from_secs(60));
+        self.bus
+            .set(HEALTH_KEY, &health.to_string(), Some(ttl))
+            .await
+    }
+
+    /// Waits until nothing is in flight, up to `limit`. Whether it got there.
+    pub(crate) async fn drain(&self, limit: Duration) -> bool {
+        let mut rx = self.in_flight.subscribe();
+        tokio::time::timeout(limit, rx.wait_for(|n| *n == 0))
+            .await
+            .is_ok()
+    }
+
+    /// After shutdown: lets runs finish within the grace, then kills what is left.
+    pub(crate) async fn wind_down(&self) {
+        let grace = self.options.shutdown_grace;
+        let busy = *self.in_flight.borrow();
+        if busy > 0 {
+            tracing::info!(
+                runs = busy,
+                "waiting up to {} for runs to end",
+                seconds(grace)
+            );
+        }
+        if !self.drain(grace).await {
+            tracing::warn!("runs still going after the grace; killing them");
+            self.kill.cancel();
+            self.drain(Duration::from_secs(5)).await;
+        }
+    }
+
+    // ----- the camera -----
+
+    /// Starts the camera stream unless it runs. `Ok(true)` when it was already running.
+    pub(crate) async fn start_camera(self: &Arc<Self>) -> Result<bool, String> {
+        let (stop, generation) = {
+            let mut st = self.state();
+            if st.camera.is_some() {
+                return Ok(true);
+            }
+            st.camera_generation += 1;
+            st.camera_starts += 1;
+            let stop = self.shutdown.child_token();
+            let generation = st.camera_generation;
+            st.camera = Some(ServiceState {
+                stop: stop.clone(),
+                started_at: unix_now(),
+                generation,
+            });
+            (stop, generation)
+        };
+        self.changed.notify_one();
+        let started_unix = unix_now();
+        let job = Job::service(SourceId::NetworkCamera);
+        let run = match self.launcher.start_service(job, stop).await {
+            Ok(run) => run,
+            Err(e) => {
+                self.camera_gone(generation, None);
+                let _ = self.record_error(SourceId::NetworkCamera, &e.0, None).await;
+                return Err(e.0);
+            }
+        };
+        tracing::info!("camera started");
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let core = Arc::clone(self);
+        let in_flight = self.in_flight();
+        tokio::spawn(async move {
+            let outcome = run.await;
+            let record = RunRecord::new(JobMode::Service, started_unix, &outcome);
+            tracing::info!(outcome = record.outcome, error = ?record.error, "camera ended");
+            core.camera_gone(generation, Some(record.clone()));
+            if !matches!(record.outcome, "ok" | "stopped" | "not_built")
+                && let Some(error) = &record.error
+            {
+                let _ = core
+                    .record_error(SourceId::NetworkCamera, error, Some(started_unix))
+                    .await;
+            }
+            let _ = tx.send(record);
+            drop(in_flight);
+        });
+        match tokio::time::timeout(CAMERA_EARLY_EXIT, rx).await {
+            Ok(Ok(record)) if record.outcome == "not_built" => Err(format!(
+                "the camera is not available in this build ({})",
+                record.error.unwrap_or_default()
+            )),
+            Ok(Ok(record)) if !record.ok() => Err(format!(
+                "the camera stopped at once: {}",
+                record.error.unwrap_or_default()
+            )),
+            _ => Ok(false),
+        }
+    }
+
+    fn camera_gone(&self, generation: u64, record: Option<RunRecord>) {
+        let mut st = self.state();
+        if st
+            .camera
+            .as_ref()
+            .is_some_and(|c| c.generation == generation)
+        {
+            st.camera = None;
+        }
+        if record.is_some() {
+            st.camera_last_run = record;
+        }
+        drop(st);
+        self.changed.notify_one();
+    }
+
+    /// Whether the camera runs (as far as the orchestrator knows).
+    pub(crate) fn camera_running(&self) -> bool {
+        self.state().camera.is_some()
+    }
+
+    /// Stops the camera the hard way (it did not take the `stop` command). Whether it ran.
+    pub(crate) fn stop_camera_service(&self) -> bool {
+        match self.state().camera.as_ref() {
+            Some(c) => {
+                c.stop.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Waits up to `limit` for the camera to be gone.
+    pub(crate) async fn camera_stopped(&self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while self.camera_running() {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        true
+    }
+
+    /// `stream:ended`: makes sure the camera is gone, and records why in its status.
+    async fn stream_ended(self: Arc<Self>, ended: StreamEnded) {
+        tracing::info!(reason = %ended.reason, "the camera stream ended");
+        // The camera exits by itself after announcing it; give it time to.
+        tokio::select! {
+            () = tokio::time::sleep(self.options.camera_cleanup_delay) => {}
+            () = self.shutdown.cancelled() => return,
+        }
+        if self.stop_camera_service() {
+            tracing::info!("the camera is still running after stream:ended; stopping it");
+            self.camera_stopped(Duration::from_secs(20)).await;
+        } else if let Err(e) = self.launcher.clean_up(SourceId::NetworkCamera).await {
+            tracing::warn!(error = %e, "cannot clean up the camera");
+        }
+        if let Err(e) = self.record_stream_end(&ended).await {
+            tracing::warn!(error = %e, "cannot record the end of the stream");
+        }
+    }
+
+    /// Adds `stream_ended` (`{reason, timestamp}`) to `status:network_camera`, keeping what the
+    /// camera wrote; a reason other than `user_stopped` becomes `last_error` when none is set.
+    async fn record_stream_end(&self, ended: &StreamEnded) -> Result<(), BusError> {
+        let id = SourceId::NetworkCamera.as_str();
+        let key = keys::status(id);
+        let mut status = match self
+            .bus
+            .get(&key)
+            .await?
+            .and_then(|t| serde_json::from_str::<Json>(&t).ok())
+        {
+            Some(Json::Object(m)) => m,
+            _ => match serde_json::to_value(Status::new(id)) {
+                Ok(Json::Object(m)) => m,
+                _ => Map::new(),
+            },
+        };
+        status.insert(
+            "stream_ended".into(),
+            json!({"reason": ended.reason, "timestamp": ended.timestamp}),
+        );
+        if ended.reason != "user_stopped" && status.get("last_error").is_none_or(Json::is_null) {
+            status.insert(
+                "last_error".into(),
+                json!(format!("stream ended: {}", ended.reason)),
+            );
+        }
+        self.bus
+            .set(&key, &Json::Object(status).to_string(), Some(status_ttl(0)))
+            .await
+    }
+
+    // ----- resident sources -----
+
+    /// Keeps `id` running: starts it, and restarts it when it ends (with a growing back-off
+    /// while it keeps failing, at once after `restart_service`).
+    pub(crate) async fn supervise(self: Arc<Self>, id: SourceId) {
+        let mut failures: u32 = 0;
+        let mut generation = 0;
+        while !self.shutdown.is_cancelled() {
+            generation += 1;
+            let stop = self.shutdown.child_token();
+            let started = Instant::now();
+            let started_unix = unix_now();
+            {
+                let mut st = self.state();
+                let r = st.residents.entry(id).or_default();
+                r.current = Some(ServiceState {
+                    stop: stop.clone(),
+                    started_at: started_unix,
+                    generation,
+                });
+                r.starts += 1;
+                r.backoff = None;
+                r.restart_requested = false;
+            }
+            self.changed.notify_one();
+            let in_flight = self.in_flight();
+            let outcome = match self.launcher.start_service(Job::service(id), stop).await {
+                Ok(run) => {
+                    tracing::info!(source = %id, "resident source started");
+                    run.await
+                }
+                Err(e) => RunOutcome::new(RunEnd::Failed(e.0)),
+            };
+            drop(in_flight);
+            let record = RunRecord::new(JobMode::Service, started_unix, &outcome);
+            let restart_requested = {
+                let mut st = self.state();
+                let r = st.residents.entry(id).or_default();
+                r.current = None;
+                r.last_run = Some(record.clone());
+                std::mem::take(&mut r.restart_requested)
+            };
+            self.changed.notify_one();
+            if self.shutdown.is_cancelled() {
+                break;
+            }
+            if let Some(error) = &record.error
+                && !restart_requested
+            {
+                tracing::warn!(source = %id, %error, "resident source ended");
+                let _ = self.record_error(id, error, Some(started_unix)).await;
+            }
+            if restart_requested {
+                failures = 0;
+                continue;
+            }
+            if started.elapsed() >= STABLE_RUN {
+                failures = 0;
+            }
+            failures = failures.saturating_add(1);
+            let backoff =
+                Duration::from_secs(1u64 << failures.min(6).saturating_sub(1)).min(MAX_BACKOFF);
+            self.state().residents.entry(id).or_default().backoff = Some(backoff);
+            tracing::info!(source = %id, "restarting in {}", seconds(backoff));
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                () = self.shutdown.cancelled() => break,
+            }
+        }
+    }
+
+    /// Asks a resident source to restart. Whether it is one.
+    pub(crate) fn restart_resident(&self, id: SourceId) -> bool {
+        let mut st = self.state();
+        let Some(r) = st.residents.get_mut(&id) else {
+            return false;
+        };
+        r.restart_requested = true;
+        if let Some(c) = &r.current {
+            c.stop.cancel();
+        }
+        true
+    }
+
+    /// Whether `id` is run as a resident source here.
+    pub(crate) fn is_resident(&self, id: SourceId) -> bool {
+        self.options.resident.contains(&id)
+    }
+}
+
+fn lifecycle_name(id: SourceId) -> &'static str {
+    match id.lifecycle() {
+        Lifecycle::Scheduled => "scheduled",
+        Lifecycle::Resident => "resident",
+        Lifecycle::OnDemand => "on_demand",
+    }
+}
