@@ -11,12 +11,10 @@ seconds="${1:-30}"
 cargo build --release -p sense-pulse --quiet
 bin="$PWD/target/release/sense-pulse"
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-dir=$(mktemp -d)
-redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir" >/dev/null &
-redis_pid=$!
-trap 'kill $redis_pid 2>/dev/null; rm -rf "$dir"' EXIT
-for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.05; done
+source bench/lib.sh
+start_redis
+port=$redis_port
+dir=$bench_dir
 
 BIN="$bin" PORT="$port" HLS="$dir/hls" SECONDS_="$seconds" python3 - <<'PY'
 import os, subprocess, time

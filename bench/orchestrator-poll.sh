@@ -12,12 +12,10 @@ polls="${1:-50}"
 cargo build --release -p sense-pulse --quiet
 bin="$PWD/target/release/sense-pulse"
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-dir=$(mktemp -d)
-redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir" >/dev/null &
-redis_pid=$!
-trap 'kill $redis_pid 2>/dev/null; rm -rf "$dir"' EXIT
-for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.05; done
+source bench/lib.sh
+start_redis
+port=$redis_port
+dir=$bench_dir
 # Everything but the benchmark's own triggers waits an hour.
 redis-cli -p "$port" SET config:schedule \
   '{"tailscale":3600,"pihole":3600,"system":3600,"aranet4":3600,"weather":3600,"sensors":3600}' >/dev/null

@@ -79,6 +79,13 @@ pub fn scan(source: &str) -> String {
     format!("scan:{source}")
 }
 
+/// `logs` **[ours]**: the latest warnings and errors of every service (a capped list of
+/// [`LogEntry`](crate::model::LogEntry) JSON), for a gateway that starts later.
+pub const LOGS: &str = "logs";
+
+/// How many entries the `logs` list keeps.
+pub const LOGS_KEPT: usize = 200;
+
 /// Pub/sub channel names.
 pub mod channels {
     /// `data:{source}`: a source wrote new readings.
@@ -115,6 +122,9 @@ pub mod channels {
 
     /// `matrix:state`: the LED matrix changed.
     pub const MATRIX_STATE: &str = "matrix:state";
+
+    /// `logs` **[ours]**: a service logged a warning or an error.
+    pub const LOGS: &str = "logs";
 }
 
 #[cfg(test)]

@@ -48,6 +48,9 @@ pub enum Command {
     Gateway {
         #[command(flatten)]
         redis: RedisArg,
+        /// Address to listen on.
+        #[arg(long, env = "GATEWAY_LISTEN", default_value = "0.0.0.0:8080")]
+        listen: String,
     },
     /// Runs the sources on their schedules and starts the camera on demand.
     Orchestrator {

@@ -1,5 +1,7 @@
 //! What each role does.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use sense_bus::{Bus, BusError, ConnectOptions, SectionName, SourceId, store};
@@ -10,6 +12,10 @@ use sense_runtime::sources::{self, Mode, SourceError, SourceOptions};
 use sense_runtime::{Env, legacy, shutdown};
 
 use crate::cli::{Aranet4Command, Command, ConfigCommand};
+use crate::in_process::InProcessLauncher;
+use crate::logs;
+use sense_gateway::{BusSpec, GatewayOptions};
+use sense_orchestrator::CancellationToken;
 
 /// The poll or the service failed (for `--once`: the error status was written).
 pub const EXIT_FAILURE: u8 = 1;
@@ -20,14 +26,17 @@ pub const EXIT_NO_BUS: u8 = 3;
 /// The role is not built yet.
 pub const EXIT_NOT_YET: u8 = 4;
 
+/// How long a one-shot run waits for its last log entries to reach the bus.
+const LOG_FLUSH: Duration = Duration::from_millis(500);
+
 /// How long one-shot commands wait for Redis.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Runs a role and returns the process exit code.
 pub async fn run(command: Command) -> u8 {
     match command {
-        Command::Run { .. } => not_yet("run", "the gateway and the dashboard arrive with issue #8"),
-        Command::Gateway { .. } => not_yet("gateway", "it arrives with issue #8"),
+        Command::Run { sim, redis, listen } => run_all(sim, redis, &listen).await,
+        Command::Gateway { redis, listen } => gateway(&redis.url, &listen).await,
         Command::Orchestrator { redis, sim } => orchestrator(&redis.url, sim).await,
         Command::Source {
             id,
@@ -91,6 +100,162 @@ pub async fn run(command: Command) -> u8 {
     }
 }
 
+/// The gateway's files and origins from the environment: `FRONTEND_DIR` (default
+/// `frontend/build`), `CORS_ORIGINS` (comma-separated).
+fn gateway_options(env: &Env, hls_dir: PathBuf) -> GatewayOptions {
+    GatewayOptions {
+        frontend_dir: Some(
+            env.get("FRONTEND_DIR")
+                .filter(|d| !d.is_empty())
+                .map_or_else(|| PathBuf::from("frontend/build"), PathBuf::from),
+        ),
+        hls_dir,
+        allowed_origins: env
+            .get("CORS_ORIGINS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        env: sense_bus::config::process_env,
+    }
+}
+
+fn parse_listen(listen: &str) -> Result<SocketAddr, u8> {
+    listen.parse().map_err(|e| {
+        tracing::error!("--listen {listen:?} is not an address such as 127.0.0.1:8080: {e}");
+        EXIT_INVALID
+    })
+}
+
+/// The gateway until SIGTERM: waits for Redis, then serves on `listen`.
+async fn gateway(url: &str, listen: &str) -> u8 {
+    let env = Env::process();
+    let address = match parse_listen(listen) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let listener = match tokio::net::TcpListener::bind(address).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("cannot listen on {address}: {e}");
+            return EXIT_FAILURE;
+        }
+    };
+    let stop = shutdown::on_signals();
+    let bus = match wait_for_bus(url, &stop).await {
+        Ok(bus) => bus,
+        Err(code) => return code,
+    };
+    logs::attach(bus.clone(), "gateway");
+    let options = gateway_options(&env, CameraOptions::hls_dir_from(&env));
+    let local = tokio::task::LocalSet::new();
+    match local
+        .run_until(sense_gateway::serve(listener, bus, options, stop))
+        .await
+    {
+        Ok(()) => 0,
+        Err(e) => bus_error(&e),
+    }
+}
+
+/// `sense-pulse run`: the orchestrator (running every source in this process), the Sense HAT
+/// service and the gateway, on the in-memory bus or `redis`.
+async fn run_all(sim: bool, redis: Option<String>, listen: &str) -> u8 {
+    let env = Env::process();
+    let address = match parse_listen(listen) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let stop = shutdown::on_signals();
+    let (bus, gateway_bus) = match redis {
+        Some(url) => {
+            let bus = match wait_for_bus(&url, &stop).await {
+                Ok(bus) => bus,
+                Err(code) => return code,
+            };
+            (bus, BusSpec::Redis(url))
+        }
+        None => {
+            let bus = Bus::memory();
+            (bus.clone(), BusSpec::Shared(bus))
+        }
+    };
+    logs::attach(bus.clone(), "run");
+
+    // Not /hls: `run` is for machines without the containers' volumes.
+    let hls_dir = env
+        .get("HLS_OUTPUT_DIR")
+        .filter(|d| !d.is_empty())
+        .map_or_else(
+            || std::env::temp_dir().join("sense-pulse-hls"),
+            PathBuf::from,
+        );
+    let gateway_options = gateway_options(&env, hls_dir.clone());
+    let built = gateway_options
+        .frontend_dir
+        .as_deref()
+        .is_some_and(|d| d.join("index.html").is_file());
+    let (address, gateway) =
+        match sense_gateway::spawn(address, gateway_bus, gateway_options, stop.clone()) {
+            Ok(started) => started,
+            Err(e) => {
+                tracing::error!("cannot listen on {address}: {e}");
+                return EXIT_FAILURE;
+            }
+        };
+    if !built {
+        tracing::warn!(
+            "the dashboard is not built (npm ci && npm run build in frontend/, or set FRONTEND_DIR); the API works without it"
+        );
+    }
+    say(&format!(
+        "Sense Pulse{} is running: open http://{address}/ (Ctrl-C stops it)",
+        if sim { " (simulated)" } else { "" }
+    ));
+
+    let detected = HostFs::detect(|v| env.get(v));
+    let sources = SourceOptions {
+        sim,
+        host: detected,
+        disk_path: env.get("DISK_PATH").unwrap_or_else(|| "/".into()).into(),
+        i2c_bus: env
+            .get("I2C_BUS")
+            .unwrap_or_else(|| "/dev/i2c-1".into())
+            .into(),
+        dev_root: "/dev".into(),
+        hls_dir,
+        env: env.clone(),
+    };
+    let launcher = match InProcessLauncher::start(bus.clone(), sources) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("cannot start the sources' thread: {e}");
+            return EXIT_FAILURE;
+        }
+    };
+    let mut options = OrchestratorOptions::new(LauncherChoice::Process {
+        binary: PathBuf::new(),
+        extra_args: Vec::new(),
+        env: Vec::new(),
+    });
+    // The Sense HAT drives its display continuously; the rest are polled on their schedules.
+    options.resident = vec![SourceId::Sensors];
+    options.scheduled.retain(|id| *id != SourceId::Sensors);
+    let result = sense_orchestrator::run_with_launcher(bus, launcher, options, stop.clone()).await;
+    stop.cancel();
+    let _ = tokio::task::spawn_blocking(move || gateway.join()).await;
+    match result {
+        Ok(()) => 0,
+        Err(OrchestratorError::Bus(e)) => bus_error(&e),
+        Err(e) => {
+            tracing::error!("{e}");
+            EXIT_NO_BUS
+        }
+    }
+}
+
 /// The orchestrator until SIGTERM: waits for Redis, then schedules the sources as child
 /// processes of this binary, or as containers when it runs in the compose project.
 async fn orchestrator(url: &str, sim: bool) -> u8 {
@@ -118,13 +283,11 @@ async fn orchestrator(url: &str, sim: bool) -> u8 {
         LauncherChoice::Docker(_) => {}
     }
     let stop = shutdown::on_signals();
-    let bus = tokio::select! {
-        bus = Bus::connect(url, ConnectOptions::WaitForever) => match bus {
-            Ok(bus) => bus,
-            Err(e) => return bus_error(&e),
-        },
-        () = stop.cancelled() => return 0,
+    let bus = match wait_for_bus(url, &stop).await {
+        Ok(bus) => bus,
+        Err(code) => return code,
     };
+    logs::attach(bus.clone(), "orchestrator");
     match sense_orchestrator::run(bus, options, stop).await {
         Ok(()) => 0,
         Err(OrchestratorError::Bus(e)) => bus_error(&e),
@@ -141,7 +304,8 @@ async fn scan(id: SourceId, url: &str, options: &SourceOptions) -> u8 {
         Ok(bus) => bus,
         Err(code) => return code,
     };
-    match sources::scan(id, &bus, options).await {
+    logs::attach(bus.clone(), id.as_str());
+    let code = match sources::scan(id, &bus, options).await {
         Ok(result) => {
             say(&serde_json::to_string_pretty(&result).unwrap_or_default());
             0
@@ -155,7 +319,9 @@ async fn scan(id: SourceId, url: &str, options: &SourceOptions) -> u8 {
             tracing::error!("{e}");
             EXIT_FAILURE
         }
-    }
+    };
+    logs::flush(LOG_FLUSH).await;
+    code
 }
 
 /// `aranet4 decode`: bytes from the arguments, or standard input when there are none.
@@ -182,11 +348,6 @@ fn aranet4_decode(hex: &[String]) -> u8 {
     }
 }
 
-fn not_yet(role: &str, why: &str) -> u8 {
-    tracing::error!("`sense-pulse {role}` is not available yet: {why}");
-    EXIT_NOT_YET
-}
-
 fn bus_error(e: &BusError) -> u8 {
     tracing::error!(error = %e, "nothing was written");
     EXIT_NO_BUS
@@ -198,7 +359,8 @@ async fn source(id: SourceId, once: bool, url: &str, options: &SourceOptions) ->
             Ok(bus) => bus,
             Err(e) => return bus_error(&e),
         };
-        return match sources::run(id, bus, options, Mode::Once).await {
+        logs::attach(bus.clone(), id.as_str());
+        let code = match sources::run(id, bus, options, Mode::Once).await {
             Ok(Some(report)) if report.failed() => {
                 let error = report.status.last_error.unwrap_or_default();
                 tracing::error!(source = %id, %error, "poll failed; error status written");
@@ -219,15 +381,15 @@ async fn source(id: SourceId, once: bool, url: &str, options: &SourceOptions) ->
                 EXIT_FAILURE
             }
         };
+        logs::flush(LOG_FLUSH).await;
+        return code;
     }
     let stop = shutdown::on_signals();
-    let bus = tokio::select! {
-        bus = Bus::connect(url, ConnectOptions::WaitForever) => match bus {
-            Ok(bus) => bus,
-            Err(e) => return bus_error(&e),
-        },
-        () = stop.cancelled() => return 0,
+    let bus = match wait_for_bus(url, &stop).await {
+        Ok(bus) => bus,
+        Err(code) => return code,
     };
+    logs::attach(bus.clone(), id.as_str());
     match sources::run(id, bus, options, Mode::Resident(stop)).await {
         Ok(_) => 0,
         Err(SourceError::Bus(e)) => bus_error(&e),
@@ -239,6 +401,15 @@ async fn source(id: SourceId, once: bool, url: &str, options: &SourceOptions) ->
             tracing::error!("{e}");
             EXIT_FAILURE
         }
+    }
+}
+
+/// Connects to the bus of a long-running role, waiting for Redis as long as it takes. `Err` holds
+/// the exit code: 0 when `stop` came first, [`EXIT_NO_BUS`] when the URL is unusable.
+async fn wait_for_bus(url: &str, stop: &CancellationToken) -> Result<Bus, u8> {
+    tokio::select! {
+        bus = Bus::connect(url, ConnectOptions::WaitForever) => bus.map_err(|e| bus_error(&e)),
+        () = stop.cancelled() => Err(0),
     }
 }
 

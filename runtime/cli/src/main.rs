@@ -5,6 +5,8 @@
 
 mod cli;
 mod commands;
+mod in_process;
+mod logs;
 
 use std::process::ExitCode;
 
@@ -12,7 +14,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    init_logging(&cli.log_level);
+    logs::init(&cli.log_level);
     // One thread is plenty for a source, and keeps a one-shot run small.
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -25,27 +27,4 @@ fn main() -> ExitCode {
         }
     };
     ExitCode::from(runtime.block_on(commands::run(cli.command)))
-}
-
-/// Logs go to stderr (Docker and journald collect them), at `level` or as `RUST_LOG` says.
-fn init_logging(level: &str) {
-    let level = std::env::var("RUST_LOG")
-        .ok()
-        .unwrap_or_else(|| level.to_owned());
-    let filter = level
-        .parse::<tracing_subscriber::filter::LevelFilter>()
-        .unwrap_or_else(|_| {
-            // Before logging exists, stderr is the only place to say so.
-            #[allow(clippy::print_stderr)]
-            {
-                eprintln!("warning: unknown log level {level:?}; using info");
-            }
-            tracing_subscriber::filter::LevelFilter::INFO
-        });
-    tracing_subscriber::fmt()
-        .with_max_level(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
 }

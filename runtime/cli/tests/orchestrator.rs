@@ -393,7 +393,8 @@ async fn unknown_actions_and_services_are_refused_by_name() {
 #[tokio::test]
 async fn scan_aranet4_answers_with_the_simulated_monitors() {
     let server = RedisServer::start();
-    set(&server, "config:aranet4", json!({"timeout": 3}));
+    // Longer than the slowest simulated monitor's advertising interval (4 s).
+    set(&server, "config:aranet4", json!({"timeout": 6}));
     let mut o = options(&server, sense_pulse());
     o.scheduled.clear();
     let orchestrator = Orchestrator::start(&server, o).await;

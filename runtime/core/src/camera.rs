@@ -153,10 +153,20 @@ pub async fn run(bus: Bus, options: &CameraOptions, shutdown: CancellationToken)
     reason
 }
 
-/// Scans for cameras: this machine's networks on the RTSP ports; under `--sim`, the loopback
-/// address, where a simulated camera listens on a port of its own beside the usual ones.
-pub async fn discover(sim: bool) -> Vec<discovery::Found> {
+/// Scans for cameras on the RTSP ports: the networks `CAMERA_DISCOVERY_SUBNETS` lists
+/// (comma-separated, e.g. `192.168.1.0/24`: a container on a bridge network sees only its own),
+/// else this machine's; under `--sim`, the loopback address, where a simulated camera listens on
+/// a port of its own beside the usual ones.
+pub async fn discover(sim: bool, env: &Env) -> Vec<discovery::Found> {
     let mut options = DiscoveryOptions::default();
+    if let Some(list) = env.get("CAMERA_DISCOVERY_SUBNETS") {
+        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            match item.parse::<Subnet>() {
+                Ok(subnet) => options.subnets.push(subnet.narrowed()),
+                Err(e) => tracing::warn!(source = TARGET, "CAMERA_DISCOVERY_SUBNETS: {e}"),
+            }
+        }
+    }
     // Held until the scan is over.
     let mut _simulated = None;
     if sim {

@@ -202,7 +202,7 @@ pub async fn scan(
     bus: &Bus,
     options: &SourceOptions,
 ) -> Result<serde_json::Value, SourceError> {
-    match id {
+    let mut result = match id {
         SourceId::Co2 => {
             let (config, _) =
                 sense_bus::store::load_config(bus, &[sense_bus::SectionName::Aranet4], &|v| {
@@ -214,32 +214,26 @@ pub async fn scan(
             let devices = sense_source_aranet4::scan(&mut radio, timeout)
                 .await
                 .map_err(SourceError::Failed)?;
-            let result =
-                serde_json::json!({ "devices": devices, "timestamp": sense_bus::unix_now() });
-            bus.set(
-                &sense_bus::keys::scan(id.as_str()),
-                &result.to_string(),
-                Some(SCAN_TTL),
-            )
-            .await?;
-            Ok(result)
+            serde_json::json!({ "devices": devices })
         }
         SourceId::NetworkCamera => {
-            let found = camera::discover(options.sim).await;
-            let mut result = Json::Object(discovery::response_data(&found));
-            result["timestamp"] = Json::from(sense_bus::unix_now());
-            bus.set(
-                &sense_bus::keys::scan(id.as_str()),
-                &result.to_string(),
-                Some(SCAN_TTL),
-            )
-            .await?;
-            Ok(result)
+            let found = camera::discover(options.sim, &options.env).await;
+            Json::Object(discovery::response_data(&found))
         }
-        _ => Err(SourceError::Failed(format!(
-            "the `{id}` source has nothing to scan for"
-        ))),
-    }
+        _ => {
+            return Err(SourceError::Failed(format!(
+                "the `{id}` source has nothing to scan for"
+            )));
+        }
+    };
+    result["timestamp"] = Json::from(sense_bus::unix_now());
+    bus.set(
+        &sense_bus::keys::scan(id.as_str()),
+        &result.to_string(),
+        Some(SCAN_TTL),
+    )
+    .await?;
+    Ok(result)
 }
 
 async fn drive<S: Source>(

@@ -1,0 +1,620 @@
+//! `sense-pulse run --sim --redis …` end to end: every source simulated, the orchestrator and the
+//! gateway in one process, a real redis-server, a real HTTP client and WebSocket client.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sense_http::{HttpClient, Request, Response};
+use sense_testkit::ws::WsClient;
+use sense_testkit::{RedisServer, basic_auth, free_port};
+use serde_json::{Value as Json, json};
+
+/// A running `sense-pulse run --sim`, killed when dropped, with its folders.
+struct Run {
+    child: Child,
+    address: String,
+    dir: PathBuf,
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Run {
+    /// Starts `run --sim` on `server` with a tiny built dashboard beside a file nobody may read.
+    async fn start(server: &RedisServer, name: &str) -> Run {
+        let dir = std::env::temp_dir().join(format!("sense-run-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("build")).unwrap();
+        std::fs::create_dir_all(dir.join("hls")).unwrap();
+        std::fs::write(
+            dir.join("build/index.html"),
+            "<!doctype html><title>Sense Pulse</title>",
+        )
+        .unwrap();
+        std::fs::write(dir.join("secret.txt"), "top secret").unwrap();
+        let address = format!("127.0.0.1:{}", free_port());
+        let child = Command::new(env!("CARGO_BIN_EXE_sense-pulse"))
+            .args([
+                "run",
+                "--sim",
+                "--redis",
+                &server.url(),
+                "--listen",
+                &address,
+            ])
+            .env_remove("RUST_LOG")
+            .env("LOG_LEVEL", "info")
+            .env("FRONTEND_DIR", dir.join("build"))
+            .env("HLS_OUTPUT_DIR", dir.join("hls"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let run = Run {
+            child,
+            address,
+            dir,
+        };
+        let start = Instant::now();
+        while run.try_get("/health").await.map(|r| r.status) != Some(200) {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "the gateway did not come up"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        run
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    async fn try_get(&self, path: &str) -> Option<Response> {
+        HttpClient::default()
+            .send(Request::get(self.url(path)))
+            .await
+            .ok()
+    }
+
+    async fn send(&self, request: Request) -> Response {
+        HttpClient::default().send(request).await.unwrap()
+    }
+
+    async fn get(&self, path: &str) -> Response {
+        self.send(Request::get(self.url(path))).await
+    }
+
+    async fn post(&self, path: &str, body: &Json) -> Response {
+        self.send(Request::post_json(self.url(path), body)).await
+    }
+
+    async fn command(&self, target: &str, action: &str, params: Json) -> Json {
+        let reply = self
+            .post(
+                &format!("/api/command/{target}"),
+                &json!({"action": action, "params": params}),
+            )
+            .await;
+        json_of(&reply)
+    }
+
+    /// Waits until `GET path` answers JSON for which `check` holds.
+    async fn wait_for(&self, path: &str, within: Duration, check: impl Fn(&Json) -> bool) -> Json {
+        let start = Instant::now();
+        loop {
+            if let Some(r) = self.try_get(path).await
+                && r.status == 200
+                && let Ok(v) = serde_json::from_slice::<Json>(&r.body)
+                && check(&v)
+            {
+                return v;
+            }
+            assert!(
+                start.elapsed() < within,
+                "{path} did not match within {within:?}: {:?}",
+                self.try_get(path).await.map(|r| r.text())
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// A WebSocket on the gateway, opened on a blocking thread.
+    async fn ws<T: Send + 'static>(
+        &self,
+        path: &'static str,
+        headers: Vec<(String, String)>,
+        then: impl FnOnce(Result<WsClient, u16>) -> T + Send + 'static,
+    ) -> tokio::task::JoinHandle<T> {
+        let address = self.address.clone();
+        tokio::task::spawn_blocking(move || {
+            let headers: Vec<(&str, &str)> = headers
+                .iter()
+                .map(|(a, b)| (a.as_str(), b.as_str()))
+                .collect();
+            then(WsClient::connect(&address, path, &headers).map_err(|r| r.status))
+        })
+    }
+}
+
+fn json_of(r: &Response) -> Json {
+    serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{e}: {} {}", r.status, r.text()))
+}
+
+fn readings<'a>(sources: &'a Json, id: &str) -> &'a serde_json::Map<String, Json> {
+    sources[id]["readings"]
+        .as_object()
+        .unwrap_or_else(|| panic!("no {id} in {sources}"))
+}
+
+#[tokio::test]
+async fn run_sim_serves_every_source_pushes_updates_takes_commands_and_guards_its_files() {
+    let server = RedisServer::start();
+    let run = Run::start(&server, "all").await;
+
+    // Every source, simulated, within its first poll (co2 waits its timeout for the one monitor
+    // out of range).
+    let sources = run
+        .wait_for("/api/sources", Duration::from_secs(40), |s| {
+            ["sensors", "co2", "system", "weather", "pihole", "tailscale"]
+                .iter()
+                .all(|id| s[id]["readings"].as_object().is_some_and(|r| !r.is_empty()))
+        })
+        .await;
+    assert!(readings(&sources, "system")["cpu_percent"]["value"].is_number());
+    assert!(readings(&sources, "sensors")["temperature"]["value"].is_number());
+    assert!(readings(&sources, "weather")["forecast_d2_date"]["value"].is_string());
+    assert!(readings(&sources, "pihole")["queries_today"]["value"].is_number());
+    assert!(readings(&sources, "co2")["office:co2"]["value"].is_number());
+    assert_eq!(readings(&sources, "tailscale")["connected"]["value"], true);
+    let co2 = &sources["co2"]["status"];
+    assert!(
+        co2["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("garage")),
+        "the monitor out of range is named: {co2}"
+    );
+    // The same data is in Redis, as the contract says.
+    let in_redis = server
+        .command(&["GET", "source:system:cpu_percent"])
+        .unwrap();
+    assert!(in_redis.contains("\"unit\":\"%\""), "{in_redis}");
+
+    // A WebSocket: the snapshot, then a poll pushed as it happens.
+    let ws = run
+        .ws("/ws/sources", Vec::new(), |ws| {
+            let mut ws = ws.expect("WebSocket opens");
+            let snapshot: Json = serde_json::from_str(&ws.next_text().unwrap()).unwrap();
+            let mut pushed = Vec::new();
+            for _ in 0..20 {
+                let Some(text) = ws.next_text() else { break };
+                let frame: Json = serde_json::from_str(&text).unwrap();
+                let done = frame["system"].is_object();
+                pushed.push(frame);
+                if done {
+                    break;
+                }
+            }
+            (snapshot, pushed)
+        })
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let trigger = run
+        .command("orchestrator", "trigger", json!({"service": "system"}))
+        .await;
+    assert_eq!(trigger["success"], true, "{trigger}");
+    let (snapshot, pushed) = tokio::time::timeout(Duration::from_secs(15), ws)
+        .await
+        .expect("a pushed update within 15 s")
+        .unwrap();
+    let before = snapshot["system"]["readings"]["cpu_percent"]["timestamp"]
+        .as_f64()
+        .unwrap();
+    let update = pushed.last().expect("a pushed frame");
+    let after = update["system"]["readings"]["cpu_percent"]["timestamp"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("a system update: {pushed:?}"));
+    assert!(after > before, "a new poll was pushed: {before} → {after}");
+
+    // A refused config write changes nothing; a good one is applied and announced.
+    let before = server.command(&["GET", "config:display"]);
+    let refused = run
+        .post(
+            "/api/config",
+            &json!({"display": {"rotation": 45}, "weather": {"location": "Oslo"}}),
+        )
+        .await;
+    assert_eq!(refused.status, 400);
+    let why = json_of(&refused);
+    assert_eq!(why["field"], "display.rotation", "{why}");
+    assert_eq!(server.command(&["GET", "config:display"]), before);
+    assert_eq!(
+        server.command(&["GET", "config:weather"]),
+        Some("$-1".to_owned()),
+        "all sections or none"
+    );
+    let accepted = run
+        .post("/api/config", &json!({"display": {"rotation": 180}}))
+        .await;
+    assert_eq!(accepted.status, 200, "{}", accepted.text());
+    let config = json_of(&run.get("/api/config").await);
+    assert_eq!(config["display"]["rotation"], 180);
+
+    // A command round trip to the Sense HAT service: the rotation took effect on the matrix.
+    let matrix = run
+        .wait_for_command("sensors", "get_matrix", |m| m["data"]["rotation"] == 180)
+        .await;
+    assert_eq!(matrix["data"]["pixels"].as_array().unwrap().len(), 64);
+    let cleared = run.command("sensors", "clear", json!({})).await;
+    assert_eq!(cleared["success"], true, "{cleared}");
+
+    // The camera on demand: HLS through the gateway, then stopped.
+    let started = run.command("orchestrator", "start_camera", json!({})).await;
+    assert_eq!(started["success"], true, "{started}");
+    run.wait_for(
+        "/api/sources/network_camera",
+        Duration::from_secs(30),
+        |c| c["readings"]["stream_status"]["value"] == "streaming",
+    )
+    .await;
+    let playlist = run.get("/api/stream/stream.m3u8").await;
+    assert_eq!(playlist.status, 200);
+    assert!(
+        playlist.text().starts_with("#EXTM3U"),
+        "{}",
+        playlist.text()
+    );
+    let segment = playlist
+        .text()
+        .lines()
+        .find(|l| l.ends_with(".ts"))
+        .unwrap()
+        .to_owned();
+    let segment = run.get(&format!("/api/stream/{segment}")).await;
+    assert_eq!(segment.status, 200);
+    assert_eq!(segment.body[0], 0x47, "an MPEG-TS segment");
+    let stopped = run.command("orchestrator", "stop_camera", json!({})).await;
+    assert_eq!(stopped["success"], true, "{stopped}");
+    run.wait_for(
+        "/api/sources/network_camera",
+        Duration::from_secs(15),
+        |c| c["readings"]["stream_status"]["value"] == "stopped",
+    )
+    .await;
+    assert_eq!(run.get("/api/stream/stream.m3u8").await.status, 503);
+
+    // Nothing outside the dashboard's or the stream's folder, however the path is written.
+    for attack in [
+        "/../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/%2E%2E%2Fsecret.txt",
+        "/..%2fsecret.txt",
+        "/..%5csecret.txt",
+        "/..\\secret.txt",
+        "/%2fetc%2fpasswd",
+        "/secret.txt%00.html",
+        "/api/stream/..%2f..%2fsecret.txt",
+        "/api/stream/%2e%2e/secret.txt",
+        "/api/stream/%2e%2e%2fsecret.txt",
+        "/api/stream/..\\..\\secret.txt",
+        "/api/stream/%00",
+        "//etc/passwd",
+        "/api/stream//etc/passwd",
+    ] {
+        let r = run.get(attack).await;
+        assert!(!r.text().contains("top secret"), "{attack} leaked the file");
+        assert!(!r.text().contains("root:"), "{attack} leaked /etc/passwd");
+        assert!(
+            r.status >= 400 || r.text().contains("<title>Sense Pulse"),
+            "{attack}: {} {}",
+            r.status,
+            r.text()
+        );
+    }
+
+    // Warnings of every service reach the log viewer: co2's monitor out of range.
+    let logs = run
+        .ws("/ws/logs", Vec::new(), |ws| {
+            let mut ws = ws.expect("WebSocket opens");
+            let mut seen = Vec::new();
+            for _ in 0..50 {
+                let Some(text) = ws.next_text() else { break };
+                let found = text.contains("garage");
+                seen.push(text);
+                if found {
+                    break;
+                }
+            }
+            seen
+        })
+        .await;
+    let seen = tokio::time::timeout(Duration::from_secs(15), logs)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        seen.iter()
+            .any(|t| t.contains("garage") && t.contains("\"warn\"")),
+        "{seen:?}"
+    );
+}
+
+impl Run {
+    /// Sends a command until its answer satisfies `check` (effects may take a moment).
+    async fn wait_for_command(
+        &self,
+        target: &str,
+        action: &str,
+        check: impl Fn(&Json) -> bool,
+    ) -> Json {
+        let start = Instant::now();
+        loop {
+            let answer = self.command(target, action, json!({})).await;
+            if answer["success"] == true && check(&answer) {
+                return answer;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "{target} {action}: {answer}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn auth_covers_rest_websockets_and_commands_of_run() {
+    let server = RedisServer::start();
+    let hash = bcrypt::hash("correct horse", 4).unwrap();
+    let auth = json!({"enabled": true, "username": "admin", "password_hash": hash});
+    server
+        .command(&["SET", "config:auth", &auth.to_string()])
+        .unwrap();
+    let run = Run::start(&server, "auth").await;
+    let right = basic_auth("admin", "correct horse");
+    let wrong = basic_auth("admin", "battery staple");
+    let nobody = basic_auth("root", "correct horse");
+    // Every kind of request with no, wrong and right credentials (4 failures: under the limit).
+    for (credentials, allowed) in [(Some(&right), true), (None, false), (Some(&wrong), false)] {
+        let with = |r: Request| match credentials {
+            Some(c) => r.header("authorization", c.as_str()),
+            None => r,
+        };
+        let rest = run.send(with(Request::get(run.url("/api/sources")))).await;
+        assert_eq!(
+            rest.status,
+            if allowed { 200 } else { 401 },
+            "REST with {credentials:?}"
+        );
+        if !allowed {
+            assert!(rest.header("www-authenticate").is_some());
+        }
+        let command = run
+            .send(with(Request::post_json(
+                run.url("/api/command/sensors"),
+                &json!({"action": "get_matrix"}),
+            )))
+            .await;
+        assert_eq!(
+            command.status,
+            if allowed { 200 } else { 401 },
+            "command with {credentials:?}: {}",
+            command.text()
+        );
+        if allowed {
+            assert_eq!(json_of(&command)["success"], true);
+        }
+        let headers: Vec<(String, String)> = credentials
+            .map(|c| ("Authorization".to_owned(), c.clone()))
+            .into_iter()
+            .collect();
+        let ws = run
+            .ws("/ws/sources", headers, |ws| ws.map(WsClient::close))
+            .await
+            .await
+            .unwrap();
+        if allowed {
+            assert!(ws.is_ok(), "WS with the right credentials: {ws:?}");
+        } else {
+            assert_eq!(ws, Err(401), "WS with {credentials:?}");
+        }
+    }
+    let unknown_user = run
+        .send(Request::get(run.url("/api/sources")).header("authorization", nobody.as_str()))
+        .await;
+    assert_eq!(unknown_user.status, 401);
+    // Health stays open for Docker and Traefik.
+    assert_eq!(run.get("/health").await.status, 200);
+
+    // Failed logins are rate limited: after 5 in a minute, even the right password waits.
+    let mut limited = None;
+    for _ in 0..3 {
+        let r = run
+            .send(Request::get(run.url("/api/sources")).header("authorization", wrong.as_str()))
+            .await;
+        if r.status == 429 {
+            limited = Some(r);
+            break;
+        }
+        assert_eq!(r.status, 401);
+    }
+    let limited = limited.expect("429 after repeated failures");
+    assert!(limited.header("retry-after").is_some());
+    let locked = run
+        .send(Request::get(run.url("/api/sources")).header("authorization", right.as_str()))
+        .await;
+    assert_eq!(locked.status, 429);
+}
+
+#[tokio::test]
+async fn redis_going_away_is_503_with_the_cause_and_recovery_needs_no_restart() {
+    let mut server = RedisServer::start();
+    let run = Run::start(&server, "outage").await;
+    run.wait_for("/api/sources", Duration::from_secs(20), |s| {
+        s["system"]["readings"]
+            .as_object()
+            .is_some_and(|r| !r.is_empty())
+    })
+    .await;
+
+    server.stop();
+    let start = Instant::now();
+    loop {
+        let health = run.get("/health").await;
+        if health.status == 503 {
+            let body = json_of(&health);
+            assert_eq!(body["status"], "unhealthy");
+            assert!(
+                body["cause"].as_str().is_some_and(|c| !c.is_empty()),
+                "{body}"
+            );
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "/health still {}",
+            health.status
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let api = run.get("/api/sources").await;
+    assert_eq!(api.status, 503);
+    assert_eq!(json_of(&api)["error"], "the data bus is unavailable");
+
+    server.restart();
+    run.wait_for("/health", Duration::from_secs(20), |h| {
+        h["status"] == "healthy"
+    })
+    .await;
+    // The sources write again (the resident Sense HAT within seconds; Redis came back empty).
+    let sources = run
+        .wait_for("/api/sources", Duration::from_secs(30), |s| {
+            s["sensors"]["readings"]
+                .as_object()
+                .is_some_and(|r| !r.is_empty())
+        })
+        .await;
+    assert!(sources["sensors"]["status"].is_object());
+    assert!(Path::new(&run.dir).exists());
+}
+
+/// The gateway's `sense_gateway_websocket_dropped_total` and `…_clients` from `/metrics`.
+async fn websocket_metrics(run: &Run) -> (u64, u64) {
+    let text = run.get("/metrics").await.text();
+    let value = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().last()?.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in /metrics:\n{text}"))
+    };
+    (
+        value("sense_gateway_websocket_dropped_total"),
+        value("sense_gateway_websocket_clients"),
+    )
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_websocket_client_that_stops_reading_is_dropped_and_costs_no_memory() {
+    use std::io::{Read, Write};
+    let server = RedisServer::start();
+    let run = Run::start(&server, "slow").await;
+    run.wait_for("/api/sources", Duration::from_secs(20), |s| {
+        s["weather"]["readings"]
+            .as_object()
+            .is_some_and(|r| r.len() > 20)
+    })
+    .await;
+
+    // A client that opens /ws/sources and never reads again.
+    let mut stalled = std::net::TcpStream::connect(&run.address).unwrap();
+    write!(
+        stalled,
+        "GET /ws/sources HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        run.address
+    )
+    .unwrap();
+    let mut head = [0u8; 12];
+    stalled.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 101");
+    // And one that keeps up.
+    let reader = run
+        .ws("/ws/sources", Vec::new(), |ws| {
+            let mut ws = ws.expect("WebSocket opens");
+            // Until the gateway goes away at the end of the test.
+            let mut frames = 0;
+            while ws.next_text().is_some() {
+                frames += 1;
+            }
+            frames
+        })
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = rss_kib(run.child.id());
+
+    // Far more updates than the stalled client's socket buffers hold (each frame is every
+    // source: several kilobytes).
+    let bus = sense_bus::Bus::connect(
+        &server.url(),
+        sense_bus::ConnectOptions::FailAfter(Duration::from_secs(5)),
+    )
+    .await
+    .unwrap();
+    let start = Instant::now();
+    let mut n = 0u64;
+    loop {
+        // Each a real change: the gateway pushes only what changed.
+        for _ in 0..200 {
+            n += 1;
+            let reading = json!({"value": n, "unit": "C", "timestamp": sense_bus::unix_now()});
+            bus.set("source:weather:weather_temp", &reading.to_string(), None)
+                .await
+                .unwrap();
+            bus.publish("data:weather", r#"{"source_id":"weather","timestamp":0}"#)
+                .await
+                .unwrap();
+        }
+        // Dropped as too slow (its updates overflowed) or at the write timeout (its socket
+        // stayed full): either way one client is left, the one that reads.
+        let (_, clients) = websocket_metrics(&run).await;
+        if clients == 1 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the stalled client was never dropped"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let after = rss_kib(run.child.id());
+    assert!(
+        after < before + 8 * 1024,
+        "memory stayed bounded: {before} KiB → {after} KiB"
+    );
+    eprintln!(
+        "stalled client dropped after {:?} and {n} updates; RSS {before} KiB → {after} KiB",
+        start.elapsed()
+    );
+    // The client that kept up was served throughout.
+    drop(run);
+    let frames = tokio::time::timeout(Duration::from_secs(20), reader)
+        .await
+        .expect("the reading client ends with the gateway")
+        .unwrap();
+    assert!(frames as u64 > n / 2, "{frames} frames of {n} updates");
+}
