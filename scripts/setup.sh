@@ -18,12 +18,17 @@ command -v cc >/dev/null || packages+=(build-essential)
 command -v pkg-config >/dev/null || packages+=(pkg-config)
 # BlueZ's D-Bus API (the bluer crate) links libdbus.
 pkg-config --exists dbus-1 2>/dev/null || packages+=(libdbus-1-dev)
+# The dashboard's end-to-end tests drive Debian's Chromium (never a downloaded browser).
+[ -x /usr/bin/chromium ] || packages+=(chromium)
 if [ ${#packages[@]} -gt 0 ]; then
   echo "setup: installing ${packages[*]}"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${packages[@]}"
 fi
 # Debian starts redis-server as a service on install; the tests start their own on free ports.
+
+# Node: the dashboard builds with Node ≥ 20.19 and npm (Debian 12's own nodejs is too old).
+command -v npm >/dev/null || echo "setup: npm not found; the dashboard needs Node.js 20.19 or newer" >&2
 
 # Rust: the toolchain is expected (rustup); add the pieces CI uses.
 if ! command -v cargo >/dev/null; then

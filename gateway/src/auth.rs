@@ -6,6 +6,11 @@
 //! second at cost 12, more on a Pi), so a verified credential is remembered for a while by a keyed
 //! fingerprint, and verification runs off the gateway's thread. Failed logins are rate limited per
 //! client address.
+//!
+//! The dashboard signs in once (`POST /api/login`) and gets a session cookie (`HttpOnly`,
+//! `SameSite=Strict`): browsers cannot put an `Authorization` header on a WebSocket, but they do
+//! send the cookie, and the page never holds the password. Sessions live in memory (a restarted
+//! gateway asks again) and end when the username or password hash changes.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -23,6 +28,12 @@ const MAX_FAILURES: u32 = 5;
 const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 /// Commands allowed per address per window.
 const MAX_COMMANDS: u32 = 30;
+/// A dashboard session ends after this long unused.
+pub const SESSION_IDLE: Duration = Duration::from_secs(30 * 24 * 3600);
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "sense_session";
+/// Sessions kept at most; the least recently used go first.
+const MAX_SESSIONS: usize = 256;
 /// The command window.
 const COMMAND_WINDOW: Duration = Duration::from_secs(10);
 
@@ -72,6 +83,15 @@ impl Window {
     }
 }
 
+/// A signed-in dashboard.
+#[derive(Debug)]
+struct SessionEntry {
+    user: String,
+    /// The username and password hash it signed in with: a change ends the session.
+    credential: u64,
+    last_used: Instant,
+}
+
 /// The gateway's authentication state.
 #[derive(Debug)]
 pub struct Auth {
@@ -79,6 +99,7 @@ pub struct Auth {
     verified: RefCell<HashMap<u64, Instant>>,
     failures: RefCell<Window>,
     commands: RefCell<Window>,
+    sessions: RefCell<HashMap<String, SessionEntry>>,
 }
 
 impl Default for Auth {
@@ -88,8 +109,25 @@ impl Default for Auth {
             verified: RefCell::default(),
             failures: RefCell::default(),
             commands: RefCell::default(),
+            sessions: RefCell::default(),
         }
     }
+}
+
+/// 32 random bytes from the kernel, as hex: a session token.
+fn new_token() -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The session cookie's value in a `Cookie` header.
+pub fn session_cookie(header: &str) -> Option<&str> {
+    header.split(';').find_map(|pair| {
+        let (name, value) = pair.trim().split_once('=')?;
+        (name == SESSION_COOKIE && !value.is_empty()).then_some(value)
+    })
 }
 
 /// Decodes standard base64 (as in `Authorization: Basic …`).
@@ -143,6 +181,8 @@ pub struct Presented<'a> {
     pub authorization: Option<&'a str>,
     /// The `Tailscale-User-Login` header.
     pub tailscale_login: Option<&'a str>,
+    /// The session cookie's value.
+    pub session: Option<&'a str>,
 }
 
 impl Auth {
@@ -177,6 +217,24 @@ impl Auth {
                 return Ok(Some(login.to_owned()));
             }
         }
+        if let Some(user) = presented.session.and_then(|t| self.session_user(config, t)) {
+            return Ok(Some(user));
+        }
+        let Some((user, password)) = presented.authorization.and_then(basic_credentials) else {
+            return Err(Refusal::Unauthorized("credentials required"));
+        };
+        self.verify(config, peer, &user, &password).await?;
+        Ok(Some(user))
+    }
+
+    /// Checks a username and password against `config`, rate limiting failures per address.
+    pub async fn verify(
+        &self,
+        config: &AuthConfig,
+        peer: IpAddr,
+        user: &str,
+        password: &str,
+    ) -> Result<(), Refusal> {
         if let Some(wait) = self
             .failures
             .borrow()
@@ -184,20 +242,18 @@ impl Auth {
         {
             return Err(Refusal::TooMany(wait));
         }
-        let Some((user, password)) = presented.authorization.and_then(basic_credentials) else {
-            return Err(Refusal::Unauthorized("credentials required"));
-        };
-        let key = self.fingerprint(&user, &password, &config.password_hash);
+        let key = self.fingerprint(user, password, &config.password_hash);
         let remembered = self
             .verified
             .borrow()
             .get(&key)
             .is_some_and(|at| at.elapsed() < REMEMBER);
         if remembered {
-            return Ok(Some(user));
+            return Ok(());
         }
         let user_ok = constant_time_eq(user.as_bytes(), config.username.as_bytes());
         let hash = config.password_hash.clone();
+        let password = password.to_owned();
         // bcrypt takes hundreds of milliseconds: not on the gateway's thread.
         let password_ok =
             tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
@@ -209,7 +265,7 @@ impl Auth {
                 verified.retain(|_, at| at.elapsed() < REMEMBER);
             }
             verified.insert(key, Instant::now());
-            return Ok(Some(user));
+            return Ok(());
         }
         if let Err(wait) = self
             .failures
@@ -219,6 +275,48 @@ impl Auth {
             return Err(Refusal::TooMany(wait));
         }
         Err(Refusal::Unauthorized("wrong username or password"))
+    }
+
+    /// The user a session token belongs to, if it is current for `config`.
+    pub fn session_user(&self, config: &AuthConfig, token: &str) -> Option<String> {
+        let credential = self.fingerprint(&config.username, "", &config.password_hash);
+        let mut sessions = self.sessions.borrow_mut();
+        let entry = sessions.get_mut(token)?;
+        if entry.credential != credential || entry.last_used.elapsed() >= SESSION_IDLE {
+            sessions.remove(token);
+            return None;
+        }
+        entry.last_used = Instant::now();
+        Some(entry.user.clone())
+    }
+
+    /// Starts a session for `user` (already verified): its token, for the cookie.
+    pub fn open_session(&self, config: &AuthConfig, user: &str) -> std::io::Result<String> {
+        let token = new_token()?;
+        let mut sessions = self.sessions.borrow_mut();
+        if sessions.len() >= MAX_SESSIONS {
+            let oldest = sessions
+                .iter()
+                .min_by_key(|(_, e)| e.last_used)
+                .map(|(t, _)| t.clone());
+            if let Some(t) = oldest {
+                sessions.remove(&t);
+            }
+        }
+        sessions.insert(
+            token.clone(),
+            SessionEntry {
+                user: user.to_owned(),
+                credential: self.fingerprint(&config.username, "", &config.password_hash),
+                last_used: Instant::now(),
+            },
+        );
+        Ok(token)
+    }
+
+    /// Ends a session.
+    pub fn close_session(&self, token: &str) {
+        self.sessions.borrow_mut().remove(token);
     }
 
     /// Counts a command from `peer`; `Err(wait)` when it sends too many.

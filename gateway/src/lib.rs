@@ -7,6 +7,7 @@
 //! current-thread runtime of its own ([`spawn`]), or inside a `LocalSet` ([`serve`]); it is fed by
 //! the bus through one subscription per kind of event ([`state::run_hub`]).
 
+pub mod api;
 pub mod auth;
 pub mod files;
 pub mod metrics;

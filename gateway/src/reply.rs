@@ -4,7 +4,6 @@ use picoserve::ResponseSent;
 use picoserve::io::{Read, Write};
 use picoserve::response::{Connection, Content, IntoResponse, ResponseWriter, StatusCode};
 use serde::Serialize;
-use serde_json::json;
 
 /// A response body.
 #[derive(Debug)]
@@ -92,20 +91,30 @@ pub struct Reply {
 impl Reply {
     /// `status` with `value` as JSON.
     pub fn json(status: u16, value: &impl Serialize) -> Reply {
-        let data = serde_json::to_vec(value).unwrap_or_default();
+        Reply::raw_json(status, serde_json::to_string(value).unwrap_or_default())
+    }
+
+    /// `status` with JSON already serialized.
+    pub fn raw_json(status: u16, json: String) -> Reply {
         Reply {
             status,
             headers: vec![("Cache-Control", "no-store".to_owned())],
             body: Body::Bytes {
                 content_type: "application/json",
-                data,
+                data: json.into_bytes(),
             },
         }
     }
 
-    /// `status` with `{"error": message}` and any extra fields.
+    /// `status` with `{"error": message}`.
     pub fn error(status: u16, message: impl Into<String>) -> Reply {
-        Reply::json(status, &json!({ "error": message.into() }))
+        Reply::json(
+            status,
+            &crate::api::ApiError {
+                error: message.into(),
+                ..crate::api::ApiError::default()
+            },
+        )
     }
 
     /// 404 with the path named.
@@ -128,6 +137,12 @@ impl Reply {
     /// Adds a header.
     pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Reply {
         self.headers.push((name, value.into()));
+        self
+    }
+
+    /// Drops a header (e.g. the Basic challenge where the page shows its own sign-in form).
+    pub fn without_header(mut self, name: &str) -> Reply {
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
         self
     }
 

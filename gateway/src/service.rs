@@ -4,6 +4,7 @@
 //! | method | path | |
 //! |---|---|---|
 //! | GET | `/health` | bus alive (no auth) |
+//! | GET, POST | `/api/session`, `/api/login`, `/api/logout` | the dashboard's sign-in (no auth) |
 //! | GET | `/api/sources`, `/api/sources/{id}` | readings and status |
 //! | GET, POST | `/api/config` | config, secrets hidden; validated partial, atomic update |
 //! | POST | `/api/command/{target}` | a command and its answer |
@@ -31,11 +32,12 @@ use sense_bus::store::{self, ConfigWriteError};
 use sense_bus::{BusError, SectionName, SourceId, keys};
 use serde_json::{Map, Value as Json, json};
 
-use crate::auth::{Presented, Refusal, check_origin};
+use crate::api::{self, ApiError, CommandReply, ConfigUpdated, SourceView};
+use crate::auth::{Presented, Refusal, SESSION_COOKIE, SESSION_IDLE, check_origin, session_cookie};
 use crate::files::{self, Caching, Conditions};
 use crate::metrics;
 use crate::reply::Reply;
-use crate::state::{Counters, Shared, source_json};
+use crate::state::{Counters, Shared};
 use crate::ws::{Feed, Socket};
 
 /// The services that take commands.
@@ -78,8 +80,33 @@ fn query_pairs(query: &str) -> Vec<(String, String)> {
 fn bus_unavailable(e: &BusError) -> Reply {
     Reply::json(
         503,
-        &json!({ "error": "the data bus is unavailable", "cause": e.to_string() }),
+        &ApiError {
+            error: "the data bus is unavailable".into(),
+            cause: Some(e.to_string()),
+            ..ApiError::default()
+        },
     )
+}
+
+/// A refused config write, naming the field.
+fn field_error(field: impl Into<String>, error: impl Into<String>) -> Reply {
+    Reply::json(
+        400,
+        &ApiError {
+            error: error.into(),
+            field: Some(field.into()),
+            ..ApiError::default()
+        },
+    )
+}
+
+/// Every source as `/api/sources` and the first `/ws/sources` message show them.
+fn all_sources_json(all: &std::collections::BTreeMap<String, store::SourceSnapshot>) -> String {
+    let view: std::collections::BTreeMap<&str, SourceView<'_>> = all
+        .iter()
+        .map(|(id, s)| (id.as_str(), SourceView::from(s)))
+        .collect();
+    serde_json::to_string(&view).unwrap_or_default()
 }
 
 fn refusal(r: Refusal, shared: &Shared) -> Reply {
@@ -127,13 +154,7 @@ impl Gateway {
 
     async fn sources(&self) -> Reply {
         match store::read_all_sources(&self.shared.bus).await {
-            Ok(all) => {
-                let body: Map<String, Json> = all
-                    .iter()
-                    .map(|(id, s)| (id.clone(), source_json(s)))
-                    .collect();
-                Reply::json(200, &body)
-            }
+            Ok(all) => Reply::raw_json(200, all_sources_json(&all)),
             Err(e) => bus_unavailable(&e),
         }
     }
@@ -150,7 +171,7 @@ impl Gateway {
                     Reply::error(404, format!("unknown source `{id}`"))
                 }
             }
-            Ok(s) => Reply::json(200, &source_json(&s)),
+            Ok(s) => Reply::json(200, &SourceView::from(&s)),
             Err(e) => bus_unavailable(&e),
         }
     }
@@ -188,16 +209,13 @@ impl Gateway {
         for (name, patch) in request {
             let Ok(section) = name.parse::<SectionName>() else {
                 let valid = SectionName::ALL.map(SectionName::as_str).join(", ");
-                return Reply::json(
-                    400,
-                    &json!({ "error": format!("unknown config section `{name}` (expected one of: {valid})"), "field": name }),
+                return field_error(
+                    name.as_str(),
+                    format!("unknown config section `{name}` (expected one of: {valid})"),
                 );
             };
             let Json::Object(mut patch) = patch else {
-                return Reply::json(
-                    400,
-                    &json!({ "error": format!("{name} must be an object of fields"), "field": name }),
-                );
+                return field_error(name.as_str(), format!("{name} must be an object of fields"));
             };
             // A secret shown as ******** and sent back unchanged keeps its stored value.
             match section {
@@ -218,9 +236,9 @@ impl Gateway {
                             .filter(|p| p.len() >= 8)
                             .map(str::to_owned)
                         else {
-                            return Reply::json(
-                                400,
-                                &json!({ "error": "auth.password must be at least 8 characters", "field": "auth.password" }),
+                            return field_error(
+                                "auth.password",
+                                "auth.password must be at least 8 characters",
                             );
                         };
                         let hash =
@@ -258,13 +276,14 @@ impl Gateway {
             return Reply::error(400, "no sections to update");
         }
         match store::update_config(&self.shared.bus, &updates, &env).await {
-            Ok(names) => {
-                let names: Vec<&str> = names.iter().map(|n| n.as_str()).collect();
-                Reply::json(200, &json!({ "status": "ok", "sections_updated": names }))
-            }
-            Err(ConfigWriteError::Invalid(e)) => {
-                Reply::json(400, &json!({ "error": e.to_string(), "field": e.field }))
-            }
+            Ok(names) => Reply::json(
+                200,
+                &ConfigUpdated {
+                    status: "ok",
+                    sections_updated: names.iter().map(|n| n.as_str()).collect(),
+                },
+            ),
+            Err(ConfigWriteError::Invalid(e)) => field_error(e.field.clone(), e.to_string()),
             Err(ConfigWriteError::Bus(e)) => bus_unavailable(&e),
         }
     }
@@ -325,14 +344,29 @@ impl Gateway {
                 let status = if response.is_ok() { 200 } else { 400 };
                 Reply::json(
                     status,
-                    &json!({ "success": response.is_ok(), "message": message, "data": response.data, "error": response.error }),
+                    &CommandReply {
+                        success: response.is_ok(),
+                        message: Some(message),
+                        data: Some(response.data),
+                        error: response.error,
+                    },
                 )
             }
-            Err(e @ CommandError::Timeout { .. }) => {
-                Reply::json(504, &json!({ "success": false, "error": e.to_string() }))
-            }
-            Err(e @ CommandError::NoListener { .. }) => {
-                Reply::json(503, &json!({ "success": false, "error": e.to_string() }))
+            Err(e @ (CommandError::Timeout { .. } | CommandError::NoListener { .. })) => {
+                let status = if matches!(e, CommandError::Timeout { .. }) {
+                    504
+                } else {
+                    503
+                };
+                Reply::json(
+                    status,
+                    &CommandReply {
+                        success: false,
+                        message: None,
+                        data: None,
+                        error: Some(e.to_string()),
+                    },
+                )
             }
             Err(CommandError::Bus(e)) => bus_unavailable(&e),
         }
@@ -393,8 +427,77 @@ impl Gateway {
             .collect();
         Reply::json(
             200,
-            &json!({ "source": source, "sensor": sensor, "unit": unit, "points": series }),
+            &api::History {
+                source,
+                sensor,
+                unit,
+                points: series,
+            },
         )
+    }
+
+    /// `GET /api/session`, `POST /api/login` `{username, password}`, `POST /api/logout`.
+    async fn session(
+        &self,
+        method: &str,
+        which: &[&str],
+        presented: Presented<'_>,
+        body: &[u8],
+        https: bool,
+    ) -> Reply {
+        let config = self.shared.auth_config.borrow().clone();
+        let auth = &self.shared.auth;
+        let cookie = |value: &str, max_age: u64| {
+            format!(
+                "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
+                if https { "; Secure" } else { "" }
+            )
+        };
+        let info = |user: Option<String>| api::Session {
+            auth_enabled: config.enabled,
+            user,
+        };
+        match (method, which) {
+            ("GET", ["session"]) => {
+                // Credentials are not demanded here: this is how the page learns it must ask.
+                let user = auth
+                    .check(&config, self.peer, presented)
+                    .await
+                    .ok()
+                    .flatten();
+                Reply::json(200, &info(user))
+            }
+            ("POST", ["login"]) => {
+                let Ok(login) = serde_json::from_slice::<api::Login>(body) else {
+                    return Reply::error(
+                        400,
+                        "the body must be {\"username\": \"…\", \"password\": \"…\"}",
+                    );
+                };
+                if !config.enabled {
+                    return Reply::json(200, &info(None));
+                }
+                if let Err(r) = auth
+                    .verify(&config, self.peer, &login.username, &login.password)
+                    .await
+                {
+                    // No challenge: the form asks again, not the browser.
+                    return refusal(r, &self.shared).without_header("WWW-Authenticate");
+                }
+                match auth.open_session(&config, &login.username) {
+                    Ok(token) => Reply::json(200, &info(Some(login.username)))
+                        .with_header("Set-Cookie", cookie(&token, SESSION_IDLE.as_secs())),
+                    Err(e) => Reply::error(500, format!("cannot start a session: {e}")),
+                }
+            }
+            ("POST", ["logout"]) => {
+                if let Some(token) = presented.session {
+                    auth.close_session(token);
+                }
+                Reply::json(200, &info(None)).with_header("Set-Cookie", cookie("", 0))
+            }
+            _ => Reply::error(405, format!("{method} is not allowed here")),
+        }
     }
 
     async fn hls(&self, segments: &[&str], conditions: Conditions<'_>) -> Reply {
@@ -508,6 +611,7 @@ impl PathRouterService<()> for Gateway {
         let presented = Presented {
             authorization: header("authorization"),
             tailscale_login: header("tailscale-user-login"),
+            session: header("cookie").and_then(session_cookie),
         };
         let origin = header("origin");
         let conditions = Conditions {
@@ -548,15 +652,9 @@ impl PathRouterService<()> for Gateway {
             let feed = match feed {
                 Some(f) => f,
                 None => match store::read_all_sources(&shared.bus).await {
-                    Ok(all) => {
-                        let body: Map<String, Json> = all
-                            .iter()
-                            .map(|(id, s)| (id.clone(), source_json(s)))
-                            .collect();
-                        Feed::Sources {
-                            snapshot: Json::Object(body).to_string(),
-                        }
-                    }
+                    Ok(all) => Feed::Sources {
+                        snapshot: all_sources_json(&all),
+                    },
                     Err(e) => {
                         return bus_unavailable(&e)
                             .write(request.body_connection.finalize().await?, writer)
@@ -588,13 +686,45 @@ impl PathRouterService<()> for Gateway {
         let reply = match (method.as_str(), segments.as_slice()) {
             ("GET" | "HEAD", ["health"]) => {
                 if shared.bus_ok.get() {
-                    Reply::json(200, &json!({ "status": "healthy" }))
+                    Reply::json(
+                        200,
+                        &api::Health {
+                            status: "healthy",
+                            error: None,
+                            cause: None,
+                        },
+                    )
                 } else {
                     let cause = shared.bus_error.borrow().clone().unwrap_or_default();
                     Reply::json(
                         503,
-                        &json!({ "status": "unhealthy", "error": "the data bus is unavailable", "cause": cause }),
+                        &api::Health {
+                            status: "unhealthy",
+                            error: Some("the data bus is unavailable"),
+                            cause: Some(cause),
+                        },
                     )
+                }
+            }
+            // Signing in needs no credentials (it is how they are given); it changes state, so
+            // the origin is checked as for any other write.
+            (_, ["api", "session" | "login" | "logout"]) => {
+                let write = method != "GET";
+                match check_origin(origin, header("host"), &shared.options.allowed_origins) {
+                    Err(r) if write => refusal(r, shared),
+                    _ => {
+                        let body: Vec<u8> = if write {
+                            match request.body_connection.body().read_all().await {
+                                Ok(b) => b.to_vec(),
+                                Err(_) => Vec::new(),
+                            }
+                        } else {
+                            Vec::new()
+                        };
+                        let https = header("x-forwarded-proto") == Some("https");
+                        self.session(method.as_str(), &segments[1..], presented, &body, https)
+                            .await
+                    }
                 }
             }
             ("OPTIONS", _) => {
@@ -689,6 +819,13 @@ impl PathRouterService<()> for Gateway {
                 .with_header("Access-Control-Allow-Origin", o)
                 .with_header("Vary", "Origin"),
             None => reply,
+        };
+        // The dashboard asks with `X-Requested-With` and shows its own sign-in form: without a
+        // challenge the browser does not pop up its Basic login dialog over it.
+        let reply = if header("x-requested-with").is_some() {
+            reply.without_header("WWW-Authenticate")
+        } else {
+            reply
         };
         reply
             .write(request.body_connection.finalize().await?, writer)

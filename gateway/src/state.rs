@@ -24,12 +24,12 @@ use crate::auth::Auth;
 /// Pending messages per WebSocket client before it counts as too slow and is dropped.
 pub const CLIENT_BACKLOG: usize = 64;
 /// Log entries kept for `/ws/logs` clients that connect later.
-pub const LOG_HISTORY: usize = 200;
+pub const LOG_HISTORY: usize = keys::LOGS_KEPT;
 
 /// The channel services publish their warnings and errors on (ours).
-pub const LOGS_CHANNEL: &str = "logs";
+pub const LOGS_CHANNEL: &str = channels::LOGS;
 /// The list holding the latest log entries, for a gateway that starts later (ours).
-pub const LOGS_KEY: &str = "logs";
+pub const LOGS_KEY: &str = keys::LOGS;
 
 /// Counters for `/metrics`.
 #[derive(Debug, Default)]
@@ -151,10 +151,7 @@ impl Shared {
 
 /// `{id: {readings, status}}` for one source, as `/api/sources` shows it.
 pub fn source_json(snapshot: &sense_bus::store::SourceSnapshot) -> Json {
-    json!({
-        "readings": snapshot.readings,
-        "status": snapshot.status,
-    })
+    serde_json::to_value(crate::api::SourceView::from(snapshot)).unwrap_or_default()
 }
 
 async fn next(sub: &mut Option<sense_bus::Subscription>) -> Option<sense_bus::Message> {

@@ -526,3 +526,105 @@ async fn cross_site_writes_and_websockets_are_refused() {
     .unwrap();
     assert_eq!(ws, Err(403));
 }
+
+#[tokio::test]
+async fn the_dashboard_signs_in_once_and_its_cookie_opens_rest_and_websockets() {
+    let g = start("session");
+    let session = g.get("/api/session").await;
+    assert_eq!(
+        json_of(&session),
+        json!({"auth_enabled": false, "user": null})
+    );
+    let hash = bcrypt::hash("correct horse", 4).unwrap();
+    g.bus
+        .set(
+            "config:auth",
+            &json!({"enabled": true, "username": "admin", "password_hash": hash}).to_string(),
+            None,
+        )
+        .await
+        .unwrap();
+    g.bus
+        .publish("config:changed", r#"{"section":"auth"}"#)
+        .await
+        .unwrap();
+    let mut enabled = false;
+    for _ in 0..50 {
+        if json_of(&g.get("/api/session").await)["auth_enabled"] == true {
+            enabled = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(enabled, "auth did not take effect");
+
+    // The page's own requests get no Basic challenge (no browser dialog over the form).
+    let page = g
+        .send(Request::get(g.url("/api/sources")).header("x-requested-with", "sense-pulse"))
+        .await;
+    assert_eq!(page.status, 401);
+    assert!(page.header("www-authenticate").is_none());
+
+    let wrong = g
+        .post(
+            "/api/login",
+            &json!({"username": "admin", "password": "battery staple"}),
+        )
+        .await;
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.header("set-cookie").is_none());
+    let cross_site = g
+        .send(
+            Request::post_json(
+                g.url("/api/login"),
+                &json!({"username": "admin", "password": "correct horse"}),
+            )
+            .header("origin", "https://evil.example"),
+        )
+        .await;
+    assert_eq!(cross_site.status, 403);
+
+    let right = g
+        .post(
+            "/api/login",
+            &json!({"username": "admin", "password": "correct horse"}),
+        )
+        .await;
+    assert_eq!(right.status, 200, "{}", right.text());
+    assert_eq!(json_of(&right)["user"], "admin");
+    let set_cookie = right.header("set-cookie").unwrap().to_owned();
+    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"));
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+
+    let rest = g
+        .send(Request::get(g.url("/api/sources")).header("cookie", &cookie))
+        .await;
+    assert_eq!(rest.status, 200);
+    assert_eq!(
+        json_of(
+            &g.send(Request::get(g.url("/api/session")).header("cookie", &cookie))
+                .await
+        )["user"],
+        "admin"
+    );
+    let address = g.address.to_string();
+    let ws_cookie = cookie.clone();
+    let ws = tokio::task::spawn_blocking(move || {
+        WsClient::connect(&address, "/ws/grid", &[("Cookie", ws_cookie.as_str())])
+            .map(|c| c.close())
+            .map_err(|r| r.status)
+    })
+    .await
+    .unwrap();
+    assert!(ws.is_ok(), "WS with the session cookie: {ws:?}");
+
+    let out = g
+        .send(Request::post_json(g.url("/api/logout"), &json!({})).header("cookie", &cookie))
+        .await;
+    assert_eq!(out.status, 200);
+    assert!(out.header("set-cookie").unwrap().contains("Max-Age=0"));
+    let after = g
+        .send(Request::get(g.url("/api/sources")).header("cookie", &cookie))
+        .await;
+    assert_eq!(after.status, 401, "a closed session opens nothing");
+}

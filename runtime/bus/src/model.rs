@@ -16,8 +16,10 @@ pub type Measurement = sense_hal::Measurement<String>;
 
 /// `source:{source}:{sensor}`: one sensor's latest value.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Reading {
     /// The value.
+    #[cfg_attr(feature = "ts", ts(type = "number | string | boolean | null"))]
     pub value: Value,
     /// The unit (`"C"`, `"%"`, ...), `null` for unitless values.
     #[serde(default)]
@@ -39,6 +41,7 @@ impl Reading {
 
 /// `meta:{source}`: what a source is.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Meta {
     /// The source id.
     pub source_id: String,
@@ -54,6 +57,7 @@ pub struct Meta {
 
 /// `status:{source}`: how a source's polls are going.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Status {
     /// The source id.
     pub source_id: String,
@@ -104,6 +108,7 @@ impl Status {
 
 /// On `data:{source}`: new readings were written.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DataUpdate {
     /// The source id.
     pub source_id: String,
@@ -113,6 +118,7 @@ pub struct DataUpdate {
 
 /// On `cmd:{target}`: a request to a service.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Command {
     /// What to do, e.g. `clear`.
     pub action: String,
@@ -128,6 +134,7 @@ pub struct Command {
 
 /// Whether a command worked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum ResponseStatus {
     /// It did.
@@ -138,6 +145,7 @@ pub enum ResponseStatus {
 
 /// On `cmd:{target}:response:{request_id}`: the answer to a [`Command`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CommandResponse {
     /// The command's request id.
     pub request_id: String,
@@ -180,6 +188,7 @@ impl CommandResponse {
 
 /// On `config:changed`: a config section was written.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ConfigChanged {
     /// The section's name.
     pub section: String,
@@ -190,6 +199,7 @@ pub struct ConfigChanged {
 
 /// On `stream:ended`: the camera stream stopped.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct StreamEnded {
     /// Always `network_camera` today.
     pub source_id: String,
@@ -199,14 +209,30 @@ pub struct StreamEnded {
     pub timestamp: f64,
 }
 
+/// On `logs` (and in the `logs` list): a warning or an error a service logged (ours).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct LogEntry {
+    /// `warn` or `error`.
+    pub level: String,
+    /// The service, e.g. `sensors`, `orchestrator`, `gateway`.
+    pub service: String,
+    /// The message, with the event's fields (`source=co2 error=…`).
+    pub message: String,
+    /// When, in Unix seconds.
+    pub timestamp: f64,
+}
+
 /// On `matrix:state`: what the LED matrix shows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct MatrixState {
-    /// 64 `[r, g, b]` pixels, row-major, as the viewer sees them (rotation applied).
+    /// 64 `[r, g, b]` pixels, row-major, row 0 at the top: the picture as drawn, upright. The
+    /// LEDs show it turned by `rotation`, so it looks upright on a device turned that way.
     pub pixels: Vec<[u8; 3]>,
     /// What the display is doing, e.g. `scrolling`, `icon`, `idle`, `sleeping`.
     pub mode: String,
-    /// The display rotation in degrees.
+    /// The display rotation in degrees (0, 90, 180, 270): how the physical matrix is turned.
     pub rotation: u16,
     /// Whether an LED matrix is present.
     pub available: bool,

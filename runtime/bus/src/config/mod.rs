@@ -105,6 +105,7 @@ pub trait Section:
 
 /// Every section, resolved: what a service runs with.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Config {
     /// `config:global`
     pub global: GlobalConfig,

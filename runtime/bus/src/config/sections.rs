@@ -73,6 +73,7 @@ fn redact(secret: &mut String) {
 
 /// `config:global`: settings every service shares.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default, deny_unknown_fields)]
 pub struct GlobalConfig {
     /// The shortest life of a reading in Redis, in seconds (60–86400). Readings live at least
@@ -96,6 +97,7 @@ impl Section for GlobalConfig {
 
 /// `config:display`: the Sense HAT's LED matrix.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default, deny_unknown_fields)]
 pub struct DisplayConfig {
     /// Rotation in degrees: 0, 90, 180 or 270.
@@ -154,6 +156,7 @@ impl Section for DisplayConfig {
 /// wrapping past midnight when `start_hour > end_hour` (23 → 7). `start_hour == end_hour` means
 /// no sleep at all.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default, deny_unknown_fields)]
 pub struct SleepConfig {
     /// Hour (0–23) the display goes dark.
@@ -201,6 +204,7 @@ impl Section for SleepConfig {
 
 /// `config:weather`: wttr.in.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default, deny_unknown_fields)]
 pub struct WeatherConfig {
     /// A place wttr.in understands ("London", "~Eiffel Tower", "SFO"); empty lets wttr.in guess
@@ -244,6 +248,7 @@ impl Section for WeatherConfig {
 
 /// `config:pihole`: the Pi-hole v6 API.
 #[derive(Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default, deny_unknown_fields)]
 pub struct PiholeConfig {
     /// Pi-hole's web address, e.g. `http://pi.hole`; empty when there is no Pi-hole.
@@ -286,6 +291,7 @@ impl Section for PiholeConfig {
 
 /// One Aranet4 monitor.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct Aranet4Sensor {
     /// The name its readings go by (`{label}:co2`): 1–32 characters, no `:`, `*`, `?`, `[`, `]`.
@@ -304,6 +310,7 @@ fn yes() -> bool {
 
 /// `config:aranet4`: CO2 monitors over Bluetooth LE.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default, deny_unknown_fields)]
 pub struct Aranet4Config {
     /// The monitors to read.
@@ -376,6 +383,7 @@ impl Section for Aranet4Config {
 
 /// How FFmpeg talks RTSP to a camera.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum RtspTransport {
     /// Interleaved in the RTSP TCP connection (works through NAT and lossy Wi-Fi).
@@ -387,6 +395,7 @@ pub enum RtspTransport {
 
 /// One network camera.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct CameraEntry {
     /// Its name in the dashboard.
@@ -422,6 +431,7 @@ pub struct CameraEntry {
     pub ptz_zoom_step: f64,
     /// The legacy Python client's WSDL folder: accepted so old configs load, otherwise unused.
     #[serde(default, skip_serializing)]
+    #[cfg_attr(feature = "ts", ts(skip))]
     pub onvif_wsdl_dir: Option<String>,
 }
 
@@ -504,6 +514,7 @@ impl CameraEntry {
 
 /// `config:camera`: network cameras and how their stream is kept up.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default, deny_unknown_fields)]
 pub struct CameraConfig {
     /// The cameras; the first enabled one is streamed.
@@ -568,6 +579,7 @@ impl Section for CameraConfig {
 
 /// `config:schedule`: poll intervals in seconds (5–86400).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default, deny_unknown_fields)]
 pub struct ScheduleConfig {
     /// `tailscale`.
@@ -639,6 +651,7 @@ impl Section for ScheduleConfig {
 
 /// `config:auth`: the dashboard's HTTP Basic login.
 #[derive(Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
     /// Whether a login is required. Off until a username and password hash are set: turning it
@@ -738,6 +751,7 @@ impl Section for AuthConfig {
 
 /// `config:sensors`: the Sense HAT's sensors (ours).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default, deny_unknown_fields)]
 pub struct SensorsConfig {
     /// How strongly the CPU's heat is taken out of the Sense HAT's temperature: the compensated

@@ -1,0 +1,96 @@
+// The API's types. Everything with a Rust definition is generated from it (./generated, by ts-rs:
+// `cargo test -p sense-bus -p sense-gateway --features ts --test typescript`); this module only
+// names them for the app and adds what has no Rust type of its own.
+export type { Reading } from './generated/Reading';
+export type { Status } from './generated/Status';
+export type { Meta } from './generated/Meta';
+export type { MatrixState } from './generated/MatrixState';
+export type { LogEntry } from './generated/LogEntry';
+export type { Config } from './generated/Config';
+export type { SourceView } from './generated/SourceView';
+export type { ApiError as ApiErrorBody } from './generated/ApiError';
+export type { CommandReply } from './generated/CommandReply';
+export type { ConfigUpdated } from './generated/ConfigUpdated';
+export type { History } from './generated/History';
+export type { Health } from './generated/Health';
+export type { Session } from './generated/Session';
+export type { Login } from './generated/Login';
+export type { DisplayConfig } from './generated/DisplayConfig';
+export type { SleepConfig } from './generated/SleepConfig';
+export type { WeatherConfig } from './generated/WeatherConfig';
+export type { PiholeConfig } from './generated/PiholeConfig';
+export type { Aranet4Config } from './generated/Aranet4Config';
+export type { Aranet4Sensor } from './generated/Aranet4Sensor';
+export type { CameraConfig } from './generated/CameraConfig';
+export type { CameraEntry } from './generated/CameraEntry';
+export type { ScheduleConfig } from './generated/ScheduleConfig';
+export type { AuthConfig } from './generated/AuthConfig';
+export type { SensorsConfig } from './generated/SensorsConfig';
+export type { GlobalConfig } from './generated/GlobalConfig';
+export type { JsonValue } from './generated/serde_json/JsonValue';
+
+import type { Config } from './generated/Config';
+import type { SourceView } from './generated/SourceView';
+
+/** `GET /api/sources` and the first `/ws/sources` message: every source by id. Later messages
+ *  carry only the sources that changed. */
+export type Sources = Record<string, SourceView>;
+
+/** `GET /api/config`: every section (secrets as `********`), plus the stored values that were
+ *  refused and replaced by defaults. */
+export type ConfigView = Config & { _problems?: string[] };
+
+/** A config section's name. */
+export type SectionName = keyof Config;
+
+/** `POST /api/config`: fields to change, by section. */
+export type ConfigPatch = { [S in SectionName]?: Partial<Config[S]> } & {
+	/** A new dashboard password: stored only as its bcrypt hash. */
+	auth?: Partial<Config['auth']> & { password?: string };
+};
+
+/** The source ids of the contract. */
+export const SOURCE_IDS = [
+	'tailscale',
+	'pihole',
+	'sensors',
+	'weather',
+	'co2',
+	'system',
+	'network_camera'
+] as const;
+export type SourceId = (typeof SOURCE_IDS)[number];
+
+/** Command targets and their actions (docs/CONTRACT.md §2). */
+export interface Commands {
+	sensors: 'clear' | 'set_rotation' | 'show_text' | 'set_pixels' | 'set_low_light' | 'get_matrix';
+	network_camera: 'start' | 'stop' | 'restart' | 'ptz_move' | 'thumbnail';
+	orchestrator:
+		| 'start_camera'
+		| 'stop_camera'
+		| 'trigger'
+		| 'scan_aranet4'
+		| 'discover_cameras'
+		| 'restart_service';
+}
+export type CommandTarget = keyof Commands;
+
+/** One device of a `scan_aranet4` answer (`data.devices`). */
+export interface ScannedAranet4 {
+	name: string;
+	mac: string;
+	/** dBm */
+	rssi: number | null;
+	/** Smart Home integrations on: readable without pairing. */
+	integrations: boolean;
+	firmware: string | null;
+}
+
+/** One camera of a `discover_cameras` answer (`data.cameras`). */
+export interface DiscoveredCamera {
+	name: string;
+	host: string;
+	port: number;
+}
+
+export type PtzDirection = 'up' | 'down' | 'left' | 'right' | 'zoomin' | 'zoomout';

@@ -1,0 +1,45 @@
+// The app's singletons: one client, one store per concern. Components import from here; tests
+// build their own instances from the classes.
+import { createClient } from '$lib/api/client';
+import { CameraStore } from '$lib/stores/camera.svelte';
+import { Clock } from '$lib/stores/clock.svelte';
+import { ConfigStore } from '$lib/stores/config.svelte';
+import { GridStore } from '$lib/stores/grid.svelte';
+import { HistoryStore } from '$lib/stores/history.svelte';
+import { LogsStore } from '$lib/stores/logs.svelte';
+import { PrefsStore } from '$lib/stores/prefs.svelte';
+import { SessionStore } from '$lib/stores/session.svelte';
+import { SourcesStore } from '$lib/stores/sources.svelte';
+import { wsUrl } from '$lib/ws';
+
+export const api = createClient((input, init) => fetch(input, init), {
+	onUnauthorized: () => session.expired()
+});
+export const session = new SessionStore(() => api);
+export const prefs = new PrefsStore();
+export const clock = new Clock();
+export const config = new ConfigStore(api);
+export const sources = new SourcesStore(() => wsUrl('/ws/sources'));
+export const grid = new GridStore(() => wsUrl('/ws/grid'));
+export const logs = new LogsStore((level) => wsUrl(`/ws/logs?level=${level}`));
+export const history = new HistoryStore(api);
+export const camera = new CameraStore(api);
+sources.subscribe((update) => history.ingest(update));
+
+/** Starts the live feeds once the gateway lets us in. */
+export async function startLive(): Promise<void> {
+	clock.start();
+	await Promise.all([
+		config.load(),
+		api
+			.sources()
+			.then((all) => sources.seed(all))
+			.catch(() => {})
+	]);
+	sources.connect();
+}
+
+export function stopLive(): void {
+	sources.disconnect();
+	logs.disconnect();
+}

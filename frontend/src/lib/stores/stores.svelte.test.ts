@@ -1,0 +1,227 @@
+import { describe, expect, test, vi } from 'vitest';
+import { ApiError } from '$lib/api/client';
+import type { Sources } from '$lib/api/types';
+import { Repeater, type RepeatTimers } from '$lib/util/repeat';
+import { ConfigStore } from './config.svelte';
+import { asWired, GridStore } from './grid.svelte';
+import { HistoryStore } from './history.svelte';
+import { LogsStore } from './logs.svelte';
+import { PrefsStore } from './prefs.svelte';
+import { SessionStore } from './session.svelte';
+import { SourcesStore } from './sources.svelte';
+import { streamStatus } from './camera.svelte';
+
+const view = (sensor: string, value: number, timestamp = 1) => ({
+	readings: { [sensor]: { value, unit: '%', timestamp } },
+	status: {
+		source_id: 'x',
+		last_poll: timestamp,
+		last_success: timestamp,
+		last_error: null,
+		poll_count: 1,
+		error_count: 0
+	}
+});
+
+describe('SourcesStore', () => {
+	test('a snapshot replaces everything, updates merge per source', () => {
+		const s = new SourcesStore(() => 'ws://x');
+		s.receive(JSON.stringify({ system: view('cpu', 1), pihole: view('q', 5) }), true);
+		s.receive(JSON.stringify({ system: view('cpu', 2, 2) }), false);
+		expect(s.sources.system!.readings.cpu!.value).toBe(2);
+		expect(s.sources.pihole!.readings.q!.value).toBe(5);
+		// A new connection's snapshot drops sources that are gone (their status expired).
+		s.receive(JSON.stringify({ system: view('cpu', 3, 3) }), true);
+		expect(Object.keys(s.sources)).toEqual(['system']);
+		expect(s.messages).toBe(3);
+	});
+
+	test('garbage is ignored; listeners see each update', () => {
+		const s = new SourcesStore(() => 'ws://x');
+		const seen: Sources[] = [];
+		s.subscribe((u) => seen.push(u));
+		s.receive('not json', true);
+		s.receive(JSON.stringify({ system: view('cpu', 1) }), true);
+		expect(seen).toHaveLength(1);
+	});
+
+	test('a REST seed only counts before the first message', () => {
+		const s = new SourcesStore(() => 'ws://x');
+		s.seed({ system: view('cpu', 1) });
+		s.receive(JSON.stringify({ pihole: view('q', 1) }), true);
+		s.seed({ system: view('cpu', 9) });
+		expect(Object.keys(s.sources)).toEqual(['pihole']);
+	});
+});
+
+describe('HistoryStore', () => {
+	test('fetches each reading once, a few at a time, and appends live values', async () => {
+		let inFlight = 0;
+		let most = 0;
+		const history = vi.fn(async (source: string, sensor: string) => {
+			inFlight++;
+			most = Math.max(most, inFlight);
+			await new Promise((r) => setTimeout(r, 5));
+			inFlight--;
+			return { source, sensor, unit: '%', points: [[100, 1] as [number, number]] };
+		});
+		const h = new HistoryStore({ history });
+		for (let i = 0; i < 10; i++) h.points('system', `s${i}`);
+		h.points('system', 's0');
+		await vi.waitFor(() => expect(h.points('system', 's9')).toBeDefined());
+		expect(history).toHaveBeenCalledTimes(10);
+		expect(most).toBeLessThanOrEqual(4);
+		h.ingest({ system: view('s0', 7, 200) });
+		h.ingest({ system: view('s0', 8, 150) }); // older than the last point: ignored
+		expect(h.points('system', 's0')).toEqual([
+			[100, 1],
+			[200, 7]
+		]);
+	});
+
+	test('a missing history is an empty series, not a retry loop', async () => {
+		const history = vi.fn(async () => {
+			throw new ApiError(404, 'no history');
+		});
+		const h = new HistoryStore({ history });
+		h.points('co2', 'office:co2');
+		await vi.waitFor(() => expect(h.points('co2', 'office:co2')).toEqual([]));
+		expect(history).toHaveBeenCalledOnce();
+	});
+});
+
+describe('LogsStore', () => {
+	test('a reconnect replays the kept entries without duplicating them', async () => {
+		const l = new LogsStore((level) => `ws://x?level=${level}`);
+		const entry = (m: string) => JSON.stringify({ level: 'warn', service: 's', message: m, timestamp: 1 });
+		l.receive(entry('a'), true);
+		l.receive(entry('b'), false);
+		l.flush();
+		l.receive(entry('a'), true);
+		l.receive(entry('b'), false);
+		l.receive(entry('c'), false);
+		l.flush();
+		expect(l.entries.map((e) => e.message)).toEqual(['a', 'b', 'c']);
+	});
+});
+
+describe('GridStore and rotation', () => {
+	test('frames are kept; non-frames ignored', () => {
+		const g = new GridStore(() => 'ws://x');
+		g.receive('{"nope": 1}');
+		expect(g.matrix).toBeNull();
+		const pixels = Array.from({ length: 64 }, () => [0, 0, 0]);
+		g.receive(JSON.stringify({ pixels, mode: 'idle', rotation: 90, available: true }));
+		expect(g.matrix?.rotation).toBe(90);
+	});
+
+	test('the wired view turns the picture as the Rust Frame::for_rotation does', () => {
+		const pixels = Array.from({ length: 64 }, () => [0, 0, 0] as [number, number, number]);
+		pixels[0] = [255, 0, 0]; // top-left of the picture
+		const at = (p: Array<[number, number, number]>) => p.findIndex((c) => c[0] === 255);
+		expect(at(asWired(pixels, 0))).toBe(0);
+		// 90°: (x, y) → (y, 7 − x): top-left goes to the bottom-left LED.
+		expect(at(asWired(pixels, 90))).toBe(7 * 8 + 0);
+		expect(at(asWired(pixels, 180))).toBe(63);
+		// 270°: (x, y) → (7 − y, x): top-left goes to the top-right LED.
+		expect(at(asWired(pixels, 270))).toBe(7);
+	});
+});
+
+describe('ConfigStore', () => {
+	test('a refusal is kept next to the field it names, a success clears it', async () => {
+		const saveConfig = vi
+			.fn()
+			.mockRejectedValueOnce(
+				new ApiError(400, 'display.scroll_speed: must be between 0.01 and 1 s (got 5)', 'display.scroll_speed')
+			)
+			.mockResolvedValueOnce({ status: 'ok', sections_updated: ['display'] });
+		const c = new ConfigStore({ config: vi.fn(async () => ({}) as never), saveConfig });
+		const refused = await c.save('display', { scroll_speed: 5 });
+		expect(refused).toMatchObject({ ok: false, field: 'display.scroll_speed' });
+		expect(c.sectionErrors('display')).toEqual({ scroll_speed: 'must be between 0.01 and 1 s (got 5)' });
+		expect(c.sectionErrors('sleep')).toEqual({});
+		expect((await c.save('display', { scroll_speed: 0.2 })).ok).toBe(true);
+		expect(c.sectionErrors('display')).toEqual({});
+	});
+
+	test('intervals come from the schedule, with the contract defaults before it loads', async () => {
+		const c = new ConfigStore({ config: vi.fn(), saveConfig: vi.fn() });
+		expect(c.interval('weather')).toBe(300);
+		expect(c.interval('co2')).toBe(60);
+		expect(c.interval('network_camera')).toBeNull();
+		c.config = { schedule: { aranet4: 120, weather: 600 } } as never;
+		expect(c.interval('co2')).toBe(120);
+	});
+});
+
+describe('SessionStore', () => {
+	test('auth off is open; on without a user asks; a good login signs in', async () => {
+		const client = {
+			session: vi.fn().mockResolvedValueOnce({ auth_enabled: false, user: null }).mockResolvedValueOnce({ auth_enabled: true, user: null }),
+			login: vi
+				.fn()
+				.mockRejectedValueOnce(new ApiError(401, 'wrong username or password'))
+				.mockResolvedValueOnce({ auth_enabled: true, user: 'admin' }),
+			logout: vi.fn().mockResolvedValue({ auth_enabled: true, user: null })
+		};
+		const s = new SessionStore(() => client);
+		await s.check();
+		expect(s.state).toBe('open');
+		expect(s.ready).toBe(true);
+		await s.check();
+		expect(s.state).toBe('signed-out');
+		expect(await s.login('admin', 'nope')).toBe(false);
+		expect(s.error).toBe('Wrong username or password.');
+		expect(await s.login('admin', 'correct horse')).toBe(true);
+		expect(s.state).toBe('signed-in');
+		await s.logout();
+		expect(s.state).toBe('signed-out');
+		s.expired();
+		expect(s.ready).toBe(false);
+	});
+});
+
+describe('PrefsStore', () => {
+	test('°C/°F and theme persist in the browser', () => {
+		const data = new Map<string, string>();
+		const storage = { getItem: (k: string) => data.get(k) ?? null, setItem: (k: string, v: string) => void data.set(k, v) };
+		const p = new PrefsStore(storage);
+		expect(p.tempUnit).toBe('C');
+		p.setTempUnit('F');
+		p.setTheme('light');
+		expect(document.documentElement.dataset.theme).toBe('light');
+		const again = new PrefsStore(storage);
+		expect(again.tempUnit).toBe('F');
+		expect(again.theme).toBe('light');
+		again.setTheme('system');
+		expect(document.documentElement.dataset.theme).toBeUndefined();
+	});
+});
+
+describe('camera and PTZ', () => {
+	test('no status means stopped', () => {
+		expect(streamStatus(undefined)).toBe('stopped');
+		expect(streamStatus({ readings: { stream_status: { value: 'streaming' } }, status: null })).toBe('stopped');
+		expect(streamStatus({ readings: { stream_status: { value: 'streaming' } }, status: {} })).toBe('streaming');
+	});
+
+	test('hold-to-repeat runs at once, then after each run ends, until released', async () => {
+		const timers: Array<() => void> = [];
+		const fake: RepeatTimers = { set: (fn) => timers.push(fn), clear: () => timers.splice(0) };
+		const r = new Repeater(500, fake);
+		let calls = 0;
+		r.start(async () => void calls++);
+		await Promise.resolve();
+		await Promise.resolve();
+		expect(calls).toBe(1);
+		expect(timers).toHaveLength(1);
+		timers.shift()!();
+		await Promise.resolve();
+		await Promise.resolve();
+		expect(calls).toBe(2);
+		r.stop();
+		expect(timers).toHaveLength(0);
+		expect(r.active).toBe(false);
+	});
+});
