@@ -495,9 +495,7 @@ impl<L: Launcher> Core<L> {
                         }
                         self.changed.notify_one();
                     }
-                    "auth" => tracing::warn!(
-                        "auth config changed: restart the gateway to apply it (restart_service)"
-                    ),
+                    // The gateway reloads `auth` itself on the same notice.
                     "camera" if self.state().camera.is_some() => {
                         tracing::info!("camera config changed: restart the stream to apply it")
                     }

@@ -133,7 +133,19 @@ pub struct ContainerSpec {
     pub network: String,
     /// Whether the container is privileged.
     pub privileged: bool,
+    /// The user it runs as: root only where the hardware needs it (the Sense HAT's I2C and
+    /// framebuffer, BlueZ's D-Bus policy), else the image's `sense` user ([`SENSE_USER`]).
+    pub user: String,
+    /// Its memory limit in bytes.
+    pub memory: u64,
 }
+
+/// The image's unprivileged user (`docker/Dockerfile`).
+pub const SENSE_USER: &str = "10001:10001";
+
+/// Memory limits: FFmpeg gets room for a 1080p stream; a poll needs a few MB.
+const CAMERA_MEMORY: u64 = 256 << 20;
+const SOURCE_MEMORY: u64 = 64 << 20;
 
 impl ContainerSpec {
     /// The spec of `job` in `project`, with `image`, `network` and the shared `env`; `name` is
@@ -150,6 +162,7 @@ impl ContainerSpec {
         let mut env: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let mut binds = Vec::new();
         let mut privileged = false;
+        let mut user = SENSE_USER;
         match source {
             SourceId::System => {
                 binds.push("/proc:/host/proc:ro".to_owned());
@@ -159,6 +172,7 @@ impl ContainerSpec {
             }
             SourceId::Co2 => {
                 binds.push("/run/dbus/system_bus_socket:/run/dbus/system_bus_socket:ro".to_owned());
+                user = "0";
             }
             SourceId::Tailscale => {
                 binds.push("/var/run/tailscale:/var/run/tailscale:ro".to_owned());
@@ -167,7 +181,10 @@ impl ContainerSpec {
                 binds.push(format!("{project}_hls:/hls"));
                 env.push("HLS_OUTPUT_DIR=/hls".to_owned());
             }
-            SourceId::Sensors => privileged = true,
+            SourceId::Sensors => {
+                privileged = true;
+                user = "0";
+            }
             SourceId::Pihole | SourceId::Weather => {}
         }
         let oneoff = job.mode != JobMode::Service;
@@ -194,6 +211,12 @@ impl ContainerSpec {
             binds,
             network: network.to_owned(),
             privileged,
+            user: user.to_owned(),
+            memory: if source == SourceId::NetworkCamera {
+                CAMERA_MEMORY
+            } else {
+                SOURCE_MEMORY
+            },
         }
     }
 
@@ -210,11 +233,15 @@ impl ContainerSpec {
             "AttachStdin": false,
             "AttachStdout": false,
             "AttachStderr": false,
+            "User": self.user,
             "HostConfig": {
                 "Binds": self.binds,
                 "NetworkMode": self.network,
                 "Privileged": self.privileged,
                 "RestartPolicy": {"Name": "no"},
+                "Memory": self.memory,
+                // An SD card does not like logs (as docker-compose.yml).
+                "LogConfig": {"Type": "json-file", "Config": {"max-size": "2m", "max-file": "2"}},
             },
         })
     }
@@ -697,6 +724,29 @@ impl Launcher for DockerLauncher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn root_only_where_the_hardware_needs_it() {
+        let spec =
+            |job: Job| ContainerSpec::for_job(job, "sp", "img", "sp_default", &[], "n".into());
+        assert_eq!(spec(Job::service(SourceId::Sensors)).user, "0");
+        assert!(spec(Job::service(SourceId::Sensors)).privileged);
+        assert_eq!(spec(Job::poll(SourceId::Co2)).user, "0");
+        for id in [
+            SourceId::System,
+            SourceId::Weather,
+            SourceId::Pihole,
+            SourceId::Tailscale,
+        ] {
+            assert_eq!(spec(Job::poll(id)).user, SENSE_USER, "{id}");
+        }
+        let camera = spec(Job::service(SourceId::NetworkCamera));
+        assert_eq!(camera.user, SENSE_USER);
+        assert!(
+            camera.memory > spec(Job::poll(SourceId::System)).memory,
+            "room for FFmpeg"
+        );
+    }
 
     #[test]
     fn the_multiplexed_log_stream_is_taken_apart() {

@@ -218,9 +218,19 @@ pub fn choose_launcher_at(env: &dyn Fn(&str) -> Option<String>, socket: &Path) -
 }
 
 /// The variables a source container gets from the orchestrator's environment: the bus, logging,
-/// the time zone, and every config variable but the dashboard login's (no source needs those).
+/// the time zone, the sources' deployment settings (`DISK_PATH`, `I2C_BUS`, `FFMPEG`), and every
+/// config variable but the dashboard login's (no source needs those).
 pub fn passthrough_env(env: &dyn Fn(&str) -> Option<String>) -> Vec<(String, String)> {
-    let mut names = vec!["REDIS_URL", "LOG_LEVEL", "RUST_LOG", "TZ"];
+    let mut names = vec![
+        "REDIS_URL",
+        "LOG_LEVEL",
+        "RUST_LOG",
+        "TZ",
+        "DISK_PATH",
+        "I2C_BUS",
+        "FFMPEG",
+        "CAMERA_DISCOVERY_SUBNETS",
+    ];
     for section in SectionName::ALL
         .into_iter()
         .filter(|s| *s != SectionName::Auth)

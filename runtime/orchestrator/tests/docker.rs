@@ -321,6 +321,10 @@ async fn a_poll_is_a_container_created_started_waited_read_and_removed() {
     );
     assert_eq!(body["HostConfig"]["NetworkMode"], "sp_default");
     assert_eq!(body["HostConfig"]["Privileged"], false);
+    // Not root, bounded, and quiet on the SD card.
+    assert_eq!(body["User"], "10001:10001");
+    assert_eq!(body["HostConfig"]["Memory"], 64 << 20);
+    assert_eq!(body["HostConfig"]["LogConfig"]["Config"]["max-size"], "2m");
     let labels = &body["Labels"];
     assert_eq!(labels["com.docker.compose.project"], "sp");
     assert_eq!(labels["com.docker.compose.service"], "source-system");
