@@ -364,30 +364,10 @@ mod tests {
         }
     }
 
-    fn basic(user: &str, password: &str) -> String {
-        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let bytes = format!("{user}:{password}").into_bytes();
-        let mut out = String::from("Basic ");
-        for chunk in bytes.chunks(3) {
-            let n = chunk
-                .iter()
-                .enumerate()
-                .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
-            for i in 0..4 {
-                if i <= chunk.len() {
-                    out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-                } else {
-                    out.push('=');
-                }
-            }
-        }
-        out
-    }
-
     #[test]
     fn basic_credentials_decode() {
         assert_eq!(
-            basic_credentials(&basic("admin", "p:ss")),
+            basic_credentials(&sense_testkit::basic_auth("admin", "p:ss")),
             Some(("admin".into(), "p:ss".into()))
         );
         assert_eq!(basic_credentials("Bearer x"), None);
@@ -399,8 +379,8 @@ mod tests {
         let hash = bcrypt::hash("secret", 4).unwrap();
         let auth = Auth::default();
         let ip: IpAddr = "192.168.1.20".parse().unwrap();
-        let right = basic("admin", "secret");
-        let wrong = basic("admin", "guess");
+        let right = sense_testkit::basic_auth("admin", "secret");
+        let wrong = sense_testkit::basic_auth("admin", "guess");
         let ok = auth
             .check(
                 &config(&hash),
@@ -437,7 +417,7 @@ mod tests {
         let hash = bcrypt::hash("secret", 4).unwrap();
         let auth = Auth::default();
         let ip: IpAddr = "10.0.0.9".parse().unwrap();
-        let wrong = basic("admin", "guess");
+        let wrong = sense_testkit::basic_auth("admin", "guess");
         for _ in 0..MAX_FAILURES {
             let _ = auth
                 .check(
@@ -450,7 +430,7 @@ mod tests {
                 )
                 .await;
         }
-        let right = basic("admin", "secret");
+        let right = sense_testkit::basic_auth("admin", "secret");
         let r = auth
             .check(
                 &config(&hash),

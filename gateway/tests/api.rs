@@ -127,26 +127,6 @@ fn json_of(r: &Response) -> Json {
     serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{e}: {}", r.text()))
 }
 
-fn basic(user: &str, password: &str) -> String {
-    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let bytes = format!("{user}:{password}").into_bytes();
-    let mut out = String::from("Basic ");
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..4 {
-            out.push(if i <= chunk.len() {
-                A[((n >> (18 - 6 * i)) & 63) as usize] as char
-            } else {
-                '='
-            });
-        }
-    }
-    out
-}
-
 #[tokio::test]
 async fn sources_health_history_and_metrics() {
     let g = start("sources");
@@ -364,19 +344,7 @@ async fn files_are_served_and_no_path_escapes() {
     assert_eq!(g.get("/api/stream/segment_00001.ts").await.body.len(), 188);
     assert_eq!(g.get("/api/stream/segment_99999.ts").await.status, 404);
 
-    for attack in [
-        "/../secret.txt",
-        "/%2e%2e/secret.txt",
-        "/%2E%2E%2Fsecret.txt",
-        "/..%2fsecret.txt",
-        "/..%5csecret.txt",
-        "/%2fetc%2fpasswd",
-        "/secret.txt%00.html",
-        "/api/stream/..%2f..%2fsecret.txt",
-        "/api/stream/%2e%2e/secret.txt",
-        "/api/stream/..\\secret.txt",
-        "//etc/passwd",
-    ] {
+    for attack in sense_testkit::PATH_ATTACKS {
         let r = g.get(attack).await;
         assert!(!r.text().contains("top secret"), "{attack} leaked the file");
         assert!(
@@ -437,8 +405,8 @@ async fn auth_covers_rest_websockets_and_commands_alike() {
     }
     assert!(refused, "auth did not take effect");
 
-    let right = basic("admin", "correct horse");
-    let wrong = basic("admin", "battery staple");
+    let right = sense_testkit::basic_auth("admin", "correct horse");
+    let wrong = sense_testkit::basic_auth("admin", "battery staple");
     for (credentials, expected) in [
         (None, 401),
         (Some(wrong.as_str()), 401),

@@ -290,23 +290,7 @@ async fn run_sim_serves_every_source_pushes_updates_takes_commands_and_guards_it
     assert_eq!(run.get("/api/stream/stream.m3u8").await.status, 503);
 
     // Nothing outside the dashboard's or the stream's folder, however the path is written.
-    for attack in [
-        "/../secret.txt",
-        "/%2e%2e/secret.txt",
-        "/%2E%2E%2Fsecret.txt",
-        "/..%2fsecret.txt",
-        "/..%5csecret.txt",
-        "/..\\secret.txt",
-        "/%2fetc%2fpasswd",
-        "/secret.txt%00.html",
-        "/api/stream/..%2f..%2fsecret.txt",
-        "/api/stream/%2e%2e/secret.txt",
-        "/api/stream/%2e%2e%2fsecret.txt",
-        "/api/stream/..\\..\\secret.txt",
-        "/api/stream/%00",
-        "//etc/passwd",
-        "/api/stream//etc/passwd",
-    ] {
+    for attack in sense_testkit::PATH_ATTACKS {
         let r = run.get(attack).await;
         assert!(!r.text().contains("top secret"), "{attack} leaked the file");
         assert!(!r.text().contains("root:"), "{attack} leaked /etc/passwd");

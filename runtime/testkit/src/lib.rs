@@ -158,6 +158,28 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("local addr").port()
 }
 
+/// Paths that try to leave a served folder, each written another way (dot segments plain and
+/// percent-encoded, encoded slashes and backslashes, NUL, absolute paths). A gateway serving a
+/// folder next to `secret.txt` must answer none of them with that file.
+pub const PATH_ATTACKS: &[&str] = &[
+    "/../secret.txt",
+    "/%2e%2e/secret.txt",
+    "/%2E%2E%2Fsecret.txt",
+    "/..%2fsecret.txt",
+    "/..%5csecret.txt",
+    "/..\\secret.txt",
+    "/%2fetc%2fpasswd",
+    "/secret.txt%00.html",
+    "/api/stream/..%2f..%2fsecret.txt",
+    "/api/stream/%2e%2e/secret.txt",
+    "/api/stream/%2e%2e%2fsecret.txt",
+    "/api/stream/..\\secret.txt",
+    "/api/stream/..\\..\\secret.txt",
+    "/api/stream/%00",
+    "//etc/passwd",
+    "/api/stream//etc/passwd",
+];
+
 /// The `Authorization` header value of HTTP Basic auth for `user` and `password`.
 pub fn basic_auth(user: &str, password: &str) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
