@@ -43,7 +43,7 @@ sleep 2
 echo "gateway idle:        $(mem)"
 
 echo "--- redis-benchmark GET, 50 connections"
-redis-benchmark -p "$port" -t get -n 200000 -c 50 -q
+redis-benchmark -p "$port" -t get -n 200000 -c 50 -q | tr "\r" "\n" | tail -n 2
 
 echo "--- wrk GET /api/sources, 50 connections, ${seconds} s"
 wrk -t2 -c50 -d"${seconds}s" --latency "http://127.0.0.1:$http/api/sources" \
