@@ -25,7 +25,7 @@
 
 use core::fmt;
 
-use crate::clock::SimClock;
+use crate::clock::{ContinuousSampling, SimClock};
 use crate::environment::{Conditions, Environment};
 use crate::i2c::{AutoIncrement, I2cTarget, RegisterFile};
 
@@ -170,8 +170,8 @@ pub struct Hts221Sim {
     environment: Environment,
     heat: Option<BoardHeat>,
     stuck: bool,
-    /// The continuous-mode sample index (`time × rate`) last converted; `None` until the first.
-    last_sample: Option<u64>,
+    /// Continuous mode's sample grid.
+    sampling: ContinuousSampling,
     conversions: u32,
 }
 
@@ -210,7 +210,7 @@ impl Hts221Sim {
             environment,
             heat: None,
             stuck: false,
-            last_sample: None,
+            sampling: ContinuousSampling::default(),
             conversions: 0,
         };
         chip.regs.set(reg::WHO_AM_I, WHO_AM_I_VALUE);
@@ -291,57 +291,36 @@ impl Hts221Sim {
             self.convert(now);
             self.regs.set(reg::CTRL_REG2, ctrl2 & !ONE_SHOT);
         }
-        if let Some((numerator, denominator)) = rate(ctrl1) {
-            let index = now * numerator / denominator;
-            match self.last_sample {
-                Some(last) if index <= last => {}
-                Some(_) => self.convert(index * denominator / numerator),
-                None => self.convert(now),
-            }
-            self.last_sample = Some(index);
+        if let Some(at) = rate(ctrl1).and_then(|rate| self.sampling.due(now, rate)) {
+            self.convert(at);
         }
     }
 }
 
 impl I2cTarget for Hts221Sim {
     fn write(&mut self, bytes: &[u8]) {
-        let before = self.regs.clone();
-        let Some((_, count)) = self.regs.write_bytes(bytes) else {
+        let ctrl1_before = self.regs.get(reg::CTRL_REG1);
+        let Some((_, count)) = self.regs.write_bytes_where(bytes, Self::is_writable) else {
             return;
         };
-        for register in 0..0x40 {
-            if !Self::is_writable(register) {
-                self.regs.set(register, before.get(register));
-            }
-        }
         if count == 0 {
             return;
         }
-        let ctrl1 = self.regs.get(reg::CTRL_REG1);
-        if ctrl1 != before.get(reg::CTRL_REG1) {
+        if self.regs.get(reg::CTRL_REG1) != ctrl1_before {
             // A new mode or rate: continuous sampling starts afresh.
-            self.last_sample = None;
+            self.sampling.restart();
         }
         self.update();
     }
 
     fn read(&mut self, buf: &mut [u8]) {
         self.update();
-        let start = self.regs.pointer();
-        self.regs.read_bytes(buf);
-        let incremented = self.regs.pointer() != start;
-        let was_read = |register: u8| {
-            if incremented {
-                usize::from(register.wrapping_sub(start)) < buf.len()
-            } else {
-                register == start && !buf.is_empty()
-            }
-        };
+        let span = self.regs.read_bytes(buf);
         let mut status = self.regs.get(reg::STATUS);
-        if was_read(reg::H_OUT_H) {
+        if span.covers(reg::H_OUT_H) {
             status &= !H_DA;
         }
-        if was_read(reg::T_OUT_H) {
+        if span.covers(reg::T_OUT_H) {
             status &= !T_DA;
         }
         self.regs.set(reg::STATUS, status);

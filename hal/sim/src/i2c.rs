@@ -128,11 +128,56 @@ impl<const N: usize> RegisterFile<N> {
         Some((first, data.len()))
     }
 
-    /// Handles a read operation from the pointer on.
-    pub fn read_bytes(&mut self, buf: &mut [u8]) {
-        for b in buf {
+    /// Like [`write_bytes`](Self::write_bytes), but a register for which `writable` is false
+    /// keeps its value (a chip's read-only registers ignore writes).
+    pub fn write_bytes_where(
+        &mut self,
+        bytes: &[u8],
+        writable: impl Fn(u8) -> bool,
+    ) -> Option<(u8, usize)> {
+        let (&sub, data) = bytes.split_first()?;
+        self.select(sub);
+        let first = self.pointer;
+        for &b in data {
+            if writable(self.pointer) {
+                self.set(self.pointer, b);
+            }
+            self.advance();
+        }
+        Some((first, data.len()))
+    }
+
+    /// Handles a read operation from the pointer on; says which registers it returned.
+    pub fn read_bytes(&mut self, buf: &mut [u8]) -> ReadSpan {
+        let start = self.pointer;
+        for b in buf.iter_mut() {
             *b = self.get(self.pointer);
             self.advance();
+        }
+        ReadSpan {
+            start,
+            len: buf.len(),
+            incremented: self.increment,
+        }
+    }
+}
+
+/// The registers one read operation returned: from `start` on when the pointer incremented,
+/// else `start` over and over. Chip models clear their data-ready flags by it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadSpan {
+    start: u8,
+    len: usize,
+    incremented: bool,
+}
+
+impl ReadSpan {
+    /// Whether `register` was among the bytes returned.
+    pub fn covers(&self, register: u8) -> bool {
+        if self.incremented {
+            usize::from(register.wrapping_sub(self.start)) < self.len
+        } else {
+            register == self.start && self.len > 0
         }
     }
 }
@@ -142,7 +187,7 @@ impl<const N: usize> I2cTarget for RegisterFile<N> {
         self.write_bytes(bytes);
     }
     fn read(&mut self, buf: &mut [u8]) {
-        self.read_bytes(buf);
+        let _ = self.read_bytes(buf);
     }
 }
 
