@@ -1,0 +1,160 @@
+//! The harness shared by the end-to-end tests of `sense-pulse run`: the real binary on a real
+//! redis-server, reached with a real HTTP client and WebSocket client.
+#![allow(dead_code)] // each test file uses its own part of it
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sense_http::{HttpClient, Request, Response};
+use sense_testkit::ws::WsClient;
+use sense_testkit::{RedisServer, free_port};
+use serde_json::{Value as Json, json};
+
+/// A running `sense-pulse run --sim`, killed when dropped, with its folders.
+pub struct Run {
+    pub child: Child,
+    pub address: String,
+    pub dir: PathBuf,
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Run {
+    /// Starts `run --sim` on `server` with a tiny built dashboard beside a file nobody may read.
+    pub async fn start(server: &RedisServer, name: &str) -> Run {
+        Run::start_with(server, name, &[]).await
+    }
+
+    /// [`Run::start`] with more environment variables.
+    pub async fn start_with(server: &RedisServer, name: &str, env: &[(&str, &str)]) -> Run {
+        let dir = std::env::temp_dir().join(format!("sense-run-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("build")).unwrap();
+        std::fs::create_dir_all(dir.join("hls")).unwrap();
+        std::fs::write(
+            dir.join("build/index.html"),
+            "<!doctype html><title>Sense Pulse</title>",
+        )
+        .unwrap();
+        std::fs::write(dir.join("secret.txt"), "top secret").unwrap();
+        let address = format!("127.0.0.1:{}", free_port());
+        let child = Command::new(env!("CARGO_BIN_EXE_sense-pulse"))
+            .args([
+                "run",
+                "--sim",
+                "--redis",
+                &server.url(),
+                "--listen",
+                &address,
+            ])
+            .env_remove("RUST_LOG")
+            .env("LOG_LEVEL", "info")
+            .env("FRONTEND_DIR", dir.join("build"))
+            .env("HLS_OUTPUT_DIR", dir.join("hls"))
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let run = Run {
+            child,
+            address,
+            dir,
+        };
+        let start = Instant::now();
+        while run.try_get("/health").await.map(|r| r.status) != Some(200) {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "the gateway did not come up"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        run
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    pub async fn try_get(&self, path: &str) -> Option<Response> {
+        HttpClient::default()
+            .send(Request::get(self.url(path)))
+            .await
+            .ok()
+    }
+
+    pub async fn send(&self, request: Request) -> Response {
+        HttpClient::default().send(request).await.unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.send(Request::get(self.url(path))).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Json) -> Response {
+        self.send(Request::post_json(self.url(path), body)).await
+    }
+
+    pub async fn command(&self, target: &str, action: &str, params: Json) -> Json {
+        let reply = self
+            .post(
+                &format!("/api/command/{target}"),
+                &json!({"action": action, "params": params}),
+            )
+            .await;
+        json_of(&reply)
+    }
+
+    /// Waits until `GET path` answers JSON for which `check` holds.
+    pub async fn wait_for(
+        &self,
+        path: &str,
+        within: Duration,
+        check: impl Fn(&Json) -> bool,
+    ) -> Json {
+        let start = Instant::now();
+        loop {
+            if let Some(r) = self.try_get(path).await
+                && r.status == 200
+                && let Ok(v) = serde_json::from_slice::<Json>(&r.body)
+                && check(&v)
+            {
+                return v;
+            }
+            assert!(
+                start.elapsed() < within,
+                "{path} did not match within {within:?}: {:?}",
+                self.try_get(path).await.map(|r| r.text())
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// A WebSocket on the gateway, opened on a blocking thread.
+    pub async fn ws<T: Send + 'static>(
+        &self,
+        path: &'static str,
+        headers: Vec<(String, String)>,
+        then: impl FnOnce(Result<WsClient, u16>) -> T + Send + 'static,
+    ) -> tokio::task::JoinHandle<T> {
+        let address = self.address.clone();
+        tokio::task::spawn_blocking(move || {
+            let headers: Vec<(&str, &str)> = headers
+                .iter()
+                .map(|(a, b)| (a.as_str(), b.as_str()))
+                .collect();
+            then(WsClient::connect(&address, path, &headers).map_err(|r| r.status))
+        })
+    }
+}
+
+pub fn json_of(r: &Response) -> Json {
+    serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{e}: {} {}", r.status, r.text()))
+}
