@@ -38,7 +38,7 @@ pub mod store;
 
 #[cfg(feature = "backends")]
 pub use bus::{
-    Batch, Bus, BusError, ConnectOptions, Message, Subscription, Topic, Ttl, glob_match,
+    Batch, Bus, BusError, ConnectOptions, Guard, Message, Subscription, Topic, Ttl, glob_match,
 };
 pub use ids::{SectionName, SourceId};
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::{Batch, Message, Op, SUBSCRIPTION_BUFFER, Subscription, Topic, Ttl, glob_match};
+use super::{Batch, Guard, Message, Op, SUBSCRIPTION_BUFFER, Subscription, Topic, Ttl, glob_match};
 
 /// Writes between sweeps of expired keys.
 const SWEEP_EVERY: u32 = 256;
@@ -130,10 +130,29 @@ impl MemoryBus {
     }
 
     pub(super) fn apply(&self, batch: &Batch) {
+        self.apply_if(&[], batch);
+    }
+
+    /// Applies `batch` only if every guard's key holds what it expects (`None`: no value), all
+    /// under one lock as Redis runs a script: nothing can write in between.
+    pub(super) fn apply_if(&self, guards: &[Guard], batch: &Batch) -> bool {
         let now = Instant::now();
         let mut publishes = Vec::new();
         {
             let mut data = lock(&self.inner.data);
+            let holds = |key: &str| match data.entries.get(key) {
+                Some(Entry {
+                    value: Stored::Text(text),
+                    expires,
+                }) if expires.is_none_or(|at| at > now) => Some(text.as_str()),
+                _ => None,
+            };
+            if guards
+                .iter()
+                .any(|g| holds(&g.key) != g.expected.as_deref())
+            {
+                return false;
+            }
             for op in &batch.ops {
                 match op {
                     Op::Set { key, value, ttl } => {
@@ -186,6 +205,7 @@ impl MemoryBus {
         for (channel, payload) in publishes {
             self.publish(channel, payload);
         }
+        true
     }
 
     pub(super) fn list(&self, key: &str) -> Vec<String> {

@@ -189,6 +189,25 @@ impl Batch {
     }
 }
 
+/// A condition of [`Bus::apply_if`]: `key` holds `expected` (`None`: the key has no value).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Guard {
+    /// The key to look at.
+    pub key: String,
+    /// What it must hold for the batch to apply.
+    pub expected: Option<String>,
+}
+
+impl Guard {
+    /// `key` must hold `expected`.
+    pub fn holds(key: impl Into<String>, expected: Option<&str>) -> Guard {
+        Guard {
+            key: key.into(),
+            expected: expected.map(str::to_owned),
+        }
+    }
+}
+
 fn ttl_millis(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_nanos().div_ceil(1_000_000))
         .unwrap_or(u64::MAX)
@@ -365,6 +384,16 @@ impl Bus {
             return Ok(());
         }
         dispatch!(self, b => b.apply(batch))
+    }
+
+    /// Applies `batch` atomically only if every guard holds at that moment (compare-and-set,
+    /// for read-modify-write without lost updates): `Ok(false)` and nothing written otherwise.
+    /// On Redis one script runs the check and the writes, so no other client writes in between.
+    pub async fn apply_if(&self, guards: &[Guard], batch: &Batch) -> Result<bool, BusError> {
+        match &self.backend {
+            Backend::Memory(m) => Ok(m.apply_if(guards, batch)),
+            Backend::Redis(r) => timed(r.apply_if(guards, batch)).await,
+        }
     }
 
     /// Subscribes to `topics`. Returns once the subscription is in place, so a message published

@@ -9,8 +9,51 @@ use redis::{Client, IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind, Red
 use tokio::sync::mpsc;
 
 use super::{
-    Batch, BusError, ConnectOptions, Message, Op, SUBSCRIPTION_BUFFER, Subscription, Topic, Ttl,
+    Batch, BusError, ConnectOptions, Guard, Message, Op, SUBSCRIPTION_BUFFER, Subscription, Topic,
+    Ttl,
 };
+
+/// [`RedisBus::apply_if`]: checks the guards, then runs the batch's writes, in one script so
+/// nothing else runs in between. ARGV: the guard count, then `key, present (1/0), value` per
+/// guard, then the ops: `SET key value px`, `DEL key`, `PUB channel payload`,
+/// `PUSH key value keep px` (px 0: no expiry).
+const APPLY_IF: &str = r"
+local i = 2
+for _ = 1, tonumber(ARGV[1]) do
+  local current = redis.call('GET', ARGV[i])
+  if ARGV[i + 1] == '1' then
+    if current ~= ARGV[i + 2] then return 0 end
+  elseif current then
+    return 0
+  end
+  i = i + 3
+end
+while i <= #ARGV do
+  local op = ARGV[i]
+  if op == 'SET' then
+    if ARGV[i + 3] == '0' then
+      redis.call('SET', ARGV[i + 1], ARGV[i + 2])
+    else
+      redis.call('SET', ARGV[i + 1], ARGV[i + 2], 'PX', ARGV[i + 3])
+    end
+    i = i + 4
+  elseif op == 'DEL' then
+    redis.call('DEL', ARGV[i + 1])
+    i = i + 2
+  elseif op == 'PUB' then
+    redis.call('PUBLISH', ARGV[i + 1], ARGV[i + 2])
+    i = i + 3
+  elseif op == 'PUSH' then
+    redis.call('RPUSH', ARGV[i + 1], ARGV[i + 2])
+    redis.call('LTRIM', ARGV[i + 1], -tonumber(ARGV[i + 3]), -1)
+    if ARGV[i + 4] ~= '0' then redis.call('PEXPIRE', ARGV[i + 1], ARGV[i + 4]) end
+    i = i + 5
+  else
+    return redis.error_reply('apply_if: unknown op ' .. op)
+  end
+end
+return 1
+";
 
 /// Keys asked for per `SCAN` step.
 const SCAN_COUNT: u32 = 500;
@@ -287,6 +330,42 @@ impl RedisBus {
         pipe.query_async::<()>(&mut conn)
             .await
             .map_err(|e| self.error(e))
+    }
+
+    pub(super) async fn apply_if(&self, guards: &[Guard], batch: &Batch) -> Result<bool, BusError> {
+        let mut eval = redis::cmd("EVAL");
+        eval.arg(APPLY_IF).arg(0).arg(guards.len());
+        for g in guards {
+            match &g.expected {
+                Some(v) => eval.arg(&g.key).arg("1").arg(v),
+                None => eval.arg(&g.key).arg("0").arg(""),
+            };
+        }
+        let millis = |ttl: &Option<Duration>| ttl.map_or(0, super::ttl_millis);
+        for op in &batch.ops {
+            match op {
+                Op::Set { key, value, ttl } => eval.arg("SET").arg(key).arg(value).arg(millis(ttl)),
+                Op::Del { key } => eval.arg("DEL").arg(key),
+                Op::Publish { channel, payload } => eval.arg("PUB").arg(channel).arg(payload),
+                Op::Push {
+                    key,
+                    value,
+                    keep,
+                    ttl,
+                } => eval
+                    .arg("PUSH")
+                    .arg(key)
+                    .arg(value)
+                    .arg(*keep)
+                    .arg(millis(ttl)),
+            };
+        }
+        let mut conn = self.conn.clone();
+        let applied: i64 = eval
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(applied == 1)
     }
 
     pub(super) async fn subscribe(&self, topics: &[Topic]) -> Result<Subscription, BusError> {

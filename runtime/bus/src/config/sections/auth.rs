@@ -1,0 +1,108 @@
+//! `config:auth`.
+
+use serde::{Deserialize, Serialize};
+
+use super::super::layered::{EnvField, EnvKind, FieldError};
+use super::super::{REDACTED, Section};
+use super::*;
+use crate::ids::SectionName;
+
+/// `config:auth`: the dashboard's HTTP Basic login.
+#[derive(Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Whether a login is required. Off until a username and password hash are set: turning it
+    /// on without them is refused rather than locking everyone out.
+    pub enabled: bool,
+    /// The user name.
+    pub username: String,
+    /// A bcrypt hash of the password (`$2b$12$…`, 60 characters). Secret.
+    pub password_hash: String,
+    /// Addresses of reverse proxies (e.g. `127.0.0.1` for `tailscale serve` on the same host)
+    /// whose `Tailscale-User-Login` header is trusted as a login. Empty: the header is ignored.
+    pub trusted_proxies: Vec<String>,
+    /// Tailnet logins (`alice@example.com`) let in by that header; empty lets in any.
+    pub tailscale_users: Vec<String>,
+}
+
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("enabled", &self.enabled)
+            .field("username", &self.username)
+            .field(
+                "password_hash",
+                &if self.password_hash.is_empty() {
+                    ""
+                } else {
+                    REDACTED
+                },
+            )
+            .finish()
+    }
+}
+
+/// Whether `hash` has the shape of a bcrypt hash: `$2a$`/`$2b$`/`$2x$`/`$2y$`, a two-digit cost
+/// (4–31), `$`, then 53 characters of bcrypt's base64.
+pub fn is_bcrypt_hash(hash: &str) -> bool {
+    let b = hash.as_bytes();
+    b.len() == 60
+        && hash.starts_with("$2")
+        && matches!(b[2], b'a' | b'b' | b'x' | b'y')
+        && b[3] == b'$'
+        && hash[4..6]
+            .parse::<u8>()
+            .is_ok_and(|cost| (4..=31).contains(&cost))
+        && b[6] == b'$'
+        && b[7..]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'/'))
+}
+
+impl Section for AuthConfig {
+    const NAME: SectionName = SectionName::Auth;
+    const ENV: &'static [EnvField] = &[
+        EnvField::new("AUTH_ENABLED", "enabled", EnvKind::Bool),
+        EnvField::new("AUTH_USERNAME", "username", EnvKind::Text),
+        EnvField::secret("AUTH_PASSWORD_HASH", "password_hash"),
+    ];
+    const SECRET_FIELDS: &'static [&'static str] = &["password_hash"];
+    fn validate(&self) -> Result<(), FieldError> {
+        no_control_chars("username", &self.username)?;
+        if self.username.contains(':') {
+            return Err(FieldError::new(
+                "username",
+                "must not contain ':' (HTTP Basic forbids it)",
+            ));
+        }
+        if !self.password_hash.is_empty() && !is_bcrypt_hash(&self.password_hash) {
+            return Err(FieldError::new(
+                "password_hash",
+                "must be a bcrypt hash ($2b$12$ followed by 53 characters), not a password",
+            ));
+        }
+        for (i, proxy) in self.trusted_proxies.iter().enumerate() {
+            if proxy.parse::<std::net::IpAddr>().is_err() {
+                return Err(FieldError::new(
+                    format!("trusted_proxies[{i}]"),
+                    format!("must be an IP address (got {proxy:?})"),
+                ));
+            }
+        }
+        let tailscale_login = !self.trusted_proxies.is_empty();
+        if self.enabled
+            && (self.username.is_empty() || self.password_hash.is_empty())
+            && !tailscale_login
+        {
+            return Err(FieldError::new(
+                "enabled",
+                "cannot be true without a username and password_hash (or a trusted proxy for Tailscale logins)",
+            ));
+        }
+        Ok(())
+    }
+    fn redact(&mut self) {
+        redact(&mut self.password_hash);
+    }
+}
