@@ -54,6 +54,8 @@ pub struct ConfigUpdated {
     pub status: &'static str,
     /// The sections written.
     pub sections_updated: Vec<&'static str>,
+    /// Each written section's new revision, to send back with the next write of it.
+    pub revisions: BTreeMap<&'static str, String>,
 }
 
 /// `POST /api/command/{target}`: the service's answer (200 when it did it, 400 when it refused),
@@ -103,6 +105,11 @@ pub struct Health {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub cause: Option<String>,
+    /// What needs the owner's attention though the gateway serves, e.g. sign-in settings that
+    /// are invalid in Redis while the last valid ones stay in force.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub warnings: Vec<String>,
 }
 
 /// `POST /api/login`: the dashboard's sign-in form.
@@ -132,4 +139,9 @@ pub struct Session {
     pub auth_enabled: bool,
     /// Who this request is signed in as (`null`: nobody, or auth is off).
     pub user: Option<String>,
+    /// Why the sign-in settings in force are not the ones stored (they are invalid or were
+    /// lost), or why nobody can sign in until they are fixed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub problem: Option<String>,
 }

@@ -27,8 +27,8 @@ use picoserve::response::ws::WebSocketUpgrade;
 use picoserve::response::{IntoResponse, ResponseWriter};
 use picoserve::routing::PathRouterService;
 use sense_bus::command::CommandError;
-use sense_bus::config::REDACTED;
-use sense_bus::store::{self, ConfigWriteError};
+use sense_bus::config::{AuthConfig, Config, revision};
+use sense_bus::store::{self, ConfigWriteError, SectionUpdate};
 use sense_bus::{BusError, SectionName, SourceId, keys};
 use serde_json::{Map, Value as Json, json};
 
@@ -82,7 +82,7 @@ fn bus_unavailable(e: &BusError) -> Reply {
         503,
         &ApiError {
             error: "the data bus is unavailable".into(),
-            cause: Some(e.to_string()),
+            cause: Some(sense_bus::redact::url_credentials(&e.to_string()).into_owned()),
             ..ApiError::default()
         },
     )
@@ -109,6 +109,11 @@ fn all_sources_json(all: &std::collections::BTreeMap<String, store::SourceSnapsh
     serde_json::to_string(&view).unwrap_or_default()
 }
 
+/// Sign-in settings that are invalid with no valid ones to fall back on: nobody is let in.
+fn sign_in_locked(why: String) -> Reply {
+    Reply::error(503, format!("sign-in is unavailable: {why}"))
+}
+
 fn refusal(r: Refusal, shared: &Shared) -> Reply {
     match r {
         Refusal::Unauthorized(why) => {
@@ -132,6 +137,31 @@ fn refusal(r: Refusal, shared: &Shared) -> Reply {
     }
 }
 
+/// `auth.password`: a new password, taken in clear over the (authorised) connection and stored
+/// only as a bcrypt hash.
+async fn hash_new_password(patch: &mut Map<String, Json>) -> Result<(), Reply> {
+    let Some(password) = patch.remove("password") else {
+        return Ok(());
+    };
+    let Some(password) = password
+        .as_str()
+        .filter(|p| p.chars().count() >= 8)
+        .map(str::to_owned)
+    else {
+        return Err(field_error(
+            "auth.password",
+            "auth.password must be text of at least 8 characters",
+        ));
+    };
+    match tokio::task::spawn_blocking(move || bcrypt::hash(password, 12)).await {
+        Ok(Ok(hash)) => {
+            patch.insert("password_hash".into(), Json::String(hash));
+            Ok(())
+        }
+        _ => Err(Reply::error(500, "cannot hash the password")),
+    }
+}
+
 impl Gateway {
     fn allowed_origin(&self, origin: Option<&str>) -> Option<String> {
         let origin = origin?;
@@ -144,7 +174,8 @@ impl Gateway {
     }
 
     async fn authorise(&self, presented: Presented<'_>) -> Result<Option<String>, Reply> {
-        let config = self.shared.auth_config.borrow().clone();
+        let in_force = self.shared.auth_config.borrow().clone();
+        let config = in_force.config().map_err(sign_in_locked)?;
         self.shared
             .auth
             .check(&config, self.peer, presented)
@@ -178,33 +209,49 @@ impl Gateway {
 
     async fn config(&self) -> Reply {
         let env = self.shared.options.env;
-        match store::load_config(&self.shared.bus, &SectionName::ALL, &env).await {
-            Ok((config, problems)) => {
-                let mut shown = config.redacted_json();
-                if !problems.is_empty()
-                    && let Json::Object(o) = &mut shown
-                {
-                    o.insert("_problems".into(), json!(problems));
-                }
-                Reply::json(200, &shown)
+        let texts = match store::read_config_texts(&self.shared.bus, &SectionName::ALL).await {
+            Ok(texts) => texts,
+            Err(e) => return bus_unavailable(&e),
+        };
+        let stored = |s: SectionName| texts.get(&s).cloned().flatten();
+        let (config, problems) = Config::resolve(&SectionName::ALL, stored, &env);
+        let mut shown = config.redacted_json();
+        if let Json::Object(o) = &mut shown {
+            if !problems.is_empty() {
+                o.insert("_problems".into(), json!(problems));
             }
-            Err(e) => bus_unavailable(&e),
+            // What the dashboard sends back with a section, so a form loaded before someone
+            // else's change is refused instead of overwriting it.
+            let revisions: Map<String, Json> = SectionName::ALL
+                .iter()
+                .map(|&s| (s.as_str().to_owned(), json!(revision(stored(s).as_deref()))))
+                .collect();
+            o.insert("_revisions".into(), Json::Object(revisions));
         }
+        Reply::json(200, &shown)
     }
 
-    /// `POST /api/config`: `{section: {field: value}}`, all sections or none.
+    /// `POST /api/config`: `{section: {field: value}, "_revisions"?: {section: revision}}`, all
+    /// sections or none. A section sent with the revision it was loaded at is refused (409) if
+    /// it changed since; secrets sent back redacted are restored only where that is safe.
     async fn update_config(&self, body: &[u8]) -> Reply {
-        let Ok(Json::Object(request)) = serde_json::from_slice::<Json>(body) else {
+        let Ok(Json::Object(mut request)) = serde_json::from_slice::<Json>(body) else {
             return Reply::error(
                 400,
                 "the body must be a JSON object of sections, e.g. {\"display\": {\"rotation\": 90}}",
             );
         };
-        let env = self.shared.options.env;
-        let current = match store::load_config(&self.shared.bus, &SectionName::ALL, &env).await {
-            Ok((config, _)) => config,
-            Err(e) => return bus_unavailable(&e),
+        let revisions = match request.remove("_revisions") {
+            None | Some(Json::Null) => Map::new(),
+            Some(Json::Object(r)) => r,
+            Some(_) => {
+                return field_error(
+                    "_revisions",
+                    "_revisions must be an object of section revisions",
+                );
+            }
         };
+        let env = self.shared.options.env;
         let mut updates = Vec::new();
         for (name, patch) in request {
             let Ok(section) = name.parse::<SectionName>() else {
@@ -217,73 +264,42 @@ impl Gateway {
             let Json::Object(mut patch) = patch else {
                 return field_error(name.as_str(), format!("{name} must be an object of fields"));
             };
-            // A secret shown as ******** and sent back unchanged keeps its stored value.
-            match section {
-                SectionName::Pihole
-                    if patch.get("password").and_then(Json::as_str) == Some(REDACTED) =>
-                {
-                    patch.remove("password");
-                }
-                SectionName::Auth => {
-                    if patch.get("password_hash").and_then(Json::as_str) == Some(REDACTED) {
-                        patch.remove("password_hash");
-                    }
-                    // A new password is taken in clear over the (authorised) connection and stored
-                    // only as a bcrypt hash.
-                    if let Some(password) = patch.remove("password") {
-                        let Some(password) = password
-                            .as_str()
-                            .filter(|p| p.len() >= 8)
-                            .map(str::to_owned)
-                        else {
-                            return field_error(
-                                "auth.password",
-                                "auth.password must be at least 8 characters",
-                            );
-                        };
-                        let hash =
-                            tokio::task::spawn_blocking(move || bcrypt::hash(password, 12)).await;
-                        match hash {
-                            Ok(Ok(h)) => {
-                                patch.insert("password_hash".into(), Json::String(h));
-                            }
-                            _ => return Reply::error(500, "cannot hash the password"),
-                        }
-                    }
-                }
-                SectionName::Camera => {
-                    if let Some(Json::Array(cameras)) = patch.get_mut("cameras") {
-                        for camera in cameras.iter_mut() {
-                            if camera.get("password").and_then(Json::as_str) != Some(REDACTED) {
-                                continue;
-                            }
-                            let name = camera
-                                .get("name")
-                                .and_then(Json::as_str)
-                                .unwrap_or_default();
-                            let stored = current.camera.cameras.iter().find(|c| c.name == name);
-                            camera["password"] = Json::String(
-                                stored.map(|c| c.password.clone()).unwrap_or_default(),
-                            );
-                        }
-                    }
-                }
-                _ => {}
+            if section == SectionName::Auth
+                && let Err(reply) = hash_new_password(&mut patch).await
+            {
+                return reply;
             }
-            updates.push((section, patch));
+            updates.push(SectionUpdate {
+                section,
+                patch,
+                revision: revisions
+                    .get(&name)
+                    .and_then(Json::as_str)
+                    .map(str::to_owned),
+            });
         }
         if updates.is_empty() {
             return Reply::error(400, "no sections to update");
         }
-        match store::update_config(&self.shared.bus, &updates, &env).await {
-            Ok(names) => Reply::json(
+        match store::update_sections(&self.shared.bus, &updates, &env).await {
+            Ok(written) => Reply::json(
                 200,
                 &ConfigUpdated {
                     status: "ok",
-                    sections_updated: names.iter().map(|n| n.as_str()).collect(),
+                    sections_updated: written.iter().map(|(n, _)| n.as_str()).collect(),
+                    revisions: written.into_iter().map(|(n, r)| (n.as_str(), r)).collect(),
                 },
             ),
             Err(ConfigWriteError::Invalid(e)) => field_error(e.field.clone(), e.to_string()),
+            Err(e @ ConfigWriteError::Stale { section }) => Reply::json(
+                409,
+                &ApiError {
+                    error: e.to_string(),
+                    field: Some(section.as_str().to_owned()),
+                    ..ApiError::default()
+                },
+            ),
+            Err(e @ ConfigWriteError::Busy) => Reply::error(503, e.to_string()),
             Err(ConfigWriteError::Bus(e)) => bus_unavailable(&e),
         }
     }
@@ -445,7 +461,17 @@ impl Gateway {
         body: &[u8],
         https: bool,
     ) -> Reply {
-        let config = self.shared.auth_config.borrow().clone();
+        let in_force = self.shared.auth_config.borrow().clone();
+        let problem = in_force.problem();
+        let config = match in_force.config() {
+            Ok(c) => c.clone(),
+            // Nobody signs in; the page learns why from the session's `problem`.
+            Err(_) if method == "GET" => AuthConfig {
+                enabled: true,
+                ..AuthConfig::default()
+            },
+            Err(why) => return sign_in_locked(why),
+        };
         let auth = &self.shared.auth;
         let cookie = |value: &str, max_age: u64| {
             format!(
@@ -455,6 +481,7 @@ impl Gateway {
         };
         let info = |user: Option<String>| api::Session {
             auth_enabled: config.enabled,
+            problem: problem.clone(),
             user,
         };
         match (method, which) {
@@ -685,6 +712,8 @@ impl PathRouterService<()> for Gateway {
 
         let reply = match (method.as_str(), segments.as_slice()) {
             ("GET" | "HEAD", ["health"]) => {
+                let warnings: Vec<String> =
+                    shared.auth_config.borrow().problem().into_iter().collect();
                 if shared.bus_ok.get() {
                     Reply::json(
                         200,
@@ -692,6 +721,7 @@ impl PathRouterService<()> for Gateway {
                             status: "healthy",
                             error: None,
                             cause: None,
+                            warnings,
                         },
                     )
                 } else {
@@ -701,7 +731,8 @@ impl PathRouterService<()> for Gateway {
                         &api::Health {
                             status: "unhealthy",
                             error: Some("the data bus is unavailable"),
-                            cause: Some(cause),
+                            cause: Some(sense_bus::redact::url_credentials(&cause).into_owned()),
+                            warnings,
                         },
                     )
                 }

@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use sense_bus::command::CommandClient;
 use sense_bus::config::{AuthConfig, resolve};
+
+use crate::keeper::{self, ConfigKeeper};
 use sense_bus::keys::{self, channels};
 use sense_bus::{Bus, SectionName, Topic};
 use serde_json::{Value as Json, json};
@@ -64,6 +66,67 @@ pub struct GatewayOptions {
     pub allowed_origins: Vec<String>,
     /// Environment lookup for config defaults.
     pub env: fn(&str) -> Option<String>,
+    /// Where the last valid settings are kept across restarts (`STATE_DIR`); `None`: in memory.
+    pub state_dir: Option<PathBuf>,
+}
+
+/// The sign-in settings in force. They fail closed: once sign-in is on, only a valid write
+/// turns it off; an invalid or lost `config:auth` never does.
+#[derive(Clone, Debug)]
+pub enum AuthInForce {
+    /// `config:auth` as stored (with the environment and defaults under it).
+    Current(AuthConfig),
+    /// The stored section is invalid: the last valid one, which asks for a login, stays in force.
+    KeptLast {
+        /// The last valid settings.
+        config: AuthConfig,
+        /// What is wrong with the stored ones.
+        problem: String,
+    },
+    /// The stored section is invalid and no valid one asking for a login is known: nobody gets
+    /// in until it is fixed, since the invalid one may have meant to turn sign-in on.
+    Locked {
+        /// What is wrong with the stored ones.
+        problem: String,
+    },
+}
+
+impl Default for AuthInForce {
+    fn default() -> Self {
+        AuthInForce::Current(AuthConfig::default())
+    }
+}
+
+impl AuthInForce {
+    /// Whether a login is asked for.
+    pub fn enabled(&self) -> bool {
+        match self {
+            AuthInForce::Current(c) | AuthInForce::KeptLast { config: c, .. } => c.enabled,
+            AuthInForce::Locked { .. } => true,
+        }
+    }
+
+    /// The settings to check logins against; `Err` with the reason while nobody may sign in.
+    pub fn config(&self) -> Result<&AuthConfig, String> {
+        match self {
+            AuthInForce::Current(c) | AuthInForce::KeptLast { config: c, .. } => Ok(c),
+            AuthInForce::Locked { .. } => Err(self.problem().unwrap_or_default()),
+        }
+    }
+
+    /// What the owner must know, if anything.
+    pub fn problem(&self) -> Option<String> {
+        match self {
+            AuthInForce::Current(_) => None,
+            AuthInForce::KeptLast { problem, .. } => Some(format!(
+                "{problem}; the last valid sign-in settings stay in force until it is fixed"
+            )),
+            AuthInForce::Locked { problem } => Some(format!(
+                "{problem}; nobody can sign in until it is fixed (write a valid auth section, \
+                 or delete config:auth to go back to the last valid one)"
+            )),
+        }
+    }
 }
 
 /// State shared by every connection on the gateway's thread.
@@ -74,8 +137,10 @@ pub struct Shared {
     pub commands: CommandClient,
     /// Authentication and rate limits.
     pub auth: Auth,
-    /// `config:auth` as last read.
-    pub auth_config: RefCell<AuthConfig>,
+    /// The sign-in settings in force.
+    pub auth_config: RefCell<AuthInForce>,
+    /// The last valid settings, to restore what Redis loses.
+    pub keeper: ConfigKeeper,
     /// Options.
     pub options: GatewayOptions,
     /// Counters.
@@ -113,6 +178,7 @@ impl Shared {
             commands,
             auth: Auth::default(),
             auth_config: RefCell::default(),
+            keeper: ConfigKeeper::new(options.state_dir.clone()),
             options,
             counters: Counters::default(),
             sources: broadcast::channel(CLIENT_BACKLOG).0,
@@ -125,18 +191,51 @@ impl Shared {
         }))
     }
 
-    /// Reads `config:auth` (with the environment and defaults).
-    pub async fn reload_auth(&self) {
-        match self.bus.get(&keys::config(SectionName::Auth)).await {
-            Ok(text) => {
-                let resolved = resolve::<AuthConfig>(text.as_deref(), &self.options.env);
-                for p in &resolved.problems {
-                    tracing::warn!(problem = %p, "auth config problem");
-                }
-                *self.auth_config.borrow_mut() = resolved.value;
+    /// Looks at every section: restores what Redis lost, remembers what is valid, and decides
+    /// the sign-in settings in force (failing closed). Says so, once, when they are not the
+    /// stored ones. A bus that does not answer changes nothing.
+    pub async fn reconcile_config(&self) {
+        let env = self.options.env;
+        let found = match self.keeper.reconcile(&self.bus, &env).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot read the config; keeping what is in force");
+                return;
             }
-            Err(e) => tracing::warn!(error = %e, "cannot read config:auth; keeping the last"),
+        };
+        let stored = found.texts.get(&SectionName::Auth).cloned().flatten();
+        let problem = stored
+            .as_deref()
+            .and_then(|t| keeper::auth_problem(t, &env));
+        let next = match problem {
+            None => AuthInForce::Current(resolve::<AuthConfig>(stored.as_deref(), &env).value),
+            Some(problem) => {
+                let last = match &*self.auth_config.borrow() {
+                    AuthInForce::Current(c) | AuthInForce::KeptLast { config: c, .. } => {
+                        Some(c.clone())
+                    }
+                    AuthInForce::Locked { .. } => None,
+                }
+                .or_else(|| {
+                    let text = self.keeper.last_valid(SectionName::Auth)?;
+                    Some(resolve::<AuthConfig>(Some(&text), &env).value)
+                });
+                match last {
+                    Some(config) if config.enabled => AuthInForce::KeptLast { config, problem },
+                    _ => AuthInForce::Locked { problem },
+                }
+            }
+        };
+        let before = self.auth_config.borrow().problem();
+        let after = next.problem();
+        if after != before {
+            match &after {
+                Some(p) => tracing::error!("sign-in settings: {p}"),
+                None if before.is_some() => tracing::warn!("sign-in settings are valid again"),
+                None => {}
+            }
         }
+        *self.auth_config.borrow_mut() = next;
     }
 
     fn remember_log(&self, entry: Arc<Json>) {
@@ -164,7 +263,7 @@ async fn next(sub: &mut Option<sense_bus::Subscription>) -> Option<sense_bus::Me
 /// Runs the hub until `shutdown`: subscriptions feeding the broadcasts, auth config reloads and
 /// the bus health check.
 pub async fn run_hub(shared: Rc<Shared>, shutdown: CancellationToken) {
-    shared.reload_auth().await;
+    shared.reconcile_config().await;
     // Log entries written before this gateway started.
     if let Ok(entries) = shared.bus.list(LOGS_KEY).await {
         for e in entries.iter().rev().take(LOG_HISTORY).rev() {
@@ -181,7 +280,8 @@ pub async fn run_hub(shared: Rc<Shared>, shutdown: CancellationToken) {
     ];
     let mut sub = None;
     let mut health = tokio::time::interval(Duration::from_secs(5));
-    let mut auth_refresh = tokio::time::interval(Duration::from_secs(30));
+    // Often enough that settings lost with a Redis restart are back within seconds.
+    let mut reconcile = tokio::time::interval(Duration::from_secs(5));
     loop {
         if sub.is_none() {
             sub = shared.bus.subscribe(&topics).await.ok();
@@ -193,7 +293,7 @@ pub async fn run_hub(shared: Rc<Shared>, shutdown: CancellationToken) {
                 shared.bus_ok.set(result.is_ok());
                 *shared.bus_error.borrow_mut() = result.err().map(|e| e.to_string());
             }
-            _ = auth_refresh.tick() => shared.reload_auth().await,
+            _ = reconcile.tick() => shared.reconcile_config().await,
             message = next(&mut sub) => {
                 let Some(m) = message else {
                     sub = None;
@@ -214,9 +314,7 @@ pub async fn run_hub(shared: Rc<Shared>, shutdown: CancellationToken) {
                     *shared.last_grid.borrow_mut() = Some(Arc::clone(&payload));
                     let _ = shared.grid.send(payload);
                 } else if m.channel == channels::CONFIG_CHANGED {
-                    if m.payload.contains("\"auth\"") {
-                        shared.reload_auth().await;
-                    }
+                    shared.reconcile_config().await;
                 } else if m.channel == LOGS_CHANNEL
                     && let Ok(entry) = serde_json::from_str::<Json>(&m.payload)
                 {

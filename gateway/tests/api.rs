@@ -55,6 +55,7 @@ fn start(name: &str) -> Gateway {
         hls_dir: dir.join("hls"),
         allowed_origins: vec!["http://localhost:5173".into()],
         env: no_env,
+        state_dir: None,
     };
     let (address, _thread) = sense_gateway::spawn(
         "127.0.0.1:0".parse().unwrap(),
@@ -228,17 +229,22 @@ async fn config_writes_are_validated_atomic_and_announced() {
             .contains("unknown config section `displya`")
     );
 
-    // The redacted password sent back unchanged keeps the stored one.
-    let ok = g.post("/api/config", &json!({"display": {"rotation": 90}, "pihole": {"host": "http://10.0.0.2", "password": "********"}})).await;
+    // The redacted password sent back for a new address is refused, naming the field: the
+    // saved password is never sent to a host it was not given for.
+    let moved = g.post("/api/config", &json!({"display": {"rotation": 90}, "pihole": {"host": "http://10.0.0.2", "password": "********"}})).await;
+    assert_eq!(moved.status, 400, "{}", moved.text());
+    assert_eq!(json_of(&moved)["field"], "pihole.password");
+    // Sent back unchanged for the same address (another path), it keeps the stored one.
+    let ok = g.post("/api/config", &json!({"display": {"rotation": 90}, "pihole": {"host": "http://PI.hole:80/admin", "password": "********"}})).await;
     assert_eq!(ok.status, 200, "{}", ok.text());
-    assert_eq!(
-        json_of(&ok),
-        json!({"status": "ok", "sections_updated": ["display", "pihole"]})
-    );
+    let body = json_of(&ok);
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["sections_updated"], json!(["display", "pihole"]));
+    assert!(body["revisions"]["display"].is_string(), "{body}");
     let pihole: Json =
         serde_json::from_str(&g.bus.get("config:pihole").await.unwrap().unwrap()).unwrap();
     assert_eq!(pihole["password"], "hunter2");
-    assert_eq!(pihole["host"], "http://10.0.0.2");
+    assert_eq!(pihole["host"], "http://PI.hole:80/admin");
     let notice = tokio::time::timeout(Duration::from_secs(2), changed.recv())
         .await
         .unwrap()

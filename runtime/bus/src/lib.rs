@@ -27,6 +27,7 @@ pub mod config;
 pub mod ids;
 pub mod keys;
 pub mod model;
+pub mod redact;
 pub mod source;
 
 #[cfg(feature = "backends")]

@@ -10,7 +10,7 @@ use crate::config::{self, Config, FieldError};
 use crate::ids::{SectionName, SourceId};
 use crate::keys::{self, channels};
 use crate::model::{ConfigChanged, DataUpdate, Measurement, Meta, Reading, Status};
-use crate::{Batch, Bus, BusError, unix_now};
+use crate::{Batch, Bus, BusError, Guard, unix_now};
 
 /// How long a reading lives: twice the poll interval, never below 60 s nor below the
 /// `global.cache_ttl` floor. A source polled every 300 s therefore never blinks out between polls.
@@ -193,7 +193,43 @@ pub enum ConfigWriteError {
     /// The bus failed; nothing was written.
     #[error(transparent)]
     Bus(#[from] BusError),
+    /// The section changed since the writer loaded the revision it sent; nothing was written.
+    #[error("config:{section} was changed elsewhere since it was loaded: reload it and try again")]
+    Stale {
+        /// The section.
+        section: SectionName,
+    },
+    /// Other writers kept changing the sections under this write; nothing was written.
+    #[error("the config is being changed by others right now: try again")]
+    Busy,
 }
+
+/// A partial update of one section, as `POST /api/config` takes it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SectionUpdate {
+    /// The section.
+    pub section: SectionName,
+    /// Fields to set over what is stored; secrets sent back [`REDACTED`](config::REDACTED) are
+    /// restored where that is safe ([`config::Section::restore_redacted`]).
+    pub patch: Map<String, Json>,
+    /// The [`config::revision`] the writer loaded, if it wants the write refused when the section
+    /// has changed since.
+    pub revision: Option<String>,
+}
+
+impl SectionUpdate {
+    /// An update that does not check the revision (last writer wins, field by field).
+    pub fn new(section: SectionName, patch: Map<String, Json>) -> Self {
+        SectionUpdate {
+            section,
+            patch,
+            revision: None,
+        }
+    }
+}
+
+/// Attempts of a write that others keep changing under it before it gives up.
+const WRITE_ATTEMPTS: usize = 32;
 
 /// Validates and writes several sections at once (all or none), then announces each on
 /// `config:changed`. `updates` are partial: their fields go over what is stored. Returns the
@@ -203,16 +239,67 @@ pub async fn update_config(
     updates: &[(SectionName, Map<String, Json>)],
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<SectionName>, ConfigWriteError> {
-    let names: Vec<SectionName> = updates.iter().map(|(n, _)| *n).collect();
-    let stored = read_config_texts(bus, &names).await?;
-    let mut batch = Batch::new();
-    for (name, patch) in updates {
-        let current = stored.get(name).cloned().flatten();
-        let merged = config::check_update_by_name(*name, current.as_deref(), patch, env)?;
-        batch.set(keys::config(*name), Json::Object(merged).to_string(), None);
+    let updates: Vec<SectionUpdate> = updates
+        .iter()
+        .map(|(name, patch)| SectionUpdate::new(*name, patch.clone()))
+        .collect();
+    update_sections(bus, &updates, env)
+        .await
+        .map(|revisions| revisions.into_iter().map(|(name, _)| name).collect())
+}
+
+/// [`update_config`] with revisions: each update merges over what is stored at the moment it is
+/// written (read, merge, compare-and-set, again if another writer came in between), so
+/// concurrent partial writes never lose each other's fields; an update carrying a revision is
+/// refused as [`ConfigWriteError::Stale`] if its section changed since. Returns each written
+/// section's new revision, in the order given.
+pub async fn update_sections(
+    bus: &Bus,
+    updates: &[SectionUpdate],
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<(SectionName, String)>, ConfigWriteError> {
+    let names: Vec<SectionName> = updates.iter().map(|u| u.section).collect();
+    for _ in 0..WRITE_ATTEMPTS {
+        let stored = read_config_texts(bus, &names).await?;
+        let mut batch = Batch::new();
+        let mut guards = Vec::with_capacity(updates.len());
+        let mut revisions = Vec::with_capacity(updates.len());
+        for update in updates {
+            let name = update.section;
+            let current = stored.get(&name).cloned().flatten();
+            if let Some(loaded) = &update.revision
+                && *loaded != config::revision(current.as_deref())
+            {
+                return Err(ConfigWriteError::Stale { section: name });
+            }
+            let mut patch = update.patch.clone();
+            config::restore_redacted_by_name(name, &mut patch, current.as_deref(), env)?;
+            let merged = config::check_update_by_name(name, current.as_deref(), &patch, env)?;
+            let text = Json::Object(merged).to_string();
+            revisions.push((name, config::revision(Some(&text))));
+            batch.set(keys::config(name), text, None);
+            guards.push(Guard::holds(keys::config(name), current.as_deref()));
+        }
+        announce_config(&mut batch, &names);
+        if bus.apply_if(&guards, &batch).await? {
+            return Ok(revisions);
+        }
+        // Another writer came in between: merge over what it wrote.
+        tokio::task::yield_now().await;
     }
-    replace_config(bus, &mut batch, &names).await?;
-    Ok(names)
+    Err(ConfigWriteError::Busy)
+}
+
+/// Publishes `config:changed` for each of `names` at the end of `batch`.
+fn announce_config(batch: &mut Batch, names: &[SectionName]) {
+    let now = unix_now();
+    for name in names {
+        let notice = ConfigChanged {
+            section: name.as_str().to_owned(),
+            timestamp: now,
+        };
+        batch.publish(channels::CONFIG_CHANGED, to_json(&notice));
+    }
 }
 
 /// Writes prepared `config:{section}` values (already in `batch`) and announces `names` on
@@ -222,14 +309,7 @@ pub async fn replace_config(
     batch: &mut Batch,
     names: &[SectionName],
 ) -> Result<(), BusError> {
-    let now = unix_now();
-    for name in names {
-        let notice = ConfigChanged {
-            section: name.as_str().to_owned(),
-            timestamp: now,
-        };
-        batch.publish(channels::CONFIG_CHANGED, to_json(&notice));
-    }
+    announce_config(batch, names);
     bus.apply(batch).await
 }
 

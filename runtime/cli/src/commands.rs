@@ -101,7 +101,7 @@ pub async fn run(command: Command) -> u8 {
 }
 
 /// The gateway's files and origins from the environment: `FRONTEND_DIR` (default
-/// `frontend/build`), `CORS_ORIGINS` (comma-separated).
+/// `frontend/build`), `CORS_ORIGINS` (comma-separated), `STATE_DIR` (the settings backup).
 fn gateway_options(env: &Env, hls_dir: PathBuf) -> GatewayOptions {
     GatewayOptions {
         frontend_dir: Some(
@@ -119,6 +119,12 @@ fn gateway_options(env: &Env, hls_dir: PathBuf) -> GatewayOptions {
             .map(str::to_owned)
             .collect(),
         env: sense_bus::config::process_env,
+        // systemd's StateDirectory= sets STATE_DIRECTORY; the compose file sets STATE_DIR.
+        state_dir: env
+            .get("STATE_DIR")
+            .or_else(|| env.get("STATE_DIRECTORY"))
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from),
     }
 }
 

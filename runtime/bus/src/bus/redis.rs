@@ -68,16 +68,7 @@ pub(super) struct RedisBus {
 
 /// The URL with the password (if any) replaced by `***`.
 fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    match rest.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split_once(':').map_or("", |(u, _)| u);
-            format!("{scheme}://{user}:***@{host}")
-        }
-        None => url.to_owned(),
-    }
+    crate::redact::url_credentials(url).into_owned()
 }
 
 /// Reconnection policy: attempts back off from 100 ms to about 1 s (0.5 s plus jitter), so a

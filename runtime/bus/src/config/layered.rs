@@ -154,20 +154,43 @@ fn friendlier(message: String) -> String {
 
 /// Deserializes `map` (over the defaults, so absent fields default) and validates it.
 fn check_map<S: Section>(map: &Map<String, Json>) -> Result<S, FieldError> {
-    let value: S = serde_path_to_error::deserialize(Json::Object(map.clone())).map_err(|e| {
-        let path = e.path().to_string();
-        let message = friendlier(e.inner().to_string());
-        // serde_path_to_error reports `.` or `?` when the error sits on the object itself (an
-        // unknown field): name the field from serde's message instead.
-        let field = if path == "." || path == "?" {
-            message.split('`').nth(1).unwrap_or_default().to_owned()
-        } else {
-            path
+    let value: Result<S, FieldError> = serde_path_to_error::deserialize(Json::Object(map.clone()))
+        .map_err(|e| {
+            let path = e.path().to_string();
+            let message = friendlier(e.inner().to_string());
+            // serde_path_to_error reports `.` or `?` when the error sits on the object itself (an
+            // unknown field): name the field from serde's message instead.
+            let field = if path == "." || path == "?" {
+                message.split('`').nth(1).unwrap_or_default().to_owned()
+            } else {
+                path
+            };
+            FieldError::new(field, message)
+        });
+    let value = value.and_then(|v| v.validate().map(|()| v));
+    value.map_err(|e| safe_error::<S>(e))
+}
+
+/// `e` made fit to show: a problem with a secret says what is wrong but never quotes the value;
+/// a URL's password anywhere in the message is hidden.
+fn safe_error<S: Section>(mut e: FieldError) -> FieldError {
+    if super::is_secret_path::<S>(&e.field) {
+        // serde says "invalid type: integer `31415926535`, expected a string": keep what was
+        // expected, drop what was sent.
+        let expected = e
+            .message
+            .rsplit_once(", expected ")
+            .map(|(_, x)| x.to_owned());
+        e.message = match expected {
+            Some(x) => format!("must be {x} (the value is not shown: it holds a secret)"),
+            None if e.message.contains('`') || e.message.contains('"') => {
+                "is not valid (the value is not shown: it holds a secret)".to_owned()
+            }
+            None => e.message,
         };
-        FieldError::new(field, message)
-    })?;
-    value.validate()?;
-    Ok(value)
+    }
+    e.message = crate::redact::url_credentials(&e.message).into_owned();
+    e
 }
 
 fn defaults<S: Section>() -> Map<String, Json> {
@@ -188,6 +211,10 @@ fn cut(s: &str, max: usize) -> &str {
 
 /// Short, safe rendering of a value for a problem message.
 fn show(v: Option<&Json>) -> String {
+    crate::redact::url_credentials(&show_value(v)).into_owned()
+}
+
+fn show_value(v: Option<&Json>) -> String {
     match v {
         None => "nothing".to_owned(),
         Some(Json::String(s)) if s.len() > 40 => format!("{:?}…", cut(s, 40)),
@@ -248,7 +275,7 @@ pub fn env_layer<S: Section>(
         let shown = if f.secret {
             "(secret)".to_owned()
         } else {
-            format!("{raw:?}")
+            format!("{:?}", crate::redact::url_credentials(&raw))
         };
         match f.kind.parse(&raw) {
             Ok(v) => {
@@ -287,7 +314,7 @@ pub fn resolve<S: Section>(
             Ok(Json::Object(stored)) => {
                 let fallback = merged.clone();
                 for (key, _, e) in apply_layer::<S>(&mut merged, stored.into_iter().collect()) {
-                    let using = if S::SECRET_FIELDS.contains(&key.as_str()) {
+                    let using = if super::is_secret_path::<S>(&key) {
                         "the previous value".to_owned()
                     } else {
                         show(fallback.get(&key))

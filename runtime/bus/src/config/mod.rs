@@ -7,8 +7,11 @@
 //! layer's value is used. Writes are strict instead: [`check_update`] refuses the whole update,
 //! naming the field, and nothing is stored.
 
+mod endpoint;
 mod layered;
 mod sections;
+
+pub use endpoint::Endpoint;
 
 pub use layered::{
     EnvField, EnvKind, FieldError, Resolved, check_section, check_update, check_update_by_name,
@@ -18,6 +21,7 @@ pub use sections::*;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde_json::{Map, Value as Json};
 
 use crate::ids::SectionName;
 
@@ -91,8 +95,10 @@ pub trait Section:
     const NAME: SectionName;
     /// The environment variables that set its fields.
     const ENV: &'static [EnvField] = &[];
-    /// Top-level fields that hold secrets (or lists holding them): never shown in problems.
-    const SECRET_FIELDS: &'static [&'static str] = &[];
+    /// The fields that hold secrets, as paths: `password`, or `cameras[].password` for a field
+    /// of every element of a list. A problem with a secret, or with a field that holds one
+    /// (`cameras`, `cameras[2]`), never quotes the value.
+    const SECRET_PATHS: &'static [&'static str] = &[];
 
     /// Range and consistency checks beyond what the types enforce, naming the field at fault.
     fn validate(&self) -> Result<(), FieldError> {
@@ -101,6 +107,67 @@ pub trait Section:
 
     /// Replaces every non-empty secret with [`REDACTED`], for showing the config to people.
     fn redact(&mut self) {}
+
+    /// Takes back what [`Section::redact`] hid, in a `patch` a client sends back: each secret
+    /// sent as [`REDACTED`] becomes the value in force (`current`), but only while the endpoint
+    /// it authenticates to (scheme, host, port, user) is unchanged. Moving an endpoint without
+    /// giving its secret again is refused, naming the field, so a stored password is never
+    /// sent to a new address.
+    fn restore_redacted(_patch: &mut Map<String, Json>, _current: &Self) -> Result<(), FieldError> {
+        Ok(())
+    }
+}
+
+/// Whether a problem with the field at `path` (`cameras[0].password`) could quote a secret of
+/// `S`: the path is a secret, or holds one.
+pub fn is_secret_path<S: Section>(path: &str) -> bool {
+    let mut general = String::with_capacity(path.len());
+    let mut in_index = false;
+    for c in path.chars() {
+        match c {
+            '[' => {
+                in_index = true;
+                general.push_str("[]");
+            }
+            ']' => in_index = false,
+            _ if in_index => {}
+            _ => general.push(c),
+        }
+    }
+    S::SECRET_PATHS.iter().any(|secret| {
+        *secret == general
+            || secret
+                .strip_prefix(general.as_str())
+                .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+    })
+}
+
+/// A section's revision: changes whenever its stored text does. The dashboard sends back the
+/// revision it loaded, so a form that is out of date is refused instead of overwriting.
+pub fn revision(stored: Option<&str>) -> String {
+    let Some(text) = stored else {
+        return "none".to_owned();
+    };
+    // FNV-1a: stable across processes and versions (unlike std's hasher), and plenty to tell
+    // two versions of a few hundred bytes apart.
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{hash:016x}")
+}
+
+/// [`Section::restore_redacted`] for a section known by name, with the value in force resolved
+/// from its stored text and the environment.
+pub fn restore_redacted_by_name(
+    name: SectionName,
+    patch: &mut Map<String, Json>,
+    stored: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), FieldError> {
+    with_section!(name, S => {
+        let current = resolve::<S>(stored, env).value;
+        S::restore_redacted(patch, &current).map_err(|e| e.within(name.as_str()))
+    })
 }
 
 /// Every section, resolved: what a service runs with.

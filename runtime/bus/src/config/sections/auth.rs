@@ -1,6 +1,7 @@
 //! `config:auth`.
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value as Json};
 
 use super::super::layered::{EnvField, EnvKind, FieldError};
 use super::super::{REDACTED, Section};
@@ -67,7 +68,7 @@ impl Section for AuthConfig {
         EnvField::new("AUTH_USERNAME", "username", EnvKind::Text),
         EnvField::secret("AUTH_PASSWORD_HASH", "password_hash"),
     ];
-    const SECRET_FIELDS: &'static [&'static str] = &["password_hash"];
+    const SECRET_PATHS: &'static [&'static str] = &["password_hash", "password"];
     fn validate(&self) -> Result<(), FieldError> {
         no_control_chars("username", &self.username)?;
         if self.username.contains(':') {
@@ -104,5 +105,12 @@ impl Section for AuthConfig {
     }
     fn redact(&mut self) {
         redact(&mut self.password_hash);
+    }
+    fn restore_redacted(patch: &mut Map<String, Json>, _current: &Self) -> Result<(), FieldError> {
+        // The hash authenticates to nothing elsewhere: sent back redacted, it stays as it is.
+        if patch.get("password_hash").and_then(Json::as_str) == Some(REDACTED) {
+            patch.remove("password_hash");
+        }
+        Ok(())
     }
 }

@@ -1,9 +1,10 @@
 //! `config:camera`.
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value as Json};
 
 use super::super::layered::{EnvField, EnvKind, FieldError};
-use super::super::{REDACTED, Section};
+use super::super::{Endpoint, REDACTED, Section};
 use super::*;
 use crate::ids::SectionName;
 
@@ -97,6 +98,14 @@ impl std::fmt::Debug for CameraEntry {
 }
 
 impl CameraEntry {
+    /// What its password opens: the RTSP stream and the ONVIF service of one user on one host.
+    fn endpoint(&self) -> (Endpoint, u16) {
+        (
+            Endpoint::new("rtsp", &self.host, Some(self.port), &self.username),
+            self.onvif_port,
+        )
+    }
+
     fn validate(&self) -> Result<(), FieldError> {
         if self.name.trim().is_empty() || self.name.chars().count() > 64 {
             return Err(FieldError::new("name", "must be 1 to 64 characters"));
@@ -173,7 +182,7 @@ impl Default for CameraConfig {
 impl Section for CameraConfig {
     const NAME: SectionName = SectionName::Camera;
     const ENV: &'static [EnvField] = &[EnvField::new("CAMERA_CONFIG", "cameras", EnvKind::Json)];
-    const SECRET_FIELDS: &'static [&'static str] = &["cameras"];
+    const SECRET_PATHS: &'static [&'static str] = &["cameras[].password"];
     fn validate(&self) -> Result<(), FieldError> {
         for (i, c) in self.cameras.iter().enumerate() {
             c.validate()
@@ -200,5 +209,56 @@ impl Section for CameraConfig {
         for c in &mut self.cameras {
             redact(&mut c.password);
         }
+    }
+    /// Cameras are matched by what their password opens (host, ports, user), not by name or
+    /// place in the list: renamed, reordered, added or removed cameras keep their passwords,
+    /// and a camera moved to another address must be given its password again.
+    fn restore_redacted(patch: &mut Map<String, Json>, current: &Self) -> Result<(), FieldError> {
+        let Some(Json::Array(cameras)) = patch.get_mut("cameras") else {
+            return Ok(());
+        };
+        for (i, camera) in cameras.iter_mut().enumerate() {
+            let Some(fields) = camera.as_object_mut() else {
+                continue;
+            };
+            if fields.get("password").and_then(Json::as_str) != Some(REDACTED) {
+                continue;
+            }
+            // A malformed entry is refused by the checks that follow; nothing to restore.
+            let Ok(sent) = serde_json::from_value::<CameraEntry>(Json::Object(fields.clone()))
+            else {
+                continue;
+            };
+            let same: Vec<&CameraEntry> = current
+                .cameras
+                .iter()
+                .filter(|c| c.endpoint() == sent.endpoint())
+                .collect();
+            let password = match same.as_slice() {
+                [one] => Some(&one.password),
+                [] => None,
+                many => many
+                    .iter()
+                    .find(|c| c.name == sent.name)
+                    .or_else(|| {
+                        many.iter()
+                            .all(|c| c.password == many[0].password)
+                            .then(|| &many[0])
+                    })
+                    .map(|c| &c.password),
+            };
+            let Some(password) = password else {
+                return Err(FieldError::new(
+                    format!("cameras[{i}].password"),
+                    format!(
+                        "the address or user of camera {:?} changed, so its saved password will \
+                         not be sent to it: enter its password again",
+                        sent.name
+                    ),
+                ));
+            };
+            fields.insert("password".into(), Json::String(password.clone()));
+        }
+        Ok(())
     }
 }

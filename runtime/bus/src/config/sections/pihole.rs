@@ -1,9 +1,10 @@
 //! `config:pihole`.
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value as Json};
 
 use super::super::layered::{EnvField, EnvKind, FieldError};
-use super::super::{REDACTED, Section};
+use super::super::{Endpoint, REDACTED, Section};
 use super::*;
 use crate::ids::SectionName;
 
@@ -40,12 +41,35 @@ impl Section for PiholeConfig {
         EnvField::new("PIHOLE_HOST", "host", EnvKind::Text),
         EnvField::secret("PIHOLE_PASSWORD", "password"),
     ];
-    const SECRET_FIELDS: &'static [&'static str] = &["password"];
+    const SECRET_PATHS: &'static [&'static str] = &["password"];
     fn validate(&self) -> Result<(), FieldError> {
         http_url("host", &self.host, true)?;
         no_control_chars("password", &self.password)
     }
     fn redact(&mut self) {
         redact(&mut self.password);
+    }
+    fn restore_redacted(patch: &mut Map<String, Json>, current: &Self) -> Result<(), FieldError> {
+        let host = patch
+            .get("host")
+            .and_then(Json::as_str)
+            .unwrap_or(&current.host);
+        let moved = Endpoint::of_url(host) != Endpoint::of_url(&current.host);
+        let sent = patch.get("password");
+        let redacted = sent.and_then(Json::as_str) == Some(REDACTED);
+        // A new address with the password left out or sent back redacted: the saved one would
+        // go to the new address with the next poll.
+        if moved && !current.password.is_empty() && (sent.is_none() || redacted) {
+            return Err(FieldError::new(
+                "password",
+                "the Pi-hole address changed, so the saved password will not be sent to it: \
+                 enter the password for the new address (or an empty one)",
+            ));
+        }
+        if redacted {
+            // Unchanged: what is stored (or set by the environment) stays in force.
+            patch.remove("password");
+        }
+        Ok(())
     }
 }
