@@ -229,7 +229,7 @@ impl SectionUpdate {
 }
 
 /// Attempts of a write that others keep changing under it before it gives up.
-const WRITE_ATTEMPTS: usize = 32;
+const WRITE_ATTEMPTS: usize = 64;
 
 /// Validates and writes several sections at once (all or none), then announces each on
 /// `config:changed`. `updates` are partial: their fields go over what is stored. Returns the
@@ -259,7 +259,7 @@ pub async fn update_sections(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<(SectionName, String)>, ConfigWriteError> {
     let names: Vec<SectionName> = updates.iter().map(|u| u.section).collect();
-    for _ in 0..WRITE_ATTEMPTS {
+    for attempt in 0..WRITE_ATTEMPTS {
         let stored = read_config_texts(bus, &names).await?;
         let mut batch = Batch::new();
         let mut guards = Vec::with_capacity(updates.len());
@@ -284,8 +284,15 @@ pub async fn update_sections(
         if bus.apply_if(&guards, &batch).await? {
             return Ok(revisions);
         }
-        // Another writer came in between: merge over what it wrote.
-        tokio::task::yield_now().await;
+        // Another writer came in between: merge over what it wrote, after a short random
+        // pause growing with each try, so a crowd of writers does not keep colliding.
+        let jitter = u64::from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos()),
+        );
+        let cap = 2 * (attempt as u64 + 1);
+        tokio::time::sleep(Duration::from_millis(jitter % cap)).await;
     }
     Err(ConfigWriteError::Busy)
 }

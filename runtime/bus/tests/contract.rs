@@ -6,7 +6,7 @@ use std::time::Duration;
 use sense_bus::command::{CommandClient, CommandError, CommandServer};
 use sense_bus::model::{CommandResponse, Meta, Status, Value};
 use sense_bus::store::{self, PollWrite, Seeded};
-use sense_bus::{Batch, Bus, ConnectOptions, SectionName, SourceId, Topic, Ttl, keys};
+use sense_bus::{Batch, Bus, ConnectOptions, Guard, SectionName, SourceId, Topic, Ttl, keys};
 use sense_hal::Unit;
 use sense_testkit::RedisServer;
 use serde_json::json;
@@ -68,7 +68,164 @@ contract!(
     config_seeding_never_overwrites,
     config_updates_are_all_or_nothing,
     capped_lists_keep_the_newest_entries,
+    apply_if_writes_only_when_every_guard_holds,
+    concurrent_partial_config_writes_lose_nothing,
+    a_stale_revision_is_refused,
 );
+
+async fn apply_if_writes_only_when_every_guard_holds(bus: Bus) {
+    let mut batch = Batch::new();
+    batch.set("cas:a", "2", None).publish("cas:done", "x");
+    // The key is absent, the guard says it holds "1": nothing happens.
+    let guard = [Guard::holds("cas:a", Some("1"))];
+    assert!(!bus.apply_if(&guard, &batch).await.unwrap());
+    assert_eq!(bus.get("cas:a").await.unwrap(), None);
+    // Absent as expected: applied.
+    assert!(
+        bus.apply_if(&[Guard::holds("cas:a", None)], &batch)
+            .await
+            .unwrap()
+    );
+    assert_eq!(bus.get("cas:a").await.unwrap().as_deref(), Some("2"));
+    // Holds "2" now; a guard on the old absence fails, one on "2" passes.
+    let mut next = Batch::new();
+    next.set("cas:a", "3", None).del("cas:b");
+    assert!(
+        !bus.apply_if(&[Guard::holds("cas:a", None)], &next)
+            .await
+            .unwrap()
+    );
+    assert!(
+        bus.apply_if(&[Guard::holds("cas:a", Some("2"))], &next)
+            .await
+            .unwrap()
+    );
+    assert_eq!(bus.get("cas:a").await.unwrap().as_deref(), Some("3"));
+}
+
+/// 120 writers, each setting one field of its own in the same two sections at once: every
+/// field is there at the end (a read-merge-write without compare-and-set lost about a quarter).
+async fn concurrent_partial_config_writes_lose_nothing(bus: Bus) {
+    let no_env = |_: &str| None;
+    let writers = (0..120).map(|i| {
+        let bus = bus.clone();
+        async move {
+            // Half write one of schedule's fields, half one of display's.
+            let (section, field) = if i % 2 == 0 {
+                (
+                    SectionName::Schedule,
+                    [
+                        "tailscale",
+                        "pihole",
+                        "system",
+                        "aranet4",
+                        "weather",
+                        "sensors",
+                    ][i % 6],
+                )
+            } else {
+                (
+                    SectionName::Display,
+                    ["scroll_speed", "icon_duration", "cycle_interval"][i % 3],
+                )
+            };
+            let value = match field {
+                "scroll_speed" => json!(0.01 + (i as f64) / 1000.0),
+                "icon_duration" => json!((i % 30) as f64),
+                _ => json!(100 + i),
+            };
+            let patch = json!({ field: value }).as_object().unwrap().clone();
+            store::update_config(&bus, &[(section, patch)], &no_env)
+                .await
+                .map(|_| (section, field, value))
+        }
+    });
+    let results = futures_join_all(writers).await;
+    // Every field written is there, with one of the values written to it.
+    let mut written: std::collections::BTreeMap<(SectionName, &str), Vec<serde_json::Value>> =
+        Default::default();
+    for r in results {
+        let (section, field, value) = r.expect("every write lands");
+        written.entry((section, field)).or_default().push(value);
+    }
+    for ((section, field), values) in written {
+        let stored: serde_json::Value = serde_json::from_str(
+            &bus.get(&format!("config:{section}"))
+                .await
+                .unwrap()
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(
+            values.contains(&stored[field]),
+            "config:{section}.{field} lost: {stored}"
+        );
+    }
+}
+
+/// Runs `futures` concurrently on this thread (the writers borrow a non-`Sync` environment).
+async fn futures_join_all<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let local = tokio::task::LocalSet::new();
+    local
+        .run_until(async {
+            let handles: Vec<_> = futures.map(tokio::task::spawn_local).collect();
+            let mut out = Vec::with_capacity(handles.len());
+            for h in handles {
+                out.push(h.await.unwrap());
+            }
+            out
+        })
+        .await
+}
+
+async fn a_stale_revision_is_refused(bus: Bus) {
+    let no_env = |_: &str| None;
+    let patch = |v: serde_json::Value| v.as_object().unwrap().clone();
+    let first = store::update_sections(
+        &bus,
+        &[store::SectionUpdate::new(
+            SectionName::Sleep,
+            patch(json!({"start_hour": 22})),
+        )],
+        &no_env,
+    )
+    .await
+    .unwrap();
+    let loaded = first[0].1.clone();
+    // Someone else writes.
+    store::update_config(
+        &bus,
+        &[(SectionName::Sleep, patch(json!({"end_hour": 6})))],
+        &no_env,
+    )
+    .await
+    .unwrap();
+    // The form loaded before that is refused, and nothing changes.
+    let stale = store::update_sections(
+        &bus,
+        &[store::SectionUpdate {
+            section: SectionName::Sleep,
+            patch: patch(json!({"start_hour": 21})),
+            revision: Some(loaded),
+        }],
+        &no_env,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(
+        stale,
+        store::ConfigWriteError::Stale {
+            section: SectionName::Sleep
+        }
+    ));
+    let stored: serde_json::Value =
+        serde_json::from_str(&bus.get("config:sleep").await.unwrap().unwrap()).unwrap();
+    assert_eq!(stored, json!({"start_hour": 22, "end_hour": 6}));
+}
 
 async fn capped_lists_keep_the_newest_entries(bus: Bus) {
     assert!(

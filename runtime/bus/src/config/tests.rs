@@ -304,3 +304,159 @@ fn resolving_several_sections_collects_their_problems() {
     assert_eq!(config.schedule.system, 30);
     assert_eq!(problems.len(), 1);
 }
+
+mod secrets {
+    //! Secrets are shown redacted and come back redacted: restored only for the endpoint they
+    //! were given for, and never quoted in a problem.
+    use super::*;
+
+    fn cameras() -> CameraConfig {
+        let camera = |name: &str, host: &str, user: &str, password: &str| {
+            serde_json::from_value::<CameraEntry>(json!({
+                "name": name, "host": host, "username": user, "password": password
+            }))
+            .unwrap()
+        };
+        CameraConfig {
+            cameras: vec![
+                camera("Door", "10.0.0.5", "admin", "door-pass"),
+                camera("Garden", "10.0.0.6", "admin", "garden-pass"),
+            ],
+            ..CameraConfig::default()
+        }
+    }
+
+    /// What a dashboard that loaded `current` sends back after editing: every password redacted.
+    fn shown(current: &CameraConfig) -> Vec<Json> {
+        let mut c = current.clone();
+        c.redact();
+        c.cameras
+            .iter()
+            .map(|c| serde_json::to_value(c).unwrap())
+            .collect()
+    }
+
+    fn restore(list: Vec<Json>, current: &CameraConfig) -> Result<Vec<String>, FieldError> {
+        let mut patch = object(json!({ "cameras": list }));
+        CameraConfig::restore_redacted(&mut patch, current)?;
+        Ok(patch["cameras"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["password"].as_str().unwrap().to_owned())
+            .collect())
+    }
+
+    #[test]
+    fn renamed_reordered_added_and_removed_cameras_keep_their_own_passwords() {
+        let current = cameras();
+        let mut list = shown(&current);
+        // Renamed.
+        list[0]["name"] = json!("Front door");
+        assert_eq!(
+            restore(list.clone(), &current).unwrap(),
+            ["door-pass", "garden-pass"]
+        );
+        // Reordered.
+        list.reverse();
+        assert_eq!(
+            restore(list.clone(), &current).unwrap(),
+            ["garden-pass", "door-pass"]
+        );
+        // One added with its own password, one removed.
+        list.remove(0);
+        list.push(json!({"name": "Garage", "host": "10.0.0.7", "password": "new"}));
+        assert_eq!(restore(list, &current).unwrap(), ["door-pass", "new"]);
+    }
+
+    #[test]
+    fn a_camera_moved_to_another_address_or_user_must_be_given_its_password_again() {
+        let current = cameras();
+        for (field, value) in [
+            ("host", json!("attacker.example")),
+            ("port", json!(8554)),
+            ("username", json!("root")),
+            ("onvif_port", json!(8080)),
+        ] {
+            let mut list = shown(&current);
+            list[1][field] = value;
+            let e = restore(list, &current).unwrap_err();
+            assert_eq!(e.field, "cameras[1].password", "{field}");
+            assert!(e.message.contains("Garden"), "{e}");
+            assert!(!e.message.contains("garden-pass"));
+        }
+    }
+
+    #[test]
+    fn the_pihole_password_follows_only_its_own_address() {
+        let current = PiholeConfig {
+            host: "http://pi.hole".into(),
+            password: "hunter2".into(),
+        };
+        let restore = |patch: Json| {
+            let mut patch = object(patch);
+            PiholeConfig::restore_redacted(&mut patch, &current).map(|()| patch)
+        };
+        // Same endpoint: the redacted value is dropped, so the stored one stays.
+        let kept = restore(json!({"host": "http://pi.hole/admin", "password": REDACTED})).unwrap();
+        assert!(!kept.contains_key("password"));
+        // A new endpoint with the password redacted or left out: refused, naming it.
+        for patch in [
+            json!({"host": "http://attacker", "password": REDACTED}),
+            json!({"host": "http://attacker"}),
+            json!({"host": "https://pi.hole", "password": REDACTED}),
+            json!({"host": "http://pi.hole:8080"}),
+        ] {
+            let e = restore(patch.clone()).unwrap_err();
+            assert_eq!(e.field, "password", "{patch}");
+        }
+        // A new endpoint with a new password (or none) is fine.
+        assert!(restore(json!({"host": "http://other", "password": "x"})).is_ok());
+        assert!(restore(json!({"host": "http://other", "password": ""})).is_ok());
+    }
+
+    #[test]
+    fn a_secret_of_the_wrong_type_is_never_quoted() {
+        for (section, patch) in [
+            (SectionName::Pihole, json!({"password": 31_415_926_535_u64})),
+            (
+                SectionName::Auth,
+                json!({"password_hash": 31_415_926_535_u64}),
+            ),
+            (
+                SectionName::Camera,
+                json!({"cameras": [{"name": "a", "host": "h", "password": 31_415_926_535_u64}]}),
+            ),
+            (
+                SectionName::Camera,
+                json!({"cameras": "rtsp://u:31415926535@h"}),
+            ),
+        ] {
+            let e =
+                check_update_by_name(section, None, &object(patch.clone()), &no_env).unwrap_err();
+            assert!(!e.to_string().contains("31415926535"), "{section}: {e}");
+            let stored = patch.to_string();
+            let r = resolve_by_name(section, Some(&stored), &no_env, true);
+            for p in &r.problems {
+                assert!(!p.contains("31415926535"), "{section}: {p}");
+            }
+            assert!(!r.problems.is_empty());
+        }
+        // A URL's password is hidden in a problem about another field.
+        let e = check_update_by_name(
+            SectionName::Weather,
+            None,
+            &object(json!({"base_url": "ftp://me:31415926535@x"})),
+            &no_env,
+        )
+        .unwrap_err();
+        assert!(!e.to_string().contains("31415926535"), "{e}");
+    }
+
+    #[test]
+    fn revisions_change_with_the_stored_text() {
+        assert_eq!(revision(None), "none");
+        assert_eq!(revision(Some("{}")), revision(Some("{}")));
+        assert_ne!(revision(Some("{}")), revision(Some("{ }")));
+    }
+}
