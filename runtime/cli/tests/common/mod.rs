@@ -34,6 +34,11 @@ impl Run {
 
     /// [`Run::start`] with more environment variables.
     pub async fn start_with(server: &RedisServer, name: &str, env: &[(&str, &str)]) -> Run {
+        Run::start_on(&server.url(), name, env).await
+    }
+
+    /// [`Run::start_with`] on the Redis at `redis_url`.
+    pub async fn start_on(redis_url: &str, name: &str, env: &[(&str, &str)]) -> Run {
         let dir = std::env::temp_dir().join(format!("sense-run-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("build")).unwrap();
@@ -46,14 +51,7 @@ impl Run {
         std::fs::write(dir.join("secret.txt"), "top secret").unwrap();
         let address = format!("127.0.0.1:{}", free_port());
         let child = Command::new(env!("CARGO_BIN_EXE_sense-pulse"))
-            .args([
-                "run",
-                "--sim",
-                "--redis",
-                &server.url(),
-                "--listen",
-                &address,
-            ])
+            .args(["run", "--sim", "--redis", redis_url, "--listen", &address])
             .env_remove("RUST_LOG")
             .env("LOG_LEVEL", "info")
             .env("FRONTEND_DIR", dir.join("build"))
