@@ -107,8 +107,6 @@ pub struct Health {
     pub cause: Option<String>,
     /// What needs the owner's attention though the gateway serves, e.g. sign-in settings that
     /// are invalid in Redis while the last valid ones stay in force.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    #[cfg_attr(feature = "ts", ts(optional))]
     pub warnings: Vec<String>,
 }
 

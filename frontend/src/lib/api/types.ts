@@ -37,8 +37,9 @@ import type { SourceView } from './generated/SourceView';
 export type Sources = Record<string, SourceView>;
 
 /** `GET /api/config`: every section (secrets as `********`), plus the stored values that were
- *  refused and replaced by defaults. */
-export type ConfigView = Config & { _problems?: string[] };
+ *  refused and replaced by defaults, and each section's revision (sent back with a save, so a
+ *  form loaded before someone else's change is refused instead of overwriting it). */
+export type ConfigView = Config & { _problems?: string[]; _revisions?: Record<string, string> };
 
 /** A config section's name. */
 export type SectionName = keyof Config;
@@ -47,6 +48,8 @@ export type SectionName = keyof Config;
 export type ConfigPatch = { [S in SectionName]?: Partial<Config[S]> } & {
 	/** A new dashboard password: stored only as its bcrypt hash. */
 	auth?: Partial<Config['auth']> & { password?: string };
+	/** The revisions the sections were loaded at: a section changed since is refused (409). */
+	_revisions?: Record<string, string>;
 };
 
 /** The source ids of the contract. */

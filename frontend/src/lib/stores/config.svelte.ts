@@ -68,7 +68,12 @@ export class ConfigStore {
 			Object.entries(this.errors).filter(([p]) => p !== section && !p.startsWith(`${section}.`))
 		);
 		try {
-			await this.client.saveConfig({ [section]: patch } as ConfigPatch);
+			// The revision this form was loaded at: if someone else saved the section since, the
+			// gateway refuses (409, "changed elsewhere — reload") rather than overwrite theirs.
+			const revision = this.config?._revisions?.[section];
+			const body = { [section]: patch } as ConfigPatch;
+			if (revision) body._revisions = { [section]: revision };
+			await this.client.saveConfig(body);
 			this.errors = clear;
 			await this.load();
 			return { ok: true };
@@ -76,7 +81,10 @@ export class ConfigStore {
 			const err = e as ApiError;
 			const field = err instanceof ApiError && err.field ? err.field : section;
 			// The gateway's message starts with the field's path; next to the field it is noise.
-			const message = err.message.replace(/^[\w.[\]]+: /, '');
+			const message =
+				err instanceof ApiError && err.status === 409
+					? 'Changed elsewhere since this page loaded: reload to see the new values, then save again.'
+					: err.message.replace(/^[\w.[\]]+: /, '');
 			this.errors = { ...clear, [field]: message };
 			return { ok: false, field, error: err.message };
 		} finally {

@@ -145,6 +145,20 @@ describe('ConfigStore', () => {
 		expect(c.sectionErrors('display')).toEqual({});
 	});
 
+	test('a save sends the revision the form was loaded at; a stale one says to reload', async () => {
+		const saveConfig = vi
+			.fn()
+			.mockRejectedValueOnce(
+				new ApiError(409, 'config:sleep was changed elsewhere since it was loaded: reload it and try again', 'sleep')
+			);
+		const c = new ConfigStore({ config: vi.fn(), saveConfig });
+		c.config = { _revisions: { sleep: 'abc123' } } as never;
+		const stale = await c.save('sleep', { start_hour: 21 });
+		expect(saveConfig).toHaveBeenCalledWith({ sleep: { start_hour: 21 }, _revisions: { sleep: 'abc123' } });
+		expect(stale).toMatchObject({ ok: false, field: 'sleep' });
+		expect(c.sectionErrors('sleep')['']).toMatch(/reload/);
+	});
+
 	test('intervals come from the schedule, with the contract defaults before it loads', async () => {
 		const c = new ConfigStore({ config: vi.fn(), saveConfig: vi.fn() });
 		expect(c.interval('weather')).toBe(300);

@@ -11,4 +11,8 @@ status: string,
 /**
  * The sections written.
  */
-sections_updated: Array<string>, };
+sections_updated: Array<string>, 
+/**
+ * Each written section's new revision, to send back with the next write of it.
+ */
+revisions: { [key in string]: string }, };

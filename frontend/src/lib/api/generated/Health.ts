@@ -15,4 +15,9 @@ error?: string,
 /**
  * The bus's error, when unhealthy.
  */
-cause?: string, };
+cause?: string, 
+/**
+ * What needs the owner's attention though the gateway serves, e.g. sign-in settings that
+ * are invalid in Redis while the last valid ones stay in force.
+ */
+warnings: Array<string>, };

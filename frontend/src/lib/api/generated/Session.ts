@@ -12,4 +12,9 @@ auth_enabled: boolean,
 /**
  * Who this request is signed in as (`null`: nobody, or auth is off).
  */
-user: string | null, };
+user: string | null, 
+/**
+ * Why the sign-in settings in force are not the ones stored (they are invalid or were
+ * lost), or why nobody can sign in until they are fixed.
+ */
+problem?: string, };
