@@ -14,12 +14,13 @@ use std::time::Duration;
 use sense_bus::command::CommandClient;
 use sense_bus::config::{AuthConfig, resolve};
 use sense_bus::keys::{self, channels};
-use sense_bus::{Bus, SectionName, Topic};
+use sense_bus::{Bus, SectionName, SourceId, Topic};
 use serde_json::{Value as Json, json};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Auth;
+use crate::hosts::{self, AllowedHosts};
 
 /// Pending messages per WebSocket client before it counts as too slow and is dropped.
 pub const CLIENT_BACKLOG: usize = 64;
@@ -62,6 +63,9 @@ pub struct GatewayOptions {
     pub hls_dir: PathBuf,
     /// Origins allowed besides the gateway's own (`CORS_ORIGINS`).
     pub allowed_origins: Vec<String>,
+    /// Host names served besides IP literals, `localhost` and the machine's own names
+    /// (`ALLOWED_HOSTS`; `*.example.com` wildcards): see [`crate::hosts`].
+    pub allowed_hosts: Vec<String>,
     /// Environment lookup for config defaults.
     pub env: fn(&str) -> Option<String>,
 }
@@ -76,6 +80,8 @@ pub struct Shared {
     pub auth: Auth,
     /// `config:auth` as last read.
     pub auth_config: RefCell<AuthConfig>,
+    /// The `Host` names served.
+    pub hosts: AllowedHosts,
     /// Options.
     pub options: GatewayOptions,
     /// Counters.
@@ -113,6 +119,7 @@ impl Shared {
             commands,
             auth: Auth::default(),
             auth_config: RefCell::default(),
+            hosts: AllowedHosts::new(&options.allowed_hosts, hosts::machine_names()),
             options,
             counters: Counters::default(),
             sources: broadcast::channel(CLIENT_BACKLOG).0,
@@ -136,6 +143,15 @@ impl Shared {
                 *self.auth_config.borrow_mut() = resolved.value;
             }
             Err(e) => tracing::warn!(error = %e, "cannot read config:auth; keeping the last"),
+        }
+    }
+
+    /// Learns the machine's tailnet names from the `tailscale` source's readings in the bus
+    /// (`source:tailscale:dns_name`, `source:tailscale:hostname`), so the gateway answers to them.
+    pub async fn learn_tailnet_names(&self) {
+        match sense_bus::store::read_source(&self.bus, SourceId::Tailscale.as_str()).await {
+            Ok(snapshot) => self.hosts.learn(&snapshot),
+            Err(e) => tracing::debug!(error = %e, "cannot read the tailscale source's names"),
         }
     }
 
@@ -165,6 +181,7 @@ async fn next(sub: &mut Option<sense_bus::Subscription>) -> Option<sense_bus::Me
 /// the bus health check.
 pub async fn run_hub(shared: Rc<Shared>, shutdown: CancellationToken) {
     shared.reload_auth().await;
+    shared.learn_tailnet_names().await;
     // Log entries written before this gateway started.
     if let Ok(entries) = shared.bus.list(LOGS_KEY).await {
         for e in entries.iter().rev().take(LOG_HISTORY).rev() {
@@ -201,11 +218,18 @@ pub async fn run_hub(shared: Rc<Shared>, shutdown: CancellationToken) {
                     continue;
                 };
                 if let Some(id) = channels::parse_data(&m.channel) {
-                    // Nobody listening: no need to read the source.
-                    if shared.sources.receiver_count() == 0 {
+                    let tailscale = id == SourceId::Tailscale.as_str();
+                    // Nobody listening: no need to read the source (but for the tailnet names).
+                    if shared.sources.receiver_count() == 0 && !tailscale {
                         continue;
                     }
                     if let Ok(snapshot) = sense_bus::store::read_source(&shared.bus, id).await {
+                        if tailscale {
+                            shared.hosts.learn(&snapshot);
+                        }
+                        if shared.sources.receiver_count() == 0 {
+                            continue;
+                        }
                         let update = json!({ id: source_json(&snapshot) }).to_string();
                         let _ = shared.sources.send(Arc::from(update));
                     }
