@@ -10,8 +10,9 @@
 //! - `localhost` and `*.localhost`;
 //! - this machine's host name (`/proc/sys/kernel/hostname`) and `<hostname>.local` (mDNS);
 //! - its tailnet names, learned from the `tailscale` source's readings ([`AllowedHosts::learn`]);
-//! - the names in `ALLOWED_HOSTS` (comma-separated; `*.example.com` allows every name under
-//!   `example.com`; `*` allows every name and turns the guard off).
+//! - the names in `ALLOWED_HOSTS` (comma-separated) and in `config:auth`'s `allowed_hosts`
+//!   (`*.example.com` allows every name under `example.com`; `*` allows every name and turns the
+//!   guard off).
 //!
 //! Names are compared case-insensitively, without port and trailing dot. A request without `Host`
 //! (HTTP/1.0 scripts) is let in: browsers always send one.
@@ -117,7 +118,8 @@ impl Refused {
         format!(
             "This gateway does not answer to the host name `{name}` (a guard against DNS \
              rebinding).\nOpen it by its IP address, localhost, this machine's name or its \
-             tailnet name, or allow the name: add it to ALLOWED_HOSTS in the gateway's \
+             tailnet name, or allow the name: add it to \"Allowed host names\" in the dashboard's \
+             sign-in settings (opened by one of those), or to ALLOWED_HOSTS in the gateway's \
              environment (comma-separated, e.g. ALLOWED_HOSTS={name}) and restart the gateway.\n"
         )
     }
@@ -128,6 +130,8 @@ impl Refused {
 pub struct AllowedHosts {
     /// From `ALLOWED_HOSTS`.
     configured: Vec<Pattern>,
+    /// From `config:auth`'s `allowed_hosts`, as last read.
+    from_config: RefCell<Vec<Pattern>>,
     /// This machine's names.
     machine: Vec<String>,
     /// Its tailnet names, as the `tailscale` source last reported them.
@@ -142,6 +146,7 @@ impl AllowedHosts {
                 .iter()
                 .filter_map(|e| Pattern::parse(e))
                 .collect(),
+            from_config: RefCell::default(),
             machine,
             tailnet: RefCell::default(),
         }
@@ -157,8 +162,14 @@ impl AllowedHosts {
             || name.ends_with(".localhost")
             || self.machine.contains(&name)
             || self.tailnet.borrow().contains(&name)
-            || self.configured.iter().any(|p| p.matches(&name));
+            || self.configured.iter().any(|p| p.matches(&name))
+            || self.from_config.borrow().iter().any(|p| p.matches(&name));
         if allowed { Ok(()) } else { Err(Refused(name)) }
+    }
+
+    /// Takes `config:auth`'s `allowed_hosts` (read again whenever the section changes).
+    pub fn configure(&self, entries: &[String]) {
+        *self.from_config.borrow_mut() = entries.iter().filter_map(|e| Pattern::parse(e)).collect();
     }
 
     /// Learns the machine's tailnet names from the `tailscale` source's readings (`dns_name`,
@@ -284,6 +295,18 @@ mod tests {
         assert_eq!(h.check(Some("pi.lan")), Ok(()));
         assert_eq!(hosts(&["*"]).check(Some("anything.evil")), Ok(()));
         assert_eq!(Pattern::parse("  "), None);
+    }
+
+    #[test]
+    fn names_from_the_config_replace_the_last_ones() {
+        let h = hosts(&[]);
+        assert!(h.check(Some("cfg.example.org")).is_err());
+        h.configure(&["cfg.example.org".into(), "*.lan".into()]);
+        assert_eq!(h.check(Some("CFG.example.org:8080")), Ok(()));
+        assert_eq!(h.check(Some("pi.lan")), Ok(()));
+        h.configure(&[]);
+        assert!(h.check(Some("cfg.example.org")).is_err());
+        assert!(h.check(Some("pi.lan")).is_err());
     }
 
     fn tailscale(readings: &[(&str, Value)]) -> SourceSnapshot {

@@ -140,6 +140,7 @@ impl Shared {
                 for p in &resolved.problems {
                     tracing::warn!(problem = %p, "auth config problem");
                 }
+                self.hosts.configure(&resolved.value.allowed_hosts);
                 *self.auth_config.borrow_mut() = resolved.value;
             }
             Err(e) => tracing::warn!(error = %e, "cannot read config:auth; keeping the last"),

@@ -565,6 +565,31 @@ async fn requests_for_another_host_are_refused_on_every_route() {
     .await
     .unwrap();
     assert_eq!(ws, Ok(()));
+
+    // A name added in the dashboard's settings (`config:auth`) is served once the gateway has
+    // read the change it announces.
+    let added = g
+        .post(
+            "/api/config",
+            &json!({"auth": {"allowed_hosts": ["cfg.example.org"]}}),
+        )
+        .await;
+    assert_eq!(added.status, 200, "{}", added.text());
+    let start = std::time::Instant::now();
+    loop {
+        let r = g
+            .send(Request::get(g.url("/health")).header("Host", "cfg.example.org"))
+            .await;
+        if r.status == 200 {
+            break;
+        }
+        assert_eq!(r.status, 421, "{}", r.text());
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the configured name is not served"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]
