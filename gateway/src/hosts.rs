@@ -29,14 +29,23 @@ use sense_bus::store::SourceSnapshot;
 /// `"Pi.Local.:8080"` → `"pi.local"`, `"[::1]:8080"` → `"::1"`.
 pub fn host_name(header: &str) -> Option<String> {
     let header = header.trim();
+    let port = |p: &str| p.chars().all(|c| c.is_ascii_digit());
+    // Anything malformed (`[::1]x`, `127.0.0.1:80@evil`) is kept whole: it then matches nothing.
     let name = if let Some(rest) = header.strip_prefix('[') {
         // `[v6]` or `[v6]:port`.
-        rest.split_once(']').map_or(rest, |(inside, _)| inside)
+        match rest.split_once(']') {
+            Some((inside, "")) => inside,
+            Some((inside, tail)) if tail.strip_prefix(':').is_some_and(port) => inside,
+            _ => header,
+        }
     } else if header.parse::<Ipv6Addr>().is_ok() {
         // Not a valid `Host` (unbracketed), but it is an address, not a name.
         header
     } else {
-        header.rsplit_once(':').map_or(header, |(name, _port)| name)
+        match header.rsplit_once(':') {
+            Some((name, p)) if port(p) => name,
+            _ => header,
+        }
     };
     let name = name.trim_end_matches('.').to_ascii_lowercase();
     (!name.is_empty()).then_some(name)
@@ -231,6 +240,14 @@ mod tests {
         assert_eq!(host_name("127.0.0.1:80").as_deref(), Some("127.0.0.1"));
         assert_eq!(host_name(""), None);
         assert_eq!(host_name(":8080"), None);
+        // Malformed: kept whole, so no address or name is read out of it.
+        assert_eq!(
+            host_name("127.0.0.1:80@evil").as_deref(),
+            Some("127.0.0.1:80@evil")
+        );
+        assert_eq!(host_name("[::1]evil").as_deref(), Some("[::1]evil"));
+        assert!(hosts(&[]).check(Some("127.0.0.1:80@evil")).is_err());
+        assert!(hosts(&[]).check(Some("[::1]evil")).is_err());
     }
 
     #[test]
