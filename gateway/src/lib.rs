@@ -10,6 +10,7 @@
 pub mod api;
 pub mod auth;
 pub mod files;
+pub mod hosts;
 pub mod keeper;
 pub mod metrics;
 pub mod reply;

@@ -1,5 +1,7 @@
-//! Routing: one picoserve service that sees every request, so authentication, `Origin` checks and
-//! errors are handled in one place for REST, WebSockets and files alike.
+//! Routing: one picoserve service that sees every request, so the `Host` check, authentication,
+//! `Origin` checks and errors are handled in one place for REST, WebSockets and files alike.
+//! A request whose `Host` the gateway does not answer to (`crate::hosts`, DNS rebinding) gets a
+//! `421 Misdirected Request` before it is routed.
 //!
 //! | method | path | |
 //! |---|---|---|
@@ -629,6 +631,18 @@ impl PathRouterService<()> for Gateway {
         let method = parts.method().to_ascii_uppercase();
         let headers = parts.headers();
         let header = |name: &str| headers.get(name).and_then(|v| v.as_str().ok());
+        // DNS rebinding: a `Host` this gateway does not answer to is refused before anything
+        // else, on every route and WebSocket (`crate::hosts`).
+        if let Err(refused) = shared.hosts.check(header("host")) {
+            tracing::debug!(
+                host = %refused.0,
+                peer = %self.peer,
+                "refused a request for another host"
+            );
+            return Reply::text(421, "text/plain; charset=utf-8", refused.message())
+                .write(request.body_connection.finalize().await?, writer)
+                .await;
+        }
         let segments: Vec<&str> = path
             .segments()
             .map(|s| s.0)

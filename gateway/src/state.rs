@@ -16,12 +16,13 @@ use sense_bus::config::{AuthConfig, resolve};
 
 use crate::keeper::{self, ConfigKeeper};
 use sense_bus::keys::{self, channels};
-use sense_bus::{Bus, SectionName, Topic};
+use sense_bus::{Bus, SectionName, SourceId, Topic};
 use serde_json::{Value as Json, json};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Auth;
+use crate::hosts::{self, AllowedHosts};
 
 /// Pending messages per WebSocket client before it counts as too slow and is dropped.
 pub const CLIENT_BACKLOG: usize = 64;
@@ -64,6 +65,9 @@ pub struct GatewayOptions {
     pub hls_dir: PathBuf,
     /// Origins allowed besides the gateway's own (`CORS_ORIGINS`).
     pub allowed_origins: Vec<String>,
+    /// Host names served besides IP literals, `localhost` and the machine's own names
+    /// (`ALLOWED_HOSTS`; `*.example.com` wildcards): see [`crate::hosts`].
+    pub allowed_hosts: Vec<String>,
     /// Environment lookup for config defaults.
     pub env: fn(&str) -> Option<String>,
     /// Where the last valid settings are kept across restarts (`STATE_DIR`); `None`: in memory.
@@ -141,6 +145,8 @@ pub struct Shared {
     pub auth_config: RefCell<AuthInForce>,
     /// The last valid settings, to restore what Redis loses.
     pub keeper: ConfigKeeper,
+    /// The `Host` names served.
+    pub hosts: AllowedHosts,
     /// Options.
     pub options: GatewayOptions,
     /// Counters.
@@ -179,6 +185,7 @@ impl Shared {
             auth: Auth::default(),
             auth_config: RefCell::default(),
             keeper: ConfigKeeper::new(options.state_dir.clone()),
+            hosts: AllowedHosts::new(&options.allowed_hosts, hosts::machine_names()),
             options,
             counters: Counters::default(),
             sources: broadcast::channel(CLIENT_BACKLOG).0,
@@ -235,7 +242,19 @@ impl Shared {
                 None => {}
             }
         }
+        if let Ok(config) = next.config() {
+            self.hosts.configure(&config.allowed_hosts);
+        }
         *self.auth_config.borrow_mut() = next;
+    }
+
+    /// Learns the machine's tailnet names from the `tailscale` source's readings in the bus
+    /// (`source:tailscale:dns_name`, `source:tailscale:hostname`), so the gateway answers to them.
+    pub async fn learn_tailnet_names(&self) {
+        match sense_bus::store::read_source(&self.bus, SourceId::Tailscale.as_str()).await {
+            Ok(snapshot) => self.hosts.learn(&snapshot),
+            Err(e) => tracing::debug!(error = %e, "cannot read the tailscale source's names"),
+        }
     }
 
     fn remember_log(&self, entry: Arc<Json>) {
@@ -264,6 +283,7 @@ async fn next(sub: &mut Option<sense_bus::Subscription>) -> Option<sense_bus::Me
 /// the bus health check.
 pub async fn run_hub(shared: Rc<Shared>, shutdown: CancellationToken) {
     shared.reconcile_config().await;
+    shared.learn_tailnet_names().await;
     // Log entries written before this gateway started.
     if let Ok(entries) = shared.bus.list(LOGS_KEY).await {
         for e in entries.iter().rev().take(LOG_HISTORY).rev() {
@@ -301,11 +321,18 @@ pub async fn run_hub(shared: Rc<Shared>, shutdown: CancellationToken) {
                     continue;
                 };
                 if let Some(id) = channels::parse_data(&m.channel) {
-                    // Nobody listening: no need to read the source.
-                    if shared.sources.receiver_count() == 0 {
+                    let tailscale = id == SourceId::Tailscale.as_str();
+                    // Nobody listening: no need to read the source (but for the tailnet names).
+                    if shared.sources.receiver_count() == 0 && !tailscale {
                         continue;
                     }
                     if let Ok(snapshot) = sense_bus::store::read_source(&shared.bus, id).await {
+                        if tailscale {
+                            shared.hosts.learn(&snapshot);
+                        }
+                        if shared.sources.receiver_count() == 0 {
+                            continue;
+                        }
                         let update = json!({ id: source_json(&snapshot) }).to_string();
                         let _ = shared.sources.send(Arc::from(update));
                     }

@@ -54,6 +54,7 @@ fn start(name: &str) -> Gateway {
         frontend_dir: Some(dir.join("build")),
         hls_dir: dir.join("hls"),
         allowed_origins: vec!["http://localhost:5173".into()],
+        allowed_hosts: vec!["dash.example.com".into()],
         env: no_env,
         state_dir: None,
     };
@@ -133,7 +134,7 @@ async fn sources_health_history_and_metrics() {
     let g = start("sources");
     assert_eq!(
         json_of(&g.get("/health").await),
-        json!({"status": "healthy"})
+        json!({"status": "healthy", "warnings": []})
     );
     assert_eq!(json_of(&g.get("/api/sources").await), json!({}));
     g.write_system_poll(12.5).await;
@@ -499,6 +500,102 @@ async fn cross_site_writes_and_websockets_are_refused() {
     .await
     .unwrap();
     assert_eq!(ws, Err(403));
+}
+
+/// DNS rebinding: a page on `rebind.evil` whose name resolves to the gateway's address sends
+/// `Host: rebind.evil:PORT` with a matching `Origin`; every route refuses it before routing.
+#[tokio::test]
+async fn requests_for_another_host_are_refused_on_every_route() {
+    let g = start("hosts");
+    let evil_host = format!("rebind.evil:{}", g.address.port());
+    let evil_origin = format!("http://{evil_host}");
+    let write = g
+        .send(
+            Request::post_json(g.url("/api/config"), &json!({"display": {"rotation": 90}}))
+                .header("Host", evil_host.as_str())
+                .header("Origin", evil_origin.as_str()),
+        )
+        .await;
+    assert_eq!(write.status, 421, "{}", write.text());
+    assert!(
+        write.text().contains("`rebind.evil`") && write.text().contains("ALLOWED_HOSTS"),
+        "{}",
+        write.text()
+    );
+    assert_eq!(g.bus.get("config:display").await.unwrap(), None);
+    for path in [
+        "/api/sources",
+        "/api/config",
+        "/health",
+        "/metrics",
+        "/",
+        "/index.html",
+        "/api/stream/stream.m3u8",
+        "/api/session",
+    ] {
+        let r = g
+            .send(Request::get(g.url(path)).header("Host", evil_host.as_str()))
+            .await;
+        assert_eq!(r.status, 421, "{path}: {}", r.text());
+    }
+    let address = g.address.to_string();
+    let host = evil_host.clone();
+    let ws = tokio::task::spawn_blocking(move || {
+        WsClient::connect(&address, "/ws/sources", &[("Host", host.as_str())])
+            .map(drop)
+            .map_err(|r| r.status)
+    })
+    .await
+    .unwrap();
+    assert_eq!(ws, Err(421));
+
+    // Addresses, localhost and the configured name are served.
+    let port = g.address.port();
+    for host in [
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        format!("[::1]:{port}"),
+        format!("DASH.example.com:{port}"),
+    ] {
+        let r = g
+            .send(Request::get(g.url("/health")).header("Host", host.as_str()))
+            .await;
+        assert_eq!(r.status, 200, "{host}: {}", r.text());
+    }
+    let address = g.address.to_string();
+    let ws = tokio::task::spawn_blocking(move || {
+        WsClient::connect(&address, "/ws/sources", &[("Host", "dash.example.com")])
+            .map(drop)
+            .map_err(|r| r.status)
+    })
+    .await
+    .unwrap();
+    assert_eq!(ws, Ok(()));
+
+    // A name added in the dashboard's settings (`config:auth`) is served once the gateway has
+    // read the change it announces.
+    let added = g
+        .post(
+            "/api/config",
+            &json!({"auth": {"allowed_hosts": ["cfg.example.org"]}}),
+        )
+        .await;
+    assert_eq!(added.status, 200, "{}", added.text());
+    let start = std::time::Instant::now();
+    loop {
+        let r = g
+            .send(Request::get(g.url("/health")).header("Host", "cfg.example.org"))
+            .await;
+        if r.status == 200 {
+            break;
+        }
+        assert_eq!(r.status, 421, "{}", r.text());
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the configured name is not served"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]

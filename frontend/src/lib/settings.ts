@@ -127,7 +127,8 @@ export const auth: SectionSpec<'auth'> = {
 		{ key: 'enabled', label: 'Require a login', kind: 'bool' },
 		{ key: 'username', label: 'Username', kind: 'text' },
 		{ key: 'trusted_proxies', label: 'Trusted proxies', kind: 'list', help: 'IP addresses, comma separated, whose Tailscale-User-Login header counts as a login.' },
-		{ key: 'tailscale_users', label: 'Tailscale users', kind: 'list', help: 'Logins let in by that header, comma separated (empty: any).' }
+		{ key: 'tailscale_users', label: 'Tailscale users', kind: 'list', help: 'Logins let in by that header, comma separated (empty: any).' },
+		{ key: 'allowed_hosts', label: 'Allowed host names', kind: 'list', help: 'Names the dashboard may be opened by, comma separated, besides its IP addresses, localhost and the names the machine and Tailscale report; *.example.com for every name under it. Other names are refused (DNS rebinding).' }
 	]
 };
 

@@ -100,9 +100,19 @@ pub async fn run(command: Command) -> u8 {
     }
 }
 
-/// The gateway's files and origins from the environment: `FRONTEND_DIR` (default
-/// `frontend/build`), `CORS_ORIGINS` (comma-separated), `STATE_DIR` (the settings backup).
+/// The gateway's files, origins and host names from the environment: `FRONTEND_DIR` (default
+/// `frontend/build`), `CORS_ORIGINS` and `ALLOWED_HOSTS` (comma-separated), `STATE_DIR` (the
+/// settings backup).
 fn gateway_options(env: &Env, hls_dir: PathBuf) -> GatewayOptions {
+    let list = |name: &str| -> Vec<String> {
+        env.get(name)
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
     GatewayOptions {
         frontend_dir: Some(
             env.get("FRONTEND_DIR")
@@ -110,14 +120,8 @@ fn gateway_options(env: &Env, hls_dir: PathBuf) -> GatewayOptions {
                 .map_or_else(|| PathBuf::from("frontend/build"), PathBuf::from),
         ),
         hls_dir,
-        allowed_origins: env
-            .get("CORS_ORIGINS")
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|o| !o.is_empty())
-            .map(str::to_owned)
-            .collect(),
+        allowed_origins: list("CORS_ORIGINS"),
+        allowed_hosts: list("ALLOWED_HOSTS"),
         env: sense_bus::config::process_env,
         // systemd's StateDirectory= sets STATE_DIRECTORY; the compose file sets STATE_DIR.
         state_dir: env

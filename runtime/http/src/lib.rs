@@ -427,7 +427,12 @@ impl HttpClient {
             .uri(path)
             .header("user-agent", &self.options.user_agent)
             .header("accept", "application/json");
-        if let Some(host) = host {
+        // A `Host` the caller set replaces the one from the URL (one `Host`, never two).
+        let host_set = request
+            .headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("host"));
+        if let Some(host) = host.filter(|_| !host_set) {
             builder = builder.header("host", host);
         }
         for (name, value) in &request.headers {

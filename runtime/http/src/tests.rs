@@ -62,6 +62,23 @@ async fn get_and_post_reach_the_server_as_sent() {
 }
 
 #[tokio::test]
+async fn a_host_header_set_by_the_caller_replaces_the_urls() {
+    let server = ReplayServer::start(|_| Reply::ok("{}")).await;
+    client(2000, 1024)
+        .send(Request::get(format!("{}/x", server.url())).header("Host", "rebind.example:80"))
+        .await
+        .unwrap();
+    let seen = server.requests();
+    let hosts: Vec<&str> = seen[0]
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("host"))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(hosts, ["rebind.example:80"]);
+}
+
+#[tokio::test]
 async fn a_slow_answer_times_out_naming_the_target_without_its_query() {
     let server =
         ReplayServer::start(|_| Reply::Delay(Duration::from_secs(5), Box::new(Reply::ok("{}"))))

@@ -34,10 +34,18 @@ impl WsClient {
             .map_err(fail)?;
         let _ = stream.set_nodelay(true);
         let mut writer = stream.try_clone().map_err(fail)?;
+        // A `Host` among `headers` replaces the address (one `Host`, never two).
+        let host = headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("host"))
+            .map_or(addr, |(_, value)| *value);
         let mut request = format!(
-            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
         );
+        let headers = headers
+            .iter()
+            .filter(|(name, _)| !name.eq_ignore_ascii_case("host"));
         for (name, value) in headers {
             request.push_str(&format!("{name}: {value}\r\n"));
         }

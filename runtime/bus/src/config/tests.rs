@@ -154,6 +154,31 @@ fn cross_field_rules_pass_when_the_fields_arrive_together() {
 }
 
 #[test]
+fn allowed_hosts_are_host_names_or_wildcards() {
+    let ok = json!({"allowed_hosts": ["pi.example.com", "*.home.arpa", "raspberrypi:8080", "*"]});
+    let r = resolve::<AuthConfig>(Some(&ok.to_string()), &no_env);
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    assert_eq!(r.value.allowed_hosts.len(), 4);
+    for bad in [
+        "",
+        "http://pi/",
+        "pi example",
+        "a,b",
+        "pi:",
+        "*.",
+        "evil@pi",
+    ] {
+        let err = check_update::<AuthConfig>(
+            None,
+            &object(json!({"allowed_hosts": ["ok.example.com", bad]})),
+            &no_env,
+        )
+        .unwrap_err();
+        assert_eq!(err.field, "auth.allowed_hosts[1]", "{bad:?}");
+    }
+}
+
+#[test]
 fn updates_are_all_or_nothing_and_name_the_field() {
     let err =
         check_update::<DisplayConfig>(None, &object(json!({"rotation": 45})), &no_env).unwrap_err();

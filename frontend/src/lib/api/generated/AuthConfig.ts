@@ -25,4 +25,10 @@ trusted_proxies: Array<string>,
 /**
  * Tailnet logins (`alice@example.com`) let in by that header; empty lets in any.
  */
-tailscale_users: Array<string>, };
+tailscale_users: Array<string>, 
+/**
+ * Host names the gateway answers to besides its IP addresses, `localhost`, the machine's and
+ * its tailnet's names and `ALLOWED_HOSTS` (a guard against DNS rebinding): `pi.example.com`,
+ * `*.example.com` for every name under `example.com`, `*` for any name.
+ */
+allowed_hosts: Array<string>, };

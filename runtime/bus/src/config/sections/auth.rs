@@ -25,6 +25,26 @@ pub struct AuthConfig {
     pub trusted_proxies: Vec<String>,
     /// Tailnet logins (`alice@example.com`) let in by that header; empty lets in any.
     pub tailscale_users: Vec<String>,
+    /// Host names the gateway answers to besides its IP addresses, `localhost`, the machine's and
+    /// its tailnet's names and `ALLOWED_HOSTS` (a guard against DNS rebinding): `pi.example.com`,
+    /// `*.example.com` for every name under `example.com`, `*` for any name.
+    pub allowed_hosts: Vec<String>,
+}
+
+/// Whether `entry` is an allowed-hosts entry: `*`, or a host name (letters, digits, `-`, `_`,
+/// `.`), optionally under `*.`, optionally with `:port`.
+pub fn is_host_pattern(entry: &str) -> bool {
+    if entry == "*" {
+        return true;
+    }
+    let name = entry.strip_prefix("*.").unwrap_or(entry);
+    let (name, port) = name.split_once(':').unwrap_or((name, "0"));
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !port.is_empty()
+        && port.chars().all(|c| c.is_ascii_digit())
 }
 
 impl std::fmt::Debug for AuthConfig {
@@ -88,6 +108,16 @@ impl Section for AuthConfig {
                 return Err(FieldError::new(
                     format!("trusted_proxies[{i}]"),
                     format!("must be an IP address (got {proxy:?})"),
+                ));
+            }
+        }
+        for (i, host) in self.allowed_hosts.iter().enumerate() {
+            if !is_host_pattern(host) {
+                return Err(FieldError::new(
+                    format!("allowed_hosts[{i}]"),
+                    format!(
+                        "must be a host name such as pi.example.com, *.example.com or * (got {host:?})"
+                    ),
                 ));
             }
         }
