@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sense_bus::command::CommandClient;
-use sense_bus::config::{AuthConfig, resolve};
+use sense_bus::config::{AuthConfig, IpRange, resolve};
 use sense_bus::keys::{self, channels};
 use sense_bus::{Bus, SectionName, Topic};
 use serde_json::{Value as Json, json};
@@ -76,6 +76,8 @@ pub struct Shared {
     pub auth: Auth,
     /// `config:auth` as last read.
     pub auth_config: RefCell<AuthConfig>,
+    /// Its `trusted_proxies`, parsed.
+    pub trusted_proxies: RefCell<Vec<IpRange>>,
     /// Options.
     pub options: GatewayOptions,
     /// Counters.
@@ -113,6 +115,7 @@ impl Shared {
             commands,
             auth: Auth::default(),
             auth_config: RefCell::default(),
+            trusted_proxies: RefCell::default(),
             options,
             counters: Counters::default(),
             sources: broadcast::channel(CLIENT_BACKLOG).0,
@@ -133,6 +136,13 @@ impl Shared {
                 for p in &resolved.problems {
                     tracing::warn!(problem = %p, "auth config problem");
                 }
+                // Validated when resolved: every entry parses.
+                *self.trusted_proxies.borrow_mut() = resolved
+                    .value
+                    .trusted_proxies
+                    .iter()
+                    .filter_map(|p| p.parse().ok())
+                    .collect();
                 *self.auth_config.borrow_mut() = resolved.value;
             }
             Err(e) => tracing::warn!(error = %e, "cannot read config:auth; keeping the last"),
