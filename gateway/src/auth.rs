@@ -4,8 +4,9 @@
 //! credentials matching the username and bcrypt hash (as upstream made them), or a
 //! `Tailscale-User-Login` header set by a trusted proxy. bcrypt is slow on purpose (a quarter of a
 //! second at cost 12, more on a Pi), so a verified credential is remembered for a while by a keyed
-//! fingerprint, and verification runs off the gateway's thread. Failed logins are rate limited per
-//! client address.
+//! fingerprint, and verification runs off the gateway's thread, a few at a time ([`limits`]).
+//! Failed logins are limited per client address ([`client`]: the TCP peer, or whom a trusted proxy
+//! forwarded for), counted before the check, and logged.
 //!
 //! The dashboard signs in once (`POST /api/login`) and gets a session cookie (`HttpOnly`,
 //! `SameSite=Strict`): browsers cannot put an `Authorization` header on a WebSocket, but they do
@@ -20,12 +21,14 @@ use std::time::{Duration, Instant};
 
 use sense_bus::config::AuthConfig;
 
+pub mod client;
+pub mod limits;
+
+pub use client::Caller;
+use limits::{Limits, Window};
+
 /// How long a verified credential is remembered.
 const REMEMBER: Duration = Duration::from_secs(600);
-/// Failed logins allowed per address per window.
-const MAX_FAILURES: u32 = 5;
-/// The failed-login window.
-const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 /// Commands allowed per address per window.
 const MAX_COMMANDS: u32 = 30;
 /// A dashboard session ends after this long unused.
@@ -48,41 +51,6 @@ pub enum Refusal {
     BadOrigin(String),
 }
 
-/// Counts per address within a window.
-#[derive(Debug, Default)]
-struct Window {
-    counts: HashMap<IpAddr, (u32, Instant)>,
-}
-
-impl Window {
-    /// Counts one event for `ip`; `Err(wait)` when over `max` within `window`.
-    fn hit(&mut self, ip: IpAddr, max: u32, window: Duration) -> Result<(), Duration> {
-        let now = Instant::now();
-        // Keep the map small: forget windows that are over.
-        if self.counts.len() > 1024 {
-            self.counts
-                .retain(|_, (_, start)| now.duration_since(*start) < window);
-        }
-        let (count, start) = self.counts.entry(ip).or_insert((0, now));
-        if now.duration_since(*start) >= window {
-            *count = 0;
-            *start = now;
-        }
-        *count += 1;
-        if *count > max {
-            Err(window.saturating_sub(now.duration_since(*start)))
-        } else {
-            Ok(())
-        }
-    }
-
-    fn blocked(&self, ip: IpAddr, max: u32, window: Duration) -> Option<Duration> {
-        let (count, start) = self.counts.get(&ip)?;
-        let elapsed = start.elapsed();
-        (*count >= max && elapsed < window).then(|| window - elapsed)
-    }
-}
-
 /// A signed-in dashboard.
 #[derive(Debug)]
 struct SessionEntry {
@@ -97,17 +65,25 @@ struct SessionEntry {
 pub struct Auth {
     keys: RandomState,
     verified: RefCell<HashMap<u64, Instant>>,
-    failures: RefCell<Window>,
+    /// Failed logins and password checks.
+    pub limits: Limits,
     commands: RefCell<Window>,
     sessions: RefCell<HashMap<String, SessionEntry>>,
 }
 
 impl Default for Auth {
     fn default() -> Self {
+        Auth::new(Limits::default())
+    }
+}
+
+impl Auth {
+    /// Authentication state with these login limits.
+    pub fn new(limits: Limits) -> Self {
         Auth {
             keys: RandomState::new(),
             verified: RefCell::default(),
-            failures: RefCell::default(),
+            limits,
             commands: RefCell::default(),
             sessions: RefCell::default(),
         }
@@ -200,20 +176,17 @@ impl Auth {
     pub async fn check(
         &self,
         config: &AuthConfig,
-        peer: IpAddr,
+        caller: Caller,
         presented: Presented<'_>,
     ) -> Result<Option<String>, Refusal> {
         if !config.enabled {
             return Ok(None);
         }
         if let Some(login) = presented.tailscale_login {
-            let trusted = config
-                .trusted_proxies
-                .iter()
-                .any(|p| p.parse::<IpAddr>().is_ok_and(|p| p == peer));
+            // The header is the proxy's word: it counts only from the proxy itself.
             let allowed = config.tailscale_users.is_empty()
                 || config.tailscale_users.iter().any(|u| u == login);
-            if trusted && allowed {
+            if caller.via_trusted_proxy && allowed {
                 return Ok(Some(login.to_owned()));
             }
         }
@@ -223,25 +196,20 @@ impl Auth {
         let Some((user, password)) = presented.authorization.and_then(basic_credentials) else {
             return Err(Refusal::Unauthorized("credentials required"));
         };
-        self.verify(config, peer, &user, &password).await?;
+        self.verify(config, caller.address, &user, &password)
+            .await?;
         Ok(Some(user))
     }
 
-    /// Checks a username and password against `config`, rate limiting failures per address.
+    /// Checks a username and password against `config` for `client`, within its limits.
     pub async fn verify(
         &self,
         config: &AuthConfig,
-        peer: IpAddr,
+        client: IpAddr,
         user: &str,
         password: &str,
     ) -> Result<(), Refusal> {
-        if let Some(wait) = self
-            .failures
-            .borrow()
-            .blocked(peer, MAX_FAILURES, FAILURE_WINDOW)
-        {
-            return Err(Refusal::TooMany(wait));
-        }
+        self.limits.locked(client)?;
         let key = self.fingerprint(user, password, &config.password_hash);
         let remembered = self
             .verified
@@ -251,15 +219,16 @@ impl Auth {
         if remembered {
             return Ok(());
         }
+        // The failure is counted before bcrypt runs, and given back if the password is right.
+        let ticket = self.limits.admit(client)?;
         let user_ok = constant_time_eq(user.as_bytes(), config.username.as_bytes());
         let hash = config.password_hash.clone();
         let password = password.to_owned();
-        // bcrypt takes hundreds of milliseconds: not on the gateway's thread.
-        let password_ok =
-            tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
-                .await
-                .unwrap_or(false);
+        let password_ok = ticket
+            .run(move || bcrypt::verify(password, &hash).unwrap_or(false))
+            .await;
         if user_ok && password_ok {
+            ticket.succeeded();
             let mut verified = self.verified.borrow_mut();
             if verified.len() > 256 {
                 verified.retain(|_, at| at.elapsed() < REMEMBER);
@@ -267,14 +236,7 @@ impl Auth {
             verified.insert(key, Instant::now());
             return Ok(());
         }
-        if let Err(wait) = self
-            .failures
-            .borrow_mut()
-            .hit(peer, MAX_FAILURES, FAILURE_WINDOW)
-        {
-            return Err(Refusal::TooMany(wait));
-        }
-        Err(Refusal::Unauthorized("wrong username or password"))
+        Err(ticket.failed().await)
     }
 
     /// The user a session token belongs to, if it is current for `config`.
@@ -319,11 +281,11 @@ impl Auth {
         self.sessions.borrow_mut().remove(token);
     }
 
-    /// Counts a command from `peer`; `Err(wait)` when it sends too many.
-    pub fn command(&self, peer: IpAddr) -> Result<(), Refusal> {
+    /// Counts a command from `client`; `Err(wait)` when it sends too many.
+    pub fn command(&self, client: IpAddr) -> Result<(), Refusal> {
         self.commands
             .borrow_mut()
-            .hit(peer, MAX_COMMANDS, COMMAND_WINDOW)
+            .hit(client, MAX_COMMANDS, COMMAND_WINDOW)
             .map_err(Refusal::TooMany)
     }
 }
@@ -384,7 +346,7 @@ mod tests {
         let ok = auth
             .check(
                 &config(&hash),
-                ip,
+                Caller::direct(ip),
                 Presented {
                     authorization: Some(&right),
                     ..Presented::default()
@@ -395,7 +357,7 @@ mod tests {
         let bad = auth
             .check(
                 &config(&hash),
-                ip,
+                Caller::direct(ip),
                 Presented {
                     authorization: Some(&wrong),
                     ..Presented::default()
@@ -406,10 +368,16 @@ mod tests {
             bad,
             Err(Refusal::Unauthorized("wrong username or password"))
         );
-        let none = auth.check(&config(&hash), ip, Presented::default()).await;
+        let none = auth
+            .check(&config(&hash), Caller::direct(ip), Presented::default())
+            .await;
         assert_eq!(none, Err(Refusal::Unauthorized("credentials required")));
         let off = AuthConfig::default();
-        assert_eq!(auth.check(&off, ip, Presented::default()).await, Ok(None));
+        assert_eq!(
+            auth.check(&off, Caller::direct(ip), Presented::default())
+                .await,
+            Ok(None)
+        );
     }
 
     #[tokio::test]
@@ -418,11 +386,11 @@ mod tests {
         let auth = Auth::default();
         let ip: IpAddr = "10.0.0.9".parse().unwrap();
         let wrong = sense_testkit::basic_auth("admin", "guess");
-        for _ in 0..MAX_FAILURES {
+        for _ in 0..limits::Policy::default().max_failures {
             let _ = auth
                 .check(
                     &config(&hash),
-                    ip,
+                    Caller::direct(ip),
                     Presented {
                         authorization: Some(&wrong),
                         ..Presented::default()
@@ -434,7 +402,7 @@ mod tests {
         let r = auth
             .check(
                 &config(&hash),
-                ip,
+                Caller::direct(ip),
                 Presented {
                     authorization: Some(&right),
                     ..Presented::default()
@@ -447,7 +415,7 @@ mod tests {
         let r = auth
             .check(
                 &config(&hash),
-                other,
+                Caller::direct(other),
                 Presented {
                     authorization: Some(&right),
                     ..Presented::default()
@@ -467,8 +435,9 @@ mod tests {
             tailscale_login: Some("alice@example.com"),
             ..Presented::default()
         };
-        let proxy: IpAddr = "127.0.0.1".parse().unwrap();
-        let stranger: IpAddr = "100.64.0.7".parse().unwrap();
+        let trusted = vec!["127.0.0.1".parse().unwrap()];
+        let proxy = Caller::new("127.0.0.1".parse().unwrap(), &trusted, None, None);
+        let stranger = Caller::new("100.64.0.7".parse().unwrap(), &trusted, None, None);
         assert_eq!(
             auth.check(&c, proxy, login).await,
             Ok(Some("alice@example.com".into()))
@@ -482,6 +451,156 @@ mod tests {
             ..Presented::default()
         };
         assert!(auth.check(&c, proxy, mallory).await.is_err());
+    }
+
+    fn basic(password: &str) -> String {
+        sense_testkit::basic_auth("admin", password)
+    }
+
+    /// Sends `logins` (client, password) all at once, as parallel requests would come; their
+    /// answers in order.
+    async fn parallel(
+        auth: &std::rc::Rc<Auth>,
+        config: &AuthConfig,
+        logins: Vec<(IpAddr, String)>,
+    ) -> Vec<Result<Option<String>, Refusal>> {
+        let tasks: Vec<_> = logins
+            .into_iter()
+            .map(|(ip, password)| {
+                let (auth, config) = (std::rc::Rc::clone(auth), config.clone());
+                tokio::task::spawn_local(async move {
+                    let header = basic(&password);
+                    let presented = Presented {
+                        authorization: Some(&header),
+                        ..Presented::default()
+                    };
+                    auth.check(&config, Caller::direct(ip), presented).await
+                })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for t in tasks {
+            answers.push(t.await.unwrap());
+        }
+        answers
+    }
+
+    #[tokio::test]
+    async fn parallel_guesses_run_no_more_checks_than_failures_allowed() {
+        let hash = bcrypt::hash("secret", 4).unwrap();
+        let auth = std::rc::Rc::new(Auth::default());
+        let ip: IpAddr = "10.0.0.9".parse().unwrap();
+        let max = limits::Policy::default().max_failures;
+        tokio::task::LocalSet::new()
+            .run_until(async {
+                // Three waves of 20 wrong guesses, then the right password, from one client.
+                for _ in 0..3 {
+                    let mut wave: Vec<(IpAddr, String)> =
+                        (0..20).map(|i| (ip, format!("guess{i}"))).collect();
+                    wave.push((ip, "secret".into()));
+                    let answers = parallel(&auth, &config(&hash), wave).await;
+                    let right = answers.last().unwrap();
+                    assert!(matches!(right, Err(Refusal::TooMany(_))), "{right:?}");
+                }
+                assert!(
+                    auth.limits.checks() <= u64::from(max),
+                    "{} bcrypt checks for {max} failures allowed",
+                    auth.limits.checks()
+                );
+                let late = parallel(&auth, &config(&hash), vec![(ip, "secret".into())]).await;
+                assert!(matches!(late[0], Err(Refusal::TooMany(_))), "{late:?}");
+            })
+            .await;
+    }
+
+    #[tokio::test]
+    async fn a_second_check_in_flight_from_one_client_is_refused_at_once_others_go_on() {
+        let hash = bcrypt::hash("secret", 4).unwrap();
+        let auth = std::rc::Rc::new(Auth::default());
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        tokio::task::LocalSet::new()
+            .run_until(async {
+                let answers = parallel(
+                    &auth,
+                    &config(&hash),
+                    vec![
+                        (a, "secret".into()),
+                        (a, "secret".into()),
+                        (b, "secret".into()),
+                    ],
+                )
+                .await;
+                assert_eq!(answers[0], Ok(Some("admin".into())));
+                assert_eq!(answers[1], Err(Refusal::TooMany(Duration::from_secs(1))));
+                assert_eq!(answers[2], Ok(Some("admin".into())), "another client");
+                assert_eq!(auth.limits.checks(), 2);
+            })
+            .await;
+    }
+
+    #[tokio::test]
+    async fn checks_beyond_the_permits_and_the_queue_are_refused_without_running() {
+        let hash = bcrypt::hash("secret", 4).unwrap();
+        let auth = std::rc::Rc::new(Auth::new(Limits::new(limits::Policy {
+            permits: 1,
+            queue: 2,
+            ..limits::Policy::default()
+        })));
+        tokio::task::LocalSet::new()
+            .run_until(async {
+                let many = (0..10)
+                    .map(|i| (IpAddr::from([10, 0, 1, i]), "guess".to_owned()))
+                    .collect();
+                let answers = parallel(&auth, &config(&hash), many).await;
+                let refused = answers
+                    .iter()
+                    .filter(|a| matches!(a, Err(Refusal::TooMany(_))))
+                    .count();
+                // One running, two waiting; the other seven at once.
+                assert_eq!(refused, 7, "{answers:?}");
+                assert_eq!(auth.limits.checks(), 3);
+                // Refused for being busy is not held against those clients.
+                let again = parallel(
+                    &auth,
+                    &config(&hash),
+                    vec![(IpAddr::from([10, 0, 1, 9]), "secret".into())],
+                )
+                .await;
+                assert_eq!(again[0], Ok(Some("admin".into())));
+            })
+            .await;
+    }
+
+    #[tokio::test]
+    async fn many_failures_from_all_clients_slow_checks_but_lock_nobody_else_out() {
+        let hash = bcrypt::hash("secret", 4).unwrap();
+        let policy = limits::Policy {
+            slow_after: 6,
+            slow_delay: Duration::from_millis(1),
+            ..limits::Policy::default()
+        };
+        let permits = policy.permits;
+        let auth = std::rc::Rc::new(Auth::new(Limits::new(policy)));
+        tokio::task::LocalSet::new()
+            .run_until(async {
+                assert_eq!(auth.limits.permits_needed(), 1);
+                // Two attackers, three guesses each (under their own limit).
+                for round in 0..3 {
+                    let guesses = (1..=2)
+                        .map(|i| (IpAddr::from([198, 51, 100, i]), format!("guess{round}")))
+                        .collect();
+                    parallel(&auth, &config(&hash), guesses).await;
+                }
+                assert!(auth.limits.slowed());
+                // A check now takes every permit: they run one at a time.
+                assert_eq!(auth.limits.permits_needed(), permits);
+                // The owner, from their own address, still signs in.
+                let owner = IpAddr::from([192, 168, 1, 20]);
+                let answers = parallel(&auth, &config(&hash), vec![(owner, "secret".into())]).await;
+                assert_eq!(answers[0], Ok(Some("admin".into())));
+            })
+            .await;
     }
 
     #[test]

@@ -35,7 +35,9 @@ use sense_bus::{BusError, SectionName, SourceId, keys};
 use serde_json::{Map, Value as Json, json};
 
 use crate::api::{self, ApiError, CommandReply, ConfigUpdated, SourceView};
-use crate::auth::{Presented, Refusal, SESSION_COOKIE, SESSION_IDLE, check_origin, session_cookie};
+use crate::auth::{
+    Caller, Presented, Refusal, SESSION_COOKIE, SESSION_IDLE, check_origin, session_cookie,
+};
 use crate::files::{self, Caching, Conditions};
 use crate::metrics;
 use crate::reply::Reply;
@@ -60,8 +62,18 @@ pub fn command_timeout(action: &str) -> Duration {
 pub struct Gateway {
     /// Shared state.
     pub shared: Rc<Shared>,
-    /// The client's address.
+    /// The TCP peer's address (a client, or a reverse proxy).
     pub peer: IpAddr,
+}
+
+/// Every line of header `name`, joined with commas (as a list-valued header may be split).
+fn joined_header(headers: picoserve::request::Headers<'_>, name: &str) -> Option<String> {
+    let values: Vec<&str> = headers
+        .iter()
+        .filter(|(n, _)| *n == name)
+        .filter_map(|(_, v)| v.as_str().ok())
+        .collect();
+    (!values.is_empty()).then(|| values.join(", "))
 }
 
 /// `key=value&…` pairs, decoded.
@@ -175,12 +187,27 @@ impl Gateway {
             .cloned()
     }
 
-    async fn authorise(&self, presented: Presented<'_>) -> Result<Option<String>, Reply> {
+    /// Who sent a request with these headers: the peer, or whom a trusted proxy forwarded for.
+    fn caller(&self, headers: picoserve::request::Headers<'_>) -> Caller {
+        let trusted = self.shared.trusted_proxies.borrow();
+        Caller::new(
+            self.peer,
+            &trusted,
+            joined_header(headers, "x-forwarded-for").as_deref(),
+            joined_header(headers, "forwarded").as_deref(),
+        )
+    }
+
+    async fn authorise(
+        &self,
+        caller: Caller,
+        presented: Presented<'_>,
+    ) -> Result<Option<String>, Reply> {
         let in_force = self.shared.auth_config.borrow().clone();
         let config = in_force.config().map_err(sign_in_locked)?;
         self.shared
             .auth
-            .check(&config, self.peer, presented)
+            .check(&config, caller, presented)
             .await
             .map_err(|r| refusal(r, &self.shared))
     }
@@ -307,7 +334,7 @@ impl Gateway {
     }
 
     /// `POST /api/command/{target}`: `{action, params?}`.
-    async fn command(&self, target: &str, body: &[u8]) -> Reply {
+    async fn command(&self, caller: Caller, target: &str, body: &[u8]) -> Reply {
         if !COMMAND_TARGETS.contains(&target) {
             return Reply::error(
                 404,
@@ -317,7 +344,7 @@ impl Gateway {
                 ),
             );
         }
-        if let Err(r) = self.shared.auth.command(self.peer) {
+        if let Err(r) = self.shared.auth.command(caller.address) {
             return refusal(r, &self.shared);
         }
         let Ok(Json::Object(request)) = serde_json::from_slice::<Json>(body) else {
@@ -457,6 +484,7 @@ impl Gateway {
     /// `GET /api/session`, `POST /api/login` `{username, password}`, `POST /api/logout`.
     async fn session(
         &self,
+        caller: Caller,
         method: &str,
         which: &[&str],
         presented: Presented<'_>,
@@ -489,11 +517,7 @@ impl Gateway {
         match (method, which) {
             ("GET", ["session"]) => {
                 // Credentials are not demanded here: this is how the page learns it must ask.
-                let user = auth
-                    .check(&config, self.peer, presented)
-                    .await
-                    .ok()
-                    .flatten();
+                let user = auth.check(&config, caller, presented).await.ok().flatten();
                 Reply::json(200, &info(user))
             }
             ("POST", ["login"]) => {
@@ -507,7 +531,7 @@ impl Gateway {
                     return Reply::json(200, &info(None));
                 }
                 if let Err(r) = auth
-                    .verify(&config, self.peer, &login.username, &login.password)
+                    .verify(&config, caller.address, &login.username, &login.password)
                     .await
                 {
                     // No challenge: the form asks again, not the browser.
@@ -654,6 +678,7 @@ impl PathRouterService<()> for Gateway {
             tailscale_login: header("tailscale-user-login"),
             session: header("cookie").and_then(session_cookie),
         };
+        let caller = self.caller(headers);
         let origin = header("origin");
         let conditions = Conditions {
             if_none_match: header("if-none-match"),
@@ -683,7 +708,7 @@ impl PathRouterService<()> for Gateway {
             let checked =
                 match check_origin(origin, header("host"), &shared.options.allowed_origins) {
                     Err(r) => Err(refusal(r, shared)),
-                    Ok(()) => self.authorise(presented).await.map(drop),
+                    Ok(()) => self.authorise(caller, presented).await.map(drop),
                 };
             if let Err(reply) = checked {
                 return reply
@@ -767,8 +792,15 @@ impl PathRouterService<()> for Gateway {
                             Vec::new()
                         };
                         let https = header("x-forwarded-proto") == Some("https");
-                        self.session(method.as_str(), &segments[1..], presented, &body, https)
-                            .await
+                        self.session(
+                            caller,
+                            method.as_str(),
+                            &segments[1..],
+                            presented,
+                            &body,
+                            https,
+                        )
+                        .await
                     }
                 }
             }
@@ -793,7 +825,7 @@ impl PathRouterService<()> for Gateway {
                     Ok(())
                 };
                 let gate = match gate {
-                    Ok(()) => self.authorise(presented).await.map(drop),
+                    Ok(()) => self.authorise(caller, presented).await.map(drop),
                     Err(reply) => Err(reply),
                 };
                 match gate {
@@ -835,7 +867,7 @@ impl PathRouterService<()> for Gateway {
                             ("GET", ["api", "config"]) => self.config().await,
                             ("POST", ["api", "config"]) => self.update_config(&body).await,
                             ("POST", ["api", "command", target]) => {
-                                self.command(target, &body).await
+                                self.command(caller, target, &body).await
                             }
                             ("GET", ["api", "history", source, sensor]) => {
                                 let (source, sensor) = (

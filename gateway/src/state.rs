@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sense_bus::command::CommandClient;
-use sense_bus::config::{AuthConfig, resolve};
+use sense_bus::config::{AuthConfig, IpRange, resolve};
 
 use crate::keeper::{self, ConfigKeeper};
 use sense_bus::keys::{self, channels};
@@ -147,6 +147,8 @@ pub struct Shared {
     pub keeper: ConfigKeeper,
     /// The `Host` names served.
     pub hosts: AllowedHosts,
+    /// The trusted proxies in force, parsed.
+    pub trusted_proxies: RefCell<Vec<IpRange>>,
     /// Options.
     pub options: GatewayOptions,
     /// Counters.
@@ -186,6 +188,7 @@ impl Shared {
             auth_config: RefCell::default(),
             keeper: ConfigKeeper::new(options.state_dir.clone()),
             hosts: AllowedHosts::new(&options.allowed_hosts, hosts::machine_names()),
+            trusted_proxies: RefCell::default(),
             options,
             counters: Counters::default(),
             sources: broadcast::channel(CLIENT_BACKLOG).0,
@@ -244,6 +247,12 @@ impl Shared {
         }
         if let Ok(config) = next.config() {
             self.hosts.configure(&config.allowed_hosts);
+            // Validated when resolved: every entry parses.
+            *self.trusted_proxies.borrow_mut() = config
+                .trusted_proxies
+                .iter()
+                .filter_map(|p| p.parse().ok())
+                .collect();
         }
         *self.auth_config.borrow_mut() = next;
     }

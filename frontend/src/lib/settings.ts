@@ -126,7 +126,7 @@ export const auth: SectionSpec<'auth'> = {
 	fields: [
 		{ key: 'enabled', label: 'Require a login', kind: 'bool' },
 		{ key: 'username', label: 'Username', kind: 'text' },
-		{ key: 'trusted_proxies', label: 'Trusted proxies', kind: 'list', help: 'IP addresses, comma separated, whose Tailscale-User-Login header counts as a login.' },
+		{ key: 'trusted_proxies', label: 'Trusted proxies', kind: 'list', help: 'Reverse proxies: IP addresses or CIDR ranges (172.30.0.0/24), comma separated. Their X-Forwarded-For names the client for the login limits, and their Tailscale-User-Login header counts as a login.' },
 		{ key: 'tailscale_users', label: 'Tailscale users', kind: 'list', help: 'Logins let in by that header, comma separated (empty: any).' },
 		{ key: 'allowed_hosts', label: 'Allowed host names', kind: 'list', help: 'Names the dashboard may be opened by, comma separated, besides its IP addresses, localhost and the names the machine and Tailscale report; *.example.com for every name under it. Other names are refused (DNS rebinding).' }
 	]

@@ -52,6 +52,8 @@ pub enum EnvKind {
     Bool,
     /// JSON (lists such as `ARANET4_SENSORS`).
     Json,
+    /// A list of strings: a JSON list, or comma-separated (`a, b`); empty is an empty list.
+    List,
 }
 
 impl EnvKind {
@@ -77,6 +79,18 @@ impl EnvKind {
             EnvKind::Json => {
                 serde_json::from_str(t).map_err(|e| format!("is not valid JSON ({e})"))
             }
+            EnvKind::List if t.starts_with('[') => match serde_json::from_str(t) {
+                Ok(list @ Json::Array(_)) => Ok(list),
+                Ok(_) => Err("is not a list".to_owned()),
+                Err(e) => Err(format!("is not a valid JSON list ({e})")),
+            },
+            EnvKind::List => Ok(Json::Array(
+                t.split(',')
+                    .map(str::trim)
+                    .filter(|item| !item.is_empty())
+                    .map(|item| Json::String(item.to_owned()))
+                    .collect(),
+            )),
         }
     }
 }
@@ -400,6 +414,7 @@ impl fmt::Display for EnvKind {
             EnvKind::Number => "number",
             EnvKind::Bool => "boolean",
             EnvKind::Json => "JSON",
+            EnvKind::List => "list",
         })
     }
 }

@@ -9,6 +9,7 @@
 
 mod endpoint;
 mod layered;
+mod net;
 mod sections;
 
 pub use endpoint::Endpoint;
@@ -17,6 +18,7 @@ pub use layered::{
     EnvField, EnvKind, FieldError, Resolved, check_section, check_update, check_update_by_name,
     env_layer, resolve, resolve_by_name,
 };
+pub use net::{IpRange, canonical as canonical_ip};
 pub use sections::*;
 
 use serde::Serialize;

@@ -485,3 +485,43 @@ mod secrets {
         assert_ne!(revision(Some("{}")), revision(Some("{ }")));
     }
 }
+
+#[test]
+fn trusted_proxies_take_addresses_and_ranges_from_config_or_environment() {
+    let r = resolve::<AuthConfig>(
+        Some(r#"{"trusted_proxies": ["127.0.0.1", "172.30.0.0/16", "fd00::/8"]}"#),
+        &no_env,
+    );
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    assert_eq!(r.value.trusted_proxies.len(), 3);
+
+    // Comma-separated or a JSON list.
+    let env = env_of(&[("TRUSTED_PROXIES", " 172.30.0.0/24, 127.0.0.1 ,")]);
+    let r = resolve::<AuthConfig>(None, &env);
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    assert_eq!(r.value.trusted_proxies, ["172.30.0.0/24", "127.0.0.1"]);
+    let env = env_of(&[("TRUSTED_PROXIES", r#"["10.0.0.1"]"#)]);
+    assert_eq!(
+        resolve::<AuthConfig>(None, &env).value.trusted_proxies,
+        ["10.0.0.1"]
+    );
+
+    // A bad entry is refused naming the field and saying what was meant.
+    let env = env_of(&[("TRUSTED_PROXIES", "traefik")]);
+    let r = resolve::<AuthConfig>(None, &env);
+    assert!(r.value.trusted_proxies.is_empty());
+    assert!(
+        r.problems[0]
+            .starts_with("TRUSTED_PROXIES=\"traefik\": must be an IP address or a CIDR range"),
+        "{:?}",
+        r.problems
+    );
+    let err = check_update::<AuthConfig>(
+        None,
+        &object(json!({"trusted_proxies": ["172.30.5.1/16"]})),
+        &no_env,
+    )
+    .unwrap_err();
+    assert_eq!(err.field, "auth.trusted_proxies[0]");
+    assert!(err.message.contains("did you mean 172.30.0.0/16?"), "{err}");
+}

@@ -18,8 +18,11 @@ username: string,
  */
 password_hash: string, 
 /**
- * Addresses of reverse proxies (e.g. `127.0.0.1` for `tailscale serve` on the same host)
- * whose `Tailscale-User-Login` header is trusted as a login. Empty: the header is ignored.
+ * Reverse proxies, as IP addresses or CIDR ranges (`127.0.0.1` for `tailscale serve` on the
+ * same host, `172.30.0.0/24` for a compose network with Traefik). A request from one of them
+ * may say who the client is (`X-Forwarded-For`, `Forwarded`: used for the login and command
+ * rate limits) and may log a user in with `Tailscale-User-Login`. Empty: those headers are
+ * ignored and the client is the TCP peer.
  */
 trusted_proxies: Array<string>, 
 /**

@@ -20,8 +20,11 @@ pub struct AuthConfig {
     pub username: String,
     /// A bcrypt hash of the password (`$2b$12$…`, 60 characters). Secret.
     pub password_hash: String,
-    /// Addresses of reverse proxies (e.g. `127.0.0.1` for `tailscale serve` on the same host)
-    /// whose `Tailscale-User-Login` header is trusted as a login. Empty: the header is ignored.
+    /// Reverse proxies, as IP addresses or CIDR ranges (`127.0.0.1` for `tailscale serve` on the
+    /// same host, `172.30.0.0/24` for a compose network with Traefik). A request from one of them
+    /// may say who the client is (`X-Forwarded-For`, `Forwarded`: used for the login and command
+    /// rate limits) and may log a user in with `Tailscale-User-Login`. Empty: those headers are
+    /// ignored and the client is the TCP peer.
     pub trusted_proxies: Vec<String>,
     /// Tailnet logins (`alice@example.com`) let in by that header; empty lets in any.
     pub tailscale_users: Vec<String>,
@@ -87,6 +90,7 @@ impl Section for AuthConfig {
         EnvField::new("AUTH_ENABLED", "enabled", EnvKind::Bool),
         EnvField::new("AUTH_USERNAME", "username", EnvKind::Text),
         EnvField::secret("AUTH_PASSWORD_HASH", "password_hash"),
+        EnvField::new("TRUSTED_PROXIES", "trusted_proxies", EnvKind::List),
     ];
     const SECRET_PATHS: &'static [&'static str] = &["password_hash", "password"];
     fn validate(&self) -> Result<(), FieldError> {
@@ -104,11 +108,8 @@ impl Section for AuthConfig {
             ));
         }
         for (i, proxy) in self.trusted_proxies.iter().enumerate() {
-            if proxy.parse::<std::net::IpAddr>().is_err() {
-                return Err(FieldError::new(
-                    format!("trusted_proxies[{i}]"),
-                    format!("must be an IP address (got {proxy:?})"),
-                ));
+            if let Err(why) = proxy.parse::<super::super::IpRange>() {
+                return Err(FieldError::new(format!("trusted_proxies[{i}]"), why));
             }
         }
         for (i, host) in self.allowed_hosts.iter().enumerate() {
