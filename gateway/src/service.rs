@@ -207,7 +207,7 @@ impl Gateway {
         let config = in_force.config().map_err(sign_in_locked)?;
         self.shared
             .auth
-            .check(&config, caller, presented)
+            .check(config, caller, presented)
             .await
             .map_err(|r| refusal(r, &self.shared))
     }

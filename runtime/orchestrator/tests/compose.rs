@@ -45,9 +45,9 @@ const ROLES: [&str; 6] = [
 ];
 
 /// Variables read by the code that are not config fields (docs/CONTRACT.md §3, and the gateway's
-/// FRONTEND_DIR, GATEWAY_LISTEN, CORS_ORIGINS, ALLOWED_HOSTS). Each must appear quoted in the runtime's or the
-/// gateway's source, so this list cannot outlive the code.
-const CODE_VARS: [&str; 21] = [
+/// FRONTEND_DIR, GATEWAY_LISTEN, CORS_ORIGINS, ALLOWED_HOSTS, STATE_DIR). Each must appear quoted in
+/// the runtime's or the gateway's source, so this list cannot outlive the code.
+const CODE_VARS: [&str; 22] = [
     "REDIS_URL",
     "LOG_LEVEL",
     "RUST_LOG",
@@ -68,6 +68,7 @@ const CODE_VARS: [&str; 21] = [
     "FRONTEND_DIR",
     "CORS_ORIGINS",
     "ALLOWED_HOSTS",
+    "STATE_DIR",
     "CAMERA_DISCOVERY_SUBNETS",
 ];
 
