@@ -73,7 +73,7 @@ const CODE_VARS: [&str; 22] = [
 ];
 
 /// Variables of the deployment itself: read by compose (`${...}`), never by the code.
-const DEPLOYMENT_VARS: [&str; 2] = ["TRAEFIK_BIND", "TRAEFIK_PORT"];
+const DEPLOYMENT_VARS: [&str; 3] = ["TRAEFIK_BIND", "TRAEFIK_PORT", "SENSE_SUBNET"];
 
 /// What the core services may reserve together on a 1 GB Pi 3B.
 const CORE_MEMORY_BUDGET: u64 = 384 << 20;
@@ -692,8 +692,12 @@ fn env_example_values_are_valid_config() {
     }
     // The orchestrator hands every config variable but the login's on to the sources.
     let passed: BTreeSet<String> = passthrough_env(&env).into_iter().map(|(k, _)| k).collect();
+    let auth_vars: Vec<&str> = sense_bus::config::AuthConfig::ENV
+        .iter()
+        .map(|f| f.var)
+        .collect();
     for var in config_vars() {
-        let auth = var.starts_with("AUTH_");
+        let auth = auth_vars.contains(&var);
         assert_eq!(passed.contains(var), !auth, "{var}");
     }
 }

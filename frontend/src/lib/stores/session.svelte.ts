@@ -9,6 +9,8 @@ export class SessionStore {
 	user = $state<string | null>(null);
 	authEnabled = $state(false);
 	error = $state<string | null>(null);
+	/** Why the sign-in settings in force are not the stored ones, or why nobody can sign in. */
+	problem = $state<string | null>(null);
 
 	constructor(private readonly client: () => Pick<Client, 'session' | 'login' | 'logout'>) {}
 
@@ -22,6 +24,7 @@ export class SessionStore {
 			const s = await this.client().session();
 			this.authEnabled = s.auth_enabled;
 			this.user = s.user;
+			this.problem = s.problem ?? null;
 			this.state = !s.auth_enabled ? 'open' : s.user ? 'signed-in' : 'signed-out';
 			this.error = null;
 		} catch (e) {

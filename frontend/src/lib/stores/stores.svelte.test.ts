@@ -194,6 +194,20 @@ describe('SessionStore', () => {
 		s.expired();
 		expect(s.ready).toBe(false);
 	});
+
+	test('sign-in settings that are invalid keep asking for a login and say why', async () => {
+		const problem = 'config:auth is not valid JSON; nobody can sign in until it is fixed';
+		const client = {
+			session: vi.fn().mockResolvedValue({ auth_enabled: true, user: null, problem }),
+			login: vi.fn(),
+			logout: vi.fn()
+		};
+		const s = new SessionStore(() => client);
+		await s.check();
+		expect(s.state).toBe('signed-out');
+		expect(s.ready).toBe(false);
+		expect(s.problem).toBe(problem);
+	});
 });
 
 describe('PrefsStore', () => {
