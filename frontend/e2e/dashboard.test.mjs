@@ -283,6 +283,37 @@ describe('dashboard', () => {
 		await context.close();
 	});
 
+	test('settings: a form saved elsewhere since it loaded says to reload and overwrites nothing', async () => {
+		const { page, context, errors } = await open('/settings');
+		const form = page.locator('form[data-section="sleep"]');
+		const start = form.locator('#sleep-start_hour');
+		await start.waitFor();
+		// Someone else (another tab, a phone) saves the same section meanwhile.
+		const other = await api('/api/config', { method: 'POST', body: JSON.stringify({ sleep: { end_hour: 6 } }) });
+		assert.equal(other.status, 200);
+		await start.selectOption('21');
+		await form.getByRole('button', { name: 'Save' }).click();
+		const alert = form.getByRole('alert').filter({ hasText: /changed elsewhere/i });
+		await alert.waitFor();
+		assert.match(await alert.innerText(), /reload/i);
+		const stored = (await api('/api/config')).body.sleep;
+		assert.equal(stored.end_hour, 6, "the other writer's value stands");
+		assert.notEqual(stored.start_hour, 21, 'the stale form wrote nothing');
+		// Reloaded, the form shows the other writer's value and saves.
+		await page.reload();
+		await start.waitFor();
+		assert.equal(await form.locator('#sleep-end_hour').inputValue(), '6');
+		await start.selectOption('21');
+		await form.getByRole('button', { name: 'Save' }).click();
+		await form.getByTestId('save-status').filter({ hasText: 'Saved.' }).waitFor();
+		assert.deepEqual(
+			{ start: (await api('/api/config')).body.sleep.start_hour, end: (await api('/api/config')).body.sleep.end_hour },
+			{ start: 21, end: 6 }
+		);
+		assert.deepEqual(errors, []);
+		await context.close();
+	});
+
 	test('Aranet4 scan lists monitors to add; camera discovery lists cameras', async () => {
 		const { page, context, errors } = await open('/settings');
 		await page.getByTestId('aranet4-scan').click();

@@ -9,48 +9,53 @@
 //! and, with a state folder (`STATE_DIR`), in `config-backup.json` there (mode 0600: it holds the
 //! Pi-hole and camera passwords and the sign-in hash), so it survives the gateway restarting too.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use sense_bus::config::{check_update_by_name, env_layer};
-use sense_bus::keys::{self, channels};
-use sense_bus::model::ConfigChanged;
-use sense_bus::with_section;
-use sense_bus::{Batch, Bus, BusError, Guard, SectionName, unix_now};
-use serde_json::{Map, Value as Json};
+use sense_bus::config::{check_update_by_name, env_layer_by_name};
+use sense_bus::keys;
+use sense_bus::store::{announce_config, read_config_texts};
+use sense_bus::{Batch, Bus, BusError, Guard, SectionName};
+use serde_json::Value as Json;
 
 /// The backup's file name in the state folder.
 pub const BACKUP_FILE: &str = "config-backup.json";
 
-/// What one look at Redis found.
-#[derive(Debug, Default)]
-pub struct Reconciled {
-    /// The stored text of every section (`None`: nothing stored), after any restore.
-    pub texts: BTreeMap<SectionName, Option<String>>,
-    /// The sections put back from the copy.
-    pub restored: Vec<SectionName>,
-}
+/// The text in force of every section (`None`: nothing stored): what Redis holds, or the last
+/// known text where Redis lost it.
+pub type InForce = BTreeMap<SectionName, Option<String>>;
 
 /// The last valid text of each section.
 #[derive(Debug)]
 pub struct ConfigKeeper {
     known: RefCell<BTreeMap<SectionName, String>>,
+    /// Counts [`ConfigKeeper::remember`]s: a look at Redis that began before one is stale.
+    generation: Cell<u64>,
     file: Option<PathBuf>,
 }
 
-/// Whether `text` is a valid section on its own: a JSON object whose fields all pass.
-pub fn is_valid(name: SectionName, text: &str, env: &dyn Fn(&str) -> Option<String>) -> bool {
-    match serde_json::from_str::<Json>(text) {
-        Ok(Json::Object(fields)) => check_update_by_name(name, None, &fields, env).is_ok(),
-        _ => false,
-    }
+/// The first thing wrong with a stored section's text taken whole (not field by field, as
+/// services read it), in words that quote no secret; `None` when it is valid.
+pub fn section_problem(
+    name: SectionName,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Option<String> {
+    let fields = match serde_json::from_str::<Json>(text) {
+        Ok(Json::Object(fields)) => fields,
+        Ok(_) => return Some(format!("config:{name} is not a JSON object")),
+        Err(_) => return Some(format!("config:{name} is not valid JSON")),
+    };
+    check_update_by_name(name, None, &fields, env)
+        .err()
+        .map(|e| format!("config:{e}"))
 }
 
-/// What `sense-pulse config seed` (and the orchestrator at start) writes for `name`, if anything.
-fn env_seed(name: SectionName, env: &dyn Fn(&str) -> Option<String>) -> Option<Map<String, Json>> {
-    let (fields, _) = with_section!(name, S => env_layer::<S>(env));
-    (!fields.is_empty()).then_some(fields)
+/// Whether `stored` holds only what seeding from the environment writes for `name`.
+fn only_seeded(name: SectionName, stored: &str, env: &dyn Fn(&str) -> Option<String>) -> bool {
+    let (seed, _) = env_layer_by_name(name, env);
+    !seed.is_empty() && serde_json::from_str::<Json>(stored).ok() == Some(Json::Object(seed))
 }
 
 impl ConfigKeeper {
@@ -70,8 +75,18 @@ impl ConfigKeeper {
             .unwrap_or_default();
         ConfigKeeper {
             known: RefCell::new(known),
+            generation: Cell::new(0),
             file,
         }
+    }
+
+    /// Takes `text` as the section's last valid one: it was just written, deliberately, through
+    /// the API. Without this, a write that happens to equal the environment's seed would look
+    /// like a seed after a loss, and be undone.
+    pub fn remember(&self, name: SectionName, text: String) {
+        self.generation.set(self.generation.get() + 1);
+        self.known.borrow_mut().insert(name, text);
+        self.save();
     }
 
     /// The last valid text of `name`, if one was seen.
@@ -84,63 +99,64 @@ impl ConfigKeeper {
         &self,
         bus: &Bus,
         env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Reconciled, BusError> {
-        let texts = sense_bus::store::read_config_texts(bus, &SectionName::ALL).await?;
-        let mut found = Reconciled::default();
-        let mut batch = Batch::new();
-        let mut guards = Vec::new();
-        let mut changed = false;
+    ) -> Result<InForce, BusError> {
+        let stored = loop {
+            let generation = self.generation.get();
+            let stored = read_config_texts(bus, &SectionName::ALL).await?;
+            // Read across a write through the API: what was read may predate it.
+            if self.generation.get() == generation {
+                break stored;
+            }
+        };
+        let mut found = InForce::new();
+        let mut lost = Vec::new();
+        let mut learned = false;
         for name in SectionName::ALL {
-            let stored = texts.get(&name).cloned().flatten();
+            let text = stored.get(&name).cloned().flatten();
             let known = self.last_valid(name);
-            let lost = match (&stored, &known) {
-                (None, Some(_)) => true,
-                // Only the environment's seed, where the user had more: seeded after a loss.
-                (Some(text), Some(k)) if text != k => {
-                    let seeded = env_seed(name, env);
-                    seeded.is_some()
-                        && serde_json::from_str::<Json>(text).ok() == seeded.map(Json::Object)
+            match (&text, known) {
+                // Missing, or only the environment's seed where the user had more: lost.
+                (None, Some(k)) => lost.push((name, None, k)),
+                (Some(t), Some(k)) if *t != k && only_seeded(name, t, env) => {
+                    lost.push((name, text.clone(), k));
                 }
-                _ => false,
-            };
-            if lost && let Some(k) = known {
-                batch.set(keys::config(name), k.clone(), None);
-                guards.push(Guard::holds(keys::config(name), stored.as_deref()));
-                found.restored.push(name);
-                found.texts.insert(name, Some(k));
-                continue;
+                (Some(t), known)
+                    if known.as_ref() != Some(t) && section_problem(name, t, env).is_none() =>
+                {
+                    self.known.borrow_mut().insert(name, t.clone());
+                    learned = true;
+                }
+                _ => {}
             }
-            if let Some(text) = &stored
-                && known.as_ref() != Some(text)
-                && is_valid(name, text, env)
-            {
-                self.known.borrow_mut().insert(name, text.clone());
-                changed = true;
-            }
-            found.texts.insert(name, stored);
+            found.insert(name, text);
         }
-        if !found.restored.is_empty() {
-            for name in &found.restored {
-                let notice = ConfigChanged {
-                    section: name.as_str().to_owned(),
-                    timestamp: unix_now(),
-                };
-                batch.publish(channels::CONFIG_CHANGED, sense_bus::store::to_json(&notice));
-            }
-            if bus.apply_if(&guards, &batch).await? {
-                let names: Vec<&str> = found.restored.iter().map(|n| n.as_str()).collect();
-                tracing::error!(
-                    sections = %names.join(", "),
-                    "settings were missing from Redis (restarted empty, or deleted): restored the last known ones"
-                );
-            } else {
-                // Someone wrote meanwhile: theirs stands; look again next time.
-                found.restored.clear();
-                return Ok(found);
-            }
-        }
-        if changed {
+        if learned {
             self.save();
+        }
+        if lost.is_empty() {
+            return Ok(found);
+        }
+        let mut batch = Batch::new();
+        let guards: Vec<Guard> = lost
+            .iter()
+            .map(|(name, was, _)| Guard::holds(keys::config(*name), was.as_deref()))
+            .collect();
+        for (name, _, k) in &lost {
+            batch.set(keys::config(*name), k.clone(), None);
+        }
+        let names: Vec<SectionName> = lost.iter().map(|(name, _, _)| *name).collect();
+        announce_config(&mut batch, &names);
+        // Someone who wrote meanwhile stands, and the next look decides again; until then the
+        // last known settings are the ones in force either way.
+        if bus.apply_if(&guards, &batch).await? {
+            let shown: Vec<&str> = names.iter().map(|n| n.as_str()).collect();
+            tracing::error!(
+                sections = %shown.join(", "),
+                "settings were missing from Redis (restarted empty, or deleted): restored the last known ones"
+            );
+        }
+        for (name, _, k) in lost {
+            found.insert(name, Some(k));
         }
         Ok(found)
     }
@@ -182,14 +198,100 @@ fn write_private(file: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&partial, file)
 }
 
-/// The first thing wrong with the stored `config:auth` text, in words that quote no secret.
-pub fn auth_problem(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
-    let fields = match serde_json::from_str::<Json>(text) {
-        Ok(Json::Object(fields)) => fields,
-        Ok(_) => return Some("config:auth is not a JSON object".to_owned()),
-        Err(_) => return Some("config:auth is not valid JSON".to_owned()),
-    };
-    check_update_by_name(SectionName::Auth, None, &fields, env)
-        .err()
-        .map(|e| format!("config:{e}"))
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PIHOLE_HOST: &str = "http://127.0.0.3:9";
+
+    fn env(name: &str) -> Option<String> {
+        (name == "PIHOLE_HOST").then(|| PIHOLE_HOST.to_owned())
+    }
+
+    async fn stored(bus: &Bus, name: SectionName) -> Option<String> {
+        bus.get(&keys::config(name)).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn lost_sections_come_back_and_a_seed_after_a_loss_gives_way() {
+        let bus = Bus::memory();
+        let keeper = ConfigKeeper::new(None);
+        let users = r#"{"host":"http://127.0.0.2:9","password":"pihole-secret"}"#;
+        bus.set(&keys::config(SectionName::Pihole), users, None)
+            .await
+            .unwrap();
+        keeper.reconcile(&bus, &env).await.unwrap();
+        // Lost: put back.
+        bus.del(&keys::config(SectionName::Pihole)).await.unwrap();
+        let in_force = keeper.reconcile(&bus, &env).await.unwrap();
+        assert_eq!(in_force[&SectionName::Pihole].as_deref(), Some(users));
+        assert_eq!(
+            stored(&bus, SectionName::Pihole).await.as_deref(),
+            Some(users)
+        );
+        // Lost, and the environment's seed got there first (both restarted): put back too.
+        let seed = format!(r#"{{"host":"{PIHOLE_HOST}"}}"#);
+        bus.set(&keys::config(SectionName::Pihole), &seed, None)
+            .await
+            .unwrap();
+        keeper.reconcile(&bus, &env).await.unwrap();
+        assert_eq!(
+            stored(&bus, SectionName::Pihole).await.as_deref(),
+            Some(users)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_deliberate_write_equal_to_the_seed_stands() {
+        let bus = Bus::memory();
+        let keeper = ConfigKeeper::new(None);
+        let before = r#"{"host":"http://127.0.0.2:9"}"#;
+        bus.set(&keys::config(SectionName::Pihole), before, None)
+            .await
+            .unwrap();
+        keeper.reconcile(&bus, &env).await.unwrap();
+        // The owner sets the host back to the environment's, through the API.
+        let patch = serde_json::json!({"host": PIHOLE_HOST});
+        let written = sense_bus::store::update_sections(
+            &bus,
+            &[sense_bus::store::SectionUpdate::new(
+                SectionName::Pihole,
+                patch.as_object().unwrap().clone(),
+            )],
+            &env,
+        )
+        .await
+        .unwrap();
+        for (name, text) in written {
+            keeper.remember(name, text);
+        }
+        keeper.reconcile(&bus, &env).await.unwrap();
+        let now: Json =
+            serde_json::from_str(&stored(&bus, SectionName::Pihole).await.unwrap()).unwrap();
+        assert_eq!(now["host"], PIHOLE_HOST, "the owner's write is not undone");
+    }
+
+    #[tokio::test]
+    async fn the_backup_file_survives_the_keeper_and_only_its_owner_reads_it() {
+        let dir = std::env::temp_dir().join(format!("sense-keeper-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let bus = Bus::memory();
+        let auth = r#"{"enabled":false,"username":"admin"}"#;
+        bus.set(&keys::config(SectionName::Auth), auth, None)
+            .await
+            .unwrap();
+        ConfigKeeper::new(Some(dir.clone()))
+            .reconcile(&bus, &env)
+            .await
+            .unwrap();
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(dir.join(BACKUP_FILE))
+                .unwrap()
+                .permissions(),
+        );
+        assert_eq!(mode & 0o077, 0);
+        let again = ConfigKeeper::new(Some(dir.clone()));
+        assert_eq!(again.last_valid(SectionName::Auth).as_deref(), Some(auth));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

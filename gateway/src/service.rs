@@ -29,7 +29,7 @@ use picoserve::response::ws::WebSocketUpgrade;
 use picoserve::response::{IntoResponse, ResponseWriter};
 use picoserve::routing::PathRouterService;
 use sense_bus::command::CommandError;
-use sense_bus::config::{AuthConfig, Config, revision};
+use sense_bus::config::{Config, revision};
 use sense_bus::store::{self, ConfigWriteError, SectionUpdate};
 use sense_bus::{BusError, SectionName, SourceId, keys};
 use serde_json::{Map, Value as Json, json};
@@ -96,7 +96,7 @@ fn bus_unavailable(e: &BusError) -> Reply {
         503,
         &ApiError {
             error: "the data bus is unavailable".into(),
-            cause: Some(sense_bus::redact::url_credentials(&e.to_string()).into_owned()),
+            cause: Some(e.to_string()),
             ..ApiError::default()
         },
     )
@@ -311,14 +311,20 @@ impl Gateway {
             return Reply::error(400, "no sections to update");
         }
         match store::update_sections(&self.shared.bus, &updates, &env).await {
-            Ok(written) => Reply::json(
-                200,
-                &ConfigUpdated {
+            Ok(written) => {
+                let reply = ConfigUpdated {
                     status: "ok",
                     sections_updated: written.iter().map(|(n, _)| n.as_str()).collect(),
-                    revisions: written.into_iter().map(|(n, r)| (n.as_str(), r)).collect(),
-                },
-            ),
+                    revisions: written
+                        .iter()
+                        .map(|(n, text)| (n.as_str(), revision(Some(text))))
+                        .collect(),
+                };
+                for (name, text) in written {
+                    self.shared.keeper.remember(name, text);
+                }
+                Reply::json(200, &reply)
+            }
             Err(ConfigWriteError::Invalid(e)) => field_error(e.field.clone(), e.to_string()),
             Err(e @ ConfigWriteError::Stale { section }) => Reply::json(
                 409,
@@ -492,14 +498,15 @@ impl Gateway {
         https: bool,
     ) -> Reply {
         let in_force = self.shared.auth_config.borrow().clone();
-        let problem = in_force.problem();
+        let info = |user: Option<String>| api::Session {
+            auth_enabled: in_force.enabled(),
+            problem: in_force.problem(),
+            user,
+        };
         let config = match in_force.config() {
-            Ok(c) => c.clone(),
+            Ok(c) => c,
             // Nobody signs in; the page learns why from the session's `problem`.
-            Err(_) if method == "GET" => AuthConfig {
-                enabled: true,
-                ..AuthConfig::default()
-            },
+            Err(_) if method == "GET" => return Reply::json(200, &info(None)),
             Err(why) => return sign_in_locked(why),
         };
         let auth = &self.shared.auth;
@@ -509,15 +516,10 @@ impl Gateway {
                 if https { "; Secure" } else { "" }
             )
         };
-        let info = |user: Option<String>| api::Session {
-            auth_enabled: config.enabled,
-            problem: problem.clone(),
-            user,
-        };
         match (method, which) {
             ("GET", ["session"]) => {
                 // Credentials are not demanded here: this is how the page learns it must ask.
-                let user = auth.check(&config, caller, presented).await.ok().flatten();
+                let user = auth.check(config, caller, presented).await.ok().flatten();
                 Reply::json(200, &info(user))
             }
             ("POST", ["login"]) => {
@@ -531,13 +533,13 @@ impl Gateway {
                     return Reply::json(200, &info(None));
                 }
                 if let Err(r) = auth
-                    .verify(&config, caller.address, &login.username, &login.password)
+                    .verify(config, caller.address, &login.username, &login.password)
                     .await
                 {
                     // No challenge: the form asks again, not the browser.
                     return refusal(r, &self.shared).without_header("WWW-Authenticate");
                 }
-                match auth.open_session(&config, &login.username) {
+                match auth.open_session(config, &login.username) {
                     Ok(token) => Reply::json(200, &info(Some(login.username)))
                         .with_header("Set-Cookie", cookie(&token, SESSION_IDLE.as_secs())),
                     Err(e) => Reply::error(500, format!("cannot start a session: {e}")),
@@ -770,7 +772,7 @@ impl PathRouterService<()> for Gateway {
                         &api::Health {
                             status: "unhealthy",
                             error: Some("the data bus is unavailable"),
-                            cause: Some(sense_bus::redact::url_credentials(&cause).into_owned()),
+                            cause: Some(cause),
                             warnings,
                         },
                     )

@@ -13,8 +13,6 @@ use std::time::Duration;
 
 use sense_bus::command::CommandClient;
 use sense_bus::config::{AuthConfig, IpRange, resolve};
-
-use crate::keeper::{self, ConfigKeeper};
 use sense_bus::keys::{self, channels};
 use sense_bus::{Bus, SectionName, SourceId, Topic};
 use serde_json::{Value as Json, json};
@@ -23,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::Auth;
 use crate::hosts::{self, AllowedHosts};
+use crate::keeper::{self, ConfigKeeper};
 
 /// Pending messages per WebSocket client before it counts as too slow and is dropped.
 pub const CLIENT_BACKLOG: usize = 64;
@@ -213,10 +212,10 @@ impl Shared {
                 return;
             }
         };
-        let stored = found.texts.get(&SectionName::Auth).cloned().flatten();
+        let stored = found.get(&SectionName::Auth).cloned().flatten();
         let problem = stored
             .as_deref()
-            .and_then(|t| keeper::auth_problem(t, &env));
+            .and_then(|t| keeper::section_problem(SectionName::Auth, t, &env));
         let next = match problem {
             None => AuthInForce::Current(resolve::<AuthConfig>(stored.as_deref(), &env).value),
             Some(problem) => {
@@ -288,8 +287,8 @@ async fn next(sub: &mut Option<sense_bus::Subscription>) -> Option<sense_bus::Me
     }
 }
 
-/// Runs the hub until `shutdown`: subscriptions feeding the broadcasts, auth config reloads and
-/// the bus health check.
+/// Runs the hub until `shutdown`: subscriptions feeding the broadcasts, the bus health check, and
+/// the config's reconciliation (sign-in settings in force, settings Redis lost).
 pub async fn run_hub(shared: Rc<Shared>, shutdown: CancellationToken) {
     shared.reconcile_config().await;
     shared.learn_tailnet_names().await;
@@ -308,9 +307,9 @@ pub async fn run_hub(shared: Rc<Shared>, shutdown: CancellationToken) {
         Topic::channel(LOGS_CHANNEL),
     ];
     let mut sub = None;
+    // The bus's health, and the config: often enough that settings lost with a Redis restart
+    // are back within seconds.
     let mut health = tokio::time::interval(Duration::from_secs(5));
-    // Often enough that settings lost with a Redis restart are back within seconds.
-    let mut reconcile = tokio::time::interval(Duration::from_secs(5));
     loop {
         if sub.is_none() {
             sub = shared.bus.subscribe(&topics).await.ok();
@@ -320,9 +319,12 @@ pub async fn run_hub(shared: Rc<Shared>, shutdown: CancellationToken) {
             _ = health.tick() => {
                 let result = shared.bus.ping().await;
                 shared.bus_ok.set(result.is_ok());
+                let answered = result.is_ok();
                 *shared.bus_error.borrow_mut() = result.err().map(|e| e.to_string());
+                if answered {
+                    shared.reconcile_config().await;
+                }
             }
-            _ = reconcile.tick() => shared.reconcile_config().await,
             message = next(&mut sub) => {
                 let Some(m) = message else {
                     sub = None;

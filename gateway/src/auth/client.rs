@@ -12,8 +12,6 @@ use sense_bus::config::{IpRange, canonical_ip};
 /// Where a request comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Caller {
-    /// The TCP peer.
-    pub peer: IpAddr,
     /// The client the limits are kept for: the peer, or whom a trusted proxy forwarded for.
     pub address: IpAddr,
     /// Whether the peer is a trusted proxy (whose `Tailscale-User-Login` counts).
@@ -25,7 +23,6 @@ impl Caller {
     pub fn direct(peer: IpAddr) -> Caller {
         let peer = canonical_ip(peer);
         Caller {
-            peer,
             address: peer,
             via_trusted_proxy: false,
         }
@@ -66,7 +63,6 @@ impl Caller {
             }
         }
         Caller {
-            peer,
             address,
             via_trusted_proxy: true,
         }
@@ -181,7 +177,6 @@ mod tests {
     fn ipv4_mapped_peers_are_ipv4() {
         let trusted = ranges(&["127.0.0.1"]);
         let c = Caller::new(ip("::ffff:127.0.0.1"), &trusted, Some("10.0.0.5"), None);
-        assert_eq!(c.peer, ip("127.0.0.1"));
         assert_eq!(c.address, ip("10.0.0.5"));
     }
 }

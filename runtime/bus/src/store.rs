@@ -167,7 +167,7 @@ pub async fn seed_config_from_env(
     let mut outcome = Vec::new();
     let mut problems = Vec::new();
     for name in SectionName::ALL {
-        let (fields, p) = crate::with_section!(name, S => config::env_layer::<S>(env));
+        let (fields, p) = config::env_layer_by_name(name, env);
         problems.extend(p);
         let seeded = if fields.is_empty() {
             Seeded::NothingToSeed
@@ -245,14 +245,14 @@ pub async fn update_config(
         .collect();
     update_sections(bus, &updates, env)
         .await
-        .map(|revisions| revisions.into_iter().map(|(name, _)| name).collect())
+        .map(|written| written.into_iter().map(|(name, _)| name).collect())
 }
 
 /// [`update_config`] with revisions: each update merges over what is stored at the moment it is
 /// written (read, merge, compare-and-set, again if another writer came in between), so
 /// concurrent partial writes never lose each other's fields; an update carrying a revision is
 /// refused as [`ConfigWriteError::Stale`] if its section changed since. Returns each written
-/// section's new revision, in the order given.
+/// section's new text (its [`config::revision`] follows from it), in the order given.
 pub async fn update_sections(
     bus: &Bus,
     updates: &[SectionUpdate],
@@ -263,7 +263,7 @@ pub async fn update_sections(
         let stored = read_config_texts(bus, &names).await?;
         let mut batch = Batch::new();
         let mut guards = Vec::with_capacity(updates.len());
-        let mut revisions = Vec::with_capacity(updates.len());
+        let mut written = Vec::with_capacity(updates.len());
         for update in updates {
             let name = update.section;
             let current = stored.get(&name).cloned().flatten();
@@ -276,13 +276,13 @@ pub async fn update_sections(
             config::restore_redacted_by_name(name, &mut patch, current.as_deref(), env)?;
             let merged = config::check_update_by_name(name, current.as_deref(), &patch, env)?;
             let text = Json::Object(merged).to_string();
-            revisions.push((name, config::revision(Some(&text))));
-            batch.set(keys::config(name), text, None);
+            batch.set(keys::config(name), text.clone(), None);
             guards.push(Guard::holds(keys::config(name), current.as_deref()));
+            written.push((name, text));
         }
         announce_config(&mut batch, &names);
         if bus.apply_if(&guards, &batch).await? {
-            return Ok(revisions);
+            return Ok(written);
         }
         // Another writer came in between: merge over what it wrote, after a short random
         // pause growing with each try, so a crowd of writers does not keep colliding.
@@ -298,7 +298,7 @@ pub async fn update_sections(
 }
 
 /// Publishes `config:changed` for each of `names` at the end of `batch`.
-fn announce_config(batch: &mut Batch, names: &[SectionName]) {
+pub fn announce_config(batch: &mut Batch, names: &[SectionName]) {
     let now = unix_now();
     for name in names {
         let notice = ConfigChanged {

@@ -195,7 +195,7 @@ async fn a_stale_revision_is_refused(bus: Bus) {
     )
     .await
     .unwrap();
-    let loaded = first[0].1.clone();
+    let loaded = sense_bus::config::revision(Some(&first[0].1));
     // Someone else writes.
     store::update_config(
         &bus,

@@ -10,9 +10,7 @@ use sense_bus::ids::Lifecycle;
 use sense_bus::keys::{self, channels};
 use sense_bus::model::{ConfigChanged, Status, StreamEnded};
 use sense_bus::store::{self, status_ttl, to_json};
-use sense_bus::{
-    Batch, Bus, BusError, SectionName, SourceId, Subscription, unix_now, with_section,
-};
+use sense_bus::{Batch, Bus, BusError, SectionName, SourceId, Subscription, unix_now};
 use serde_json::{Map, Value as Json, json};
 use tokio::sync::{Notify, OwnedMutexGuard, watch};
 use tokio::task::JoinHandle;
@@ -225,7 +223,7 @@ impl<L: Launcher> Core<L> {
         for section in SectionName::ALL {
             let (fields, problems) = {
                 let env = &*self.env;
-                with_section!(section, S => config::env_layer::<S>(&|v| env(v)))
+                config::env_layer_by_name(section, &|v| env(v))
             };
             for p in problems {
                 tracing::warn!(problem = %p, "environment config problem");

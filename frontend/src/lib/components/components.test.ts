@@ -3,6 +3,8 @@ import { afterEach, describe, expect, test } from 'vitest';
 import type { SourceView } from '$lib/api/types';
 import Card from './Card.svelte';
 import LedMatrix from './LedMatrix.svelte';
+import Login from './Login.svelte';
+import { session } from '$lib/app.svelte';
 
 const body = createRawSnippet(() => ({ render: () => '<p class="content">values</p>' }));
 let target: HTMLElement;
@@ -63,5 +65,17 @@ describe('LedMatrix', () => {
 		expect(el.querySelector('[data-lit]')!.getAttribute('data-lit')).toBe('1');
 		expect(leds[56]!.classList.contains('off')).toBe(false);
 		expect(leds[0]!.classList.contains('off')).toBe(true);
+	});
+});
+
+describe('Login', () => {
+	test('sign-in settings that are not in force are said above the form', () => {
+		session.problem = 'config:auth is not valid JSON; nobody can sign in until it is fixed';
+		const el = render(Login, {});
+		const alert = el.querySelector('[role="alert"]');
+		expect(alert?.textContent).toContain('config:auth is not valid JSON');
+		session.problem = null;
+		flushSync();
+		expect(el.querySelector('[role="alert"]')).toBeNull();
 	});
 });

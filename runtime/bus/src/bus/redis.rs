@@ -71,6 +71,12 @@ fn redact_url(url: &str) -> String {
     crate::redact::url_credentials(url).into_owned()
 }
 
+/// A Redis error's text, any URL password in it hidden: every [`BusError`] is made from these,
+/// so no message built from one (logs, `/health`, a 503's `cause`) can carry it.
+fn describe(e: &RedisError) -> String {
+    redact_url(&e.to_string())
+}
+
 /// Reconnection policy: attempts back off from 100 ms to about 1 s (0.5 s plus jitter), so a
 /// restarted Redis is found again within a second or so.
 fn manager_config(retries: usize) -> ConnectionManagerConfig {
@@ -112,7 +118,7 @@ impl RedisBus {
         let shown = redact_url(url);
         let invalid = |e: RedisError| BusError::InvalidUrl {
             url: shown.clone(),
-            reason: e.to_string(),
+            reason: describe(&e),
         };
         let info = url.into_connection_info().map_err(invalid)?;
         let settings = info
@@ -133,7 +139,7 @@ impl RedisBus {
                         ConnectionManager::new_with_config(client.clone(), manager_config(1));
                     match tokio::time::timeout_at(deadline, attempt).await {
                         Ok(Ok(conn)) => break conn,
-                        Ok(Err(e)) => last_error = Some(e.to_string()),
+                        Ok(Err(e)) => last_error = Some(describe(&e)),
                         Err(_) => {}
                     }
                     if tokio::time::Instant::now() + Duration::from_millis(250) >= deadline {
@@ -159,7 +165,7 @@ impl RedisBus {
                     let ping = ping_cmd.query_async::<String>(&mut probe);
                     let error = match tokio::time::timeout(Duration::from_secs(5), ping).await {
                         Ok(Ok(_)) => break,
-                        Ok(Err(e)) => e.to_string(),
+                        Ok(Err(e)) => describe(&e),
                         Err(_) => "no answer".to_owned(),
                     };
                     // Say so at once, then once a minute: a service waiting for Redis is normal at
@@ -191,10 +197,10 @@ impl RedisBus {
         {
             BusError::Unavailable {
                 url: self.url.clone(),
-                reason: e.to_string(),
+                reason: describe(&e),
             }
         } else {
-            BusError::Redis(e.to_string())
+            BusError::Redis(describe(&e))
         }
     }
 

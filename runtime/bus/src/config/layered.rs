@@ -390,6 +390,15 @@ pub fn check_update_by_name(
     crate::with_section!(name, S => check_update::<S>(stored, patch, env))
 }
 
+/// [`env_layer`] for a section known by name: what the environment sets of it (what seeding
+/// writes), and the environment's problems.
+pub fn env_layer_by_name(
+    name: SectionName,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> (Map<String, Json>, Vec<String>) {
+    crate::with_section!(name, S => env_layer::<S>(env))
+}
+
 /// [`resolve`] for a section known by name, giving its JSON (secrets redacted when `redact`).
 pub fn resolve_by_name(
     name: SectionName,

@@ -16,7 +16,7 @@ pub use endpoint::Endpoint;
 
 pub use layered::{
     EnvField, EnvKind, FieldError, Resolved, check_section, check_update, check_update_by_name,
-    env_layer, resolve, resolve_by_name,
+    env_layer, env_layer_by_name, resolve, resolve_by_name,
 };
 pub use net::{IpRange, canonical as canonical_ip};
 pub use sections::*;

@@ -55,14 +55,7 @@ impl std::fmt::Debug for AuthConfig {
         f.debug_struct("AuthConfig")
             .field("enabled", &self.enabled)
             .field("username", &self.username)
-            .field(
-                "password_hash",
-                &if self.password_hash.is_empty() {
-                    ""
-                } else {
-                    REDACTED
-                },
-            )
+            .field("password_hash", &debug_secret(&self.password_hash))
             .finish()
     }
 }

@@ -83,14 +83,7 @@ impl std::fmt::Debug for CameraEntry {
             .field("port", &self.port)
             .field("stream_path", &self.stream_path)
             .field("username", &self.username)
-            .field(
-                "password",
-                &if self.password.is_empty() {
-                    ""
-                } else {
-                    REDACTED
-                },
-            )
+            .field("password", &debug_secret(&self.password))
             .field("enabled", &self.enabled)
             .field("ptz_enabled", &self.ptz_enabled)
             .finish_non_exhaustive()

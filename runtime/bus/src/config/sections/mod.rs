@@ -82,6 +82,11 @@ pub(super) fn yes() -> bool {
     true
 }
 
+/// How a secret appears in `Debug` output: empty, or [`REDACTED`].
+pub(super) fn debug_secret(secret: &str) -> &'static str {
+    if secret.is_empty() { "" } else { REDACTED }
+}
+
 pub(super) fn redact(secret: &mut String) {
     if !secret.is_empty() {
         REDACTED.clone_into(secret);

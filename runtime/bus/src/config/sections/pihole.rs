@@ -23,14 +23,7 @@ impl std::fmt::Debug for PiholeConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PiholeConfig")
             .field("host", &self.host)
-            .field(
-                "password",
-                &if self.password.is_empty() {
-                    ""
-                } else {
-                    REDACTED
-                },
-            )
+            .field("password", &debug_secret(&self.password))
             .finish()
     }
 }
