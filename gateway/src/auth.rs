@@ -519,21 +519,36 @@ mod tests {
         let auth = std::rc::Rc::new(Auth::default());
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let login = |ip: IpAddr| {
+            let (auth, config) = (std::rc::Rc::clone(&auth), config(&hash));
+            tokio::task::spawn_local(async move {
+                let header = basic("secret");
+                let presented = Presented {
+                    authorization: Some(&header),
+                    ..Presented::default()
+                };
+                auth.check(&config, Caller::direct(ip), presented).await
+            })
+        };
         tokio::task::LocalSet::new()
             .run_until(async {
-                let answers = parallel(
-                    &auth,
-                    &config(&hash),
-                    vec![
-                        (a, "secret".into()),
-                        (a, "secret".into()),
-                        (b, "secret".into()),
-                    ],
-                )
-                .await;
-                assert_eq!(answers[0], Ok(Some("admin".into())));
-                assert_eq!(answers[1], Err(Refusal::TooMany(Duration::from_secs(1))));
-                assert_eq!(answers[2], Ok(Some("admin".into())), "another client");
+                // No check can finish while the permits are held: the first stays in flight.
+                let held = auth.limits.hold_permits().await;
+                let first = login(a);
+                let second = login(a);
+                let other = login(b);
+                let refused = tokio::time::timeout(Duration::from_secs(10), second)
+                    .await
+                    .expect("the second check is answered at once, not queued")
+                    .unwrap();
+                assert_eq!(refused, Err(Refusal::TooMany(Duration::from_secs(1))));
+                drop(held);
+                assert_eq!(first.await.unwrap(), Ok(Some("admin".into())));
+                assert_eq!(
+                    other.await.unwrap(),
+                    Ok(Some("admin".into())),
+                    "another client"
+                );
                 assert_eq!(auth.limits.checks(), 2);
             })
             .await;

@@ -175,6 +175,16 @@ impl Limits {
         }
     }
 
+    /// Takes every bcrypt permit until the guard is dropped: checks admitted meanwhile wait, in
+    /// flight, so a test can see what happens to others while they do.
+    #[cfg(test)]
+    pub(crate) async fn hold_permits(&self) -> tokio::sync::OwnedSemaphorePermit {
+        Arc::clone(&self.bcrypt)
+            .acquire_many_owned(self.policy.permits)
+            .await
+            .expect("the semaphore is never closed")
+    }
+
     /// bcrypt checks started so far.
     pub fn checks(&self) -> u64 {
         self.checks.get()
