@@ -564,17 +564,42 @@ mod tests {
         })));
         tokio::task::LocalSet::new()
             .run_until(async {
-                let many = (0..10)
-                    .map(|i| (IpAddr::from([10, 0, 1, i]), "guess".to_owned()))
-                    .collect();
-                let answers = parallel(&auth, &config(&hash), many).await;
-                let refused = answers
-                    .iter()
-                    .filter(|a| matches!(a, Err(Refusal::TooMany(_))))
-                    .count();
-                // One running, two waiting; the other seven at once.
-                assert_eq!(refused, 7, "{answers:?}");
-                assert_eq!(auth.limits.checks(), 3);
+                // The permit is busy (held here, so no check can finish early and make room):
+                // two checks may wait for it; the other eight are refused at once.
+                let held = auth.limits.hold_permits().await;
+                let (answers, mut answered) = tokio::sync::mpsc::unbounded_channel();
+                for i in 0..10 {
+                    let (auth, config, answers) =
+                        (std::rc::Rc::clone(&auth), config(&hash), answers.clone());
+                    tokio::task::spawn_local(async move {
+                        let header = basic("guess");
+                        let presented = Presented {
+                            authorization: Some(&header),
+                            ..Presented::default()
+                        };
+                        let client = Caller::direct(IpAddr::from([10, 0, 1, i]));
+                        let _ = answers.send(auth.check(&config, client, presented).await);
+                    });
+                }
+                for _ in 0..8 {
+                    let answer = answered.recv().await.unwrap();
+                    assert!(matches!(answer, Err(Refusal::TooMany(_))), "{answer:?}");
+                }
+                assert_eq!(
+                    auth.limits.checks(),
+                    0,
+                    "nothing ran while the permit was busy"
+                );
+                drop(held);
+                // The two that waited are checked (and fail: a wrong password).
+                for _ in 0..2 {
+                    let answer = answered.recv().await.unwrap();
+                    assert_eq!(
+                        answer,
+                        Err(Refusal::Unauthorized("wrong username or password"))
+                    );
+                }
+                assert_eq!(auth.limits.checks(), 2);
                 // Refused for being busy is not held against those clients.
                 let again = parallel(
                     &auth,
