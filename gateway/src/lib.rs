@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod conn;
 pub mod files;
 pub mod hosts;
 pub mod keeper;
@@ -26,19 +27,6 @@ use sense_bus::{Bus, BusError, ConnectOptions};
 use tokio_util::sync::CancellationToken;
 
 pub use state::GatewayOptions;
-
-/// picoserve's settings: connections kept alive; a stalled client is dropped after its write
-/// timeout, so it cannot hold the gateway.
-static CONFIG: picoserve::Config = picoserve::Config::new(picoserve::Timeouts {
-    start_read_request: picoserve::time::Duration::from_secs(10),
-    persistent_start_read_request: picoserve::time::Duration::from_secs(10),
-    read_request: picoserve::time::Duration::from_secs(5),
-    write: picoserve::time::Duration::from_secs(5),
-})
-.keep_connection_alive();
-
-/// Bytes per connection for the request head and a body read at once (a config update).
-const REQUEST_BUFFER: usize = 32 * 1024;
 
 /// Serves on `listener` until `shutdown`. Must run inside a `tokio::task::LocalSet`.
 pub async fn serve(
@@ -63,25 +51,12 @@ pub async fn serve(
                 }
             },
         };
-        let _ = stream.set_nodelay(true);
-        let shared = Rc::clone(&shared);
-        let stop = shutdown.clone();
-        tokio::task::spawn_local(async move {
-            let app = picoserve::Router::from_service(service::Gateway {
-                shared,
-                peer: peer.ip(),
-            });
-            let mut buffer = vec![0u8; REQUEST_BUFFER];
-            let server = picoserve::Server::new_tokio(&app, &CONFIG, &mut buffer);
-            tokio::select! {
-                () = stop.cancelled() => {}
-                result = server.serve(stream) => {
-                    if let Err(e) = result {
-                        tracing::debug!(%peer, error = %e, "connection ended with an error");
-                    }
-                }
-            }
-        });
+        tokio::task::spawn_local(conn::serve_connection(
+            Rc::clone(&shared),
+            stream,
+            peer,
+            shutdown.clone(),
+        ));
     }
     hub.abort();
     Ok(())
