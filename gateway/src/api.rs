@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
 /// One source in `GET /api/sources` (keyed by source id), `GET /api/sources/{id}` and the
-/// `/ws/sources` messages (a snapshot of every source, then `{id: SourceView}` per update).
+/// `/ws/sources` messages.
 #[derive(Clone, Debug, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SourceView<'a> {
@@ -19,16 +19,74 @@ pub struct SourceView<'a> {
     pub readings: &'a BTreeMap<String, Reading>,
     /// The status; `null` once it expired: the source is unavailable.
     pub status: Option<&'a Status>,
+    /// **[ours]** Whether the gateway reaches the data bus: while it is `down`, these are the
+    /// last values seen, frozen. In the contract's shape (`GET /api/sources`, the default
+    /// `/ws/sources`) only; a delta message says it once for all sources.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub bus: Option<&'a BusState>,
 }
 
-impl<'a> From<&'a SourceSnapshot> for SourceView<'a> {
-    fn from(s: &'a SourceSnapshot) -> Self {
+impl<'a> SourceView<'a> {
+    /// `snapshot`, with the bus state when the shape asks for it.
+    pub fn new(snapshot: &'a SourceSnapshot, bus: Option<&'a BusState>) -> Self {
         SourceView {
-            readings: &s.readings,
-            status: s.status.as_ref(),
+            readings: &snapshot.readings,
+            status: snapshot.status.as_ref(),
+            bus,
         }
     }
 }
+
+/// Whether the data bus answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "lowercase")]
+pub enum BusHealth {
+    /// The gateway reaches Redis: the values are live.
+    Up,
+    /// It does not: the values are the last ones seen.
+    Down,
+}
+
+/// The data bus as the gateway sees it, and since when (also in the `X-Sense-Bus` header of
+/// `GET /api/sources`: `up` or `down; since=<unix seconds>`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct BusState {
+    /// `up` or `down`.
+    pub state: BusHealth,
+    /// Unix seconds since it is in this state.
+    pub since: f64,
+    /// Why it is down.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub error: Option<String>,
+}
+
+/// **[ours]** A `/ws/sources?mode=delta` message. The first of each connection is `full`: it
+/// replaces whatever the client had. Later ones carry only the sources that changed (each
+/// replaced whole) and the ids of those that are gone; one is sent at least every
+/// [`DELTA_KEEPALIVE_S`] seconds even when nothing changed, so a client can tell a dead
+/// connection from a quiet one.
+#[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SourcesDelta<'a> {
+    /// Always `sources`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Whether `sources` is every source (replace) or the changed ones (merge).
+    pub full: bool,
+    /// The data bus now.
+    pub bus: &'a BusState,
+    /// Sources by id, each whole.
+    pub sources: BTreeMap<&'a str, SourceView<'a>>,
+    /// Sources that are gone since the last message.
+    pub removed: Vec<&'a str>,
+}
+
+/// The longest a delta client waits for a message while the connection is alive.
+pub const DELTA_KEEPALIVE_S: u64 = 10;
 
 /// Every error reply: what went wrong, and for a refused config write the field at fault.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -36,6 +94,9 @@ impl<'a> From<&'a SourceSnapshot> for SourceView<'a> {
 pub struct ApiError {
     /// What went wrong, naming the cause.
     pub error: String,
+    /// The same words: clients written against the contract read a command's answer from
+    /// `message`, and may get an error instead (a refused sign-in, a rate limit).
+    pub message: String,
     /// The refused field as `section.field` (e.g. `display.rotation`, `camera.cameras[0].host`).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
@@ -44,6 +105,30 @@ pub struct ApiError {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub cause: Option<String>,
+}
+
+impl ApiError {
+    /// An error saying `error`.
+    pub fn new(error: impl Into<String>) -> Self {
+        let error = error.into();
+        ApiError {
+            message: error.clone(),
+            error,
+            ..ApiError::default()
+        }
+    }
+
+    /// Naming the field at fault.
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    /// With the underlying error.
+    pub fn with_cause(mut self, cause: impl Into<String>) -> Self {
+        self.cause = Some(cause.into());
+        self
+    }
 }
 
 /// `POST /api/config` accepted: every section written, all or none.
@@ -58,23 +143,48 @@ pub struct ConfigUpdated {
     pub revisions: BTreeMap<&'static str, String>,
 }
 
-/// `POST /api/command/{target}`: the service's answer (200 when it did it, 400 when it refused),
-/// or why there was none (503 nobody listens, 504 timeout: then only `success` and `error`).
+/// Every answer of `POST /api/command/{target}`, in the contract's shape: `success` and a
+/// `message` in words, whatever the status code (200: the service answered, done or refused;
+/// 400: a malformed request; 404: an unknown target; 503: nobody listens; 504: no answer in
+/// time).
 #[derive(Clone, Debug, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CommandReply {
     /// Whether the command was carried out.
     pub success: bool,
-    /// A human summary (the service's `message`, else its error, else `done`/`failed`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "ts", ts(optional))]
-    pub message: Option<String>,
+    /// What happened, in words (the service's `message`, else its error, else `done`).
+    pub message: String,
     /// What the service answered with, e.g. `{"devices": [...]}` for `scan_aranet4`.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub data: Option<Map<String, Json>>,
-    /// Why it failed, naming the cause.
+    /// Why it failed, naming the cause (`null` when it succeeded).
     pub error: Option<String>,
+}
+
+impl CommandReply {
+    /// A command that was not carried out, and why.
+    pub fn failed(why: impl Into<String>) -> Self {
+        let why = why.into();
+        CommandReply {
+            success: false,
+            message: why.clone(),
+            data: None,
+            error: Some(why),
+        }
+    }
+}
+
+/// `POST /api/command/{target}`'s body.
+#[derive(Clone, Debug, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct CommandRequest {
+    /// The action, e.g. `clear`, `set_rotation`, `start_camera`.
+    pub action: String,
+    /// Its parameters.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub params: Option<Map<String, Json>>,
 }
 
 /// `GET /api/history/{source}/{sensor}`: averages over equal time buckets, oldest first.

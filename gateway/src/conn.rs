@@ -5,7 +5,8 @@ use std::rc::Rc;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::service;
+use crate::guard::Conn;
+use crate::router;
 use crate::state::Shared;
 
 /// picoserve's settings: connections kept alive; a stalled client is dropped after its write
@@ -29,7 +30,7 @@ pub async fn serve_connection(
     stop: CancellationToken,
 ) {
     let _ = stream.set_nodelay(true);
-    let app = picoserve::Router::from_service(service::Gateway {
+    let app = router::app(Conn {
         shared,
         peer: peer.ip(),
     });

@@ -5,17 +5,23 @@
 //!
 //! picoserve is single-threaded (its futures are not `Send`), so the gateway runs on a
 //! current-thread runtime of its own ([`spawn`]), or inside a `LocalSet` ([`serve`]); it is fed by
-//! the bus through one subscription per kind of event ([`state::run_hub`]).
+//! the bus through one subscription per kind of event ([`hub::run::run`]).
+
+// The router's type nests one level per route (`router::app`).
+#![recursion_limit = "256"]
 
 pub mod api;
 pub mod auth;
 pub mod conn;
 pub mod files;
+pub mod guard;
+pub mod handlers;
 pub mod hosts;
+pub mod hub;
 pub mod keeper;
 pub mod metrics;
 pub mod reply;
-pub mod service;
+pub mod router;
 pub mod state;
 pub mod ws;
 
@@ -36,7 +42,7 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> Result<(), BusError> {
     let shared = state::Shared::new(bus, options).await?;
-    let hub = tokio::task::spawn_local(state::run_hub(Rc::clone(&shared), shutdown.clone()));
+    let hub = tokio::task::spawn_local(hub::run::run(Rc::clone(&shared), shutdown.clone()));
     let address = listener.local_addr().ok();
     tracing::info!(?address, "gateway listening");
     loop {

@@ -1,6 +1,5 @@
 //! `/metrics` in Prometheus's text format.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use sense_bus::store::SourceSnapshot;
@@ -16,15 +15,16 @@ fn label(value: &str) -> String {
 }
 
 /// Renders every numeric reading as a gauge, the sources' health, and the gateway's counters.
-pub fn render(
-    sources: &BTreeMap<String, SourceSnapshot>,
+pub fn render<'a>(
+    sources: impl Iterator<Item = (&'a str, &'a SourceSnapshot)>,
     counters: &Counters,
     bus_ok: bool,
 ) -> String {
+    let sources: Vec<(&str, &SourceSnapshot)> = sources.collect();
     let mut out = String::with_capacity(4096);
     out.push_str("# HELP sense_reading The latest value of a reading (booleans as 0/1).\n");
     out.push_str("# TYPE sense_reading gauge\n");
-    for (source, snapshot) in sources {
+    for (source, snapshot) in &sources {
         for (sensor, reading) in &snapshot.readings {
             let value = match &reading.value {
                 sense_bus::model::Value::Bool(b) => Some(f64::from(u8::from(*b))),
@@ -126,6 +126,8 @@ pub fn render(
 mod tests {
     use sense_bus::model::{Reading, Status, Value};
 
+    use std::collections::BTreeMap;
+
     use super::*;
 
     #[test]
@@ -161,7 +163,11 @@ mod tests {
         snapshot.status = Some(status);
         let mut all = BTreeMap::new();
         all.insert("co2".to_owned(), snapshot);
-        let text = render(&all, &Counters::default(), true);
+        let text = render(
+            all.iter().map(|(k, v)| (k.as_str(), v)),
+            &Counters::default(),
+            true,
+        );
         assert!(
             text.contains("sense_reading{source=\"co2\",sensor=\"office:co2\",unit=\"ppm\"} 850\n"),
             "{text}"

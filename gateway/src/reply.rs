@@ -15,6 +15,13 @@ pub enum Body {
         /// The bytes.
         data: Vec<u8>,
     },
+    /// Bytes shared between replies (the hub's serialised snapshot).
+    Shared {
+        /// Its `Content-Type`.
+        content_type: &'static str,
+        /// The bytes.
+        data: std::rc::Rc<[u8]>,
+    },
     /// A file streamed from disk.
     File {
         /// Its `Content-Type`.
@@ -35,6 +42,7 @@ impl Content for Body {
     fn content_type(&self) -> &'static str {
         match self {
             Body::Bytes { content_type, .. }
+            | Body::Shared { content_type, .. }
             | Body::File { content_type, .. }
             | Body::Empty { content_type } => content_type,
         }
@@ -43,6 +51,7 @@ impl Content for Body {
     fn content_length(&self) -> usize {
         match self {
             Body::Bytes { data, .. } => data.len(),
+            Body::Shared { data, .. } => data.len(),
             Body::File { length, .. } => usize::try_from(*length).unwrap_or(usize::MAX),
             Body::Empty { .. } => 0,
         }
@@ -51,6 +60,7 @@ impl Content for Body {
     async fn write_content<W: Write>(self, mut writer: W) -> Result<(), W::Error> {
         match self {
             Body::Bytes { data, .. } => writer.write_all(&data).await,
+            Body::Shared { data, .. } => writer.write_all(&data).await,
             Body::Empty { .. } => Ok(()),
             Body::File {
                 mut file, length, ..
@@ -106,15 +116,21 @@ impl Reply {
         }
     }
 
+    /// `status` with JSON shared between replies.
+    pub fn shared_json(status: u16, json: std::rc::Rc<[u8]>) -> Reply {
+        Reply {
+            status,
+            headers: vec![("Cache-Control", "no-store".to_owned())],
+            body: Body::Shared {
+                content_type: "application/json",
+                data: json,
+            },
+        }
+    }
+
     /// `status` with `{"error": message}`.
     pub fn error(status: u16, message: impl Into<String>) -> Reply {
-        Reply::json(
-            status,
-            &crate::api::ApiError {
-                error: message.into(),
-                ..crate::api::ApiError::default()
-            },
-        )
+        Reply::json(status, &crate::api::ApiError::new(message))
     }
 
     /// 404 with the path named.
@@ -146,8 +162,23 @@ impl Reply {
         self
     }
 
-    /// Writes the response.
-    pub async fn write<R: Read, W: ResponseWriter<Error = R::Error>>(
+    /// The same answer without its body (`HEAD`).
+    pub fn without_body(mut self) -> Reply {
+        use picoserve::response::Content;
+        self.body = Body::Empty {
+            content_type: self.body.content_type(),
+        };
+        self
+    }
+
+    /// The status code.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+}
+
+impl IntoResponse for Reply {
+    async fn write_to<R: Read, W: ResponseWriter<Error = R::Error>>(
         self,
         connection: Connection<'_, R>,
         writer: W,

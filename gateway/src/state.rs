@@ -1,32 +1,19 @@
-//! What the gateway shares between connections, and the hub that feeds the WebSockets.
-//!
-//! One subscription per kind of event serves every client: the hub reads a source once when its
-//! `data:{id}` arrives and broadcasts the JSON to all `/ws/sources` clients. Broadcast channels are
-//! bounded: a client that falls behind is dropped, it never makes the gateway hold more.
+//! What the gateway shares between connections: the bus, the hub (what is true now), sign-in and
+//! its settings in force, the hosts served, counters.
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::rc::Rc;
-use std::sync::Arc;
-use std::time::Duration;
 
 use sense_bus::command::CommandClient;
 use sense_bus::config::{AuthConfig, IpRange, resolve};
 use sense_bus::keys::{self, channels};
-use sense_bus::{Bus, SectionName, SourceId, Topic};
-use serde_json::{Value as Json, json};
-use tokio::sync::broadcast;
-use tokio_util::sync::CancellationToken;
+use sense_bus::{Bus, SectionName};
 
 use crate::auth::Auth;
 use crate::hosts::{self, AllowedHosts};
+use crate::hub::Hub;
 use crate::keeper::{self, ConfigKeeper};
-
-/// Pending messages per WebSocket client before it counts as too slow and is dropped.
-pub const CLIENT_BACKLOG: usize = 64;
-/// Log entries kept for `/ws/logs` clients that connect later.
-pub const LOG_HISTORY: usize = keys::LOGS_KEPT;
 
 /// The channel services publish their warnings and errors on (ours).
 pub const LOGS_CHANNEL: &str = channels::LOGS;
@@ -152,20 +139,8 @@ pub struct Shared {
     pub options: GatewayOptions,
     /// Counters.
     pub counters: Counters,
-    /// Updates for `/ws/sources`: `{id: {readings, status}}`.
-    pub sources: broadcast::Sender<Arc<str>>,
-    /// `matrix:state` payloads for `/ws/grid`.
-    pub grid: broadcast::Sender<Arc<str>>,
-    /// The last `matrix:state`, for a client that just connected.
-    pub last_grid: RefCell<Option<Arc<str>>>,
-    /// Log entries for `/ws/logs`.
-    pub logs: broadcast::Sender<Arc<Json>>,
-    /// The latest log entries.
-    pub log_history: RefCell<VecDeque<Arc<Json>>>,
-    /// Whether the bus answered the last health check.
-    pub bus_ok: Cell<bool>,
-    /// Why it did not, if it did not.
-    pub bus_error: RefCell<Option<String>>,
+    /// What is true now: sources, the bus state, the LED matrix, logs.
+    pub hub: Hub,
 }
 
 impl std::fmt::Debug for Shared {
@@ -190,13 +165,7 @@ impl Shared {
             trusted_proxies: RefCell::default(),
             options,
             counters: Counters::default(),
-            sources: broadcast::channel(CLIENT_BACKLOG).0,
-            grid: broadcast::channel(CLIENT_BACKLOG).0,
-            last_grid: RefCell::new(None),
-            logs: broadcast::channel(CLIENT_BACKLOG).0,
-            log_history: RefCell::new(VecDeque::with_capacity(LOG_HISTORY)),
-            bus_ok: Cell::new(true),
-            bus_error: RefCell::new(None),
+            hub: Hub::default(),
         }))
     }
 
@@ -254,111 +223,5 @@ impl Shared {
                 .collect();
         }
         *self.auth_config.borrow_mut() = next;
-    }
-
-    /// Learns the machine's tailnet names from the `tailscale` source's readings in the bus
-    /// (`source:tailscale:dns_name`, `source:tailscale:hostname`), so the gateway answers to them.
-    pub async fn learn_tailnet_names(&self) {
-        match sense_bus::store::read_source(&self.bus, SourceId::Tailscale.as_str()).await {
-            Ok(snapshot) => self.hosts.learn(&snapshot),
-            Err(e) => tracing::debug!(error = %e, "cannot read the tailscale source's names"),
-        }
-    }
-
-    fn remember_log(&self, entry: Arc<Json>) {
-        let mut history = self.log_history.borrow_mut();
-        if history.len() == LOG_HISTORY {
-            history.pop_front();
-        }
-        history.push_back(Arc::clone(&entry));
-        let _ = self.logs.send(entry);
-    }
-}
-
-/// `{id: {readings, status}}` for one source, as `/api/sources` shows it.
-pub fn source_json(snapshot: &sense_bus::store::SourceSnapshot) -> Json {
-    serde_json::to_value(crate::api::SourceView::from(snapshot)).unwrap_or_default()
-}
-
-async fn next(sub: &mut Option<sense_bus::Subscription>) -> Option<sense_bus::Message> {
-    match sub {
-        Some(s) => s.recv().await,
-        None => std::future::pending().await,
-    }
-}
-
-/// Runs the hub until `shutdown`: subscriptions feeding the broadcasts, the bus health check, and
-/// the config's reconciliation (sign-in settings in force, settings Redis lost).
-pub async fn run_hub(shared: Rc<Shared>, shutdown: CancellationToken) {
-    shared.reconcile_config().await;
-    shared.learn_tailnet_names().await;
-    // Log entries written before this gateway started.
-    if let Ok(entries) = shared.bus.list(LOGS_KEY).await {
-        for e in entries.iter().rev().take(LOG_HISTORY).rev() {
-            if let Ok(v) = serde_json::from_str::<Json>(e) {
-                shared.remember_log(Arc::new(v));
-            }
-        }
-    }
-    let topics = [
-        Topic::pattern(channels::ALL_DATA),
-        Topic::channel(channels::MATRIX_STATE),
-        Topic::channel(channels::CONFIG_CHANGED),
-        Topic::channel(LOGS_CHANNEL),
-    ];
-    let mut sub = None;
-    // The bus's health, and the config: often enough that settings lost with a Redis restart
-    // are back within seconds.
-    let mut health = tokio::time::interval(Duration::from_secs(5));
-    loop {
-        if sub.is_none() {
-            sub = shared.bus.subscribe(&topics).await.ok();
-        }
-        tokio::select! {
-            () = shutdown.cancelled() => break,
-            _ = health.tick() => {
-                let result = shared.bus.ping().await;
-                shared.bus_ok.set(result.is_ok());
-                let answered = result.is_ok();
-                *shared.bus_error.borrow_mut() = result.err().map(|e| e.to_string());
-                if answered {
-                    shared.reconcile_config().await;
-                }
-            }
-            message = next(&mut sub) => {
-                let Some(m) = message else {
-                    sub = None;
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                };
-                if let Some(id) = channels::parse_data(&m.channel) {
-                    let tailscale = id == SourceId::Tailscale.as_str();
-                    // Nobody listening: no need to read the source (but for the tailnet names).
-                    if shared.sources.receiver_count() == 0 && !tailscale {
-                        continue;
-                    }
-                    if let Ok(snapshot) = sense_bus::store::read_source(&shared.bus, id).await {
-                        if tailscale {
-                            shared.hosts.learn(&snapshot);
-                        }
-                        if shared.sources.receiver_count() == 0 {
-                            continue;
-                        }
-                        let update = json!({ id: source_json(&snapshot) }).to_string();
-                        let _ = shared.sources.send(Arc::from(update));
-                    }
-                } else if m.channel == channels::MATRIX_STATE {
-                    let payload: Arc<str> = Arc::from(m.payload);
-                    *shared.last_grid.borrow_mut() = Some(Arc::clone(&payload));
-                    let _ = shared.grid.send(payload);
-                } else if m.channel == channels::CONFIG_CHANGED {
-                    shared.reconcile_config().await;
-                } else if m.channel == LOGS_CHANNEL
-                    && let Ok(entry) = serde_json::from_str::<Json>(&m.payload)
-                {
-                    shared.remember_log(Arc::new(entry));
-                }
-            }
-        }
     }
 }

@@ -1,9 +1,12 @@
-//! The WebSockets: `/ws/sources`, `/ws/grid`, `/ws/logs`.
+//! The WebSocket feeds: `/ws/sources`, `/ws/grid`, `/ws/logs`.
 //!
-//! Each sends what there is now on connect, then every update as it arrives, and a ping every
-//! 30 s so proxies keep the connection and clients notice a dead one. A client that cannot keep up
-//! (its backlog of [`CLIENT_BACKLOG`](crate::state::CLIENT_BACKLOG) updates overflows, or a write
-//! times out) is closed with 1008.
+//! Each sends what there is now on connect, then changes. State feeds (sources, grid) coalesce:
+//! a client gets at most one message per [`SOURCES_EVERY`] / [`GRID_EVERY`], always the latest
+//! state, never a backlog, so a client that falls behind catches up with the newest values
+//! instead of being dropped. Only a client whose socket takes no data for [`STALL`] is dropped.
+//! A ping goes out every [`HEARTBEAT`] so proxies keep the connection and clients notice a dead
+//! one; delta clients also get a message at least every [`DELTA_KEEPALIVE_S`] seconds, which a
+//! browser's script can see (it cannot see pings).
 
 use std::rc::Rc;
 use std::sync::Arc;
@@ -12,13 +15,22 @@ use std::time::Duration;
 use picoserve::futures::Either;
 use picoserve::io::{Read, Write};
 use picoserve::response::ws::{Message, SocketRx, SocketTx, WebSocketCallback};
-use serde_json::Value as Json;
-use tokio::sync::broadcast::{self, error::RecvError};
+use serde_json::{Value as Json, json};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::time::Instant;
 
+use crate::api::DELTA_KEEPALIVE_S;
+use crate::hub::DeltaCursor;
 use crate::state::{Counters, Shared};
 
 /// Time between pings.
 pub const HEARTBEAT: Duration = Duration::from_secs(30);
+/// The most often a `/ws/sources` client gets a message.
+pub const SOURCES_EVERY: Duration = Duration::from_millis(250);
+/// The most often a `/ws/grid` client gets a message (smooth enough for scrolling text).
+pub const GRID_EVERY: Duration = Duration::from_millis(50);
+/// A socket that takes no data for this long is dropped.
+pub const STALL: Duration = Duration::from_secs(5);
 
 /// The level order used by the log filter.
 fn level_rank(level: &str) -> u8 {
@@ -30,30 +42,20 @@ fn level_rank(level: &str) -> u8 {
     }
 }
 
-/// Which WebSocket, with what it needs.
-#[derive(Debug)]
+/// Which WebSocket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Feed {
-    /// `/ws/sources`: the snapshot, then per-source updates.
-    Sources {
-        /// The full `/api/sources` object at connect time.
-        snapshot: String,
-    },
-    /// `/ws/grid`: `matrix:state` payloads.
+    /// `/ws/sources`: every message is `GET /api/sources`'s body (the contract).
+    Sources,
+    /// `/ws/sources?mode=delta` (ours): a full message, then only what changed.
+    SourcesDelta,
+    /// `/ws/grid`: the latest `matrix:state`.
     Grid,
     /// `/ws/logs`: log entries at or above `min_level`.
     Logs {
         /// 0 debug, 1 info, 2 warn, 3 error.
         min_level: u8,
     },
-}
-
-/// One WebSocket connection.
-#[derive(Debug)]
-pub struct Socket {
-    /// The gateway's state.
-    pub shared: Rc<Shared>,
-    /// What to send.
-    pub feed: Feed,
 }
 
 impl Feed {
@@ -65,32 +67,88 @@ impl Feed {
     }
 }
 
-enum Updates {
-    Text(broadcast::Receiver<Arc<str>>),
-    Logs(broadcast::Receiver<Arc<Json>>, u8),
+/// One WebSocket connection.
+#[derive(Debug)]
+pub struct Socket {
+    /// The gateway's state.
+    pub shared: Rc<Shared>,
+    /// What to send.
+    pub feed: Feed,
 }
 
+/// What the socket waits for besides the client.
 enum Event {
+    /// Something to send (or nothing, for a filtered log entry).
     Send(Option<String>),
-    Lagged,
-    Closed,
+    /// Time for a ping.
     Heartbeat,
+    /// The gateway is shutting down.
+    Closed,
 }
 
-impl Updates {
-    async fn next(&mut self) -> Event {
+/// Where a socket is in its feed.
+enum Cursor {
+    Sources {
+        rx: tokio::sync::watch::Receiver<u64>,
+        delta: Option<DeltaCursor>,
+    },
+    Grid(tokio::sync::watch::Receiver<Option<Arc<str>>>),
+    Logs(tokio::sync::broadcast::Receiver<Arc<Json>>, u8),
+}
+
+impl Cursor {
+    /// The message bringing the client up to date now, if any.
+    fn current(&mut self, shared: &Shared, keepalive: bool) -> Option<String> {
         match self {
-            Updates::Text(rx) => match rx.recv().await {
-                Ok(text) => Event::Send(Some(text.to_string())),
-                Err(RecvError::Lagged(_)) => Event::Lagged,
-                Err(RecvError::Closed) => Event::Closed,
-            },
-            Updates::Logs(rx, min) => match rx.recv().await {
+            Cursor::Sources { rx, delta } => {
+                rx.borrow_and_update();
+                match delta {
+                    None => {
+                        let json = shared.hub.contract_json();
+                        Some(String::from_utf8_lossy(&json).into_owned())
+                    }
+                    Some(cursor) => shared.hub.read(|s| s.delta(cursor, keepalive)),
+                }
+            }
+            Cursor::Grid(rx) => rx.borrow_and_update().as_ref().map(|g| g.to_string()),
+            Cursor::Logs(..) => None,
+        }
+    }
+
+    /// Waits for the next thing to send, no sooner than `not_before`.
+    async fn next(&mut self, shared: &Shared, not_before: Instant) -> Event {
+        match self {
+            Cursor::Sources { rx, .. } => {
+                if rx.changed().await.is_err() {
+                    return Event::Closed;
+                }
+                tokio::time::sleep_until(not_before).await;
+                Event::Send(self.current(shared, false))
+            }
+            Cursor::Grid(rx) => {
+                if rx.changed().await.is_err() {
+                    return Event::Closed;
+                }
+                tokio::time::sleep_until(not_before).await;
+                Event::Send(self.current(shared, false))
+            }
+            Cursor::Logs(rx, min) => match rx.recv().await {
                 Ok(entry) => {
                     let level = entry.get("level").and_then(Json::as_str).unwrap_or("info");
                     Event::Send((level_rank(level) >= *min).then(|| entry.to_string()))
                 }
-                Err(RecvError::Lagged(_)) => Event::Lagged,
+                // Behind: skip to the newest entries, and say how many were skipped.
+                Err(RecvError::Lagged(skipped)) => Event::Send(Some(
+                    json!({
+                        "level": "warn",
+                        "service": "gateway",
+                        "message": format!(
+                            "{skipped} log entries were skipped: this connection was too slow for them"
+                        ),
+                        "timestamp": sense_bus::unix_now(),
+                    })
+                    .to_string(),
+                )),
                 Err(RecvError::Closed) => Event::Closed,
             },
         }
@@ -104,67 +162,86 @@ impl WebSocketCallback for Socket {
         mut tx: SocketTx<W>,
     ) -> Result<(), W::Error> {
         let shared = self.shared;
-        // Subscribe before sending the backlog, so nothing falls between the two.
-        let (first, mut updates) = match self.feed {
-            Feed::Sources { snapshot } => {
-                (vec![snapshot], Updates::Text(shared.sources.subscribe()))
+        let hub = &shared.hub;
+        // Subscribed before the first message, so nothing falls between the two.
+        let (mut cursor, first, every) = match self.feed {
+            Feed::Sources | Feed::SourcesDelta => {
+                let delta = (self.feed == Feed::SourcesDelta).then(DeltaCursor::default);
+                let mut cursor = Cursor::Sources {
+                    rx: hub.watch_sources(),
+                    delta,
+                };
+                let first = cursor.current(&shared, true).into_iter().collect();
+                (cursor, first, SOURCES_EVERY)
             }
             Feed::Grid => {
-                let updates = Updates::Text(shared.grid.subscribe());
-                (
-                    shared
-                        .last_grid
-                        .borrow()
-                        .iter()
-                        .map(|g| g.to_string())
-                        .collect(),
-                    updates,
-                )
+                let mut cursor = Cursor::Grid(hub.watch_grid());
+                let first = cursor.current(&shared, false).into_iter().collect();
+                (cursor, first, GRID_EVERY)
             }
             Feed::Logs { min_level } => {
-                let updates = Updates::Logs(shared.logs.subscribe(), min_level);
-                let history = shared
-                    .log_history
-                    .borrow()
+                let cursor = Cursor::Logs(hub.subscribe_logs(), min_level);
+                let history = hub
+                    .log_history()
                     .iter()
                     .filter(|e| {
                         level_rank(e.get("level").and_then(Json::as_str).unwrap_or("info"))
                             >= min_level
                     })
                     .map(|e| e.to_string())
-                    .collect();
-                (history, updates)
+                    .collect::<Vec<_>>();
+                (cursor, history, Duration::ZERO)
             }
         };
+        let keepalive =
+            (self.feed == Feed::SourcesDelta).then_some(Duration::from_secs(DELTA_KEEPALIVE_S));
         let clients = &shared.counters.websocket_clients;
         clients.set(clients.get() + 1);
         let result = async {
+            let mut last_sent = Instant::now();
             for text in first {
-                tx.send_text(&text).await?;
+                if !send(&mut tx, &text, &shared).await? {
+                    return Ok(());
+                }
             }
             let mut heartbeat = tokio::time::interval(HEARTBEAT);
             heartbeat.tick().await;
             let mut buffer = [0u8; 512];
             let close = loop {
+                let not_before = last_sent + every;
+                let idle_until = keepalive.map(|k| last_sent + k);
                 let signal = async {
                     tokio::select! {
-                        event = updates.next() => event,
+                        event = cursor.next(&shared, not_before) => event,
                         _ = heartbeat.tick() => Event::Heartbeat,
+                        () = async {
+                            match idle_until {
+                                Some(at) => tokio::time::sleep_until(at).await,
+                                None => std::future::pending().await,
+                            }
+                        } => Event::Send(Some(keepalive_message(&shared))),
                     }
                 };
-                match rx.next_message(&mut buffer, signal).await? {
+                let event = match rx.next_message(&mut buffer, signal).await? {
                     Either::First(Ok(Message::Close(_))) => break None,
-                    Either::First(Ok(Message::Ping(data))) => tx.send_pong(data).await?,
-                    Either::First(Ok(_)) => {}
-                    Either::First(Err(e)) => break Some((e.code(), "protocol error")),
-                    Either::Second(Event::Send(Some(text))) => tx.send_text(&text).await?,
-                    Either::Second(Event::Send(None)) => {}
-                    Either::Second(Event::Heartbeat) => tx.send_ping(b"").await?,
-                    Either::Second(Event::Lagged) => {
-                        Counters::bump(&shared.counters.websocket_dropped);
-                        break Some((1008, "too slow: updates were dropped"));
+                    Either::First(Ok(Message::Ping(data))) => {
+                        tx.send_pong(data).await?;
+                        continue;
                     }
-                    Either::Second(Event::Closed) => break Some((1001, "gateway shutting down")),
+                    Either::First(Ok(_)) => continue,
+                    Either::First(Err(e)) => break Some((e.code(), "protocol error")),
+                    Either::Second(event) => event,
+                };
+                match event {
+                    Event::Send(Some(text)) => {
+                        if !send(&mut tx, &text, &shared).await? {
+                            return Ok(());
+                        }
+                        last_sent = Instant::now();
+                    }
+                    Event::Send(None) => {}
+                    Event::Heartbeat => tx.send_ping(b"").await?,
+                    Event::Closed => break Some((1001, "gateway shutting down")),
                 }
             };
             tx.close(close).await
@@ -172,5 +249,27 @@ impl WebSocketCallback for Socket {
         .await;
         clients.set(clients.get().saturating_sub(1));
         result
+    }
+}
+
+/// A delta client's keep-alive: nothing changed, and the bus state.
+fn keepalive_message(shared: &Shared) -> String {
+    let bus = shared.hub.bus();
+    json!({"type": "sources", "full": false, "bus": bus, "sources": {}, "removed": []}).to_string()
+}
+
+/// Sends `text`; `false` when the client took nothing for [`STALL`] and is dropped.
+async fn send<W: Write>(
+    tx: &mut SocketTx<W>,
+    text: &str,
+    shared: &Shared,
+) -> Result<bool, W::Error> {
+    match tokio::time::timeout(STALL, tx.send_text(text)).await {
+        Ok(result) => result.map(|()| true),
+        Err(_) => {
+            Counters::bump(&shared.counters.websocket_dropped);
+            tracing::debug!("dropped a WebSocket client that took nothing for {STALL:?}");
+            Ok(false)
+        }
     }
 }

@@ -8,7 +8,8 @@
 use std::path::PathBuf;
 
 use sense_gateway::api::{
-    ApiError, CommandReply, ConfigUpdated, Health, History, Login, Session, SourceView,
+    ApiError, BusHealth, BusState, CommandReply, CommandRequest, ConfigUpdated, Health, History,
+    Login, Session, SourceView, SourcesDelta,
 };
 use ts_rs::TS;
 
@@ -26,4 +27,8 @@ fn export_typescript() {
     Health::export_all(&cfg).unwrap();
     Login::export_all(&cfg).unwrap();
     Session::export_all(&cfg).unwrap();
+    BusHealth::export_all(&cfg).unwrap();
+    BusState::export_all(&cfg).unwrap();
+    SourcesDelta::export_all(&cfg).unwrap();
+    CommandRequest::export_all(&cfg).unwrap();
 }

@@ -10,7 +10,7 @@ use crate::config::{self, Config, FieldError};
 use crate::ids::{SectionName, SourceId};
 use crate::keys::{self, channels};
 use crate::model::{ConfigChanged, DataUpdate, Measurement, Meta, Reading, Status};
-use crate::{Batch, Bus, BusError, Guard, unix_now};
+use crate::{Batch, Bus, BusError, Guard, Ttl, unix_now};
 
 /// How long a reading lives: twice the poll interval, never below 60 s nor below the
 /// `global.cache_ttl` floor. A source polled every 300 s therefore never blinks out between polls.
@@ -70,49 +70,78 @@ fn parse_logged<T: serde::de::DeserializeOwned>(key: &str, text: &str) -> Option
     }
 }
 
-/// The readings and status of `source`.
-pub async fn read_source(bus: &Bus, source: &str) -> Result<SourceSnapshot, BusError> {
-    let mut keys = bus.keys(&keys::readings_of(source)).await?;
-    keys.push(keys::status(source));
-    let values = bus.mget(&keys).await?;
-    let status_text = values.last().cloned().flatten();
-    let mut snapshot = SourceSnapshot {
-        status: status_text.and_then(|t| parse_logged(&keys::status(source), &t)),
-        ..SourceSnapshot::default()
-    };
-    for (key, value) in keys.iter().zip(values).take(keys.len() - 1) {
-        let (Some((_, sensor)), Some(text)) = (keys::parse_reading(key), value) else {
-            continue;
-        };
-        if let Some(reading) = parse_logged(key, &text) {
-            snapshot.readings.insert(sensor.to_owned(), reading);
+/// One source with each key's remaining life, for a cache that must forget a value exactly
+/// when Redis does.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SourceLife {
+    /// The readings and status.
+    pub snapshot: SourceSnapshot,
+    /// Each reading's remaining life, by sensor id.
+    pub reading_ttls: BTreeMap<String, Ttl>,
+    /// The status's remaining life.
+    pub status_ttl: Option<Ttl>,
+}
+
+impl SourceLife {
+    /// Whether the bus holds nothing of the source.
+    pub fn is_empty(&self) -> bool {
+        self.snapshot.readings.is_empty() && self.snapshot.status.is_none()
+    }
+}
+
+/// Sorts `(key, value, ttl)` of reading and status keys into sources.
+fn collect_sources(
+    found: impl IntoIterator<Item = (String, Option<(String, Ttl)>)>,
+) -> BTreeMap<String, SourceLife> {
+    let mut all: BTreeMap<String, SourceLife> = BTreeMap::new();
+    for (key, value) in found {
+        let Some((text, ttl)) = value else { continue };
+        if let Some((source, sensor)) = keys::parse_reading(&key) {
+            if let Some(reading) = parse_logged(&key, &text) {
+                let life = all.entry(source.to_owned()).or_default();
+                life.snapshot.readings.insert(sensor.to_owned(), reading);
+                life.reading_ttls.insert(sensor.to_owned(), ttl);
+            }
+        } else if let Some(source) = keys::parse_status(&key)
+            && let Some(status) = parse_logged(&key, &text)
+        {
+            let life = all.entry(source.to_owned()).or_default();
+            life.snapshot.status = Some(status);
+            life.status_ttl = Some(ttl);
         }
     }
-    Ok(snapshot)
+    all
+}
+
+/// The readings and status of `source`, with their remaining lives.
+pub async fn read_source_life(bus: &Bus, source: &str) -> Result<SourceLife, BusError> {
+    let mut keys = bus.keys(&keys::readings_of(source)).await?;
+    keys.push(keys::status(source));
+    let values = bus.mget_ttl(&keys).await?;
+    let mut all = collect_sources(keys.into_iter().zip(values));
+    Ok(all.remove(source).unwrap_or_default())
+}
+
+/// Every source that has readings or a status, by id, with their remaining lives.
+pub async fn read_all_source_lives(bus: &Bus) -> Result<BTreeMap<String, SourceLife>, BusError> {
+    let mut keys = bus.keys(keys::ALL_READINGS).await?;
+    keys.extend(bus.keys(keys::ALL_STATUSES).await?);
+    let values = bus.mget_ttl(&keys).await?;
+    Ok(collect_sources(keys.into_iter().zip(values)))
+}
+
+/// The readings and status of `source`.
+pub async fn read_source(bus: &Bus, source: &str) -> Result<SourceSnapshot, BusError> {
+    Ok(read_source_life(bus, source).await?.snapshot)
 }
 
 /// Every source that has readings or a status, by id.
 pub async fn read_all_sources(bus: &Bus) -> Result<BTreeMap<String, SourceSnapshot>, BusError> {
-    let mut keys = bus.keys(keys::ALL_READINGS).await?;
-    keys.extend(bus.keys(keys::ALL_STATUSES).await?);
-    let values = bus.mget(&keys).await?;
-    let mut all: BTreeMap<String, SourceSnapshot> = BTreeMap::new();
-    for (key, value) in keys.iter().zip(values) {
-        let Some(text) = value else { continue };
-        if let Some((source, sensor)) = keys::parse_reading(key) {
-            if let Some(reading) = parse_logged(key, &text) {
-                all.entry(source.to_owned())
-                    .or_default()
-                    .readings
-                    .insert(sensor.to_owned(), reading);
-            }
-        } else if let Some(source) = keys::parse_status(key)
-            && let Some(status) = parse_logged(key, &text)
-        {
-            all.entry(source.to_owned()).or_default().status = Some(status);
-        }
-    }
-    Ok(all)
+    Ok(read_all_source_lives(bus)
+        .await?
+        .into_iter()
+        .map(|(id, life)| (id, life.snapshot))
+        .collect())
 }
 
 /// The status of `source`, if it has not expired.

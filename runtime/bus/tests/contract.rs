@@ -56,6 +56,7 @@ macro_rules! contract {
 contract!(
     values_round_trip,
     keys_expire_after_their_ttl,
+    values_are_read_with_their_remaining_life,
     set_nx_writes_only_once,
     keys_are_found_by_pattern,
     batches_land_before_their_notice,
@@ -281,6 +282,33 @@ async fn keys_expire_after_their_ttl(bus: Bus) {
     assert_eq!(bus.get("short").await.unwrap(), None);
     assert_eq!(bus.ttl("short").await.unwrap(), Ttl::Missing);
     assert_eq!(bus.keys("*").await.unwrap(), ["long"]);
+}
+
+async fn values_are_read_with_their_remaining_life(bus: Bus) {
+    bus.set("life:short", "1", Some(Duration::from_secs(30)))
+        .await
+        .unwrap();
+    bus.set("life:forever", "2", None).await.unwrap();
+    let mut batch = Batch::new();
+    batch.push_capped("life:list", "x", 10, None);
+    bus.apply(&batch).await.unwrap();
+    let keys = ["life:short", "life:forever", "life:none", "life:list"].map(String::from);
+    let got = bus.mget_ttl(&keys).await.unwrap();
+    match &got[0] {
+        Some((v, Ttl::Expires(left))) => {
+            assert_eq!(v, "1");
+            assert!(
+                *left <= Duration::from_secs(30) && *left > Duration::from_secs(20),
+                "{left:?}"
+            );
+        }
+        other => panic!("expected a value with an expiry, got {other:?}"),
+    }
+    assert_eq!(got[1], Some(("2".to_owned(), Ttl::Persistent)));
+    assert_eq!(got[2], None);
+    // A list is not a text value (Redis's MGET answers nil for it).
+    assert_eq!(got[3], None);
+    assert!(bus.mget_ttl(&[]).await.unwrap().is_empty());
 }
 
 async fn set_nx_writes_only_once(bus: Bus) {

@@ -116,6 +116,25 @@ impl MemoryBus {
         }
     }
 
+    /// Each key's text value and remaining life, read under one lock.
+    pub(super) fn mget_ttl(&self, keys: &[String]) -> Vec<Option<(String, Ttl)>> {
+        let now = Instant::now();
+        let data = lock(&self.inner.data);
+        keys.iter()
+            .map(|key| match data.entries.get(key) {
+                Some(e) if e.live(now) => match &e.value {
+                    Stored::Text(text) => Some((
+                        text.clone(),
+                        e.expires
+                            .map_or(Ttl::Persistent, |at| Ttl::Expires(at - now)),
+                    )),
+                    Stored::List(_) => None,
+                },
+                _ => None,
+            })
+            .collect()
+    }
+
     pub(super) fn keys(&self, pattern: &str) -> Vec<String> {
         let now = Instant::now();
         let data = lock(&self.inner.data);

@@ -340,6 +340,18 @@ impl Bus {
         }
     }
 
+    /// `MGET` with each key's remaining life (`PTTL`), read together: `None` where a key has no
+    /// text value. Lets a cache drop a value exactly when Redis does.
+    pub async fn mget_ttl(&self, keys: &[String]) -> Result<Vec<Option<(String, Ttl)>>, BusError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        match &self.backend {
+            Backend::Memory(m) => Ok(m.mget_ttl(keys)),
+            Backend::Redis(r) => timed(r.mget_ttl(keys)).await,
+        }
+    }
+
     /// `SET key value [PX ttl]`.
     pub async fn set(&self, key: &str, value: &str, ttl: Option<Duration>) -> Result<(), BusError> {
         let mut batch = Batch::new();

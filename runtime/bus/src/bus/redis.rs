@@ -221,6 +221,52 @@ impl RedisBus {
         self.query(redis::cmd("MGET").arg(keys)).await
     }
 
+    /// `MGET` and each key's `PTTL` in one transaction, so a value and its remaining life agree.
+    pub(super) async fn mget_ttl(
+        &self,
+        keys: &[String],
+    ) -> Result<Vec<Option<(String, Ttl)>>, BusError> {
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        pipe.cmd("MGET").arg(keys);
+        for key in keys {
+            pipe.cmd("PTTL").arg(key);
+        }
+        let mut conn = self.conn.clone();
+        let (values, ttls): (Vec<Option<String>>, Vec<i64>) = {
+            let replies: Vec<redis::Value> = pipe
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| self.error(e))?;
+            let mut replies = replies.into_iter();
+            let values = replies
+                .next()
+                .map(|v| redis::from_redis_value(v))
+                .transpose()
+                .map_err(|e| BusError::Redis(e.to_string()))?
+                .unwrap_or_default();
+            let ttls = replies
+                .map(|v| redis::from_redis_value(v))
+                .collect::<Result<_, _>>()
+                .map_err(|e| BusError::Redis(e.to_string()))?;
+            (values, ttls)
+        };
+        Ok(values
+            .into_iter()
+            .zip(ttls)
+            .map(|(value, ms)| {
+                value.map(|v| {
+                    let ttl = match ms {
+                        -2 => Ttl::Missing,
+                        -1 => Ttl::Persistent,
+                        ms => Ttl::Expires(Duration::from_millis(ms.unsigned_abs())),
+                    };
+                    (v, ttl)
+                })
+            })
+            .collect())
+    }
+
     pub(super) async fn set_nx(&self, key: &str, value: &str) -> Result<bool, BusError> {
         let reply: Option<String> = self
             .query(redis::cmd("SET").arg(key).arg(value).arg("NX"))

@@ -9,6 +9,11 @@ export type ApiError = {
  */
 error: string, 
 /**
+ * The same words: clients written against the contract read a command's answer from
+ * `message`, and may get an error instead (a refused sign-in, a rate limit).
+ */
+message: string, 
+/**
  * The refused field as `section.field` (e.g. `display.rotation`, `camera.cameras[0].host`).
  */
 field?: string, 

@@ -2,8 +2,10 @@
 import type { JsonValue } from "./serde_json/JsonValue";
 
 /**
- * `POST /api/command/{target}`: the service's answer (200 when it did it, 400 when it refused),
- * or why there was none (503 nobody listens, 504 timeout: then only `success` and `error`).
+ * Every answer of `POST /api/command/{target}`, in the contract's shape: `success` and a
+ * `message` in words, whatever the status code (200: the service answered, done or refused;
+ * 400: a malformed request; 404: an unknown target; 503: nobody listens; 504: no answer in
+ * time).
  */
 export type CommandReply = { 
 /**
@@ -11,14 +13,14 @@ export type CommandReply = {
  */
 success: boolean, 
 /**
- * A human summary (the service's `message`, else its error, else `done`/`failed`).
+ * What happened, in words (the service's `message`, else its error, else `done`).
  */
-message?: string, 
+message: string, 
 /**
  * What the service answered with, e.g. `{"devices": [...]}` for `scan_aranet4`.
  */
 data?: { [key in string]: JsonValue }, 
 /**
- * Why it failed, naming the cause.
+ * Why it failed, naming the cause (`null` when it succeeded).
  */
 error: string | null, };

@@ -1,0 +1,76 @@
+//! The WebSocket routes: `/ws/sources[?mode=delta]`, `/ws/grid`, `/ws/logs[?level=warn]`. The
+//! guard has authorised them and checked their `Origin` like any API call (upstream left them
+//! open); the feeds themselves are in `crate::ws`.
+
+use std::rc::Rc;
+
+use picoserve::extract::State;
+use picoserve::response::ws::{
+    CallbackNotUsingState, UnspecifiedProtocol, UpgradedWebSocket, WebSocketUpgrade,
+};
+use serde::Deserialize;
+
+use super::ApiQuery;
+use crate::guard::Ctx;
+use crate::reply::Reply;
+use crate::ws::{Feed, Socket};
+
+/// What an upgrade answers: the socket, or why not.
+pub type Upgrade =
+    Result<UpgradedWebSocket<UnspecifiedProtocol, CallbackNotUsingState<Socket>>, Reply>;
+
+fn open(ctx: &Ctx, upgrade: WebSocketUpgrade, feed: Feed) -> Upgrade {
+    Ok(upgrade.on_upgrade(Socket {
+        shared: Rc::clone(&ctx.shared),
+        feed,
+    }))
+}
+
+/// `/ws/sources`'s query.
+#[derive(Debug, Default, Deserialize)]
+pub struct SourcesQuery {
+    /// `delta` (ours): a full message, then only what changed. Default: the contract's shape.
+    pub mode: Option<String>,
+}
+
+/// Live sources.
+pub async fn sources(
+    State(ctx): State<Ctx>,
+    ApiQuery(query): ApiQuery<SourcesQuery>,
+    upgrade: WebSocketUpgrade,
+) -> Upgrade {
+    let feed = match query.mode.as_deref() {
+        None | Some("" | "full" | "contract") => Feed::Sources,
+        Some("delta") => Feed::SourcesDelta,
+        Some(other) => {
+            return Err(Reply::error(
+                400,
+                format!(
+                    "unknown mode `{other}` (expected `delta`, or none for the contract's shape)"
+                ),
+            ));
+        }
+    };
+    open(&ctx, upgrade, feed)
+}
+
+/// The LED matrix.
+pub async fn grid(State(ctx): State<Ctx>, upgrade: WebSocketUpgrade) -> Upgrade {
+    open(&ctx, upgrade, Feed::Grid)
+}
+
+/// `/ws/logs`'s query.
+#[derive(Debug, Default, Deserialize)]
+pub struct LogsQuery {
+    /// The lowest level sent: `debug`, `info`, `warn` (default), `error`.
+    pub level: Option<String>,
+}
+
+/// Log entries.
+pub async fn logs(
+    State(ctx): State<Ctx>,
+    ApiQuery(query): ApiQuery<LogsQuery>,
+    upgrade: WebSocketUpgrade,
+) -> Upgrade {
+    open(&ctx, upgrade, Feed::logs(query.level.as_deref()))
+}

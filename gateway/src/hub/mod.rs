@@ -1,0 +1,149 @@
+//! The hub: what is true now, kept in memory and fed by the bus, so that requests and
+//! WebSockets never wait on Redis and keep showing the last values while it is away.
+//!
+//! - [`Snapshot`]: every source (readings, status) and the bus state, filled from Redis at start
+//!   and after each reconnect, updated from `data:{id}` notices, re-read every
+//!   [`RECONCILE`] (a notice lost while Redis was away, or a status written without one, must not
+//!   leave a source stale), and forgetting each value when Redis expires it.
+//! - The LED matrix's latest state and the latest log entries.
+//!
+//! Clients wait on [`Hub::watch_sources`] / [`Hub::watch_grid`]: `watch` channels hold only the
+//! latest version, so a slow client gets the latest state when it catches up, never a backlog.
+
+pub mod run;
+pub mod snapshot;
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sense_bus::keys;
+use serde_json::Value as Json;
+use tokio::sync::{broadcast, watch};
+use tokio::time::Instant;
+
+pub use snapshot::{DeltaCursor, Snapshot};
+
+use crate::api::{BusHealth, BusState};
+
+/// How often every source is re-read from the bus, besides the `data:{id}` notices.
+pub const RECONCILE: Duration = Duration::from_secs(5);
+/// How often the bus is pinged: a hung Redis is noticed within this plus the bus's timeout.
+pub const HEALTH_CHECK: Duration = Duration::from_secs(2);
+/// Log entries kept for `/ws/logs` clients that connect later.
+pub const LOG_HISTORY: usize = keys::LOGS_KEPT;
+/// Log entries a `/ws/logs` client may be behind before it skips to the newest.
+pub const LOG_BACKLOG: usize = 64;
+
+/// The gateway's view of now.
+#[derive(Debug)]
+pub struct Hub {
+    snapshot: RefCell<Snapshot>,
+    sources_version: watch::Sender<u64>,
+    grid: watch::Sender<Option<Arc<str>>>,
+    logs: broadcast::Sender<Arc<Json>>,
+    log_history: RefCell<VecDeque<Arc<Json>>>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Hub {
+            snapshot: RefCell::default(),
+            sources_version: watch::channel(0).0,
+            grid: watch::channel(None).0,
+            logs: broadcast::channel(LOG_BACKLOG).0,
+            log_history: RefCell::new(VecDeque::with_capacity(LOG_HISTORY)),
+        }
+    }
+}
+
+impl Hub {
+    /// Reads or changes the snapshot; clients are told if `f` says it changed.
+    pub fn update(&self, f: impl FnOnce(&mut Snapshot, Instant) -> bool) {
+        let (changed, version) = {
+            let mut snapshot = self.snapshot.borrow_mut();
+            let changed = f(&mut snapshot, Instant::now());
+            (changed, snapshot.version())
+        };
+        if changed {
+            self.sources_version.send_replace(version);
+        }
+    }
+
+    /// Looks at the snapshot.
+    pub fn read<T>(&self, f: impl FnOnce(&Snapshot) -> T) -> T {
+        f(&self.snapshot.borrow())
+    }
+
+    /// `GET /api/sources`'s body, serialised once per change.
+    pub fn contract_json(&self) -> Rc<[u8]> {
+        self.snapshot.borrow_mut().contract_json()
+    }
+
+    /// `GET /api/sources/{id}`'s body, if the bus holds anything of `id`.
+    pub fn source_json(&self, id: &str) -> Option<Rc<[u8]>> {
+        self.snapshot.borrow_mut().source_json(id)
+    }
+
+    /// The bus state now.
+    pub fn bus(&self) -> BusState {
+        self.snapshot.borrow().bus().clone()
+    }
+
+    /// Whether the bus answered last time.
+    pub fn bus_up(&self) -> bool {
+        self.snapshot.borrow().bus().state == BusHealth::Up
+    }
+
+    /// Says whether the bus answers.
+    pub fn set_bus(&self, result: Result<(), String>) {
+        let went = result.is_err() && self.bus_up();
+        if let Err(e) = &result
+            && went
+        {
+            tracing::warn!(error = %e, "the data bus is unreachable; serving the last values");
+        }
+        let came_back = result.is_ok() && !self.bus_up();
+        if came_back {
+            tracing::info!("the data bus answers again");
+        }
+        self.update(|s, _| s.set_bus(result));
+    }
+
+    /// Wakes on each change of the sources or the bus state.
+    pub fn watch_sources(&self) -> watch::Receiver<u64> {
+        self.sources_version.subscribe()
+    }
+
+    /// Keeps the latest `matrix:state`.
+    pub fn set_grid(&self, payload: Arc<str>) {
+        self.grid.send_replace(Some(payload));
+    }
+
+    /// Wakes on each new `matrix:state`; holds the latest.
+    pub fn watch_grid(&self) -> watch::Receiver<Option<Arc<str>>> {
+        self.grid.subscribe()
+    }
+
+    /// Keeps a log entry and passes it to `/ws/logs` clients.
+    pub fn push_log(&self, entry: Arc<Json>) {
+        let mut history = self.log_history.borrow_mut();
+        if history.len() == LOG_HISTORY {
+            history.pop_front();
+        }
+        history.push_back(Arc::clone(&entry));
+        let _ = self.logs.send(entry);
+    }
+
+    /// The kept log entries, oldest first.
+    pub fn log_history(&self) -> Vec<Arc<Json>> {
+        self.log_history.borrow().iter().cloned().collect()
+    }
+
+    /// New log entries from now on.
+    pub fn subscribe_logs(&self) -> broadcast::Receiver<Arc<Json>> {
+        self.logs.subscribe()
+    }
+}
