@@ -314,14 +314,14 @@ impl Gateway {
             Ok(written) => {
                 let reply = ConfigUpdated {
                     status: "ok",
-                    sections_updated: written.iter().map(|(n, _)| n.as_str()).collect(),
+                    sections_updated: written.iter().map(|w| w.section.as_str()).collect(),
                     revisions: written
                         .iter()
-                        .map(|(n, text)| (n.as_str(), revision(Some(text))))
+                        .map(|w| (w.section.as_str(), revision(Some(&w.text))))
                         .collect(),
                 };
-                for (name, text) in written {
-                    self.shared.keeper.remember(name, text);
+                for w in written {
+                    self.shared.keeper.remember(w.section, w.text);
                 }
                 Reply::json(200, &reply)
             }
