@@ -319,6 +319,10 @@ impl Gateway {
                         .iter()
                         .map(|w| (w.section.as_str(), revision(Some(&w.text))))
                         .collect(),
+                    warnings: written
+                        .iter()
+                        .flat_map(|w| w.warnings.iter().map(ToString::to_string))
+                        .collect(),
                 };
                 for w in written {
                     self.shared.keeper.remember(w.section, w.text);
