@@ -187,7 +187,8 @@ pub async fn seed_config_from_env(
 /// Why a config write did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigWriteError {
-    /// A value is invalid; nothing was written.
+    /// A value the write sets is invalid (in `auth`, checked whole, any stored one too), named
+    /// within its section; nothing was written.
     #[error(transparent)]
     Invalid(#[from] FieldError),
     /// The bus failed; nothing was written.
