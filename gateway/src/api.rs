@@ -141,6 +141,13 @@ pub struct ConfigUpdated {
     pub sections_updated: Vec<&'static str>,
     /// Each written section's new revision, to send back with the next write of it.
     pub revisions: BTreeMap<&'static str, String>,
+    /// Stored values of the written sections that the write did not set and that are invalid
+    /// (left by another tool or an older version), as `section.field: what is wrong`, in the
+    /// words a refused write of them would use (`display.rotation: must be one of 0, 90, 180,
+    /// 270 (got 45)`). They do not block the write and are kept as stored; services use the
+    /// environment's value or the default instead, and `GET /api/config` names them in
+    /// `_problems`, until a write sets them. Empty when every written section is valid.
+    pub warnings: Vec<String>,
 }
 
 /// Every answer of `POST /api/command/{target}`, in the contract's shape: `success` and a

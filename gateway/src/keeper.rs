@@ -262,8 +262,8 @@ mod tests {
         )
         .await
         .unwrap();
-        for (name, text) in written {
-            keeper.remember(name, text);
+        for w in written {
+            keeper.remember(w.section, w.text);
         }
         keeper.reconcile(&bus, &env).await.unwrap();
         let now: Json =

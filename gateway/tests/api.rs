@@ -254,6 +254,90 @@ async fn config_writes_are_validated_atomic_and_announced() {
 }
 
 #[tokio::test]
+async fn a_bad_stored_field_is_reported_and_does_not_block_writes_of_others() {
+    let g = start("config-warnings");
+    // Upstream's gateway stores `rotation: 45` without checking it.
+    g.bus
+        .set(
+            "config:display",
+            r#"{"rotation":45,"scroll_speed":0.05}"#,
+            None,
+        )
+        .await
+        .unwrap();
+    let problem = "config:display.rotation: must be one of 0, 90, 180, 270 (got 45); using 0";
+    let config = json_of(&g.get("/api/config").await);
+    assert_eq!(config["_problems"], json!([problem]), "{config}");
+    assert_eq!(config["display"]["rotation"], 0);
+
+    // Another field is written, with the bad one named; it stays stored for the user to fix.
+    let saved = g
+        .post("/api/config", &json!({"display": {"low_light": true}}))
+        .await;
+    assert_eq!(saved.status, 200, "{}", saved.text());
+    let body = json_of(&saved);
+    assert_eq!(body["sections_updated"], json!(["display"]));
+    assert_eq!(
+        body["warnings"],
+        json!(["display.rotation: must be one of 0, 90, 180, 270 (got 45)"])
+    );
+    let stored: Json =
+        serde_json::from_str(&g.bus.get("config:display").await.unwrap().unwrap()).unwrap();
+    assert_eq!(
+        stored,
+        json!({"rotation": 45, "scroll_speed": 0.05, "low_light": true})
+    );
+    let config = json_of(&g.get("/api/config").await);
+    assert_eq!(config["_problems"], json!([problem]));
+    assert_eq!(config["display"]["low_light"], true);
+
+    // Written invalid, it is still refused, naming it.
+    let refused = g
+        .post("/api/config", &json!({"display": {"rotation": 45}}))
+        .await;
+    assert_eq!(refused.status, 400);
+    assert_eq!(json_of(&refused)["field"], "display.rotation");
+
+    // Fixed: no warning, no problem.
+    let fixed = g
+        .post("/api/config", &json!({"display": {"rotation": 90}}))
+        .await;
+    assert_eq!(fixed.status, 200, "{}", fixed.text());
+    assert_eq!(json_of(&fixed)["warnings"], json!([]));
+    let config = json_of(&g.get("/api/config").await);
+    assert_eq!(config.get("_problems"), None, "{config}");
+    assert_eq!(config["display"]["rotation"], 90);
+
+    // In a list, the entry is named; a write of another field goes in and names it too.
+    g.bus
+        .set(
+            "config:aranet4",
+            r#"{"sensors":[{"label":"office","mac":"AA:BB:CC:DD:EE:FF"},{"label":"bed","mac":"nope"}]}"#,
+            None,
+        )
+        .await
+        .unwrap();
+    let config = json_of(&g.get("/api/config").await);
+    let problems = config["_problems"].as_array().unwrap();
+    assert!(
+        problems[0]
+            .as_str()
+            .unwrap()
+            .starts_with("config:aranet4.sensors[1].mac: must be a Bluetooth address"),
+        "{problems:?}"
+    );
+    let saved = g
+        .post("/api/config", &json!({"aranet4": {"timeout": 20}}))
+        .await;
+    assert_eq!(saved.status, 200, "{}", saved.text());
+    let warning = json_of(&saved)["warnings"][0].as_str().unwrap().to_owned();
+    assert!(
+        warning.starts_with("aranet4.sensors[1].mac: must be a Bluetooth address"),
+        "{warning}"
+    );
+}
+
+#[tokio::test]
 async fn commands_round_trip_time_out_or_find_nobody() {
     let g = start("commands");
     let mut sensors = CommandServer::listen(&g.bus, "sensors").await.unwrap();

@@ -113,14 +113,18 @@ pub async fn post(
         Ok(written) => {
             let reply = ConfigUpdated {
                 status: "ok",
-                sections_updated: written.iter().map(|(n, _)| n.as_str()).collect(),
+                sections_updated: written.iter().map(|w| w.section.as_str()).collect(),
                 revisions: written
                     .iter()
-                    .map(|(n, text)| (n.as_str(), revision(Some(text))))
+                    .map(|w| (w.section.as_str(), revision(Some(&w.text))))
+                    .collect(),
+                warnings: written
+                    .iter()
+                    .flat_map(|w| w.warnings.iter().map(ToString::to_string))
                     .collect(),
             };
-            for (name, text) in written {
-                ctx.shared.keeper.remember(name, text);
+            for w in written {
+                ctx.shared.keeper.remember(w.section, w.text);
             }
             Reply::json(200, &reply)
         }

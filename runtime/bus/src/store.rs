@@ -216,7 +216,8 @@ pub async fn seed_config_from_env(
 /// Why a config write did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigWriteError {
-    /// A value is invalid; nothing was written.
+    /// A value the write sets is invalid (in `auth`, checked whole, any stored one too), named
+    /// within its section; nothing was written.
     #[error(transparent)]
     Invalid(#[from] FieldError),
     /// The bus failed; nothing was written.
@@ -257,12 +258,25 @@ impl SectionUpdate {
     }
 }
 
+/// One section a write stored ([`update_sections`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WrittenSection {
+    /// The section.
+    pub section: SectionName,
+    /// Its new text; its [`config::revision`] follows from it.
+    pub text: String,
+    /// Stored fields the write did not set that are invalid, kept as they were for the user to
+    /// fix, each named within its section (`display.rotation`):
+    /// [`config::CheckedUpdate::warnings`]. Empty when the section is valid as a whole.
+    pub warnings: Vec<FieldError>,
+}
+
 /// Attempts of a write that others keep changing under it before it gives up.
 const WRITE_ATTEMPTS: usize = 64;
 
 /// Validates and writes several sections at once (all or none), then announces each on
-/// `config:changed`. `updates` are partial: their fields go over what is stored. Returns the
-/// sections written.
+/// `config:changed`. `updates` are partial: their fields go over what is stored, and are judged
+/// on what they set ([`config::check_update`]). Returns the sections written.
 pub async fn update_config(
     bus: &Bus,
     updates: &[(SectionName, Map<String, Json>)],
@@ -274,19 +288,21 @@ pub async fn update_config(
         .collect();
     update_sections(bus, &updates, env)
         .await
-        .map(|written| written.into_iter().map(|(name, _)| name).collect())
+        .map(|written| written.into_iter().map(|w| w.section).collect())
 }
 
 /// [`update_config`] with revisions: each update merges over what is stored at the moment it is
 /// written (read, merge, compare-and-set, again if another writer came in between), so
 /// concurrent partial writes never lose each other's fields; an update carrying a revision is
-/// refused as [`ConfigWriteError::Stale`] if its section changed since. Returns each written
-/// section's new text (its [`config::revision`] follows from it), in the order given.
+/// refused as [`ConfigWriteError::Stale`] if its section changed since. A field an update sets
+/// that is invalid refuses the write ([`ConfigWriteError::Invalid`], naming it); an invalid
+/// stored field it does not set is kept and reported in [`WrittenSection::warnings`]. Returns
+/// each written section, in the order given.
 pub async fn update_sections(
     bus: &Bus,
     updates: &[SectionUpdate],
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Vec<(SectionName, String)>, ConfigWriteError> {
+) -> Result<Vec<WrittenSection>, ConfigWriteError> {
     let names: Vec<SectionName> = updates.iter().map(|u| u.section).collect();
     for attempt in 0..WRITE_ATTEMPTS {
         let stored = read_config_texts(bus, &names).await?;
@@ -303,11 +319,15 @@ pub async fn update_sections(
             }
             let mut patch = update.patch.clone();
             config::restore_redacted_by_name(name, &mut patch, current.as_deref(), env)?;
-            let merged = config::check_update_by_name(name, current.as_deref(), &patch, env)?;
-            let text = Json::Object(merged).to_string();
+            let checked = config::check_update_by_name(name, current.as_deref(), &patch, env)?;
+            let text = Json::Object(checked.to_store).to_string();
             batch.set(keys::config(name), text.clone(), None);
             guards.push(Guard::holds(keys::config(name), current.as_deref()));
-            written.push((name, text));
+            written.push(WrittenSection {
+                section: name,
+                text,
+                warnings: checked.warnings,
+            });
         }
         announce_config(&mut batch, &names);
         if bus.apply_if(&guards, &batch).await? {

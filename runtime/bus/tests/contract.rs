@@ -72,6 +72,8 @@ contract!(
     apply_if_writes_only_when_every_guard_holds,
     concurrent_partial_config_writes_lose_nothing,
     a_stale_revision_is_refused,
+    a_partial_write_is_judged_on_the_fields_it_sets,
+    a_partial_write_keeps_a_stored_list_with_a_bad_entry,
 );
 
 async fn apply_if_writes_only_when_every_guard_holds(bus: Bus) {
@@ -196,7 +198,7 @@ async fn a_stale_revision_is_refused(bus: Bus) {
     )
     .await
     .unwrap();
-    let loaded = sense_bus::config::revision(Some(&first[0].1));
+    let loaded = sense_bus::config::revision(Some(&first[0].text));
     // Someone else writes.
     store::update_config(
         &bus,
@@ -226,6 +228,134 @@ async fn a_stale_revision_is_refused(bus: Bus) {
     let stored: serde_json::Value =
         serde_json::from_str(&bus.get("config:sleep").await.unwrap().unwrap()).unwrap();
     assert_eq!(stored, json!({"start_hour": 22, "end_hour": 6}));
+}
+
+/// Writes `patch` (JSON) to `section` through [`store::update_sections`], without an environment.
+async fn write(
+    bus: &Bus,
+    section: SectionName,
+    patch: serde_json::Value,
+) -> Result<store::WrittenSection, store::ConfigWriteError> {
+    let update = store::SectionUpdate::new(section, patch.as_object().unwrap().clone());
+    let mut written = store::update_sections(bus, &[update], &|_| None).await?;
+    Ok(written.remove(0))
+}
+
+async fn stored_json(bus: &Bus, section: SectionName) -> serde_json::Value {
+    serde_json::from_str(&bus.get(&keys::config(section)).await.unwrap().unwrap()).unwrap()
+}
+
+async fn a_partial_write_is_judged_on_the_fields_it_sets(bus: Bus) {
+    // Upstream's gateway stores `rotation: 45` without checking it.
+    bus.set(
+        "config:display",
+        r#"{"rotation":45,"scroll_speed":0.05}"#,
+        None,
+    )
+    .await
+    .unwrap();
+
+    // Another field is written; the bad one is named, and kept as it was.
+    let written = write(&bus, SectionName::Display, json!({"low_light": true}))
+        .await
+        .expect("a bad stored field does not block the write");
+    let warnings: Vec<String> = written.warnings.iter().map(|w| w.to_string()).collect();
+    assert_eq!(
+        warnings,
+        ["display.rotation: must be one of 0, 90, 180, 270 (got 45)"]
+    );
+    assert_eq!(
+        stored_json(&bus, SectionName::Display).await,
+        json!({"rotation": 45, "scroll_speed": 0.05, "low_light": true})
+    );
+    assert_eq!(
+        bus.get("config:display").await.unwrap().as_deref(),
+        Some(written.text.as_str())
+    );
+    // Readers use the default for it, and say so.
+    let (config, problems) = store::load_config(&bus, &[SectionName::Display], &|_| None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (config.display.rotation, config.display.low_light),
+        (0, true)
+    );
+    assert_eq!(
+        problems,
+        ["config:display.rotation: must be one of 0, 90, 180, 270 (got 45); using 0"]
+    );
+
+    // A written field that is invalid is still refused, naming it, and nothing changes.
+    let before = bus.get("config:display").await.unwrap();
+    for (patch, field) in [
+        (json!({"rotation": 45}), "display.rotation"),
+        (json!({"cycle_interval": -1}), "display.cycle_interval"),
+    ] {
+        match write(&bus, SectionName::Display, patch.clone()).await {
+            Err(store::ConfigWriteError::Invalid(e)) => assert_eq!(e.field, field, "{patch}"),
+            other => panic!("{patch}: {other:?}"),
+        }
+    }
+    assert_eq!(bus.get("config:display").await.unwrap(), before);
+
+    // Writing the field fixes it: no warning left, nor a problem for readers.
+    let written = write(&bus, SectionName::Display, json!({"rotation": 90}))
+        .await
+        .unwrap();
+    assert!(written.warnings.is_empty(), "{:?}", written.warnings);
+    assert_eq!(
+        stored_json(&bus, SectionName::Display).await["rotation"],
+        90
+    );
+    let (_, problems) = store::load_config(&bus, &[SectionName::Display], &|_| None)
+        .await
+        .unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+}
+
+async fn a_partial_write_keeps_a_stored_list_with_a_bad_entry(bus: Bus) {
+    let office = json!({"label": "office", "mac": "AA:BB:CC:DD:EE:FF", "enabled": true});
+    let bad = json!({"label": "bedroom", "mac": "not-a-mac", "enabled": true});
+    let stored = json!({"sensors": [office.clone(), bad.clone()], "timeout": 10});
+    bus.set("config:aranet4", &stored.to_string(), None)
+        .await
+        .unwrap();
+
+    let written = write(&bus, SectionName::Aranet4, json!({"timeout": 30}))
+        .await
+        .unwrap();
+    assert_eq!(written.warnings.len(), 1, "{:?}", written.warnings);
+    assert_eq!(written.warnings[0].field, "aranet4.sensors[1].mac");
+    let now = stored_json(&bus, SectionName::Aranet4).await;
+    assert_eq!(
+        now["sensors"], stored["sensors"],
+        "the list is kept as stored"
+    );
+    assert_eq!(now["timeout"], 30);
+
+    // A write of the list is judged on the list written: the bad entry sent back is refused.
+    match write(
+        &bus,
+        SectionName::Aranet4,
+        json!({"sensors": [office.clone(), bad]}),
+    )
+    .await
+    {
+        Err(store::ConfigWriteError::Invalid(e)) => {
+            assert_eq!(e.field, "aranet4.sensors[1].mac");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Fixed, it goes in and the warning is gone.
+    let fixed = json!({"label": "bedroom", "mac": "11:22:33:44:55:66", "enabled": true});
+    let written = write(
+        &bus,
+        SectionName::Aranet4,
+        json!({"sensors": [office, fixed]}),
+    )
+    .await
+    .unwrap();
+    assert!(written.warnings.is_empty(), "{:?}", written.warnings);
 }
 
 async fn capped_lists_keep_the_newest_entries(bus: Bus) {

@@ -1,10 +1,14 @@
-import { createRawSnippet, flushSync, mount, unmount, type Component } from 'svelte';
+import { createRawSnippet, flushSync, mount, tick, unmount, type Component } from 'svelte';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { SourceView } from '$lib/api/types';
+import * as specs from '$lib/settings';
+import type { SaveResult } from '$lib/stores/config.svelte';
+import Aranet4Settings from './Aranet4Settings.svelte';
 import Card from './Card.svelte';
 import LedMatrix from './LedMatrix.svelte';
 import Login from './Login.svelte';
-import { session } from '$lib/app.svelte';
+import SectionForm from './SectionForm.svelte';
+import { config, session } from '$lib/app.svelte';
 
 const body = createRawSnippet(() => ({ render: () => '<p class="content">values</p>' }));
 let target: HTMLElement;
@@ -77,5 +81,89 @@ describe('Login', () => {
 		session.problem = null;
 		flushSync();
 		expect(el.querySelector('[role="alert"]')).toBeNull();
+	});
+});
+
+describe('Settings: a stored value that is not in use', () => {
+	const display = { rotation: 0, show_icons: true, scroll_speed: 0.08, icon_duration: 1.5, cycle_interval: 60, low_light: false };
+	const rotationProblem = 'config:display.rotation: must be one of 0, 90, 180, 270 (got 45); using 0';
+	const warning = 'display.rotation: must be one of 0, 90, 180, 270 (got 45)';
+	const originalSave = config.save;
+	let calls: Array<[string, unknown]> = [];
+	let saved: Promise<SaveResult> | null = null;
+
+	function stubSave(result: SaveResult) {
+		calls = [];
+		config.save = ((section: string, patch: unknown) => {
+			calls.push([section, patch]);
+			saved = Promise.resolve(result);
+			return saved;
+		}) as typeof config.save;
+	}
+
+	afterEach(() => {
+		config.save = originalSave;
+		config.config = null;
+	});
+
+	test('is said next to its field, in words, and saving another field says it is still there', async () => {
+		config.config = { display, _problems: [rotationProblem] } as never;
+		const el = render(SectionForm as unknown as Component<{ spec: typeof specs.display }>, { spec: specs.display });
+		const field = el.querySelector('[data-field="rotation"]')!;
+		const message = field.querySelector('[data-testid="field-warning"]');
+		expect(message?.textContent).toContain(
+			'The stored value is not in use: must be one of 0, 90, 180, 270 (got 45); using 0. ' +
+				'Saving a value here replaces it; saving other fields keeps it.'
+		);
+		// Read out with the select it belongs to.
+		const select = field.querySelector('select')!;
+		expect(select.getAttribute('aria-describedby')?.split(' ')).toContain(message!.id);
+		expect(el.querySelectorAll('[data-testid="field-warning"]')).toHaveLength(1);
+
+		// Another field is saved alone (the bad value is not overwritten behind the user's back);
+		// the answer's warning is shown.
+		stubSave({ ok: true, warnings: [warning] });
+		const lowLight = el.querySelector<HTMLInputElement>('#display-low_light')!;
+		lowLight.checked = true;
+		lowLight.dispatchEvent(new Event('change', { bubbles: true }));
+		flushSync();
+		el.querySelector('form')!.dispatchEvent(new Event('submit', { bubbles: true, cancelable: true }));
+		await saved;
+		await tick();
+		expect(calls).toEqual([['display', { low_light: true }]]);
+		const status = el.querySelector('[data-testid="save-status"]')!;
+		expect(status.textContent).toContain(`Saved. Still stored and not in use until fixed: ${warning}`);
+		expect(status.classList.contains('warn-text')).toBe(true);
+
+		// The store reloads after a save: the bad value is still stored, and still named.
+		config.config = { display: { ...display, low_light: true }, _problems: [rotationProblem] } as never;
+		flushSync();
+		expect(field.querySelector('[data-testid="field-warning"]')).not.toBeNull();
+
+		// The value shown (0°) can be saved in its place, though choosing it changes nothing.
+		stubSave({ ok: true, warnings: [] });
+		const fix = field.querySelector<HTMLButtonElement>('[data-testid="field-fix"]')!;
+		expect(fix.textContent).toBe('Save 0° in its place');
+		fix.click();
+		await saved;
+		await tick();
+		expect(calls).toEqual([['display', { rotation: 0 }]]);
+		expect(el.querySelector('[data-testid="save-status"]')!.textContent).toBe('Saved.');
+
+		// Once fixed (the reloaded config names no problem) the message is gone.
+		config.config = { display, _problems: [] } as never;
+		flushSync();
+		expect(el.querySelector('[data-testid="field-warning"]')).toBeNull();
+	});
+
+	test('a bad entry of a stored list is named in the list’s section', () => {
+		config.config = {
+			aranet4: { sensors: [], timeout: 10 },
+			_problems: ['config:aranet4.sensors[1].mac: must be a Bluetooth address like AA:BB:CC:DD:EE:FF (got "nope"); using []']
+		} as never;
+		const el = render(Aranet4Settings, {});
+		const message = el.querySelector('[data-testid="field-warning"][data-field="sensors"]');
+		expect(message?.textContent).toContain('A stored value is not in use: sensors[1].mac: must be a Bluetooth address');
+		expect(message?.textContent).toContain('saving sensors replaces the stored value; saving other fields keeps it.');
 	});
 });

@@ -14,7 +14,18 @@ export const DEFAULT_INTERVALS: Record<SourceId, number | null> = {
 	network_camera: null
 };
 
-export type SaveResult = { ok: true } | { ok: false; field?: string; error: string };
+/** A saved section comes with `warnings`: stored values it did not set that are still invalid. */
+export type SaveResult = { ok: true; warnings: string[] } | { ok: false; field?: string; error: string };
+
+/** A stored value the gateway does not use (named in `_problems`): `path` within the section
+ *  (`rotation`, `sensors[1].mac`; empty for the whole section) and what is wrong with it. */
+export interface StoredProblem {
+	path: string;
+	message: string;
+}
+
+/** The top-level field a path within a section belongs to (`sensors[1].mac` → `sensors`). */
+export const topField = (path: string) => path.split(/[.[]/, 1)[0]!;
 
 export class ConfigStore {
 	config = $state<ConfigView | null>(null);
@@ -61,6 +72,27 @@ export class ConfigStore {
 		return out;
 	}
 
+	/** The stored values of one section that are not in use (`_problems` naming the section),
+	 *  by the top-level field they belong to; `''` for the section as a whole. The settings show
+	 *  each next to its field, for the user to fix: a write that does not set it keeps it. */
+	storedProblems(section: SectionName): Record<string, StoredProblem> {
+		const out: Record<string, StoredProblem> = {};
+		const prefix = `config:${section}`;
+		for (const p of this.config?._problems ?? []) {
+			if (!p.startsWith(prefix)) continue;
+			const rest = p.slice(prefix.length);
+			// `config:display.rotation: must be …; using 0`; `config:display is not valid JSON …`
+			const field = /^\.([^\s:]+): ([\s\S]*)$/.exec(rest);
+			if (field) {
+				const key = topField(field[1]!);
+				out[key] ??= { path: field[1]!, message: field[2]! };
+			} else if (rest.startsWith(' ')) {
+				out[''] ??= { path: '', message: rest.trim() };
+			}
+		}
+		return out;
+	}
+
 	/** Saves one section's changed fields; on success reloads, on refusal records the message. */
 	async save<S extends SectionName>(section: S, patch: ConfigPatch[S]): Promise<SaveResult> {
 		this.saving = section;
@@ -73,10 +105,11 @@ export class ConfigStore {
 			const revision = this.config?._revisions?.[section];
 			const body = { [section]: patch } as ConfigPatch;
 			if (revision) body._revisions = { [section]: revision };
-			await this.client.saveConfig(body);
+			const reply = await this.client.saveConfig(body);
 			this.errors = clear;
 			await this.load();
-			return { ok: true };
+			// Stored values this save did not set that are still invalid (kept, not in use).
+			return { ok: true, warnings: reply?.warnings ?? [] };
 		} catch (e) {
 			const err = e as ApiError;
 			const field = err instanceof ApiError && err.field ? err.field : section;

@@ -159,6 +159,36 @@ describe('ConfigStore', () => {
 		expect(c.sectionErrors('sleep')['']).toMatch(/reload/);
 	});
 
+	test('stored values not in use are found by field; a save answers the warnings left', async () => {
+		const saveConfig = vi.fn().mockResolvedValueOnce({
+			status: 'ok',
+			sections_updated: ['display'],
+			revisions: { display: 'r2' },
+			warnings: ['display.rotation: must be one of 0, 90, 180, 270 (got 45)']
+		});
+		const c: ConfigStore = new ConfigStore({ config: vi.fn(async () => c.config as never), saveConfig });
+		c.config = {
+			_problems: [
+				'DISPLAY_ROTATION="x" is not a whole number; ignored',
+				'config:display.rotation: must be one of 0, 90, 180, 270 (got 45); using 0',
+				'config:camera.cameras[1].host: must be a host name or IP address; using []',
+				'config:sleep is not valid JSON (expected value at line 1 column 1); using environment and defaults'
+			]
+		} as never;
+		expect(c.storedProblems('display')).toEqual({
+			rotation: { path: 'rotation', message: 'must be one of 0, 90, 180, 270 (got 45); using 0' }
+		});
+		expect(c.storedProblems('camera')).toEqual({
+			cameras: { path: 'cameras[1].host', message: 'must be a host name or IP address; using []' }
+		});
+		expect(c.storedProblems('sleep')['']?.message).toMatch(/^is not valid JSON/);
+		expect(c.storedProblems('global')).toEqual({});
+		expect(await c.save('display', { low_light: true })).toEqual({
+			ok: true,
+			warnings: ['display.rotation: must be one of 0, 90, 180, 270 (got 45)']
+		});
+	});
+
 	test('intervals come from the schedule, with the contract defaults before it loads', async () => {
 		const c = new ConfigStore({ config: vi.fn(), saveConfig: vi.fn() });
 		expect(c.interval('weather')).toBe(300);

@@ -358,26 +358,72 @@ pub fn check_section<S: Section>(object: &Map<String, Json>) -> Result<S, FieldE
     check_map::<S>(&merged).map_err(|e| e.within(S::NAME.as_str()))
 }
 
+/// A partial update that may be written: see [`check_update`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckedUpdate {
+    /// The object to store at `config:{section}`: the stored fields with the patch's over them.
+    pub to_store: Map<String, Json>,
+    /// Stored fields the patch does not set that are invalid, each named within its section
+    /// (`display.rotation`) in the words a refused write of it would use. They stay stored as
+    /// they are, for the user to fix; readers go on using the next layer's value instead, as
+    /// [`resolve`] reports. Empty when the section is valid as a whole.
+    pub warnings: Vec<FieldError>,
+}
+
 /// Checks a partial update of a section: `patch`'s fields over what Redis holds (`stored`) over
-/// the environment and defaults. On success returns the object to store at `config:{section}`
-/// (the stored fields plus the patch); on failure the first field at fault, and nothing is to be
-/// written.
+/// the environment and defaults.
+///
+/// The update is judged on what it writes: each field of `patch` must be valid (types, ranges,
+/// enums, and rules across fields that involve it), taken over the values in force (the valid
+/// stored fields, then the environment and defaults). A stored field that is invalid and not in
+/// `patch` does not refuse the update: it is kept as stored (never silently dropped) and
+/// reported in [`CheckedUpdate::warnings`]. A list is one field: a patch that changes one
+/// camera sends, and is judged on, the whole list. Sections used only when valid as a whole
+/// ([`Section::CHECKED_WHOLE`]: `auth`) are checked whole, so an invalid stored field refuses
+/// the update there.
+///
+/// On failure the first field at fault, and nothing is to be written.
 pub fn check_update<S: Section>(
     stored: Option<&str>,
     patch: &Map<String, Json>,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Map<String, Json>, FieldError> {
-    // A stored value that no longer parses is dropped by the update rather than kept around.
-    let mut to_store = match stored.map(serde_json::from_str::<Json>) {
+) -> Result<CheckedUpdate, FieldError> {
+    let within = |e: FieldError| e.within(S::NAME.as_str());
+    // A stored value that is not a JSON object is replaced by the update: it has no fields to keep.
+    let stored = match stored.map(serde_json::from_str::<Json>) {
         Some(Ok(Json::Object(map))) => map,
         _ => Map::new(),
     };
+    let mut to_store = stored.clone();
     to_store.extend(patch.clone());
-    let mut effective = defaults::<S>();
-    effective.extend(env_layer::<S>(env).0);
-    effective.extend(to_store.clone());
-    check_map::<S>(&effective).map_err(|e| e.within(S::NAME.as_str()))?;
-    Ok(to_store)
+    let mut in_force = defaults::<S>();
+    in_force.extend(env_layer::<S>(env).0);
+    if S::CHECKED_WHOLE {
+        in_force.extend(to_store.clone());
+        check_map::<S>(&in_force).map_err(within)?;
+        return Ok(CheckedUpdate {
+            to_store,
+            warnings: Vec::new(),
+        });
+    }
+    let fallback = in_force.clone();
+    // What readers use now: the valid stored fields over the environment and defaults.
+    apply_layer::<S>(&mut in_force, stored.into_iter().collect());
+    // The patch over it: a written field that is invalid, alone or with what is in force,
+    // refuses the update.
+    in_force.extend(patch.clone());
+    check_map::<S>(&in_force).map_err(within)?;
+    // What stays wrong once written, as readers will see it.
+    let mut resolved = fallback;
+    let mut warnings = Vec::new();
+    for (key, _, e) in apply_layer::<S>(&mut resolved, to_store.clone().into_iter().collect()) {
+        if patch.contains_key(&key) {
+            // A written field readers would not use (it conflicts with a stored one kept).
+            return Err(within(e));
+        }
+        warnings.push(within(e));
+    }
+    Ok(CheckedUpdate { to_store, warnings })
 }
 
 /// [`check_update`] for a section known by name, e.g. from `POST /api/config`.
@@ -386,7 +432,7 @@ pub fn check_update_by_name(
     stored: Option<&str>,
     patch: &Map<String, Json>,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Map<String, Json>, FieldError> {
+) -> Result<CheckedUpdate, FieldError> {
     crate::with_section!(name, S => check_update::<S>(stored, patch, env))
 }
 

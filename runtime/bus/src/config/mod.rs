@@ -4,8 +4,9 @@
 //! in order: that object (what the dashboard wrote), the environment (the contract's variable
 //! names, e.g. `WEATHER_LOCATION`), the default. Resolution is per field and never fails: a field
 //! that is malformed or out of range is left out and reported as a problem naming it, and the next
-//! layer's value is used. Writes are strict instead: [`check_update`] refuses the whole update,
-//! naming the field, and nothing is stored.
+//! layer's value is used. Writes are strict about what they write instead: [`check_update`]
+//! refuses the whole update when a field it sets is invalid, naming the field, and nothing is
+//! stored; an invalid stored field it does not set is kept and reported as a warning.
 
 mod endpoint;
 mod layered;
@@ -15,8 +16,8 @@ mod sections;
 pub use endpoint::Endpoint;
 
 pub use layered::{
-    EnvField, EnvKind, FieldError, Resolved, check_section, check_update, check_update_by_name,
-    env_layer, env_layer_by_name, resolve, resolve_by_name,
+    CheckedUpdate, EnvField, EnvKind, FieldError, Resolved, check_section, check_update,
+    check_update_by_name, env_layer, env_layer_by_name, resolve, resolve_by_name,
 };
 pub use net::{IpRange, canonical as canonical_ip};
 pub use sections::*;
@@ -101,6 +102,11 @@ pub trait Section:
     /// of every element of a list. A problem with a secret, or with a field that holds one
     /// (`cameras`, `cameras[2]`), never quotes the value.
     const SECRET_PATHS: &'static [&'static str] = &[];
+    /// Whether the section is used only when valid as a whole (`auth`, whose sign-in settings
+    /// fail closed): then a write must leave every stored field valid, also those it does not
+    /// set, since a section left invalid would not be in force at all. Other sections are read
+    /// field by field, and a write is judged on the fields it sets ([`check_update`]).
+    const CHECKED_WHOLE: bool = false;
 
     /// Range and consistency checks beyond what the types enforce, naming the field at fault.
     fn validate(&self) -> Result<(), FieldError> {

@@ -189,13 +189,14 @@ fn updates_are_all_or_nothing_and_name_the_field() {
     );
 
     let stored = r#"{"scroll_speed": 0.05}"#;
-    let merged =
+    let checked =
         check_update::<DisplayConfig>(Some(stored), &object(json!({"rotation": 90})), &no_env)
             .unwrap();
     assert_eq!(
-        Json::Object(merged),
+        Json::Object(checked.to_store),
         json!({"scroll_speed": 0.05, "rotation": 90})
     );
+    assert!(checked.warnings.is_empty(), "{:?}", checked.warnings);
 
     let err = check_update_by_name(
         SectionName::Schedule,
@@ -206,6 +207,172 @@ fn updates_are_all_or_nothing_and_name_the_field() {
     .unwrap_err();
     assert_eq!(err.field, "schedule.system");
     assert!(err.message.contains("invalid type"), "{err}");
+}
+
+/// `check_update` of `patch` (JSON) over `stored`, without an environment.
+fn update<S: Section>(stored: &Json, patch: Json) -> Result<CheckedUpdate, FieldError> {
+    check_update::<S>(Some(&stored.to_string()), &object(patch), &no_env)
+}
+
+fn messages(warnings: &[FieldError]) -> Vec<String> {
+    warnings.iter().map(ToString::to_string).collect()
+}
+
+#[test]
+fn an_invalid_stored_field_does_not_block_writes_of_others_and_is_kept() {
+    // Upstream's gateway writes `rotation: 45` unvalidated.
+    let stored = json!({"rotation": 45, "scroll_speed": 0.05});
+    let checked = update::<DisplayConfig>(&stored, json!({"low_light": true})).unwrap();
+    assert_eq!(
+        Json::Object(checked.to_store.clone()),
+        json!({"rotation": 45, "scroll_speed": 0.05, "low_light": true}),
+        "the bad value stays stored for the user to fix"
+    );
+    assert_eq!(
+        messages(&checked.warnings),
+        ["display.rotation: must be one of 0, 90, 180, 270 (got 45)"],
+        "in the words a refused write of it would use"
+    );
+    assert_eq!(checked.warnings[0].field, "display.rotation");
+
+    // Readers go on as before: the next layer's value, and a problem naming the field.
+    let text = Json::Object(checked.to_store).to_string();
+    let r = resolve::<DisplayConfig>(Some(&text), &no_env);
+    assert_eq!(r.value.rotation, 0);
+    assert!(r.value.low_light);
+    assert_eq!(
+        r.problems,
+        ["config:display.rotation: must be one of 0, 90, 180, 270 (got 45); using 0"]
+    );
+    let env = env_of(&[("DISPLAY_ROTATION", "180")]);
+    assert_eq!(
+        resolve::<DisplayConfig>(Some(&text), &env).value.rotation,
+        180
+    );
+
+    // Writing the field fixes it, and the warning is gone.
+    let checked = update::<DisplayConfig>(&stored, json!({"rotation": 90})).unwrap();
+    assert_eq!(checked.to_store["rotation"], 90);
+    assert!(checked.warnings.is_empty(), "{:?}", checked.warnings);
+
+    // A written field is still judged strictly, naming it, whatever else is stored.
+    for (patch, field) in [
+        (json!({"rotation": 45}), "display.rotation"),
+        (json!({"low_light": "yes"}), "display.low_light"),
+        (
+            json!({"scroll_speed": 5, "low_light": true}),
+            "display.scroll_speed",
+        ),
+        (json!({"rotaton": 90}), "display.rotaton"),
+    ] {
+        let e = update::<DisplayConfig>(&stored, patch.clone()).unwrap_err();
+        assert_eq!(e.field, field, "{patch}");
+    }
+    let e = update::<DisplayConfig>(&stored, json!({"rotation": 45})).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "display.rotation: must be one of 0, 90, 180, 270 (got 45)"
+    );
+
+    // Several bad stored fields are each reported; an unknown one (a newer or older tool's)
+    // is kept too.
+    let stored = json!({"rotation": 45, "icon_duration": -1, "rotaton": 90});
+    let checked = update::<DisplayConfig>(&stored, json!({"cycle_interval": 10})).unwrap();
+    let fields: Vec<&str> = checked.warnings.iter().map(|w| w.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "display.icon_duration",
+            "display.rotation",
+            "display.rotaton"
+        ]
+    );
+    assert_eq!(checked.to_store.len(), 4);
+
+    // Nothing stored, or a stored text that is not an object: nothing to keep or warn about.
+    let checked =
+        check_update::<DisplayConfig>(Some("[1]"), &object(json!({"rotation": 90})), &no_env)
+            .unwrap();
+    assert!(checked.warnings.is_empty());
+    assert_eq!(Json::Object(checked.to_store), json!({"rotation": 90}));
+}
+
+#[test]
+fn a_list_is_judged_whole_when_written_and_kept_when_not() {
+    let bad = json!({"label": "office", "mac": "zz"});
+    let good = json!({"label": "bedroom", "mac": "11:22:33:44:55:66"});
+    let stored = json!({"sensors": [good.clone(), bad.clone()], "timeout": 10});
+
+    // Another field: written, with the bad entry named and kept.
+    let checked = update::<Aranet4Config>(&stored, json!({"timeout": 20})).unwrap();
+    assert_eq!(checked.to_store["sensors"], stored["sensors"]);
+    assert_eq!(checked.to_store["timeout"], 20);
+    assert_eq!(
+        messages(&checked.warnings),
+        ["aranet4.sensors[1].mac: must be a Bluetooth address like AA:BB:CC:DD:EE:FF (got \"zz\")"]
+    );
+
+    // Writing one entry writes the list: sent back with the bad entry, it is refused, naming it.
+    let renamed = json!({"label": "bed", "mac": "11:22:33:44:55:66"});
+    let e =
+        update::<Aranet4Config>(&stored, json!({"sensors": [renamed.clone(), bad]})).unwrap_err();
+    assert_eq!(e.field, "aranet4.sensors[1].mac");
+    // With the entry fixed (or removed) it goes in, and nothing is left to warn about.
+    let fixed = json!({"label": "office", "mac": "AA:BB:CC:DD:EE:FF"});
+    let checked = update::<Aranet4Config>(&stored, json!({"sensors": [renamed, fixed]})).unwrap();
+    assert!(checked.warnings.is_empty(), "{:?}", checked.warnings);
+    // A rule across entries (no label twice) is judged on the list written.
+    let e = update::<Aranet4Config>(&stored, json!({"sensors": [good.clone(), good]})).unwrap_err();
+    assert_eq!(e.field, "aranet4.sensors[1].label");
+}
+
+#[test]
+fn a_stored_camera_list_with_a_bad_entry_keeps_its_secrets_and_never_quotes_them() {
+    let stored = json!({"cameras": [
+        {"name": "door", "host": "10.0.0.5", "password": "s3cret-door"},
+        {"name": "yard", "host": "bad host", "password": 31_415_926_535_u64},
+    ]});
+    let checked = update::<CameraConfig>(&stored, json!({"transport": "udp"})).unwrap();
+    assert_eq!(
+        checked.to_store["cameras"], stored["cameras"],
+        "kept as stored, passwords and all"
+    );
+    assert_eq!(checked.warnings.len(), 1, "{:?}", checked.warnings);
+    let w = checked.warnings[0].to_string();
+    assert!(w.starts_with("camera.cameras[1]."), "{w}");
+    assert!(!w.contains("31415926535") && !w.contains("s3cret"), "{w}");
+
+    // The cameras shown (the fallback: none) are what a write of the list is judged against:
+    // one sent back with a masked password has no saved password to take.
+    let e = {
+        let mut patch = object(json!({"cameras": [
+            {"name": "door", "host": "10.0.0.5", "password": REDACTED},
+        ]}));
+        restore_redacted_by_name(
+            SectionName::Camera,
+            &mut patch,
+            Some(&stored.to_string()),
+            &no_env,
+        )
+        .unwrap_err()
+    };
+    assert_eq!(e.field, "camera.cameras[0].password");
+}
+
+#[test]
+fn auth_is_checked_whole_as_it_is_used() {
+    // Sign-in fails closed: an auth section left invalid is not in force at all, so a write
+    // that leaves a stored field invalid is refused, naming it.
+    let stored = json!({"username": "a:b"});
+    let e =
+        update::<AuthConfig>(&stored, json!({"allowed_hosts": ["pi.example.com"]})).unwrap_err();
+    assert_eq!(e.field, "auth.username");
+    let checked = update::<AuthConfig>(&stored, json!({"username": "ab"})).unwrap();
+    assert!(checked.warnings.is_empty());
+    // And a rule across fields is judged with what is stored.
+    let stored = json!({"enabled": true, "trusted_proxies": ["127.0.0.1"]});
+    let e = update::<AuthConfig>(&stored, json!({"trusted_proxies": []})).unwrap_err();
+    assert_eq!(e.field, "auth.enabled");
 }
 
 #[test]

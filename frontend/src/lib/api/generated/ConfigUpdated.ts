@@ -15,4 +15,13 @@ sections_updated: Array<string>,
 /**
  * Each written section's new revision, to send back with the next write of it.
  */
-revisions: { [key in string]: string }, };
+revisions: { [key in string]: string }, 
+/**
+ * Stored values of the written sections that the write did not set and that are invalid
+ * (left by another tool or an older version), as `section.field: what is wrong`, in the
+ * words a refused write of them would use (`display.rotation: must be one of 0, 90, 180,
+ * 270 (got 45)`). They do not block the write and are kept as stored; services use the
+ * environment's value or the default instead, and `GET /api/config` names them in
+ * `_problems`, until a write sets them. Empty when every written section is valid.
+ */
+warnings: Array<string>, };

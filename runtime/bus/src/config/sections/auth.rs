@@ -86,6 +86,7 @@ impl Section for AuthConfig {
         EnvField::new("TRUSTED_PROXIES", "trusted_proxies", EnvKind::List),
     ];
     const SECRET_PATHS: &'static [&'static str] = &["password_hash", "password"];
+    const CHECKED_WHOLE: bool = true;
     fn validate(&self) -> Result<(), FieldError> {
         no_control_chars("username", &self.username)?;
         if self.username.contains(':') {
