@@ -29,8 +29,9 @@ pub const HEARTBEAT: Duration = Duration::from_secs(30);
 pub const SOURCES_EVERY: Duration = Duration::from_millis(250);
 /// The most often a `/ws/grid` client gets a message (smooth enough for scrolling text).
 pub const GRID_EVERY: Duration = Duration::from_millis(50);
-/// A socket that takes no data for this long is dropped.
-pub const STALL: Duration = Duration::from_secs(5);
+/// A socket that takes no data for this long is dropped (and counted): sooner than picoserve's
+/// own write timeout (5 s, `crate::conn`), which would end it uncounted.
+pub const STALL: Duration = Duration::from_secs(4);
 
 /// The level order used by the log filter.
 fn level_rank(level: &str) -> u8 {

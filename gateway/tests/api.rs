@@ -97,6 +97,33 @@ impl Gateway {
         self.send(Request::post_json(self.url(path), body)).await
     }
 
+    async fn write_weather_poll(&self) {
+        let measurements = vec![Measurement::new(
+            "weather_temp".into(),
+            Value::Float(18.0),
+            Some(Unit::CELSIUS),
+        )];
+        let status = Status::new("weather");
+        let meta = Meta {
+            source_id: "weather".into(),
+            name: "Weather".into(),
+            description: String::new(),
+            refresh_interval: 300,
+            enabled: true,
+        };
+        let write = PollWrite {
+            source: SourceId::Weather,
+            measurements: &measurements,
+            timestamp: sense_bus::unix_now(),
+            status: &status,
+            meta: &meta,
+            state: None,
+            interval_s: 300,
+            cache_ttl_s: 60,
+        };
+        self.bus.apply(&write.batch()).await.unwrap();
+    }
+
     async fn write_system_poll(&self, cpu: f64) {
         let measurements = vec![
             Measurement::new("cpu_percent".into(), Value::Float(cpu), Some(Unit::PERCENT)),
@@ -125,6 +152,39 @@ impl Gateway {
     }
 }
 
+/// Every text message of a WebSocket on `path`, parsed, from a thread of its own.
+fn listen(g: &Gateway, path: &str) -> tokio::sync::mpsc::UnboundedReceiver<Json> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let address = g.address.to_string();
+    let path = path.to_owned();
+    std::thread::spawn(move || {
+        let mut ws = WsClient::connect(&address, &path, &[]).unwrap();
+        while let Some(text) = ws.next_text() {
+            if tx.send(serde_json::from_str(&text).unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// The first message that satisfies `wanted` (within 10 s).
+async fn until(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<Json>,
+    wanted: impl Fn(&Json) -> bool,
+) -> Json {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let m = rx.recv().await.expect("the WebSocket closed");
+            if wanted(&m) {
+                return m;
+            }
+        }
+    })
+    .await
+    .expect("no such message within 10 s")
+}
+
 fn json_of(r: &Response) -> Json {
     serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{e}: {}", r.text()))
 }
@@ -137,13 +197,18 @@ async fn sources_health_history_and_metrics() {
         json!({"status": "healthy", "warnings": []})
     );
     assert_eq!(json_of(&g.get("/api/sources").await), json!({}));
+    // The REST answers come from the gateway's snapshot, which a push shows is up to date.
+    let mut pushes = listen(&g, "/ws/sources");
+    assert_eq!(until(&mut pushes, |_| true).await, json!({}));
     g.write_system_poll(12.5).await;
     g.write_system_poll(14.5).await;
+    until(&mut pushes, |m| m["system"]["readings"]["cpu_percent"]["value"] == 14.5).await;
 
     let all = json_of(&g.get("/api/sources").await);
     assert_eq!(all["system"]["readings"]["cpu_percent"]["value"], 14.5);
     assert_eq!(all["system"]["readings"]["cpu_temp"]["value"], Json::Null);
     assert_eq!(all["system"]["status"]["poll_count"], 1);
+    assert_eq!(all["system"]["bus"]["state"], "up");
     let one = json_of(&g.get("/api/sources/system").await);
     assert_eq!(one["readings"]["cpu_percent"]["unit"], "%");
     let missing = g.get("/api/sources/weather").await;
@@ -155,6 +220,11 @@ async fn sources_health_history_and_metrics() {
             .contains("no data from `weather`")
     );
     assert_eq!(g.get("/api/sources/nonsense").await.status, 404);
+    // An id is never a Redis pattern: `*` is no source (it used to merge every source).
+    let star = g.get("/api/sources/*").await;
+    assert_eq!(star.status, 404);
+    assert!(!star.text().contains("cpu_percent"), "{}", star.text());
+    assert_eq!(g.get("/api/sources/sys%2A").await.status, 404);
 
     let history = json_of(
         &g.get("/api/history/system/cpu_percent?hours=1&points=10")
@@ -366,16 +436,26 @@ async fn commands_round_trip_time_out_or_find_nobody() {
     assert_eq!(json_of(&ok)["success"], true);
     assert_eq!(json_of(&ok)["message"], "Display cleared");
 
+    // The service answered "no": an answer (200), said in the contract's shape.
     let refused = g
         .post("/api/command/sensors", &json!({"action": "dance"}))
         .await;
-    assert_eq!(refused.status, 400);
+    assert_eq!(refused.status, 200);
+    assert_eq!(json_of(&refused)["success"], false);
+    assert_eq!(json_of(&refused)["message"], "unknown action `dance`");
     assert_eq!(json_of(&refused)["error"], "unknown action `dance`");
 
     let slow = g
         .post("/api/command/sensors", &json!({"action": "sleep"}))
         .await;
     assert_eq!(slow.status, 504);
+    assert_eq!(json_of(&slow)["success"], false);
+    assert!(
+        json_of(&slow)["message"]
+            .as_str()
+            .unwrap()
+            .contains("did not answer `sleep`")
+    );
     assert!(
         json_of(&slow)["error"]
             .as_str()
@@ -383,22 +463,22 @@ async fn commands_round_trip_time_out_or_find_nobody() {
             .contains("did not answer `sleep`")
     );
 
-    let nobody = g
-        .post("/api/command/network_camera", &json!({"action": "start"}))
-        .await;
-    assert_eq!(nobody.status, 503);
-    assert_eq!(
-        g.post("/api/command/toaster", &json!({"action": "x"}))
-            .await
-            .status,
-        404
-    );
-    assert_eq!(
-        g.post("/api/command/sensors", &json!({"params": {}}))
-            .await
-            .status,
-        400
-    );
+    // Every answer, whatever its status, has the contract's `success` and `message`.
+    for (path, body, status) in [
+        ("/api/command/network_camera", json!({"action": "start"}), 503),
+        ("/api/command/toaster", json!({"action": "x"}), 404),
+        ("/api/command/sensors", json!({"params": {}}), 400),
+        ("/api/command/sensors", json!({"action": ""}), 400),
+    ] {
+        let answer = g.post(path, &body).await;
+        assert_eq!(answer.status, status, "{path} {body}");
+        let answer = json_of(&answer);
+        assert_eq!(answer["success"], false, "{answer}");
+        assert!(
+            answer["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{answer}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -450,23 +530,31 @@ async fn files_are_served_and_no_path_escapes() {
 #[tokio::test]
 async fn websockets_get_the_snapshot_then_pushed_updates() {
     let g = start("ws");
+    let mut contract = listen(&g, "/ws/sources");
+    let mut delta = listen(&g, "/ws/sources?mode=delta");
+    assert_eq!(until(&mut contract, |_| true).await, json!({}));
+    let first = until(&mut delta, |_| true).await;
+    assert_eq!(first["full"], true);
+    assert_eq!(first["bus"]["state"], "up");
+    // Both are subscribed once their first message came.
     g.write_system_poll(10.0).await;
-    let address = g.address.to_string();
-    let client = tokio::task::spawn_blocking(move || {
-        let mut ws = WsClient::connect(&address, "/ws/sources", &[]).unwrap();
-        let snapshot: Json = serde_json::from_str(&ws.next_text().unwrap()).unwrap();
-        let update: Json = serde_json::from_str(&ws.next_text().unwrap()).unwrap();
-        (snapshot, update)
-    });
-    // Give the client time to subscribe, then a new poll arrives.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    g.write_weather_poll().await;
+    // The contract's shape: every push is the whole of `GET /api/sources`.
+    let both = until(&mut contract, |m| m.get("weather").is_some() && m.get("system").is_some()).await;
+    assert_eq!(both["system"]["readings"]["cpu_percent"]["value"], 10.0);
+    assert_eq!(both["system"]["bus"]["state"], "up");
+    until(&mut delta, |m| m["sources"].get("weather").is_some()).await;
     g.write_system_poll(42.0).await;
-    let (snapshot, update) = tokio::time::timeout(Duration::from_secs(10), client)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(snapshot["system"]["readings"]["cpu_percent"]["value"], 10.0);
-    assert_eq!(update["system"]["readings"]["cpu_percent"]["value"], 42.0);
+    let next = until(&mut contract, |m| m["system"]["readings"]["cpu_percent"]["value"] == 42.0).await;
+    assert!(next.get("weather").is_some(), "a push still holds every source: {next}");
+    // Ours: only what changed.
+    let changed = until(&mut delta, |m| {
+        m["sources"]["system"]["readings"]["cpu_percent"]["value"] == 42.0
+    })
+    .await;
+    assert_eq!(changed["full"], false);
+    assert!(changed["sources"].get("weather").is_none(), "{changed}");
+    assert!(changed["sources"]["system"].get("bus").is_none(), "said once: {changed}");
 }
 
 #[tokio::test]

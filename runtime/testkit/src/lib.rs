@@ -5,7 +5,10 @@
 //! [`stop`](RedisServer::stop) and [`restart`](RedisServer::restart) on the *same* port, which is
 //! what the "Redis goes away and comes back" tests need.
 
+pub mod proxy;
 pub mod ws;
+
+pub use proxy::TcpProxy;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
