@@ -235,7 +235,7 @@ describe('dashboard', () => {
 		const { page, context, errors } = await open('/');
 		const pushed = [];
 		page.on('websocket', (ws) => {
-			if (ws.url().endsWith('/ws/sources')) ws.on('framereceived', (f) => pushed.push(String(f.payload)));
+			if (ws.url().includes('/ws/sources')) ws.on('framereceived', (f) => pushed.push(String(f.payload)));
 		});
 		await page.reload();
 		await live(page);

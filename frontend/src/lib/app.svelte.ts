@@ -9,7 +9,7 @@ import { HistoryStore } from '$lib/stores/history.svelte';
 import { LogsStore } from '$lib/stores/logs.svelte';
 import { PrefsStore } from '$lib/stores/prefs.svelte';
 import { SessionStore } from '$lib/stores/session.svelte';
-import { SourcesStore } from '$lib/stores/sources.svelte';
+import { SOURCES_PATH, SourcesStore } from '$lib/stores/sources.svelte';
 import { wsUrl } from '$lib/ws';
 
 export const api = createClient((input, init) => fetch(input, init), {
@@ -19,12 +19,12 @@ export const session = new SessionStore(() => api);
 export const prefs = new PrefsStore();
 export const clock = new Clock();
 export const config = new ConfigStore(api);
-export const sources = new SourcesStore(() => wsUrl('/ws/sources'));
+export const sources = new SourcesStore(() => wsUrl(SOURCES_PATH));
 export const grid = new GridStore(() => wsUrl('/ws/grid'));
 export const logs = new LogsStore((level) => wsUrl(`/ws/logs?level=${level}`));
 export const history = new HistoryStore(api);
 export const camera = new CameraStore(api);
-sources.subscribe((update) => history.ingest(update));
+sources.subscribe((changed) => history.ingest(changed));
 
 /** Starts the live feeds once the gateway lets us in. */
 export async function startLive(): Promise<void> {

@@ -1,53 +1,14 @@
 import { describe, expect, test } from 'vitest';
-import { ReconnectingSocket, wsUrl, type SocketLike, type Timers } from './ws';
+import { ReconnectingSocket, wsUrl } from './ws';
+import { FakeSocket, FakeTimers } from './ws.fakes';
 
-class FakeSocket implements SocketLike {
-	onopen: SocketLike['onopen'] = null;
-	onmessage: SocketLike['onmessage'] = null;
-	onclose: SocketLike['onclose'] = null;
-	onerror: SocketLike['onerror'] = null;
-	closed = false;
-	constructor(readonly url: string) {}
-	close() {
-		this.closed = true;
-	}
-	open() {
-		this.onopen?.({});
-	}
-	message(data: string) {
-		this.onmessage?.({ data });
-	}
-	drop() {
-		this.onclose?.({ code: 1006 });
-	}
-}
-
-class FakeTimers implements Timers {
-	pending: Array<{ fn: () => void; ms: number; id: number }> = [];
-	private next = 1;
-	set(fn: () => void, ms: number) {
-		const id = this.next++;
-		this.pending.push({ fn, ms, id });
-		return id;
-	}
-	clear(handle: unknown) {
-		this.pending = this.pending.filter((p) => p.id !== handle);
-	}
-	/** Runs the next timer; returns its delay. */
-	fire(): number {
-		const t = this.pending.shift();
-		if (!t) throw new Error('no timer');
-		t.fn();
-		return t.ms;
-	}
-}
-
-function setup() {
+function setup(idleTimeoutMs?: number) {
 	const sockets: FakeSocket[] = [];
 	const timers = new FakeTimers();
 	const messages: Array<[string, boolean]> = [];
 	const states: string[] = [];
 	const ws = new ReconnectingSocket({
+		idleTimeoutMs,
 		url: () => 'ws://pi/ws/sources',
 		onMessage: (d, first) => messages.push([d, first]),
 		onState: (s) => states.push(s),
@@ -123,6 +84,79 @@ describe('ReconnectingSocket', () => {
 		expect(last().closed).toBe(true);
 		expect(timers.pending).toHaveLength(0);
 		expect(states[states.length - 1]).toBe('idle');
+	});
+
+	test('without idleTimeoutMs a silent connection is left alone', () => {
+		const { ws, sockets, timers, last } = setup();
+		ws.start();
+		last().open();
+		timers.advance(3_600_000);
+		expect(sockets).toHaveLength(1);
+		expect(last().closed).toBe(false);
+	});
+
+	test('an open connection silent for idleTimeoutMs is closed and retried', () => {
+		const { ws, sockets, timers, last, states, messages } = setup(25_000);
+		ws.start();
+		last().open();
+		last().message('full');
+		// Messages every 10 s keep it: the watchdog restarts at each.
+		for (let i = 0; i < 5; i++) {
+			timers.advance(10_000);
+			last().message('keepalive');
+		}
+		timers.advance(24_999);
+		expect(sockets).toHaveLength(1);
+		expect(states[states.length - 1]).toBe('open');
+		timers.advance(1);
+		expect(sockets[0]!.closed).toBe(true);
+		expect(states[states.length - 1]).toBe('closed');
+		// It had delivered messages: the retry comes after 1 s, and its first message is a snapshot.
+		timers.advance(999);
+		expect(sockets).toHaveLength(1);
+		timers.advance(1);
+		expect(sockets).toHaveLength(2);
+		last().open();
+		last().message('again');
+		expect(messages[messages.length - 1]).toEqual(['again', true]);
+		// The dead socket's late events change nothing.
+		sockets[0]!.message('ghost');
+		sockets[0]!.drop();
+		expect(messages[messages.length - 1]).toEqual(['again', true]);
+		expect(sockets).toHaveLength(2);
+		expect(states[states.length - 1]).toBe('open');
+	});
+
+	test('a connection silent from the start backs off like one that drops', () => {
+		const { ws, sockets, timers, last } = setup(25_000);
+		ws.start();
+		last().open();
+		timers.advance(25_000);
+		expect(sockets[0]!.closed).toBe(true);
+		timers.advance(1000);
+		last().open();
+		timers.advance(25_000);
+		expect(sockets[1]!.closed).toBe(true);
+		// Two silent connections: the third attempt waits 2 s.
+		timers.advance(1999);
+		expect(sockets).toHaveLength(2);
+		timers.advance(1);
+		expect(sockets).toHaveLength(3);
+	});
+
+	test('the watchdog is off while closed or stopped', () => {
+		const { ws, sockets, timers, last } = setup(25_000);
+		ws.start();
+		last().open();
+		last().drop();
+		// Only the retry is pending, not a watchdog of the dropped socket.
+		expect(timers.pending.map((p) => p.ms)).toEqual([1000]);
+		timers.advance(1000);
+		last().open();
+		ws.stop();
+		expect(timers.pending).toHaveLength(0);
+		timers.advance(60_000);
+		expect(sockets).toHaveLength(2);
 	});
 
 	test('wsUrl follows the page: ws: on http, wss: on https', () => {

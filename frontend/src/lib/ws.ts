@@ -1,7 +1,9 @@
 // A WebSocket that reconnects with exponential backoff: 1 s, 2 s, 4 s, … up to 30 s, back to
 // 1 s once a connection has delivered a message (a server that accepts and drops at once is not
-// hammered). Plain TypeScript with injectable WebSocket and timers, so it is tested without a
-// browser; the stores wrap it in runes.
+// hammered). With `idleTimeoutMs`, an open connection that stays silent that long is taken for
+// dead (a half-open TCP connection after Wi-Fi or the Pi went away never fires `close` by
+// itself): it is closed and retried like any drop. Plain TypeScript with injectable WebSocket and
+// timers, so it is tested without a browser; the stores wrap it in runes.
 
 export type SocketState = 'idle' | 'connecting' | 'open' | 'closed';
 
@@ -29,6 +31,9 @@ export interface ReconnectOptions {
 	timers?: Timers;
 	initialDelayMs?: number;
 	maxDelayMs?: number;
+	/** Close and retry an open connection when no message arrived for this long (only for a
+	 *  server that promises a message at least every so often; unset: wait for `close`). */
+	idleTimeoutMs?: number;
 }
 
 const browserTimers: Timers = {
@@ -47,6 +52,8 @@ export class ReconnectingSocket {
 	attempts = 0;
 	private socket: SocketLike | null = null;
 	private timer: unknown = null;
+	/** The silence watchdog of the open connection (`idleTimeoutMs`). */
+	private idleTimer: unknown = null;
 	private stopped = true;
 	private readonly initial: number;
 	private readonly max: number;
@@ -74,12 +81,7 @@ export class ReconnectingSocket {
 	stop(): void {
 		this.stopped = true;
 		this.clearTimer();
-		const s = this.socket;
-		this.socket = null;
-		if (s) {
-			s.onclose = s.onmessage = s.onerror = s.onopen = null;
-			s.close(1000, 'bye');
-		}
+		this.drop(1000, 'bye');
 		this.setState('idle', null);
 	}
 
@@ -108,8 +110,12 @@ export class ReconnectingSocket {
 		}
 		this.socket = socket;
 		let first = true;
-		socket.onopen = () => this.setState('open', null);
+		socket.onopen = () => {
+			this.setState('open', null);
+			this.watch();
+		};
 		socket.onmessage = (ev) => {
+			this.watch();
 			if (typeof ev.data !== 'string') return;
 			if (first) this.attempts = 0;
 			const wasFirst = first;
@@ -120,8 +126,34 @@ export class ReconnectingSocket {
 		socket.onclose = () => {
 			if (this.socket !== socket) return;
 			this.socket = null;
+			this.clearIdle();
 			this.scheduleRetry();
 		};
+	}
+
+	/** (Re)arms the silence watchdog: called on open and on every message. */
+	private watch(): void {
+		const ms = this.options.idleTimeoutMs;
+		if (ms === undefined) return;
+		this.clearIdle();
+		this.idleTimer = this.timers.set(() => {
+			this.idleTimer = null;
+			if (this.stopped || !this.socket) return;
+			// 4000: an application code (the browser refuses to send 1006 itself).
+			this.drop(4000, 'silent');
+			this.scheduleRetry();
+		}, ms);
+	}
+
+	/** Detaches and closes the current socket, if any (its late `close` event is not a drop). */
+	private drop(code: number, reason: string): void {
+		this.clearIdle();
+		const s = this.socket;
+		this.socket = null;
+		if (s) {
+			s.onclose = s.onmessage = s.onerror = s.onopen = null;
+			s.close(code, reason);
+		}
 	}
 
 	private scheduleRetry(): void {
@@ -139,6 +171,11 @@ export class ReconnectingSocket {
 	private clearTimer(): void {
 		if (this.timer !== null) this.timers.clear(this.timer);
 		this.timer = null;
+	}
+
+	private clearIdle(): void {
+		if (this.idleTimer !== null) this.timers.clear(this.idleTimer);
+		this.idleTimer = null;
 	}
 
 	private setState(state: SocketState, retryIn: number | null): void {

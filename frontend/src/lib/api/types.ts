@@ -8,6 +8,9 @@ export type { MatrixState } from './generated/MatrixState';
 export type { LogEntry } from './generated/LogEntry';
 export type { Config } from './generated/Config';
 export type { SourceView } from './generated/SourceView';
+export type { SourcesDelta } from './generated/SourcesDelta';
+export type { BusState } from './generated/BusState';
+export type { BusHealth } from './generated/BusHealth';
 export type { ApiError as ApiErrorBody } from './generated/ApiError';
 export type { CommandReply } from './generated/CommandReply';
 export type { ConfigUpdated } from './generated/ConfigUpdated';
@@ -32,8 +35,9 @@ export type { JsonValue } from './generated/serde_json/JsonValue';
 import type { Config } from './generated/Config';
 import type { SourceView } from './generated/SourceView';
 
-/** `GET /api/sources` and the first `/ws/sources` message: every source by id. Later messages
- *  carry only the sources that changed. */
+/** `GET /api/sources` and each default `/ws/sources` message: every source by id (each with the
+ *  bus state, `bus`). In a `/ws/sources?mode=delta` message (`SourcesDelta.sources`): the
+ *  sources that changed, without `bus` (said once for all). */
 export type Sources = Record<string, SourceView>;
 
 /** `GET /api/config`: every section (secrets as `********`), plus the stored values that were

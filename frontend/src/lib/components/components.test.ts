@@ -8,7 +8,9 @@ import Card from './Card.svelte';
 import LedMatrix from './LedMatrix.svelte';
 import Login from './Login.svelte';
 import SectionForm from './SectionForm.svelte';
-import { config, session } from '$lib/app.svelte';
+import { config, session, sources } from '$lib/app.svelte';
+import { clock as clockTime } from '$lib/util/format';
+import ConnectionStatus from './ConnectionStatus.svelte';
 
 const body = createRawSnippet(() => ({ render: () => '<p class="content">values</p>' }));
 let target: HTMLElement;
@@ -165,5 +167,43 @@ describe('Settings: a stored value that is not in use', () => {
 		const message = el.querySelector('[data-testid="field-warning"][data-field="sensors"]');
 		expect(message?.textContent).toContain('A stored value is not in use: sensors[1].mac: must be a Bluetooth address');
 		expect(message?.textContent).toContain('saving sensors replaces the stored value; saving other fields keeps it.');
+	});
+});
+
+describe('ConnectionStatus', () => {
+	const message = (bus: object) =>
+		JSON.stringify({ type: 'sources', full: true, bus, sources: {}, removed: [] });
+
+	afterEach(() => {
+		sources.state = 'idle';
+		sources.bus = null;
+	});
+
+	test('live while the socket is open and the bus up; frozen, not live, while the bus is down', () => {
+		sources.state = 'open';
+		sources.receive(message({ state: 'up', since: now - 600 }));
+		const el = render(ConnectionStatus, {});
+		const status = el.querySelector('[data-testid="connection"]')!;
+		expect(status.getAttribute('data-bus')).toBe('up');
+		expect(status.textContent).toContain('Live');
+
+		const since = Math.floor(now) - 120;
+		sources.receive(message({ state: 'down', since, error: 'Connection refused (os error 111)' }));
+		flushSync();
+		expect(status.getAttribute('data-bus')).toBe('down');
+		expect(status.textContent).not.toContain('Live');
+		expect(status.textContent).toContain(`Data bus unreachable — values frozen since ${clockTime(since)}`);
+		expect(status.getAttribute('title')).toContain('Connection refused (os error 111)');
+
+		// The socket's own trouble comes first: the bus state is as of its last message.
+		sources.state = 'closed';
+		flushSync();
+		expect(status.textContent).toContain('Reconnecting');
+		expect(status.textContent).not.toContain('frozen');
+
+		sources.state = 'open';
+		sources.receive(message({ state: 'up', since: now }));
+		flushSync();
+		expect(status.textContent).toContain('Live');
 	});
 });

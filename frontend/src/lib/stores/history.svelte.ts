@@ -66,7 +66,7 @@ export class HistoryStore {
 		this.series.set(k, [...kept, [t, v]]);
 	}
 
-	/** Feeds every numeric reading of a sources update in. */
+	/** Feeds in every numeric reading of the sources a live message changed. */
 	ingest(update: Sources): void {
 		for (const [source, view] of Object.entries(update)) {
 			for (const [sensor, r] of Object.entries(view.readings)) {

@@ -1,26 +1,77 @@
-// Live readings and statuses of every source over /ws/sources: the first message of each
-// connection is the whole snapshot (it replaces what we had, so sources whose status expired
-// meanwhile become unavailable), later ones carry the sources that changed.
-import type { Sources } from '$lib/api/types';
+// Live readings and statuses of every source over `/ws/sources?mode=delta` (our extension of the
+// contract, whose default `/ws/sources` resends all of `GET /api/sources` each time). Each
+// message is a `SourcesDelta`:
+// - `full: true` (the first of every connection): its `sources` replace everything we had, so
+//   sources that went away meanwhile disappear;
+// - otherwise: each listed source replaces ours whole (never merged field by field), the
+//   `removed` ids are deleted, and every other source is left as it is;
+// - every message says the data bus state (`bus`): while it is `down`, the gateway keeps
+//   answering with the last values it saw, frozen;
+// - the gateway sends one at least every `DELTA_KEEPALIVE_S` (10 s), with nothing in it if
+//   nothing changed, so `SILENCE_MS` without any message means the connection is dead: it is
+//   closed and retried (ReconnectingSocket's `idleTimeoutMs`).
+// Messages of another `type` are ignored (room for the gateway to add kinds later).
+import type { BusState, Sources, SourceView } from '$lib/api/types';
 import { ReconnectingSocket, type ReconnectOptions, type SocketState } from '$lib/ws';
+
+/** The feed this store speaks (a path on the page's own host). */
+export const SOURCES_PATH = '/ws/sources?mode=delta';
+
+/** Close and reconnect after this long without a message: 2.5 keep-alives of the gateway
+ *  (`DELTA_KEEPALIVE_S` = 10 s), so one late keep-alive does not cost a reconnection. */
+export const SILENCE_MS = 25_000;
+
+/** What changed with one message: the sources (whole) that arrived, and the ids that went
+ *  away (a `full` message's `removed` are the ids we had that it no longer lists). */
+export type SourcesListener = (changed: Sources, removed: readonly string[]) => void;
+
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A `BusState`, or `null` if `v` is not one. */
+export function parseBus(v: unknown): BusState | null {
+	if (!isObject(v) || (v.state !== 'up' && v.state !== 'down')) return null;
+	if (typeof v.since !== 'number' || !Number.isFinite(v.since)) return null;
+	return typeof v.error === 'string'
+		? { state: v.state, since: v.since, error: v.error }
+		: { state: v.state, since: v.since };
+}
+
+/** The views of a message that look like views (an object with `readings`), without `bus`. */
+function views(v: Json): Sources {
+	const out: Sources = {};
+	for (const [id, view] of Object.entries(v)) {
+		if (!isObject(view) || !isObject(view.readings)) continue;
+		const { bus: _bus, ...rest } = view as SourceView;
+		out[id] = rest;
+	}
+	return out;
+}
 
 export class SourcesStore {
 	sources = $state<Sources>({});
+	/** The data bus as the gateway last said (every message; before any, from the REST seed if
+	 *  that had a source). `null`: not known yet. */
+	bus = $state<BusState | null>(null);
+	/** Unix seconds since when the values are frozen (the bus is down), else `null`. */
+	frozenSince = $derived(this.bus?.state === 'down' ? this.bus.since : null);
 	state = $state<SocketState>('idle');
 	/** When the next attempt is, in ms from the last failure (`null` unless waiting). */
 	retryInMs = $state<number | null>(null);
-	/** Unix seconds of the last message. */
+	/** Unix seconds of the last message (keep-alives included: the connection lives). */
 	lastMessage = $state<number | null>(null);
-	/** Messages received (the e2e test and the header use it). */
+	/** `sources` messages received, keep-alives included. */
 	messages = $state(0);
 	private socket: ReconnectingSocket;
-	private listeners = new Set<(update: Sources) => void>();
+	private listeners = new Set<SourcesListener>();
 
+	/** `url` must be the delta feed (`wsUrl(SOURCES_PATH)`). */
 	constructor(url: () => string, options: Partial<ReconnectOptions> = {}) {
 		this.socket = new ReconnectingSocket({
+			idleTimeoutMs: SILENCE_MS,
 			...options,
 			url,
-			onMessage: (data, first) => this.receive(data, first),
+			onMessage: (data) => this.receive(data),
 			onState: (state, retry) => {
 				this.state = state;
 				this.retryInMs = retry;
@@ -28,28 +79,57 @@ export class SourcesStore {
 		});
 	}
 
-	/** Applies one message. */
-	receive(data: string, snapshot: boolean): void {
-		let update: Sources;
+	/** Applies one message; anything that is not a `sources` message is ignored. */
+	receive(data: string): void {
+		let m: unknown;
 		try {
-			update = JSON.parse(data) as Sources;
+			m = JSON.parse(data);
 		} catch {
 			return;
 		}
-		if (typeof update !== 'object' || update === null) return;
-		this.sources = snapshot ? update : { ...this.sources, ...update };
+		if (!isObject(m) || m.type !== 'sources' || !isObject(m.sources)) return;
+		const changed = views(m.sources);
+		const has = (id: string) => Object.hasOwn(this.sources, id);
+		let removed: string[];
+		if (m.full === true) {
+			removed = Object.keys(this.sources).filter((id) => !Object.hasOwn(changed, id));
+			this.sources = changed;
+		} else {
+			// An id both listed and removed (never sent) stays: dropping data is the worse mistake,
+			// and the next connection's full message settles it.
+			const gone = Array.isArray(m.removed) ? m.removed : [];
+			removed = gone.filter(
+				(id): id is string => typeof id === 'string' && has(id) && !Object.hasOwn(changed, id)
+			);
+			// Per key, so a card re-renders only when its own source changed.
+			for (const id of removed) delete this.sources[id];
+			for (const [id, view] of Object.entries(changed)) this.sources[id] = view;
+		}
+		const bus = parseBus(m.bus);
+		if (bus) this.bus = bus;
 		this.lastMessage = Date.now() / 1000;
 		this.messages += 1;
-		for (const l of this.listeners) l(update);
+		if (Object.keys(changed).length === 0 && removed.length === 0) return;
+		for (const l of this.listeners) l(changed, removed);
 	}
 
-	/** Replaces everything with a REST snapshot (before the socket's first message). */
+	/** Replaces everything with `GET /api/sources` (only before the socket's first message). Its
+	 *  per-source `bus` is not kept in the views; the first one found becomes `bus`. */
 	seed(all: Sources): void {
-		if (this.messages === 0) this.sources = all;
+		if (this.messages > 0 || !isObject(all)) return;
+		this.sources = views(all);
+		for (const view of Object.values(all)) {
+			const bus = parseBus(view?.bus);
+			if (bus) {
+				this.bus = bus;
+				break;
+			}
+		}
 	}
 
-	/** Calls `fn` with each update (the history store appends live values). */
-	subscribe(fn: (update: Sources) => void): () => void {
+	/** Calls `fn` with what each message changed (not for keep-alives, not for the seed): the
+	 *  history store appends the live values. */
+	subscribe(fn: SourcesListener): () => void {
 		this.listeners.add(fn);
 		return () => this.listeners.delete(fn);
 	}

@@ -1,3 +1,4 @@
+import { flushSync } from 'svelte';
 import { describe, expect, test, vi } from 'vitest';
 import { ApiError } from '$lib/api/client';
 import type { Sources } from '$lib/api/types';
@@ -8,7 +9,8 @@ import { HistoryStore } from './history.svelte';
 import { LogsStore } from './logs.svelte';
 import { PrefsStore } from './prefs.svelte';
 import { SessionStore } from './session.svelte';
-import { SourcesStore } from './sources.svelte';
+import { SILENCE_MS, SOURCES_PATH, SourcesStore } from './sources.svelte';
+import { FakeSocket, FakeTimers } from '$lib/ws.fakes';
 import { streamStatus } from './camera.svelte';
 
 const view = (sensor: string, value: number, timestamp = 1) => ({
@@ -23,34 +25,267 @@ const view = (sensor: string, value: number, timestamp = 1) => ({
 	}
 });
 
+const delta = (
+	sources: Record<string, unknown>,
+	extra: { full?: boolean; bus?: unknown; removed?: string[]; type?: string } = {}
+) =>
+	JSON.stringify({
+		type: extra.type ?? 'sources',
+		full: extra.full ?? false,
+		bus: 'bus' in extra ? extra.bus : { state: 'up', since: 100 },
+		sources,
+		removed: extra.removed ?? []
+	});
+const full = (sources: Record<string, unknown>, bus?: unknown) =>
+	delta(sources, bus === undefined ? { full: true } : { full: true, bus });
+const keepalive = (bus: unknown = { state: 'up', since: 100 }) => delta({}, { bus });
+
+function live() {
+	const sockets: FakeSocket[] = [];
+	const timers = new FakeTimers();
+	const s = new SourcesStore(() => 'ws://pi' + SOURCES_PATH, {
+		timers,
+		create: (url) => {
+			const socket = new FakeSocket(url);
+			sockets.push(socket);
+			return socket;
+		}
+	});
+	return { s, sockets, timers, last: () => sockets[sockets.length - 1]! };
+}
+
 describe('SourcesStore', () => {
-	test('a snapshot replaces everything, updates merge per source', () => {
+	test('a full message replaces everything, a delta replaces the sources it lists and deletes the removed', () => {
 		const s = new SourcesStore(() => 'ws://x');
-		s.receive(JSON.stringify({ system: view('cpu', 1), pihole: view('q', 5) }), true);
-		s.receive(JSON.stringify({ system: view('cpu', 2, 2) }), false);
-		expect(s.sources.system!.readings.cpu!.value).toBe(2);
+		s.receive(full({ system: view('cpu', 1), pihole: view('q', 5), weather: view('t', 3) }));
+		s.receive(delta({ system: view('load', 2, 2) }, { removed: ['weather'] }));
+		// Replaced whole: the old `cpu` reading is not merged into the new view.
+		expect(Object.keys(s.sources.system!.readings)).toEqual(['load']);
 		expect(s.sources.pihole!.readings.q!.value).toBe(5);
-		// A new connection's snapshot drops sources that are gone (their status expired).
-		s.receive(JSON.stringify({ system: view('cpu', 3, 3) }), true);
+		expect(Object.keys(s.sources).sort()).toEqual(['pihole', 'system']);
+		// A new connection's full message drops what it does not list.
+		s.receive(full({ system: view('cpu', 3, 3) }));
 		expect(Object.keys(s.sources)).toEqual(['system']);
 		expect(s.messages).toBe(3);
 	});
 
-	test('garbage is ignored; listeners see each update', () => {
+	test('a delta re-runs only what reads the sources it lists', () => {
 		const s = new SourcesStore(() => 'ws://x');
-		const seen: Sources[] = [];
-		s.subscribe((u) => seen.push(u));
-		s.receive('not json', true);
-		s.receive(JSON.stringify({ system: view('cpu', 1) }), true);
-		expect(seen).toHaveLength(1);
+		s.receive(full({ system: view('cpu', 1), pihole: view('q', 5) }));
+		let runs = 0;
+		const stop = $effect.root(() => {
+			$effect(() => {
+				void s.sources.pihole;
+				runs++;
+			});
+		});
+		flushSync();
+		expect(runs).toBe(1);
+		s.receive(delta({ system: view('cpu', 2, 2) }));
+		s.receive(keepalive());
+		flushSync();
+		expect(runs).toBe(1);
+		s.receive(delta({ pihole: view('q', 6, 2) }));
+		flushSync();
+		expect(runs).toBe(2);
+		stop();
 	});
 
-	test('a REST seed only counts before the first message', () => {
+	test('the bus state comes with every message; frozenSince while it is down', () => {
 		const s = new SourcesStore(() => 'ws://x');
-		s.seed({ system: view('cpu', 1) });
-		s.receive(JSON.stringify({ pihole: view('q', 1) }), true);
+		expect(s.bus).toBeNull();
+		expect(s.frozenSince).toBeNull();
+		s.receive(full({ system: view('cpu', 1) }, { state: 'up', since: 10 }));
+		expect(s.bus).toEqual({ state: 'up', since: 10 });
+		expect(s.frozenSince).toBeNull();
+		s.receive(keepalive({ state: 'down', since: 50, error: 'Connection refused' }));
+		expect(s.bus).toEqual({ state: 'down', since: 50, error: 'Connection refused' });
+		expect(s.frozenSince).toBe(50);
+		// The frozen values stay.
+		expect(s.sources.system!.readings.cpu!.value).toBe(1);
+		s.receive(keepalive({ state: 'up', since: 80 }));
+		expect(s.frozenSince).toBeNull();
+		// A message without a readable bus leaves the last one.
+		s.receive(delta({}, { bus: { state: 'sideways', since: 1 } }));
+		expect(s.bus).toEqual({ state: 'up', since: 80 });
+	});
+
+	test('a keep-alive changes no data and wakes no listener, but counts as a message', () => {
+		const s = new SourcesStore(() => 'ws://x');
+		const seen: unknown[] = [];
+		s.subscribe((changed, removed) => seen.push([changed, removed]));
+		s.receive(full({ system: view('cpu', 1), pihole: view('q', 5) }));
+		const before = JSON.stringify(s.sources);
+		s.receive(keepalive());
+		s.receive(keepalive());
+		expect(JSON.stringify(s.sources)).toBe(before);
+		expect(seen).toHaveLength(1);
+		expect(s.messages).toBe(3);
+		expect(s.lastMessage).not.toBeNull();
+	});
+
+	test('listeners get what changed: the listed sources and the ids that went away', () => {
+		const s = new SourcesStore(() => 'ws://x');
+		const seen: Array<[string[], readonly string[]]> = [];
+		const stop = s.subscribe((changed, removed) => seen.push([Object.keys(changed), removed]));
+		s.receive(full({ system: view('cpu', 1), pihole: view('q', 5) }));
+		s.receive(delta({ pihole: view('q', 6, 2) }));
+		// Removing an id we never had is no change.
+		s.receive(delta({}, { removed: ['system', 'nope'] }));
+		s.receive(delta({}, { removed: ['nope'] }));
+		s.receive(full({ weather: view('t', 1) }));
+		stop();
+		s.receive(delta({ system: view('cpu', 2, 3) }));
+		expect(seen).toEqual([
+			[['system', 'pihole'], []],
+			[['pihole'], []],
+			[[], ['system']],
+			[['weather'], ['pihole']]
+		]);
+	});
+
+	test('the history store sees live values, not keep-alives', async () => {
+		const history = vi.fn(async (source: string, sensor: string) => ({
+			source,
+			sensor,
+			unit: '%',
+			points: [[100, 1] as [number, number]]
+		}));
+		const h = new HistoryStore({ history });
+		const s = new SourcesStore(() => 'ws://x');
+		s.subscribe((changed) => h.ingest(changed));
+		h.points('system', 'cpu');
+		await vi.waitFor(() => expect(h.points('system', 'cpu')).toBeDefined());
+		s.receive(full({ system: view('cpu', 7, 200) }));
+		s.receive(keepalive());
+		s.receive(delta({ system: view('cpu', 8, 300) }));
+		expect(h.points('system', 'cpu')).toEqual([
+			[100, 1],
+			[200, 7],
+			[300, 8]
+		]);
+	});
+
+	test('garbage, other message types and the contract’s shape are ignored', () => {
+		const s = new SourcesStore(() => 'ws://x');
+		const seen: unknown[] = [];
+		s.subscribe((c) => seen.push(c));
+		s.receive(full({ system: view('cpu', 1) }));
+		s.receive('not json');
+		s.receive('null');
+		s.receive('[]');
+		s.receive(delta({ system: view('cpu', 9) }, { type: 'something_new' }));
+		s.receive(JSON.stringify({ type: 'hello', version: 2 }));
+		// A default `/ws/sources` message ({id: view}) is not ours: no `type`.
+		s.receive(JSON.stringify({ pihole: view('q', 1) }));
+		s.receive(JSON.stringify({ type: 'sources', full: true, sources: null }));
+		expect(Object.keys(s.sources)).toEqual(['system']);
+		expect(s.sources.system!.readings.cpu!.value).toBe(1);
+		expect(s.messages).toBe(1);
+		expect(seen).toHaveLength(1);
+		// A view that is not one is skipped, the rest applies.
+		s.receive(delta({ weather: 'oops', pihole: view('q', 2) }));
+		expect(Object.keys(s.sources).sort()).toEqual(['pihole', 'system']);
+	});
+
+	test('a REST seed counts only before the first message; its per-source bus becomes `bus`', () => {
+		const s = new SourcesStore(() => 'ws://x');
+		const down = { state: 'down' as const, since: 1700000000, error: 'Connection refused' };
+		s.seed({ system: { ...view('cpu', 1), bus: down }, pihole: { ...view('q', 1), bus: down } });
+		expect(Object.keys(s.sources).sort()).toEqual(['pihole', 'system']);
+		expect(s.sources.system!.bus).toBeUndefined();
+		expect(s.bus).toEqual(down);
+		expect(s.frozenSince).toBe(1700000000);
+		s.receive(full({ pihole: view('q', 2) }, { state: 'up', since: 1700000100 }));
 		s.seed({ system: view('cpu', 9) });
 		expect(Object.keys(s.sources)).toEqual(['pihole']);
+		expect(s.frozenSince).toBeNull();
+		// A seed with no bus field (an older gateway) leaves `bus` unknown.
+		const t = new SourcesStore(() => 'ws://x');
+		t.seed({ system: view('cpu', 1) });
+		expect(t.bus).toBeNull();
+		expect(Object.keys(t.sources)).toEqual(['system']);
+	});
+
+	test('it asks for the delta feed; 25 s without a message closes the socket and reconnects', () => {
+		const { s, sockets, timers, last } = live();
+		s.connect();
+		expect(last().url).toBe('ws://pi/ws/sources?mode=delta');
+		last().open();
+		last().message(full({ system: view('cpu', 1) }));
+		// Keep-alives every 10 s: nothing happens.
+		for (let i = 0; i < 6; i++) {
+			timers.advance(10_000);
+			last().message(keepalive());
+		}
+		expect(sockets).toHaveLength(1);
+		expect(s.state).toBe('open');
+		timers.advance(SILENCE_MS - 1);
+		expect(s.state).toBe('open');
+		timers.advance(1);
+		expect(sockets[0]!.closed).toBe(true);
+		expect(s.state).toBe('closed');
+		expect(s.retryInMs).toBe(1000);
+		// The values stay while reconnecting; the next connection's full message replaces them.
+		expect(s.sources.system!.readings.cpu!.value).toBe(1);
+		timers.advance(1000);
+		expect(sockets).toHaveLength(2);
+		last().open();
+		last().message(full({ pihole: view('q', 1) }));
+		expect(Object.keys(s.sources)).toEqual(['pihole']);
+		expect(s.state).toBe('open');
+		s.disconnect();
+		expect(timers.pending).toHaveLength(0);
+	});
+
+	test('after many random deltas the store equals a model that applies them (no source lost)', () => {
+		// A small seeded generator, so a failure replays.
+		let seed = 42;
+		const rand = (n: number) => {
+			seed = (seed * 48271) % 2147483647;
+			return seed % n;
+		};
+		const ids = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+		const s = new SourcesStore(() => 'ws://x');
+		let model: Record<string, number> = {};
+		const changedSeen: Record<string, number> = {};
+		s.subscribe((changed, removed) => {
+			for (const [id, v] of Object.entries(changed)) changedSeen[id] = v.readings.v!.value as number;
+			for (const id of removed) delete changedSeen[id];
+		});
+		for (let step = 1; step <= 2000; step++) {
+			const kind = rand(20);
+			if (kind === 0) {
+				// A new connection: a full message of some of the ids.
+				model = {};
+				for (const id of ids) if (rand(2)) model[id] = step;
+				s.receive(full(Object.fromEntries(Object.entries(model).map(([id, v]) => [id, view('v', v, step)]))));
+			} else if (kind < 4) {
+				s.receive(keepalive());
+			} else {
+				const changed: Record<string, unknown> = {};
+				const removed: string[] = [];
+				for (const id of ids) {
+					const r = rand(8);
+					if (r === 0 && id in model) {
+						removed.push(id);
+						delete model[id];
+					} else if (r === 1) {
+						// The gateway may name an id that we do not have as removed: harmless.
+						if (!(id in model)) removed.push(id);
+					} else if (r === 2) {
+						model[id] = step;
+						changed[id] = view('v', step, step);
+					}
+				}
+				s.receive(delta(changed, { removed }));
+			}
+			const got = Object.fromEntries(
+				Object.entries(s.sources).map(([id, v]) => [id, v.readings.v!.value])
+			);
+			expect(got, `step ${step}`).toEqual(model);
+			expect(changedSeen, `listeners at step ${step}`).toEqual(model);
+		}
 	});
 });
 
