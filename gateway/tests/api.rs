@@ -202,7 +202,10 @@ async fn sources_health_history_and_metrics() {
     assert_eq!(until(&mut pushes, |_| true).await, json!({}));
     g.write_system_poll(12.5).await;
     g.write_system_poll(14.5).await;
-    until(&mut pushes, |m| m["system"]["readings"]["cpu_percent"]["value"] == 14.5).await;
+    until(&mut pushes, |m| {
+        m["system"]["readings"]["cpu_percent"]["value"] == 14.5
+    })
+    .await;
 
     let all = json_of(&g.get("/api/sources").await);
     assert_eq!(all["system"]["readings"]["cpu_percent"]["value"], 14.5);
@@ -465,7 +468,11 @@ async fn commands_round_trip_time_out_or_find_nobody() {
 
     // Every answer, whatever its status, has the contract's `success` and `message`.
     for (path, body, status) in [
-        ("/api/command/network_camera", json!({"action": "start"}), 503),
+        (
+            "/api/command/network_camera",
+            json!({"action": "start"}),
+            503,
+        ),
         ("/api/command/toaster", json!({"action": "x"}), 404),
         ("/api/command/sensors", json!({"params": {}}), 400),
         ("/api/command/sensors", json!({"action": ""}), 400),
@@ -540,13 +547,22 @@ async fn websockets_get_the_snapshot_then_pushed_updates() {
     g.write_system_poll(10.0).await;
     g.write_weather_poll().await;
     // The contract's shape: every push is the whole of `GET /api/sources`.
-    let both = until(&mut contract, |m| m.get("weather").is_some() && m.get("system").is_some()).await;
+    let both = until(&mut contract, |m| {
+        m.get("weather").is_some() && m.get("system").is_some()
+    })
+    .await;
     assert_eq!(both["system"]["readings"]["cpu_percent"]["value"], 10.0);
     assert_eq!(both["system"]["bus"]["state"], "up");
     until(&mut delta, |m| m["sources"].get("weather").is_some()).await;
     g.write_system_poll(42.0).await;
-    let next = until(&mut contract, |m| m["system"]["readings"]["cpu_percent"]["value"] == 42.0).await;
-    assert!(next.get("weather").is_some(), "a push still holds every source: {next}");
+    let next = until(&mut contract, |m| {
+        m["system"]["readings"]["cpu_percent"]["value"] == 42.0
+    })
+    .await;
+    assert!(
+        next.get("weather").is_some(),
+        "a push still holds every source: {next}"
+    );
     // Ours: only what changed.
     let changed = until(&mut delta, |m| {
         m["sources"]["system"]["readings"]["cpu_percent"]["value"] == 42.0
@@ -554,7 +570,10 @@ async fn websockets_get_the_snapshot_then_pushed_updates() {
     .await;
     assert_eq!(changed["full"], false);
     assert!(changed["sources"].get("weather").is_none(), "{changed}");
-    assert!(changed["sources"]["system"].get("bus").is_none(), "said once: {changed}");
+    assert!(
+        changed["sources"]["system"].get("bus").is_none(),
+        "said once: {changed}"
+    );
 }
 
 #[tokio::test]

@@ -15,15 +15,17 @@ use crate::guard::Ctx;
 use crate::reply::Reply;
 use crate::ws::{Feed, Socket};
 
-/// What an upgrade answers: the socket, or why not.
-pub type Upgrade =
-    Result<UpgradedWebSocket<UnspecifiedProtocol, CallbackNotUsingState<Socket>>, Reply>;
+/// An opened socket.
+pub type Opened = UpgradedWebSocket<UnspecifiedProtocol, CallbackNotUsingState<Socket>>;
 
-fn open(ctx: &Ctx, upgrade: WebSocketUpgrade, feed: Feed) -> Upgrade {
-    Ok(upgrade.on_upgrade(Socket {
+/// What an upgrade answers: the socket, or why not.
+pub type Upgrade = Result<Opened, Reply>;
+
+fn open(ctx: &Ctx, upgrade: WebSocketUpgrade, feed: Feed) -> Opened {
+    upgrade.on_upgrade(Socket {
         shared: Rc::clone(&ctx.shared),
         feed,
-    }))
+    })
 }
 
 /// `/ws/sources`'s query.
@@ -51,12 +53,12 @@ pub async fn sources(
             ));
         }
     };
-    open(&ctx, upgrade, feed)
+    Ok(open(&ctx, upgrade, feed))
 }
 
 /// The LED matrix.
 pub async fn grid(State(ctx): State<Ctx>, upgrade: WebSocketUpgrade) -> Upgrade {
-    open(&ctx, upgrade, Feed::Grid)
+    Ok(open(&ctx, upgrade, Feed::Grid))
 }
 
 /// `/ws/logs`'s query.
@@ -72,5 +74,5 @@ pub async fn logs(
     ApiQuery(query): ApiQuery<LogsQuery>,
     upgrade: WebSocketUpgrade,
 ) -> Upgrade {
-    open(&ctx, upgrade, Feed::logs(query.level.as_deref()))
+    Ok(open(&ctx, upgrade, Feed::logs(query.level.as_deref())))
 }

@@ -147,7 +147,10 @@ async fn the_snapshot_outlives_the_bus_and_is_current_again_soon_after_it_return
         {
             break v;
         }
-        assert!(wait_start.elapsed() < Duration::from_secs(20), "no snapshot");
+        assert!(
+            wait_start.elapsed() < Duration::from_secs(20),
+            "no snapshot"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let mut updates = listen(&gateway.address, "/ws/sources?mode=delta");
@@ -175,7 +178,11 @@ async fn the_snapshot_outlives_the_bus_and_is_current_again_soon_after_it_return
     );
     let frozen = json_of(&frozen);
     assert_eq!(frozen["system"]["bus"]["state"], "down");
-    assert_eq!(cpu_timestamp(&frozen), cpu_timestamp(&before), "the last values");
+    assert_eq!(
+        cpu_timestamp(&frozen),
+        cpu_timestamp(&before),
+        "the last values"
+    );
     assert!(frozen["weather"]["readings"]["weather_temp"].is_object());
     let one = json_of(&get(&address, "/api/sources/system").await);
     assert_eq!(one["bus"]["state"], "down");

@@ -450,8 +450,7 @@ async fn a_websocket_client_that_stops_reading_is_dropped_and_costs_no_memory() 
     loop {
         for _ in 0..20 {
             n += 1;
-            let reading =
-                json!({"value": format!("{n} {padding}"), "unit": null, "timestamp": sense_bus::unix_now()});
+            let reading = json!({"value": format!("{n} {padding}"), "unit": null, "timestamp": sense_bus::unix_now()});
             bus.set("source:weather:weather_note", &reading.to_string(), None)
                 .await
                 .unwrap();
@@ -494,6 +493,9 @@ async fn a_websocket_client_that_stops_reading_is_dropped_and_costs_no_memory() 
         .expect("the reading client gets the last change")
         .unwrap();
     let last: Json = serde_json::from_str(&last.expect("messages")).unwrap();
-    assert_eq!(last["weather"]["readings"]["weather_note"]["value"], "the end");
+    assert_eq!(
+        last["weather"]["readings"]["weather_note"]["value"],
+        "the end"
+    );
     eprintln!("the reading client got {frames} messages for {n} changes");
 }

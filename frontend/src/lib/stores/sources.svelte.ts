@@ -12,14 +12,16 @@
 //   closed and retried (ReconnectingSocket's `idleTimeoutMs`).
 // Messages of another `type` are ignored (room for the gateway to add kinds later).
 import type { BusState, Sources, SourceView } from '$lib/api/types';
+import { DELTA_KEEPALIVE_S } from '$lib/api/generated/constants';
 import { ReconnectingSocket, type ReconnectOptions, type SocketState } from '$lib/ws';
 
 /** The feed this store speaks (a path on the page's own host). */
 export const SOURCES_PATH = '/ws/sources?mode=delta';
 
 /** Close and reconnect after this long without a message: 2.5 keep-alives of the gateway
- *  (`DELTA_KEEPALIVE_S` = 10 s), so one late keep-alive does not cost a reconnection. */
-export const SILENCE_MS = 25_000;
+ *  (`DELTA_KEEPALIVE_S`, generated from its Rust constant), so one late keep-alive does not
+ *  cost a reconnection. */
+export const SILENCE_MS = DELTA_KEEPALIVE_S * 2500;
 
 /** What changed with one message: the sources (whole) that arrived, and the ids that went
  *  away (a `full` message's `removed` are the ids we had that it no longer lists). */

@@ -241,12 +241,12 @@ impl RedisBus {
             let mut replies = replies.into_iter();
             let values = replies
                 .next()
-                .map(|v| redis::from_redis_value(v))
+                .map(redis::from_redis_value)
                 .transpose()
                 .map_err(|e| BusError::Redis(e.to_string()))?
                 .unwrap_or_default();
             let ttls = replies
-                .map(|v| redis::from_redis_value(v))
+                .map(redis::from_redis_value)
                 .collect::<Result<_, _>>()
                 .map_err(|e| BusError::Redis(e.to_string()))?;
             (values, ttls)
