@@ -22,8 +22,21 @@ static CONFIG: picoserve::Config = picoserve::Config::new(picoserve::Timeouts {
 /// Bytes per connection for the request head and a body read at once (a config update).
 const REQUEST_BUFFER: usize = 32 * 1024;
 
+/// Serves one accepted connection on a task of its own. Never inlined: the connection's future
+/// (picoserve's router types) is laid out here, under this crate's recursion limit, not in
+/// every crate that starts a gateway.
+#[inline(never)]
+pub fn spawn(
+    shared: Rc<Shared>,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    stop: CancellationToken,
+) {
+    tokio::task::spawn_local(serve_connection(shared, stream, peer, stop));
+}
+
 /// Serves one accepted connection until it closes or `stop`.
-pub async fn serve_connection(
+async fn serve_connection(
     shared: Rc<Shared>,
     stream: tokio::net::TcpStream,
     peer: SocketAddr,

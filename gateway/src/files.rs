@@ -281,6 +281,31 @@ async fn frontend(ctx: &Ctx, path: Path<'_>, conditions: &Conditions) -> Reply {
     }
 }
 
+/// What answers under `/api` and `/ws` when no route there matches: a JSON 404.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoEndpoint;
+
+impl PathRouterService<Ctx> for NoEndpoint {
+    async fn call_path_router_service<R: Read, W: ResponseWriter<Error = R::Error>>(
+        &self,
+        _ctx: &Ctx,
+        (): (),
+        path: Path<'_>,
+        request: Request<'_, R>,
+        writer: W,
+    ) -> Result<ResponseSent, W::Error> {
+        let method = request.parts.method();
+        let full = request.parts.path();
+        Reply::error(404, format!("no endpoint {method} {}", full.encoded()))
+            .write_to(request.body_connection.finalize().await?, writer)
+            .await
+            .map(|sent| {
+                let _ = path;
+                sent
+            })
+    }
+}
+
 /// What answers when no route matches: the dashboard's files for `GET`, a JSON error otherwise.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Fallback;

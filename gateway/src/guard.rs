@@ -233,14 +233,24 @@ impl Layer<Conn, ()> for Guard {
                 tailscale_login: header("tailscale-user-login"),
                 session: header("cookie").and_then(session_cookie),
             };
-            let in_force = shared.auth_config.borrow().clone();
-            let config = match in_force.config() {
-                Ok(c) => c,
-                Err(why) => refuse!(sign_in_locked(why)),
+            // Cloned only when sign-in is on: the check awaits, and the settings may change
+            // meanwhile.
+            let in_force = {
+                let in_force = shared.auth_config.borrow();
+                in_force.enabled().then(|| in_force.clone())
             };
-            match shared.auth.check(config, caller, presented).await {
-                Ok(user) => user,
-                Err(r) => refuse!(refusal(r, shared, from_script)),
+            match in_force {
+                None => None,
+                Some(in_force) => {
+                    let config = match in_force.config() {
+                        Ok(c) => c,
+                        Err(why) => refuse!(sign_in_locked(why)),
+                    };
+                    match shared.auth.check(config, caller, presented).await {
+                        Ok(user) => user,
+                        Err(r) => refuse!(refusal(r, shared, from_script)),
+                    }
+                }
             }
         } else {
             None

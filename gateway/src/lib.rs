@@ -7,7 +7,7 @@
 //! current-thread runtime of its own ([`spawn`]), or inside a `LocalSet` ([`serve`]); it is fed by
 //! the bus through one subscription per kind of event ([`hub::run::run`]).
 
-// The router's type nests one level per route (`router::app`).
+// The router's future nests one level per layer of picoserve's types (`router::app`).
 #![recursion_limit = "256"]
 
 pub mod api;
@@ -57,12 +57,7 @@ pub async fn serve(
                 }
             },
         };
-        tokio::task::spawn_local(conn::serve_connection(
-            Rc::clone(&shared),
-            stream,
-            peer,
-            shutdown.clone(),
-        ));
+        conn::spawn(Rc::clone(&shared), stream, peer, shutdown.clone());
     }
     hub.abort();
     Ok(())

@@ -17,44 +17,53 @@
 use picoserve::Router;
 use picoserve::routing::{PathRouter, get, parse_path_segment, post};
 
-use crate::files::{self, FileName};
-use crate::guard::{Conn, Guard};
+use crate::files::{self, FileName, NoEndpoint};
+use crate::guard::{Conn, Ctx, Guard};
 use crate::handlers::{Id, SensorId, command, config, history, session, sockets, sources, status};
 
-/// The gateway's router for one connection. (No nested routers: a nested one would answer its
-/// own plain-text 404s instead of [`files::Fallback`]'s JSON ones.)
-pub fn app(conn: Conn) -> Router<impl PathRouter> {
-    Router::from_service(files::Fallback)
-        .route("/health", get(status::health))
-        .route("/metrics", get(status::metrics))
-        .route("/api/session", get(session::session))
-        .route("/api/login", post(session::login))
-        .route("/api/logout", post(session::logout))
-        .route("/api/sources", get(sources::all))
+/// `/api/…`: the REST API. A path under it that no route claims gets a JSON 404.
+fn api() -> Router<impl PathRouter<Ctx>, Ctx> {
+    Router::from_service(NoEndpoint)
+        .route("/session", get(session::session))
+        .route("/login", post(session::login))
+        .route("/logout", post(session::logout))
+        .route("/sources", get(sources::all))
+        .route(("/sources", parse_path_segment::<Id>()), get(sources::one))
+        .route("/config", get(config::get).post(config::post))
         .route(
-            ("/api/sources", parse_path_segment::<Id>()),
-            get(sources::one),
-        )
-        .route("/api/config", get(config::get).post(config::post))
-        .route(
-            ("/api/command", parse_path_segment::<Id>()),
+            ("/command", parse_path_segment::<Id>()),
             post(command::post),
         )
         .route(
             (
-                "/api/history",
+                "/history",
                 parse_path_segment::<Id>(),
                 parse_path_segment::<SensorId>(),
             ),
             get(history::get),
         )
         .route(
-            ("/api/stream", parse_path_segment::<FileName>()),
+            ("/stream", parse_path_segment::<FileName>()),
             get(files::hls),
         )
-        .route("/ws/sources", get(sockets::sources))
-        .route("/ws/grid", get(sockets::grid))
-        .route("/ws/logs", get(sockets::logs))
+}
+
+/// `/ws/…`: the WebSockets.
+fn sockets() -> Router<impl PathRouter<Ctx>, Ctx> {
+    Router::from_service(NoEndpoint)
+        .route("/sources", get(sockets::sources))
+        .route("/grid", get(sockets::grid))
+        .route("/logs", get(sockets::logs))
+}
+
+/// The gateway's router for one connection: the routes above, the dashboard's files for every
+/// other path, all behind the guard.
+pub fn app(conn: Conn) -> Router<impl PathRouter> {
+    Router::from_service(files::Fallback)
+        .route("/health", get(status::health))
+        .route("/metrics", get(status::metrics))
+        .nest("/api", api())
+        .nest("/ws", sockets())
         .layer(Guard)
         .with_state(conn)
 }

@@ -227,6 +227,7 @@ impl WebSocketCallback for Socket {
                     Either::First(Ok(Message::Close(_))) => break None,
                     Either::First(Ok(Message::Ping(data))) => {
                         tx.send_pong(data).await?;
+                        tx.flush().await?;
                         continue;
                     }
                     Either::First(Ok(_)) => continue,
@@ -265,7 +266,12 @@ async fn send<W: Write>(
     text: &str,
     shared: &Shared,
 ) -> Result<bool, W::Error> {
-    match tokio::time::timeout(STALL, tx.send_text(text)).await {
+    let sent = async {
+        tx.send_text(text).await?;
+        // picoserve writes a frame without flushing it.
+        tx.flush().await
+    };
+    match tokio::time::timeout(STALL, sent).await {
         Ok(result) => result.map(|()| true),
         Err(_) => {
             Counters::bump(&shared.counters.websocket_dropped);

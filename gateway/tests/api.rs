@@ -1,193 +1,16 @@
-//! The gateway over the in-memory bus: REST, config, commands, files, WebSockets, auth.
+//! The gateway over the in-memory bus: REST, config, commands, files, WebSockets. Who may reach
+//! them (the guard) is tested in `guard.rs`.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
+mod common;
+
 use std::time::Duration;
 
+use common::{json_of, listen, start, until};
+use sense_bus::Topic;
 use sense_bus::command::CommandServer;
-use sense_bus::model::{CommandResponse, Measurement, Meta, Status, Value};
-use sense_bus::store::PollWrite;
-use sense_bus::{Bus, SourceId, Topic};
-use sense_gateway::{BusSpec, GatewayOptions};
-use sense_hal::Unit;
-use sense_http::{HttpClient, Request, Response};
-use sense_testkit::ws::WsClient;
+use sense_bus::model::CommandResponse;
+use sense_http::Request;
 use serde_json::{Value as Json, json};
-use tokio_util::sync::CancellationToken;
-
-struct Gateway {
-    address: SocketAddr,
-    bus: Bus,
-    dir: PathBuf,
-    shutdown: CancellationToken,
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn no_env(_: &str) -> Option<String> {
-    None
-}
-
-/// A gateway on a free port with a tiny built frontend, an HLS folder and a secret next to them.
-fn start(name: &str) -> Gateway {
-    let dir = std::env::temp_dir().join(format!("sense-gateway-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("build/_app/immutable")).unwrap();
-    std::fs::create_dir_all(dir.join("hls")).unwrap();
-    std::fs::write(
-        dir.join("build/index.html"),
-        "<!doctype html><title>Sense Pulse</title>",
-    )
-    .unwrap();
-    std::fs::write(dir.join("build/_app/immutable/app.js"), "console.log(1)").unwrap();
-    std::fs::write(dir.join("secret.txt"), "top secret").unwrap();
-    std::fs::write(dir.join("hls/stream.m3u8"), "#EXTM3U\n").unwrap();
-    std::fs::write(dir.join("hls/segment_00001.ts"), [0x47u8; 188]).unwrap();
-    let bus = Bus::memory();
-    let shutdown = CancellationToken::new();
-    let options = GatewayOptions {
-        frontend_dir: Some(dir.join("build")),
-        hls_dir: dir.join("hls"),
-        allowed_origins: vec!["http://localhost:5173".into()],
-        allowed_hosts: vec!["dash.example.com".into()],
-        env: no_env,
-        state_dir: None,
-    };
-    let (address, _thread) = sense_gateway::spawn(
-        "127.0.0.1:0".parse().unwrap(),
-        BusSpec::Shared(bus.clone()),
-        options,
-        shutdown.clone(),
-    )
-    .unwrap();
-    Gateway {
-        address,
-        bus,
-        dir,
-        shutdown,
-    }
-}
-
-impl Gateway {
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.address)
-    }
-
-    async fn get(&self, path: &str) -> Response {
-        self.send(Request::get(self.url(path))).await
-    }
-
-    async fn send(&self, request: Request) -> Response {
-        for _ in 0..50 {
-            match HttpClient::default().send(request.clone()).await {
-                Ok(r) => return r,
-                // The gateway's thread may still be starting.
-                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-            }
-        }
-        panic!("the gateway does not answer");
-    }
-
-    async fn post(&self, path: &str, body: &Json) -> Response {
-        self.send(Request::post_json(self.url(path), body)).await
-    }
-
-    async fn write_weather_poll(&self) {
-        let measurements = vec![Measurement::new(
-            "weather_temp".into(),
-            Value::Float(18.0),
-            Some(Unit::CELSIUS),
-        )];
-        let status = Status::new("weather");
-        let meta = Meta {
-            source_id: "weather".into(),
-            name: "Weather".into(),
-            description: String::new(),
-            refresh_interval: 300,
-            enabled: true,
-        };
-        let write = PollWrite {
-            source: SourceId::Weather,
-            measurements: &measurements,
-            timestamp: sense_bus::unix_now(),
-            status: &status,
-            meta: &meta,
-            state: None,
-            interval_s: 300,
-            cache_ttl_s: 60,
-        };
-        self.bus.apply(&write.batch()).await.unwrap();
-    }
-
-    async fn write_system_poll(&self, cpu: f64) {
-        let measurements = vec![
-            Measurement::new("cpu_percent".into(), Value::Float(cpu), Some(Unit::PERCENT)),
-            Measurement::new("cpu_temp".into(), Value::Null, Some(Unit::CELSIUS)),
-        ];
-        let mut status = Status::new("system");
-        status.poll_count = 1;
-        let meta = Meta {
-            source_id: "system".into(),
-            name: "System".into(),
-            description: String::new(),
-            refresh_interval: 30,
-            enabled: true,
-        };
-        let write = PollWrite {
-            source: SourceId::System,
-            measurements: &measurements,
-            timestamp: sense_bus::unix_now(),
-            status: &status,
-            meta: &meta,
-            state: None,
-            interval_s: 30,
-            cache_ttl_s: 60,
-        };
-        self.bus.apply(&write.batch()).await.unwrap();
-    }
-}
-
-/// Every text message of a WebSocket on `path`, parsed, from a thread of its own.
-fn listen(g: &Gateway, path: &str) -> tokio::sync::mpsc::UnboundedReceiver<Json> {
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let address = g.address.to_string();
-    let path = path.to_owned();
-    std::thread::spawn(move || {
-        let mut ws = WsClient::connect(&address, &path, &[]).unwrap();
-        while let Some(text) = ws.next_text() {
-            if tx.send(serde_json::from_str(&text).unwrap()).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-/// The first message that satisfies `wanted` (within 10 s).
-async fn until(
-    rx: &mut tokio::sync::mpsc::UnboundedReceiver<Json>,
-    wanted: impl Fn(&Json) -> bool,
-) -> Json {
-    tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            let m = rx.recv().await.expect("the WebSocket closed");
-            if wanted(&m) {
-                return m;
-            }
-        }
-    })
-    .await
-    .expect("no such message within 10 s")
-}
-
-fn json_of(r: &Response) -> Json {
-    serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{e}: {}", r.text()))
-}
 
 #[tokio::test]
 async fn sources_health_history_and_metrics() {
@@ -577,316 +400,49 @@ async fn websockets_get_the_snapshot_then_pushed_updates() {
 }
 
 #[tokio::test]
-async fn auth_covers_rest_websockets_and_commands_alike() {
-    let g = start("auth");
-    let hash = bcrypt::hash("correct horse", 4).unwrap();
-    g.bus
-        .set(
-            "config:auth",
-            &json!({"enabled": true, "username": "admin", "password_hash": hash}).to_string(),
-            None,
-        )
-        .await
-        .unwrap();
-    g.bus
-        .publish("config:changed", r#"{"section":"auth"}"#)
-        .await
-        .unwrap();
-    // The gateway reloads auth on the notice.
-    let mut refused = false;
-    for _ in 0..50 {
-        if g.get("/api/sources").await.status == 401 {
-            refused = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(refused, "auth did not take effect");
-
-    let right = sense_testkit::basic_auth("admin", "correct horse");
-    let wrong = sense_testkit::basic_auth("admin", "battery staple");
-    for (credentials, expected) in [
-        (None, 401),
-        (Some(wrong.as_str()), 401),
-        (Some(right.as_str()), 200),
-    ] {
-        let with = |r: Request| match credentials {
-            Some(c) => r.header("authorization", c),
-            None => r,
-        };
-        let rest = g.send(with(Request::get(g.url("/api/sources")))).await;
-        assert_eq!(rest.status, expected, "REST with {credentials:?}");
-        if expected == 401 {
-            assert!(rest.header("www-authenticate").is_some());
-        }
-        let command = g
-            .send(with(Request::post_json(
-                g.url("/api/command/sensors"),
-                &json!({"action": "clear"}),
-            )))
-            .await;
-        // Authorised, nobody listens: 503; unauthorised: 401.
-        assert_eq!(
-            command.status,
-            if expected == 200 { 503 } else { 401 },
-            "command with {credentials:?}"
-        );
-        let address = g.address.to_string();
-        let header: Vec<(String, String)> = credentials
-            .map(|c| ("Authorization".to_owned(), c.to_owned()))
-            .into_iter()
-            .collect();
-        let ws = tokio::task::spawn_blocking(move || {
-            let headers: Vec<(&str, &str)> = header
-                .iter()
-                .map(|(a, b)| (a.as_str(), b.as_str()))
-                .collect();
-            WsClient::connect(&address, "/ws/grid", &headers)
-                .map(|c| c.close())
-                .map_err(|r| r.status)
-        })
-        .await
-        .unwrap();
-        match expected {
-            200 => assert!(ws.is_ok(), "WS with the right credentials: {ws:?}"),
-            _ => assert_eq!(ws, Err(401), "WS with {credentials:?}"),
-        }
-    }
-    // /health stays open for Docker and Traefik.
-    assert_eq!(g.get("/health").await.status, 200);
-}
-
-#[tokio::test]
-async fn cross_site_writes_and_websockets_are_refused() {
-    let g = start("origin");
-    let evil = g
-        .send(
-            Request::post_json(g.url("/api/config"), &json!({"display": {"rotation": 90}}))
-                .header("origin", "https://evil.example"),
-        )
-        .await;
-    assert_eq!(evil.status, 403);
-    assert_eq!(g.bus.get("config:display").await.unwrap(), None);
-    let dev = g
-        .send(
-            Request::post_json(g.url("/api/config"), &json!({"display": {"rotation": 90}}))
-                .header("origin", "http://localhost:5173"),
-        )
-        .await;
-    assert_eq!(dev.status, 200, "{}", dev.text());
-    assert_eq!(
-        dev.header("access-control-allow-origin"),
-        Some("http://localhost:5173")
-    );
-    let address = g.address.to_string();
-    let ws = tokio::task::spawn_blocking(move || {
-        WsClient::connect(
-            &address,
-            "/ws/sources",
-            &[("Origin", "https://evil.example")],
-        )
-        .map(drop)
-        .map_err(|r| r.status)
-    })
-    .await
-    .unwrap();
-    assert_eq!(ws, Err(403));
-}
-
-/// DNS rebinding: a page on `rebind.evil` whose name resolves to the gateway's address sends
-/// `Host: rebind.evil:PORT` with a matching `Origin`; every route refuses it before routing.
-#[tokio::test]
-async fn requests_for_another_host_are_refused_on_every_route() {
-    let g = start("hosts");
-    let evil_host = format!("rebind.evil:{}", g.address.port());
-    let evil_origin = format!("http://{evil_host}");
-    let write = g
-        .send(
-            Request::post_json(g.url("/api/config"), &json!({"display": {"rotation": 90}}))
-                .header("Host", evil_host.as_str())
-                .header("Origin", evil_origin.as_str()),
-        )
-        .await;
-    assert_eq!(write.status, 421, "{}", write.text());
-    assert!(
-        write.text().contains("`rebind.evil`") && write.text().contains("ALLOWED_HOSTS"),
-        "{}",
-        write.text()
-    );
-    assert_eq!(g.bus.get("config:display").await.unwrap(), None);
-    for path in [
-        "/api/sources",
-        "/api/config",
-        "/health",
-        "/metrics",
-        "/",
-        "/index.html",
-        "/api/stream/stream.m3u8",
-        "/api/session",
-    ] {
-        let r = g
-            .send(Request::get(g.url(path)).header("Host", evil_host.as_str()))
-            .await;
-        assert_eq!(r.status, 421, "{path}: {}", r.text());
-    }
-    let address = g.address.to_string();
-    let host = evil_host.clone();
-    let ws = tokio::task::spawn_blocking(move || {
-        WsClient::connect(&address, "/ws/sources", &[("Host", host.as_str())])
-            .map(drop)
-            .map_err(|r| r.status)
-    })
-    .await
-    .unwrap();
-    assert_eq!(ws, Err(421));
-
-    // Addresses, localhost and the configured name are served.
-    let port = g.address.port();
-    for host in [
-        format!("127.0.0.1:{port}"),
-        format!("localhost:{port}"),
-        format!("[::1]:{port}"),
-        format!("DASH.example.com:{port}"),
-    ] {
-        let r = g
-            .send(Request::get(g.url("/health")).header("Host", host.as_str()))
-            .await;
-        assert_eq!(r.status, 200, "{host}: {}", r.text());
-    }
-    let address = g.address.to_string();
-    let ws = tokio::task::spawn_blocking(move || {
-        WsClient::connect(&address, "/ws/sources", &[("Host", "dash.example.com")])
-            .map(drop)
-            .map_err(|r| r.status)
-    })
-    .await
-    .unwrap();
-    assert_eq!(ws, Ok(()));
-
-    // A name added in the dashboard's settings (`config:auth`) is served once the gateway has
-    // read the change it announces.
-    let added = g
-        .post(
-            "/api/config",
-            &json!({"auth": {"allowed_hosts": ["cfg.example.org"]}}),
-        )
-        .await;
-    assert_eq!(added.status, 200, "{}", added.text());
-    let start = std::time::Instant::now();
-    loop {
-        let r = g
-            .send(Request::get(g.url("/health")).header("Host", "cfg.example.org"))
-            .await;
-        if r.status == 200 {
-            break;
-        }
-        assert_eq!(r.status, 421, "{}", r.text());
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the configured name is not served"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-#[tokio::test]
-async fn the_dashboard_signs_in_once_and_its_cookie_opens_rest_and_websockets() {
-    let g = start("session");
-    let session = g.get("/api/session").await;
-    assert_eq!(
-        json_of(&session),
-        json!({"auth_enabled": false, "user": null})
-    );
-    let hash = bcrypt::hash("correct horse", 4).unwrap();
-    g.bus
-        .set(
-            "config:auth",
-            &json!({"enabled": true, "username": "admin", "password_hash": hash}).to_string(),
-            None,
-        )
-        .await
-        .unwrap();
-    g.bus
-        .publish("config:changed", r#"{"section":"auth"}"#)
-        .await
-        .unwrap();
-    let mut enabled = false;
-    for _ in 0..50 {
-        if json_of(&g.get("/api/session").await)["auth_enabled"] == true {
-            enabled = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(enabled, "auth did not take effect");
-
-    // The page's own requests get no Basic challenge (no browser dialog over the form).
-    let page = g
-        .send(Request::get(g.url("/api/sources")).header("x-requested-with", "sense-pulse"))
-        .await;
-    assert_eq!(page.status, 401);
-    assert!(page.header("www-authenticate").is_none());
-
-    let wrong = g
-        .post(
-            "/api/login",
-            &json!({"username": "admin", "password": "battery staple"}),
-        )
-        .await;
-    assert_eq!(wrong.status, 401);
-    assert!(wrong.header("set-cookie").is_none());
-    let cross_site = g
-        .send(
-            Request::post_json(
-                g.url("/api/login"),
-                &json!({"username": "admin", "password": "correct horse"}),
-            )
-            .header("origin", "https://evil.example"),
-        )
-        .await;
-    assert_eq!(cross_site.status, 403);
-
-    let right = g
-        .post(
-            "/api/login",
-            &json!({"username": "admin", "password": "correct horse"}),
-        )
-        .await;
-    assert_eq!(right.status, 200, "{}", right.text());
-    assert_eq!(json_of(&right)["user"], "admin");
-    let set_cookie = right.header("set-cookie").unwrap().to_owned();
-    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"));
-    let cookie = set_cookie.split(';').next().unwrap().to_owned();
-
-    let rest = g
-        .send(Request::get(g.url("/api/sources")).header("cookie", &cookie))
-        .await;
-    assert_eq!(rest.status, 200);
-    assert_eq!(
-        json_of(
-            &g.send(Request::get(g.url("/api/session")).header("cookie", &cookie))
+async fn a_burst_of_matrix_states_reaches_a_reader_as_the_latest_one() {
+    let g = start("grid-burst");
+    let mut grid = listen(&g, "/ws/grid");
+    // The gateway's own subscription starts with it: say the first state until the reader has
+    // it (a state, not an event: saying it again changes nothing).
+    let first = async {
+        loop {
+            g.bus
+                .publish("matrix:state", &json!({"mode": "idle", "n": 0}).to_string())
                 .await
-        )["user"],
-        "admin"
-    );
-    let address = g.address.to_string();
-    let ws_cookie = cookie.clone();
-    let ws = tokio::task::spawn_blocking(move || {
-        WsClient::connect(&address, "/ws/grid", &[("Cookie", ws_cookie.as_str())])
-            .map(|c| c.close())
-            .map_err(|r| r.status)
+                .unwrap();
+            if let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(200), grid.recv()).await
+            {
+                return m;
+            }
+        }
+    };
+    let first = tokio::time::timeout(Duration::from_secs(10), first)
+        .await
+        .unwrap();
+    assert_eq!(first["n"], 0);
+    // Far more than any backlog would hold, as fast as the bus takes them.
+    for n in 1..=500 {
+        g.bus
+            .publish(
+                "matrix:state",
+                &json!({"mode": "scrolling", "n": n}).to_string(),
+            )
+            .await
+            .unwrap();
+    }
+    // The reader stays connected and ends on the latest state (coalesced, in order).
+    let last = std::cell::Cell::new(0);
+    let latest = until(&mut grid, |m| {
+        let n = m["n"].as_i64().unwrap();
+        assert!(
+            n > last.get(),
+            "states arrive in order: {n} after {}",
+            last.get()
+        );
+        last.set(n);
+        n == 500
     })
-    .await
-    .unwrap();
-    assert!(ws.is_ok(), "WS with the session cookie: {ws:?}");
-
-    let out = g
-        .send(Request::post_json(g.url("/api/logout"), &json!({})).header("cookie", &cookie))
-        .await;
-    assert_eq!(out.status, 200);
-    assert!(out.header("set-cookie").unwrap().contains("Max-Age=0"));
-    let after = g
-        .send(Request::get(g.url("/api/sources")).header("cookie", &cookie))
-        .await;
-    assert_eq!(after.status, 401, "a closed session opens nothing");
+    .await;
+    assert_eq!(latest["mode"], "scrolling");
 }

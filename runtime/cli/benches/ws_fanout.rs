@@ -6,7 +6,8 @@
 //!
 //! The clients are blocking threads ([`WsClient`]); every frame's arrival is timed against the
 //! moment the bench published, so the figure covers the gateway's read of the source from Redis,
-//! its serialisation and the fan-out to every socket.
+//! its serialisation and the fan-out to every socket. Rounds are 300 ms apart, beyond the
+//! gateway's 250 ms coalescing window.
 
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -91,8 +92,7 @@ fn main() {
             .recv_timeout(Duration::from_secs(30))
             .expect("every client connected");
     }
-    // Let the subscriptions settle.
-    std::thread::sleep(Duration::from_millis(500));
+    // A client that has its first message is subscribed: the gateway subscribes it first.
 
     let mut latencies = Vec::with_capacity(clients * rounds);
     for round in 0..rounds {
@@ -114,7 +114,9 @@ fn main() {
             assert_eq!(r, round, "frames arrive in order");
             latencies.push(at.duration_since(published));
         }
-        std::thread::sleep(Duration::from_millis(100));
+        // Beyond the gateway's coalescing window (one message per client per 250 ms), so each
+        // round times the push itself, not the wait for the window.
+        std::thread::sleep(Duration::from_millis(300));
     }
     let rss = std::fs::read_to_string(format!("/proc/{}/status", gateway.id()))
         .unwrap_or_default()
