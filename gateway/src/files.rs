@@ -290,19 +290,15 @@ impl PathRouterService<Ctx> for NoEndpoint {
         &self,
         _ctx: &Ctx,
         (): (),
-        path: Path<'_>,
+        _rest: Path<'_>,
         request: Request<'_, R>,
         writer: W,
     ) -> Result<ResponseSent, W::Error> {
         let method = request.parts.method();
-        let full = request.parts.path();
-        Reply::error(404, format!("no endpoint {method} {}", full.encoded()))
+        let path = request.parts.path();
+        Reply::error(404, format!("no endpoint {method} {}", path.encoded()))
             .write_to(request.body_connection.finalize().await?, writer)
             .await
-            .map(|sent| {
-                let _ = path;
-                sent
-            })
     }
 }
 
