@@ -102,6 +102,10 @@ struct SourceState {
     /// Runs started since boot (polls, scans, discoveries).
     launches: u64,
     last_run: Option<RunRecord>,
+    /// When its last successful run ended (Unix seconds): what the orchestrator saw itself, so
+    /// a Redis that comes back empty (no `status:{id}` until the next poll) does not make a
+    /// healthy source look overdue.
+    last_ok: Option<f64>,
 }
 
 /// A long-running service (the camera, a resident source) while it runs.
@@ -366,6 +370,9 @@ impl<L: Launcher> Core<L> {
             let mut st = self.state();
             let s = st.sources.entry(job.source).or_default();
             s.running = None;
+            if record.outcome == "ok" {
+                s.last_ok = Some(record.ended_at);
+            }
             s.last_run = Some(record.clone());
         }
         self.changed.notify_one();
@@ -549,7 +556,12 @@ impl<L: Launcher> Core<L> {
         let mut overdue_now = BTreeSet::new();
         for (&id, status) in scheduled.iter().zip(statuses) {
             let status: Option<Status> = status.and_then(|t| serde_json::from_str(&t).ok());
-            let last_success = status.as_ref().and_then(|s| s.last_success);
+            let seen_ok = st.sources.get(&id).and_then(|s| s.last_ok);
+            // The later of the source's own word and a run the orchestrator saw succeed.
+            let last_success = match (status.as_ref().and_then(|s| s.last_success), seen_ok) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
             let interval = st.schedule.interval(id).unwrap_or(30);
             // No success for three intervals, and up for at least that long.
             let limit = f64::from(interval.saturating_mul(OVERDUE_INTERVALS));

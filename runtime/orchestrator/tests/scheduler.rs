@@ -525,6 +525,29 @@ async fn sources_without_success_for_three_intervals_are_overdue() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_redis_that_comes_back_empty_makes_no_source_overdue() {
+    let bus = Bus::memory();
+    set_schedule(&bus, json!({"weather": 60})).await;
+    let fake = Fake::new(&bus, |_| Plan::ok(100));
+    let running = start(&bus, &fake, options()).await;
+    // Up for longer than three intervals, polling fine.
+    tokio::time::sleep(Duration::from_secs(200)).await;
+    let health = json_at(&bus, HEALTH_KEY).await.unwrap();
+    assert_eq!(health["sources"]["weather"]["overdue"], false, "{health}");
+    // Redis restarts empty: the source's status is gone until its next poll, 40 s away.
+    assert!(bus.del("status:weather").await.unwrap());
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    let health = json_at(&bus, HEALTH_KEY).await.unwrap();
+    assert_eq!(
+        health["sources"]["weather"]["overdue"], false,
+        "a source that polled fine a minute ago is not overdue: {health}"
+    );
+    assert_eq!(health["last_error"], Json::Null);
+    assert!(health["sources"]["weather"]["last_success"].is_number());
+    running.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn unknown_actions_and_services_are_named() {
     let bus = Bus::memory();
     let fake = Fake::new(&bus, |_| Plan::ok(100));
