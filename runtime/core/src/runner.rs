@@ -44,6 +44,10 @@ struct Counters {
     error_count: u64,
     #[serde(default)]
     last_success: Option<f64>,
+    /// The config problems already logged: each is logged once until it changes, also across
+    /// the one-poll processes the orchestrator starts (the status keeps listing them).
+    #[serde(default)]
+    problems_logged: Vec<String>,
 }
 
 /// What one poll produced.
@@ -175,7 +179,15 @@ impl<S: Source> Runner<S> {
         };
         let env = &self.env;
         let (config, problems) = Config::resolve(&self.sections, stored, &|name| env.get(name));
-        for p in problems.iter().filter(|p| !self.problems.contains(p)) {
+        let logged = self
+            .remembered
+            .as_ref()
+            .map(|(counters, _)| counters.problems_logged.as_slice())
+            .unwrap_or_default();
+        for p in problems
+            .iter()
+            .filter(|p| !self.problems.contains(p) && !logged.contains(p))
+        {
             tracing::warn!(source = %S::ID, problem = %p, "config problem");
         }
         self.config = config;
@@ -195,6 +207,7 @@ impl<S: Source> Runner<S> {
             Err(e) => (Vec::new(), Some(e.0), None, false),
         };
         counters.poll_count += 1;
+        counters.problems_logged.clone_from(&self.problems);
         if error.is_some() {
             counters.error_count += 1;
         }

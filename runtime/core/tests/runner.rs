@@ -138,6 +138,68 @@ async fn a_failed_poll_writes_an_error_status_naming_the_cause() {
     );
 }
 
+/// Log lines written while it lives, for the current thread (`#[tokio::test]` runs on one).
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn count(&self, needle: &str) -> usize {
+        String::from_utf8_lossy(&self.0.lock().unwrap())
+            .matches(needle)
+            .count()
+    }
+}
+
+#[tokio::test]
+async fn a_config_problem_is_logged_once_across_one_poll_runs_until_it_changes() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let _guard = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish(),
+    );
+    let server = RedisServer::start();
+    let bus = redis_bus(&server).await;
+    bus.set("config:schedule", "every ten seconds", None)
+        .await
+        .unwrap();
+    // Each poll a process of its own, as the orchestrator runs them.
+    for _ in 0..3 {
+        Runner::new(bus.clone(), Scripted::default(), no_env())
+            .run_once()
+            .await
+            .unwrap();
+    }
+    assert_eq!(logs.count("config problem"), 1, "logged once, not per poll");
+    assert!(
+        status(&bus).await.warnings[0].starts_with("config:schedule"),
+        "the status still says it every time"
+    );
+    // A different problem is news.
+    bus.set("config:schedule", r#"{"system": -5}"#, None)
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        Runner::new(bus.clone(), Scripted::default(), no_env())
+            .run_once()
+            .await
+            .unwrap();
+    }
+    assert_eq!(logs.count("config problem"), 2);
+}
+
 #[tokio::test]
 async fn bad_config_is_reported_in_the_status_and_defaults_are_used() {
     let server = RedisServer::start();
