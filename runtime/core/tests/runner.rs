@@ -1,7 +1,7 @@
 //! The runner against a real redis-server (and the in-memory bus where Redis is not the point).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sense_bus::model::{Measurement, Status, Value};
@@ -140,7 +140,7 @@ async fn a_failed_poll_writes_an_error_status_naming_the_cause() {
 
 /// Log lines written while it lives, for the current thread (`#[tokio::test]` runs on one).
 #[derive(Clone, Default)]
-struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+struct Captured(Arc<Mutex<Vec<u8>>>);
 
 impl std::io::Write for Captured {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
