@@ -23,7 +23,9 @@
 //!
 //! FFmpeg always runs as `Command::new(ffmpeg).args(..)`: no shell, every argument its own, so no
 //! config value can inject anything. Camera passwords are percent-encoded into the URL
-//! ([`rtsp::url`]) and redacted (`***`) from every message, state and error.
+//! ([`rtsp::url`]), which FFmpeg reads from a pipe on its stdin, never from its command line
+//! (which every local user can read: [`ffmpeg`]), and redacted (`***`) from every message, state
+//! and error.
 
 #![warn(missing_docs)]
 

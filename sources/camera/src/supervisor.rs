@@ -28,6 +28,8 @@
 //!   SIGKILL; then every file the stream wrote is deleted from the HLS folder (`segment_*.ts`,
 //!   `stream.m3u8`, and their `*.tmp` leftovers; nothing else). The same clean-up runs before each
 //!   spawn, so a dead process's playlist is never taken for a live one.
+//!
+//! A camera's URL reaches FFmpeg on its stdin, never its command line ([`crate::ffmpeg`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -38,7 +40,7 @@ use sense_bus::config::CameraConfig;
 use sense_bus::model::{Measurement, Value};
 use sense_hal::Unit;
 use tokio::io::AsyncReadExt;
-use tokio::process::{Child, ChildStderr, Command};
+use tokio::process::{Child, ChildStderr};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -343,7 +345,7 @@ async fn read_stderr(mut stderr: ChildStderr, log: Arc<Mutex<StderrLog>>, input:
             log.info.merge(info);
         }
         if let Some(message) = ffmpeg::error_message(line) {
-            let message = input.redact(message);
+            let message = input.explain(message);
             tracing::debug!(target: "camera::ffmpeg", "{message}");
             log.last_error = Some(message);
         }
@@ -526,10 +528,15 @@ impl Supervisor {
             return fatal(&mut self.state, message);
         }
         let args = ffmpeg::hls_args(&settings.input, &settings.hls_dir, &settings.config);
+        let script = ffmpeg::input_script(&settings.input, ffmpeg::RTSP_IO_TIMEOUT);
         let spawned_at = SystemTime::now();
-        let child = Command::new(&settings.ffmpeg)
+        let child = ffmpeg::command(&settings.ffmpeg)
             .args(&args)
-            .stdin(Stdio::null())
+            .stdin(if script.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
@@ -541,6 +548,9 @@ impl Supervisor {
                 return fatal(&mut self.state, message);
             }
         };
+        if let (Some(script), Some(stdin)) = (script, child.stdin.take()) {
+            ffmpeg::feed(stdin, script);
+        }
         tracing::info!(
             "FFmpeg (pid {:?}) streaming {} to {}",
             child.id(),

@@ -251,7 +251,7 @@ async fn hostile_config_values_reach_ffmpeg_as_one_argument_and_no_shell() {
     let input = Input::camera(&cam, Default::default());
     let fake = fake_ffmpeg(
         &dir,
-        r#"printf '%s\0' "$@" > "$(dirname "$0")/argv"; exit 1"#,
+        r#"printf '%s\0' "$@" > "$(dirname "$0")/argv"; cat > "$(dirname "$0")/stdin"; exit 1"#,
     );
     let hls = dir.join("hls dir; $(touch pwned)");
     let s = settings(fake, hls.clone(), input.clone(), config(0));
@@ -271,8 +271,24 @@ async fn hostile_config_values_reach_ffmpeg_as_one_argument_and_no_shell() {
         .map(|a| a.into_string().unwrap())
         .collect();
     assert_eq!(argv, expected);
-    let url = &argv[argv.iter().position(|a| a == "-i").unwrap() + 1];
-    assert_eq!(url, &rtsp::url(&cam));
+    assert_eq!(
+        argv[argv.iter().position(|a| a == "-i").unwrap() + 1],
+        "pipe:0"
+    );
+    // The URL comes on stdin, as the one entry of a concat script.
+    let script = std::fs::read_to_string(dir.join("stdin")).unwrap();
+    let lines: Vec<&str> = script.lines().collect();
+    assert_eq!(lines.len(), 4, "{script}");
+    assert_eq!(lines[0], "ffconcat version 1.0");
+    let url = lines[1]
+        .strip_prefix("file '")
+        .and_then(|l| l.strip_suffix('\''))
+        .unwrap_or_else(|| panic!("{script}"));
+    assert_eq!(url, rtsp::url(&cam));
+    assert_eq!(
+        lines[2..],
+        ["option rtsp_transport tcp", "option timeout 10000000"]
+    );
     assert!(url.starts_with("rtsp://ad%20min%3B%24%28touch%20"), "{url}");
     assert!(
         url.contains("@10.0.0.7:554/live%20stream;%24%28touch"),
