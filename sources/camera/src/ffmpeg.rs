@@ -245,7 +245,8 @@ fn absolute(path: &Path) -> std::path::PathBuf {
 }
 
 /// FFmpeg's arguments (without the program) to turn `input` into an HLS stream in `out_dir`:
-/// `out_dir/stream.m3u8` and `out_dir/segment_NNNNN.ts`.
+/// segments `out_dir/segment_NNNNN.ts` and FFmpeg's playlist in `out_dir/.ffmpeg/stream.m3u8`,
+/// from which [`crate::hls::Publisher`] writes the served `out_dir/stream.m3u8`.
 ///
 /// - RTSP: `-f concat -safe 0 -protocol_whitelist … -i pipe:0` with the URL, transport and
 ///   [`RTSP_IO_TIMEOUT`] on stdin ([`input_script`]), video copied as it comes (`-c:v copy`),
@@ -313,7 +314,7 @@ pub fn hls_args(input: &Input, out_dir: &Path, config: &CameraConfig) -> Vec<OsS
         ],
     );
     args.push(segments);
-    args.push(dir.join(PLAYLIST).into_os_string());
+    args.push(crate::hls::Publisher::source(&dir).into_os_string());
     args
 }
 
@@ -454,7 +455,7 @@ mod tests {
              -map 0:v:0 -map 0:a:0? -c:v copy -c:a aac -b:a 64k \
              -f hls -hls_time 2 -hls_list_size 3 \
              -hls_flags delete_segments+program_date_time+independent_segments \
-             -hls_segment_filename /hls/segment_%05d.ts /hls/stream.m3u8"
+             -hls_segment_filename /hls/segment_%05d.ts /hls/.ffmpeg/stream.m3u8"
         );
         // The URL, and with it the password, is no argument at all: it comes on stdin.
         assert!(
@@ -526,7 +527,7 @@ mod tests {
         assert!(line.contains("-g 60"), "{line}");
         assert!(line.contains("-hls_time 4 -hls_list_size 5"));
         // `%` in the folder is escaped in the pattern only.
-        assert!(line.ends_with("/tmp/h%%d/segment_%05d.ts /tmp/h%d/stream.m3u8"));
+        assert!(line.ends_with("/tmp/h%%d/segment_%05d.ts /tmp/h%d/.ffmpeg/stream.m3u8"));
     }
 
     #[test]
@@ -534,7 +535,7 @@ mod tests {
         let args = hls_args(&Input::TestPattern, Path::new("a:b"), &config(2, 3));
         let last = PathBuf::from(args.last().unwrap());
         assert!(last.is_absolute());
-        assert!(last.ends_with("a:b/stream.m3u8"));
+        assert!(last.ends_with("a:b/.ffmpeg/stream.m3u8"));
     }
 
     #[test]

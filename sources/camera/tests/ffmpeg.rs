@@ -300,7 +300,7 @@ async fn hostile_config_values_reach_ffmpeg_as_one_argument_and_no_shell() {
     );
     assert_eq!(
         argv.last().unwrap(),
-        &hls.join("stream.m3u8").display().to_string()
+        &hls.join(".ffmpeg/stream.m3u8").display().to_string()
     );
     assert!(!marker.exists(), "a shell ran something");
     assert!(!dir.join("hls dir; $(touch pwned)").join("pwned").exists());
