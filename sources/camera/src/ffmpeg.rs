@@ -2,6 +2,17 @@
 //!
 //! Every argument is its own [`OsString`], passed with `Command::args`: there is no shell, so a
 //! URL or path is always exactly one argument whatever it contains.
+//!
+//! A camera's URL, which holds its password, is never an argument: any local user can read a
+//! process's command line (`ps`, `/proc/<pid>/cmdline`). FFmpeg reads it from its standard input
+//! instead, as a one-entry playlist of its `concat` demuxer ([`input_script`]: `-f concat -safe 0
+//! -i pipe:0`), written by the caller into a pipe and closed. FFmpeg's RTSP client then opens the
+//! URL as it would from `-i`, with `rtsp_transport` and `timeout` as `option` lines of the
+//! playlist. Nothing of it is on the command line, in the environment or on disk.
+//!
+//! FFmpeg's environment is not the service's either ([`command`]): only [`ENV_KEPT`] passes. The
+//! service's holds the settings variables (`CAMERA_CONFIG` with the camera's password, say, in a
+//! container the orchestrator starts), which FFmpeg does not need.
 
 use std::ffi::OsString;
 use std::fmt;
@@ -21,6 +32,23 @@ pub const RTSP_IO_TIMEOUT: Duration = Duration::from_secs(10);
 pub const TEST_PATTERN_SIZE: &str = "640x360";
 /// The simulated camera's frame rate.
 pub const TEST_PATTERN_FPS: u32 = 15;
+/// What FFmpeg calls the input it reads from its standard input (in its messages too).
+pub const STDIN_INPUT: &str = "pipe:0";
+/// The environment variables FFmpeg gets from the service's (when set); no other.
+pub const ENV_KEPT: &[&str] = &[
+    "PATH",
+    "HOME",
+    "TMPDIR",
+    "TZ",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "LC_MESSAGES",
+    "LD_LIBRARY_PATH",
+];
+/// The protocols FFmpeg may open for a camera read through [`input_script`]: the script itself
+/// (`pipe`) and what RTSP uses.
+const CAMERA_PROTOCOLS: &str = "pipe,rtsp,rtp,tcp,udp";
 
 /// What FFmpeg reads.
 #[derive(Clone, PartialEq, Eq)]
@@ -65,6 +93,69 @@ impl Input {
             Input::TestPattern | Input::Local(_) => crate::rtsp::redact_text(text, ""),
         }
     }
+
+    /// An FFmpeg message about this input, for people: redacted, and with the input FFmpeg
+    /// read from its standard input (`pipe:0: Connection refused`) named as what it is.
+    pub fn explain(&self, message: &str) -> String {
+        let message = match (self, message.strip_prefix(STDIN_INPUT)) {
+            (Input::Rtsp { .. }, Some(rest)) if rest.starts_with(':') => {
+                format!("{}{rest}", self.describe())
+            }
+            _ => message.to_owned(),
+        };
+        self.redact(&message)
+    }
+}
+
+/// What FFmpeg must read on its standard input for `input`, if anything: for a camera, a
+/// `concat` playlist (`ffconcat version 1.0`) naming its URL, with the RTSP transport and the
+/// socket timeout `io_timeout` as options of that input. It holds the password: write it to
+/// FFmpeg's stdin and close it; never log it.
+pub fn input_script(input: &Input, io_timeout: Duration) -> Option<String> {
+    let Input::Rtsp { url, transport } = input else {
+        return None;
+    };
+    let transport = match transport {
+        RtspTransport::Tcp => "tcp",
+        RtspTransport::Udp => "udp",
+    };
+    // In single quotes everything is literal; a quote is closed, escaped and reopened. The URL
+    // is percent-encoded ([`crate::rtsp::url`]), so it has no quote or line break: this is the
+    // second line of defence, as a line break would end the entry.
+    let quoted = url
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+        .replace('\'', r"'\''");
+    Some(format!(
+        "ffconcat version 1.0\nfile '{quoted}'\noption rtsp_transport {transport}\n\
+         option timeout {}\n",
+        io_timeout.as_micros()
+    ))
+}
+
+/// A command to run `program` (FFmpeg) with an environment of only the [`ENV_KEPT`] variables of
+/// this process's.
+pub fn command(program: &Path) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(program);
+    command.env_clear();
+    for name in ENV_KEPT {
+        if let Some(value) = std::env::var_os(name) {
+            command.env(name, value);
+        }
+    }
+    command
+}
+
+/// Writes `script` ([`input_script`]) to FFmpeg's `stdin` and closes it, from a task of its own
+/// so a caller never waits on FFmpeg. A write that fails (FFmpeg already gone) is dropped:
+/// FFmpeg's exit tells.
+pub fn feed(mut stdin: tokio::process::ChildStdin, script: String) {
+    tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        if stdin.write_all(script.as_bytes()).await.is_ok() {
+            let _ = stdin.shutdown().await;
+        }
+    });
 }
 
 impl fmt::Debug for Input {
@@ -101,21 +192,23 @@ fn common(args: &mut Vec<OsString>) {
 }
 
 /// The input options and `-i`. `realtime` paces the test pattern at its frame rate.
-fn input_args(args: &mut Vec<OsString>, input: &Input, io_timeout: Duration, realtime: bool) {
+fn input_args(args: &mut Vec<OsString>, input: &Input, realtime: bool) {
     match input {
-        Input::Rtsp { url, transport } => {
-            let transport = match transport {
-                RtspTransport::Tcp => "tcp",
-                RtspTransport::Udp => "udp",
-            };
-            // Debian's FFmpeg 5.1 names the RTSP socket timeout `-timeout`, in microseconds
-            // (`-stimeout` was removed in 5.0).
-            let micros = io_timeout.as_micros().to_string();
+        Input::Rtsp { .. } => {
+            // The URL, transport and timeout come on stdin: see `input_script`.
             push(
                 args,
-                &["-rtsp_transport", transport, "-timeout", &micros, "-i"],
+                &[
+                    "-f",
+                    "concat",
+                    "-safe",
+                    "0",
+                    "-protocol_whitelist",
+                    CAMERA_PROTOCOLS,
+                    "-i",
+                    STDIN_INPUT,
+                ],
             );
-            args.push(OsString::from(url));
         }
         Input::TestPattern => {
             let video = format!("testsrc2=size={TEST_PATTERN_SIZE}:rate={TEST_PATTERN_FPS}");
@@ -152,9 +245,11 @@ fn absolute(path: &Path) -> std::path::PathBuf {
 }
 
 /// FFmpeg's arguments (without the program) to turn `input` into an HLS stream in `out_dir`:
-/// `out_dir/stream.m3u8` and `out_dir/segment_NNNNN.ts`.
+/// segments `out_dir/segment_NNNNN.ts` and FFmpeg's playlist in `out_dir/.ffmpeg/stream.m3u8`,
+/// from which [`crate::hls::Publisher`] writes the served `out_dir/stream.m3u8`.
 ///
-/// - RTSP: `-rtsp_transport tcp|udp -timeout <µs> -i URL`, video copied as it comes (`-c:v copy`),
+/// - RTSP: `-f concat -safe 0 -protocol_whitelist … -i pipe:0` with the URL, transport and
+///   [`RTSP_IO_TIMEOUT`] on stdin ([`input_script`]), video copied as it comes (`-c:v copy`),
 ///   the first audio track, if any, transcoded to AAC.
 /// - Test pattern: `testsrc2` at 640x360, 15 fps plus a sine tone, paced in real time, encoded with
 ///   `libx264 -preset ultrafast -tune zerolatency` with a keyframe every segment.
@@ -164,7 +259,7 @@ pub fn hls_args(input: &Input, out_dir: &Path, config: &CameraConfig) -> Vec<OsS
     let segment = config.hls_segment_duration.max(1);
     let mut args = Vec::with_capacity(48);
     common(&mut args);
-    input_args(&mut args, input, RTSP_IO_TIMEOUT, true);
+    input_args(&mut args, input, true);
     match input {
         Input::Rtsp { .. } | Input::Local(_) => push(
             &mut args,
@@ -219,16 +314,16 @@ pub fn hls_args(input: &Input, out_dir: &Path, config: &CameraConfig) -> Vec<OsS
         ],
     );
     args.push(segments);
-    args.push(dir.join(PLAYLIST).into_os_string());
+    args.push(crate::hls::Publisher::source(&dir).into_os_string());
     args
 }
 
-/// FFmpeg's arguments to write one JPEG frame of `input` to `out` (`-frames:v 1 -q:v 5`), with
-/// an RTSP socket timeout of `io_timeout`.
-pub fn thumbnail_args(input: &Input, out: &Path, io_timeout: Duration) -> Vec<OsString> {
+/// FFmpeg's arguments to write one JPEG frame of `input` to `out` (`-frames:v 1 -q:v 5`). A
+/// camera's URL goes on stdin ([`input_script`]).
+pub fn thumbnail_args(input: &Input, out: &Path) -> Vec<OsString> {
     let mut args = Vec::with_capacity(32);
     common(&mut args);
-    input_args(&mut args, input, io_timeout, false);
+    input_args(&mut args, input, false);
     push(
         &mut args,
         &[
@@ -356,14 +451,64 @@ mod tests {
         assert_eq!(
             args.join(" "),
             "-hide_banner -nostdin -nostats -loglevel level+info \
-             -rtsp_transport udp -timeout 10000000 -i rtsp://u:p%20w@10.0.0.2:554/live; rm -rf / \
+             -f concat -safe 0 -protocol_whitelist pipe,rtsp,rtp,tcp,udp -i pipe:0 \
              -map 0:v:0 -map 0:a:0? -c:v copy -c:a aac -b:a 64k \
              -f hls -hls_time 2 -hls_list_size 3 \
              -hls_flags delete_segments+program_date_time+independent_segments \
-             -hls_segment_filename /hls/segment_%05d.ts /hls/stream.m3u8"
+             -hls_segment_filename /hls/segment_%05d.ts /hls/.ffmpeg/stream.m3u8"
         );
-        // The URL, whatever it holds, is exactly one argument.
-        assert!(args.contains(&"rtsp://u:p%20w@10.0.0.2:554/live; rm -rf /".to_owned()));
+        // The URL, and with it the password, is no argument at all: it comes on stdin.
+        assert!(
+            !args
+                .iter()
+                .any(|a| a.contains("rtsp://") || a.contains("p%20w"))
+        );
+        assert_eq!(
+            input_script(&input, RTSP_IO_TIMEOUT).unwrap(),
+            "ffconcat version 1.0\n\
+             file 'rtsp://u:p%20w@10.0.0.2:554/live; rm -rf /'\n\
+             option rtsp_transport udp\n\
+             option timeout 10000000\n"
+        );
+    }
+
+    #[test]
+    fn the_input_script_keeps_the_url_one_entry() {
+        // URLs from `rtsp::url` have neither; a hand-made one still cannot add a line.
+        let input = Input::Rtsp {
+            url: "rtsp://h:554/a'b\nfile 'x'\r".into(),
+            transport: RtspTransport::Tcp,
+        };
+        let script = input_script(&input, Duration::from_secs(5)).unwrap();
+        assert_eq!(
+            script,
+            "ffconcat version 1.0\n\
+             file 'rtsp://h:554/a'\\''b%0Afile '\\''x'\\''%0D'\n\
+             option rtsp_transport tcp\n\
+             option timeout 5000000\n"
+        );
+        assert_eq!(input_script(&Input::TestPattern, RTSP_IO_TIMEOUT), None);
+        assert_eq!(
+            input_script(&Input::Local("/hls/stream.m3u8".into()), RTSP_IO_TIMEOUT),
+            None
+        );
+    }
+
+    #[test]
+    fn messages_about_stdin_name_the_camera() {
+        let input = Input::Rtsp {
+            url: "rtsp://admin:hunter22@127.0.0.1:9/x".into(),
+            transport: RtspTransport::Tcp,
+        };
+        assert_eq!(
+            input.explain("pipe:0: Connection refused"),
+            "rtsp://admin:***@127.0.0.1:9/x: Connection refused"
+        );
+        assert_eq!(
+            input.explain("Impossible to open 'rtsp://admin:hunter22@127.0.0.1:9/x'"),
+            "Impossible to open 'rtsp://admin:***@127.0.0.1:9/x'"
+        );
+        assert_eq!(Input::TestPattern.explain("pipe:0: odd"), "pipe:0: odd");
     }
 
     #[test]
@@ -382,7 +527,7 @@ mod tests {
         assert!(line.contains("-g 60"), "{line}");
         assert!(line.contains("-hls_time 4 -hls_list_size 5"));
         // `%` in the folder is escaped in the pattern only.
-        assert!(line.ends_with("/tmp/h%%d/segment_%05d.ts /tmp/h%d/stream.m3u8"));
+        assert!(line.ends_with("/tmp/h%%d/segment_%05d.ts /tmp/h%d/.ffmpeg/stream.m3u8"));
     }
 
     #[test]
@@ -390,7 +535,7 @@ mod tests {
         let args = hls_args(&Input::TestPattern, Path::new("a:b"), &config(2, 3));
         let last = PathBuf::from(args.last().unwrap());
         assert!(last.is_absolute());
-        assert!(last.ends_with("a:b/stream.m3u8"));
+        assert!(last.ends_with("a:b/.ffmpeg/stream.m3u8"));
     }
 
     #[test]
@@ -399,15 +544,11 @@ mod tests {
             url: "rtsp://cam:554/x".into(),
             transport: RtspTransport::Tcp,
         };
-        let args = strings(&thumbnail_args(
-            &input,
-            Path::new("/t/x.jpg"),
-            Duration::from_secs(5),
-        ));
+        let args = strings(&thumbnail_args(&input, Path::new("/t/x.jpg")));
         assert_eq!(
             args.join(" "),
             "-hide_banner -nostdin -nostats -loglevel level+info \
-             -rtsp_transport tcp -timeout 5000000 -i rtsp://cam:554/x \
+             -f concat -safe 0 -protocol_whitelist pipe,rtsp,rtp,tcp,udp -i pipe:0 \
              -an -frames:v 1 -q:v 5 -c:v mjpeg -f image2 -update 1 -y /t/x.jpg"
         );
     }

@@ -2,14 +2,16 @@
 //!
 //! The camera runs on demand: the runtime starts a [`Supervisor`] when the dashboard asks for the
 //! stream, and the supervisor runs FFmpeg to turn the camera's RTSP stream into HLS
-//! (`stream.m3u8` and `segment_NNNNN.ts` in the HLS folder the gateway serves), watches it, and
-//! reconnects with backoff. Its [`StreamState`] becomes the contract's readings:
+//! (`segment_NNNNN.ts` in the HLS folder the gateway serves, and `stream.m3u8`, which the
+//! supervisor writes from FFmpeg's own playlist with every segment a full disk cut short left out:
+//! [`hls`]), watches it, and reconnects with backoff. Its [`StreamState`] becomes the contract's
+//! readings:
 //!
 //! | sensor | value | unit |
 //! |---|---|---|
 //! | `stream_status` | `stopped`, `starting`, `streaming`, `reconnecting` or `error` | |
 //! | `stream_connected` | bool | |
-//! | `stream_error` | FFmpeg's last error, passwords redacted; null when none | |
+//! | `stream_error` | FFmpeg's last error, passwords redacted, or `the HLS folder is full: …`; null when none | |
 //! | `stream_resolution` | e.g. `1920x1080` (absent until FFmpeg reports it) | |
 //! | `stream_fps` | int (absent until FFmpeg reports it) | `fps` |
 //! | `stream_uptime` | float | `seconds` |
@@ -23,12 +25,15 @@
 //!
 //! FFmpeg always runs as `Command::new(ffmpeg).args(..)`: no shell, every argument its own, so no
 //! config value can inject anything. Camera passwords are percent-encoded into the URL
-//! ([`rtsp::url`]) and redacted (`***`) from every message, state and error.
+//! ([`rtsp::url`]), which FFmpeg reads from a pipe on its stdin, never from its command line
+//! (which every local user can read: [`ffmpeg`]), and redacted (`***`) from every message, state
+//! and error.
 
 #![warn(missing_docs)]
 
 pub mod discovery;
 pub mod ffmpeg;
+pub mod hls;
 pub mod ptz;
 pub mod rtsp;
 pub mod source;

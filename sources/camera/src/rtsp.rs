@@ -7,7 +7,7 @@
 use sense_bus::config::CameraEntry;
 
 /// What stands in for a password in logs, status and errors.
-pub const REDACTED: &str = "***";
+pub const REDACTED: &str = sense_bus::redact::HIDDEN;
 
 /// RFC 3986 `unreserved`: the only bytes left as they are in the user name and password.
 fn is_unreserved(b: u8) -> bool {
@@ -131,26 +131,10 @@ fn authority_span(url: &str) -> Option<(usize, usize)> {
 }
 
 /// `url` with its password replaced by `***` (`rtsp://user:***@host:554/path`), for logs and
-/// status. URLs without a password come back unchanged.
+/// status: the project's one redaction, [`sense_bus::redact::url_credentials`]. URLs without a
+/// password come back unchanged.
 pub fn redacted(url: &str) -> String {
-    let Some((start, end)) = authority_span(url) else {
-        return url.to_owned();
-    };
-    let authority = &url[start..end];
-    let Some(at) = authority.rfind('@') else {
-        return url.to_owned();
-    };
-    let userinfo = &authority[..at];
-    let Some(colon) = userinfo.find(':') else {
-        return url.to_owned();
-    };
-    format!(
-        "{}{}:{}{}",
-        &url[..start],
-        &userinfo[..colon],
-        REDACTED,
-        &url[start + at..]
-    )
+    sense_bus::redact::url_credentials(url).into_owned()
 }
 
 /// The password in `url`'s userinfo: as written (percent-encoded) and decoded.
@@ -189,25 +173,12 @@ fn percent_decode(s: &str) -> String {
 }
 
 /// `text` (an FFmpeg message, say) with any password that might be in it replaced by `***`: the
-/// userinfo password of every `scheme://user:pass@` URL, and the given `url`'s password itself,
-/// encoded or decoded, wherever it appears (when at least 4 characters long: a shorter one would
-/// blank out ordinary words, and FFmpeg only ever prints it inside the URL).
+/// userinfo password of every `scheme://user:pass@` URL ([`sense_bus::redact::url_credentials`]),
+/// and the given `url`'s password itself, encoded or decoded, wherever it appears (when at least 4
+/// characters long: a shorter one would blank out ordinary words, and FFmpeg only ever prints it
+/// inside the URL).
 pub fn redact_text(text: &str, url: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    // Every URL in the text: redact its authority.
-    while let Some(i) = rest.find("://") {
-        let token_start = rest[..i]
-            .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
-            .map_or(0, |j| j + 1);
-        let token_end = rest[i..]
-            .find(|c: char| c.is_whitespace() || matches!(c, '\'' | '"' | '<' | '>'))
-            .map_or(rest.len(), |j| i + j);
-        out.push_str(&rest[..token_start]);
-        out.push_str(&redacted(&rest[token_start..token_end]));
-        rest = &rest[token_end..];
-    }
-    out.push_str(rest);
+    let mut out = sense_bus::redact::url_credentials(text).into_owned();
     if let Some((encoded, decoded)) = password_of(url) {
         for secret in [encoded, decoded] {
             if secret.chars().count() >= 4 {

@@ -13,10 +13,21 @@
 //!                                                    error  → EndReason::MaxReconnects
 //! ```
 //!
-//! - **Streaming** once `stream.m3u8` exists, was written by the current process, and is fresh.
+//! - **Streaming** once FFmpeg's playlist (`.ffmpeg/stream.m3u8`) was written by the current
+//!   process, is fresh, and its newest segment is whole: the supervisor then serves it in
+//!   `stream.m3u8` (see [`crate::hls`]).
 //! - **Monitoring** every [`SupervisorSettings::check_every`] (1 s): FFmpeg's exit is noticed at
-//!   once; the playlist is *stale* when older than `max(stale_after, 3 × hls_segment_duration)`
-//!   (a playlist is rewritten once per segment, so long segments need a longer limit).
+//!   once; FFmpeg's playlist is *stale* when older than `max(stale_after, 3 ×
+//!   hls_segment_duration)` (a playlist is rewritten once per segment, so long segments need a
+//!   longer limit). Each check also reads the segments FFmpeg listed since the last one and
+//!   rewrites the served `stream.m3u8` with the whole ones.
+//! - **Full folder**: FFmpeg says nothing when a write fails, so a segment that was cut short (or
+//!   FFmpeg's playlist itself) is what tells. The state becomes `error` with `the HLS folder is
+//!   full: …` naming the first cut file, one warning is logged, and the cut segments are left out
+//!   of `stream.m3u8`. FFmpeg keeps running: once a whole segment comes again the state is
+//!   `streaming` again (logged once too). A `Start` while the folder is full restarts FFmpeg
+//!   with an emptied folder. An FFmpeg that exits saying `No space left on device` fails with the
+//!   same words.
 //! - **Reconnect rule**: after the n-th failure in a row the supervisor waits
 //!   `min(reconnect_delay × 2^(n−1), 60 s)` and spawns FFmpeg again. `max_reconnect_attempts`
 //!   counts these respawns (−1: no limit); when a failure happens with the count already at the
@@ -26,8 +37,11 @@
 //!   `Start`/`Restart`. So a camera that flaps every few seconds still runs out of attempts.
 //! - **Stop**: SIGTERM, up to [`SupervisorSettings::stop_grace`] (5 s) for FFmpeg to finish, then
 //!   SIGKILL; then every file the stream wrote is deleted from the HLS folder (`segment_*.ts`,
-//!   `stream.m3u8`, and their `*.tmp` leftovers; nothing else). The same clean-up runs before each
-//!   spawn, so a dead process's playlist is never taken for a live one.
+//!   `stream.m3u8`, their `*.tmp` leftovers, and FFmpeg's playlist folder `.ffmpeg`; nothing
+//!   else). The same clean-up runs before each spawn, so a dead process's playlist is never taken
+//!   for a live one.
+//!
+//! A camera's URL reaches FFmpeg on its stdin, never its command line ([`crate::ffmpeg`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -38,11 +52,12 @@ use sense_bus::config::CameraConfig;
 use sense_bus::model::{Measurement, Value};
 use sense_hal::Unit;
 use tokio::io::AsyncReadExt;
-use tokio::process::{Child, ChildStderr, Command};
+use tokio::process::{Child, ChildStderr};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::ffmpeg::{self, Input, StreamInfo};
+use crate::hls::{FFMPEG_DIR, Outcome, Publisher};
 
 /// How long a process must stream without a break before the reconnect count starts over.
 pub const STABLE_STREAMING: Duration = Duration::from_secs(30);
@@ -106,7 +121,8 @@ pub enum StreamStatus {
     Streaming,
     /// The stream broke; waiting to respawn, or respawned and not streaming yet.
     Reconnecting,
-    /// Out of reconnect attempts, or FFmpeg cannot be run at all.
+    /// Out of reconnect attempts, or FFmpeg cannot be run at all; or, while FFmpeg keeps
+    /// running, the HLS folder is full.
     Error,
 }
 
@@ -249,7 +265,8 @@ impl std::fmt::Display for EndReason {
 /// A command to the supervisor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Control {
-    /// Start streaming (nothing if already running).
+    /// Start streaming (nothing if already running, except while the HLS folder is full: then
+    /// FFmpeg starts again with an emptied folder).
     Start,
     /// Stop streaming, clean up and make [`Supervisor::run`] return.
     Stop,
@@ -280,7 +297,11 @@ struct Running {
     spawned: Instant,
     log: Arc<Mutex<StderrLog>>,
     reader: Option<JoinHandle<()>>,
+    /// Since when FFmpeg's playlist has been fresh.
+    output_since: Option<Instant>,
+    /// Since when the stream has been served without a break.
     streaming_since: Option<Instant>,
+    publisher: Publisher,
 }
 
 enum Phase {
@@ -303,9 +324,28 @@ pub fn is_stream_file(name: &str) -> bool {
     ours && kind
 }
 
-/// Deletes the stream's files (see [`is_stream_file`]) from `dir`, leaving anything else; returns
-/// how many were deleted. A missing folder has nothing to delete.
+/// Deletes the stream's files (see [`is_stream_file`]) from `dir` and from FFmpeg's playlist
+/// folder in it (`.ffmpeg`, removed once empty), leaving anything else; returns how many files
+/// were deleted. A missing folder has nothing to delete.
 pub async fn clean_hls_dir(dir: &Path) -> std::io::Result<usize> {
+    let private = dir.join(FFMPEG_DIR);
+    let deleted = remove_stream_files(dir).await? + remove_stream_files(&private).await?;
+    match tokio::fs::remove_dir(&private).await {
+        Ok(()) => {}
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound
+                    | std::io::ErrorKind::DirectoryNotEmpty
+                    | std::io::ErrorKind::NotADirectory
+            ) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(deleted)
+}
+
+/// Deletes the stream's files in `dir` (not in its subfolders).
+async fn remove_stream_files(dir: &Path) -> std::io::Result<usize> {
     let mut entries = match tokio::fs::read_dir(dir).await {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
@@ -343,7 +383,7 @@ async fn read_stderr(mut stderr: ChildStderr, log: Arc<Mutex<StderrLog>>, input:
             log.info.merge(info);
         }
         if let Some(message) = ffmpeg::error_message(line) {
-            let message = input.redact(message);
+            let message = input.explain(message);
             tracing::debug!(target: "camera::ffmpeg", "{message}");
             log.last_error = Some(message);
         }
@@ -363,6 +403,11 @@ async fn read_stderr(mut stderr: ChildStderr, log: Arc<Mutex<StderrLog>>, input:
         }
     }
     handle(&pending);
+}
+
+/// Whether an FFmpeg error says the disk is full (ENOSPC, or EDQUOT).
+fn is_disk_full(message: &str) -> bool {
+    message.contains("No space left on device") || message.contains("Disk quota exceeded")
 }
 
 /// Sends SIGTERM to `pid`.
@@ -444,6 +489,12 @@ impl Supervisor {
                 },
                 Phase::Running(mut running) => tokio::select! {
                     control = controls.recv() => match control {
+                        // While the folder is full, a start is a fresh try with an empty one.
+                        Some(Control::Start) if self.state.status == StreamStatus::Error => {
+                            self.stop_process(&mut running).await;
+                            self.state.reconnect_attempts = 0;
+                            self.spawn(StreamStatus::Starting, &mut on_state).await
+                        }
                         Some(Control::Start) => Next::Phase(Phase::Running(running)),
                         Some(Control::Restart) => {
                             self.stop_process(&mut running).await;
@@ -508,6 +559,11 @@ impl Supervisor {
     ) -> Next {
         let settings = &self.settings;
         let fatal = |state: &mut StreamState, message: String| {
+            let message = if is_disk_full(&message) {
+                format!("the HLS folder is full: {message}")
+            } else {
+                message
+            };
             state.error = Some(message.clone());
             Next::End(EndReason::Error(message))
         };
@@ -525,11 +581,21 @@ impl Supervisor {
             );
             return fatal(&mut self.state, message);
         }
+        let private = settings.hls_dir.join(FFMPEG_DIR);
+        if let Err(e) = tokio::fs::create_dir_all(&private).await {
+            let message = format!("cannot create {}: {e}", private.display());
+            return fatal(&mut self.state, message);
+        }
         let args = ffmpeg::hls_args(&settings.input, &settings.hls_dir, &settings.config);
+        let script = ffmpeg::input_script(&settings.input, ffmpeg::RTSP_IO_TIMEOUT);
         let spawned_at = SystemTime::now();
-        let child = Command::new(&settings.ffmpeg)
+        let child = ffmpeg::command(&settings.ffmpeg)
             .args(&args)
-            .stdin(Stdio::null())
+            .stdin(if script.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
@@ -541,6 +607,9 @@ impl Supervisor {
                 return fatal(&mut self.state, message);
             }
         };
+        if let (Some(script), Some(stdin)) = (script, child.stdin.take()) {
+            ffmpeg::feed(stdin, script);
+        }
         tracing::info!(
             "FFmpeg (pid {:?}) streaming {} to {}",
             child.id(),
@@ -566,6 +635,7 @@ impl Supervisor {
             reconnect_attempts: self.state.reconnect_attempts,
             ..StreamState::default()
         };
+        let publisher = Publisher::new(settings.hls_dir.clone());
         self.publish(on_state);
         Next::Phase(Phase::Running(Box::new(Running {
             child,
@@ -573,13 +643,15 @@ impl Supervisor {
             spawned: Instant::now(),
             log,
             reader,
+            output_since: None,
             streaming_since: None,
+            publisher,
         })))
     }
 
-    /// How old the playlist is, if the current process wrote it.
+    /// How old FFmpeg's playlist is, if the current process wrote it.
     async fn playlist_age(&self, running: &Running) -> Option<Duration> {
-        let path = self.settings.hls_dir.join(ffmpeg::PLAYLIST);
+        let path = Publisher::source(&self.settings.hls_dir);
         let modified = tokio::fs::metadata(&path).await.ok()?.modified().ok()?;
         // Coarse file-system clocks: allow a second of slack.
         if modified + Duration::from_secs(1) < running.spawned_at {
@@ -609,40 +681,63 @@ impl Supervisor {
         }
         let age = self.playlist_age(&running).await;
         let limit = self.settings.stale_limit();
-        match running.streaming_since {
-            None => match age {
-                Some(age) if age <= limit => {
-                    let now = Instant::now();
-                    running.streaming_since = Some(now);
-                    self.state.status = StreamStatus::Streaming;
-                    self.state.connected = true;
-                    self.state.error = None;
-                    self.state.started_at = Some(now);
-                    tracing::info!("camera streaming: {}", self.settings.input.describe());
+        if age.is_none_or(|age| age > limit) {
+            if running.output_since.is_some() {
+                let why = format!(
+                    "the stream stalled: no new HLS segment for {} s",
+                    limit.as_secs()
+                );
+                return self.fail(&mut running, why, on_state).await;
+            }
+            if running.spawned.elapsed() > self.settings.startup_timeout {
+                let why = format!(
+                    "no HLS output within {} s",
+                    self.settings.startup_timeout.as_secs()
+                );
+                return self.fail(&mut running, why, on_state).await;
+            }
+            self.publish(on_state);
+            return Next::Phase(Phase::Running(running));
+        }
+        running.output_since.get_or_insert_with(Instant::now);
+        match running.publisher.update().await {
+            Outcome::Waiting => {}
+            Outcome::Serving if self.state.status == StreamStatus::Streaming => {
+                if running
+                    .streaming_since
+                    .is_some_and(|since| since.elapsed() >= STABLE_STREAMING)
+                {
+                    self.state.reconnect_attempts = 0;
                 }
-                _ if running.spawned.elapsed() > self.settings.startup_timeout => {
-                    let why = format!(
-                        "no HLS output within {} s",
-                        self.settings.startup_timeout.as_secs()
-                    );
-                    return self.fail(&mut running, why, on_state).await;
+            }
+            Outcome::Serving => {
+                let describe = self.settings.input.describe();
+                if self.state.status == StreamStatus::Error {
+                    tracing::info!("the HLS folder has room again: streaming {describe}");
+                } else {
+                    tracing::info!("camera streaming: {describe}");
                 }
-                _ => {}
-            },
-            Some(since) => match age {
-                Some(age) if age <= limit => {
-                    if since.elapsed() >= STABLE_STREAMING {
-                        self.state.reconnect_attempts = 0;
-                    }
-                }
-                _ => {
-                    let why = format!(
-                        "the stream stalled: no new HLS segment for {} s",
-                        limit.as_secs()
-                    );
-                    return self.fail(&mut running, why, on_state).await;
-                }
-            },
+                let now = Instant::now();
+                running.streaming_since = Some(now);
+                self.state.status = StreamStatus::Streaming;
+                self.state.connected = true;
+                self.state.error = None;
+                self.state.started_at = Some(now);
+            }
+            // Said once; the first cut file stays the one named until there is room again.
+            Outcome::Full(_) if self.state.status == StreamStatus::Error => {}
+            Outcome::Full(why) => {
+                let message = format!("the HLS folder is full: {why}");
+                tracing::warn!(
+                    "{message}; cut segments are left out of {} until there is room",
+                    ffmpeg::PLAYLIST
+                );
+                running.streaming_since = None;
+                self.state.status = StreamStatus::Error;
+                self.state.connected = false;
+                self.state.error = Some(message);
+                self.state.started_at = None;
+            }
         }
         self.publish(on_state);
         Next::Phase(Phase::Running(running))
@@ -670,6 +765,11 @@ impl Supervisor {
         let message = match last_error {
             Some(e) => format!("{why}: {e}"),
             None => why,
+        };
+        let message = if is_disk_full(&message) {
+            format!("the HLS folder is full: {message}")
+        } else {
+            message
         };
         tracing::warn!("camera stream failed: {message}");
         self.state.error = Some(message);
@@ -850,22 +950,31 @@ mod tests {
     async fn cleaning_leaves_other_files() {
         let dir = std::env::temp_dir().join(format!("sense-camera-clean-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("segment_dir.ts")).unwrap();
+        std::fs::create_dir_all(dir.join(FFMPEG_DIR)).unwrap();
         for name in [
             "stream.m3u8",
             "segment_00003.ts",
             "stream.m3u8.tmp",
             "keep.txt",
             "x.ts",
+            ".ffmpeg/stream.m3u8",
+            ".ffmpeg/stream.m3u8.tmp",
         ] {
             std::fs::write(dir.join(name), b"x").unwrap();
         }
-        assert_eq!(clean_hls_dir(&dir).await.unwrap(), 3);
+        assert_eq!(clean_hls_dir(&dir).await.unwrap(), 5);
         let mut left: Vec<String> = std::fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         left.sort();
         assert_eq!(left, ["keep.txt", "segment_dir.ts", "x.ts"]);
+        // FFmpeg's folder stays while it holds something that is not the stream's.
+        std::fs::create_dir_all(dir.join(FFMPEG_DIR)).unwrap();
+        std::fs::write(dir.join(".ffmpeg/notes"), b"x").unwrap();
+        std::fs::write(dir.join(".ffmpeg/stream.m3u8"), b"x").unwrap();
+        assert_eq!(clean_hls_dir(&dir).await.unwrap(), 1);
+        assert!(dir.join(".ffmpeg/notes").exists());
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(clean_hls_dir(&dir).await.unwrap(), 0);
     }

@@ -5,8 +5,6 @@ use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use tokio::process::Command;
-
 use crate::CameraError;
 use crate::ffmpeg::{self, Input};
 
@@ -70,10 +68,15 @@ pub async fn thumbnail_with_timeout(
         std::process::id(),
         TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
-    let args = ffmpeg::thumbnail_args(input, &temp, timeout.min(Duration::from_secs(5)));
-    let child = Command::new(ffmpeg)
+    let args = ffmpeg::thumbnail_args(input, &temp);
+    let script = ffmpeg::input_script(input, timeout.min(Duration::from_secs(5)));
+    let mut child = ffmpeg::command(ffmpeg)
         .args(&args)
-        .stdin(Stdio::null())
+        .stdin(if script.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -82,6 +85,9 @@ pub async fn thumbnail_with_timeout(
             program: ffmpeg.display().to_string(),
             reason: e.to_string(),
         })?;
+    if let (Some(script), Some(stdin)) = (script, child.stdin.take()) {
+        ffmpeg::feed(stdin, script);
+    }
     // On timeout the future, and with it the child, is dropped: `kill_on_drop` kills it.
     let result = tokio::time::timeout(timeout, child.wait_with_output()).await;
     let failure = match result {
@@ -108,7 +114,7 @@ pub async fn thumbnail_with_timeout(
             Some(CameraError::Ffmpeg {
                 what: "grab a thumbnail",
                 input: input.describe(),
-                message: input.redact(&message),
+                message: input.explain(&message),
             })
         }
         Ok(Ok(_)) => None,

@@ -3,134 +3,20 @@
 //!
 //! FFmpeg must be installed (`apt-get install ffmpeg`): these tests fail, saying so, without it.
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use sense_bus::config::{CameraConfig, CameraEntry};
+use common::{
+    Harness, camera, closed_port, config, fake_ffmpeg, ffmpeg_binary, scratch, settings,
+    stream_files,
+};
 use sense_source_camera::ffmpeg::{self, Input};
 use sense_source_camera::{
-    CameraError, Control, EndReason, StreamState, StreamStatus, Supervisor, SupervisorSettings,
-    rtsp, thumbnail, thumbnail_with_timeout,
+    CameraError, Control, EndReason, StreamState, StreamStatus, rtsp, thumbnail,
+    thumbnail_with_timeout,
 };
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
-
-fn ffmpeg_binary() -> PathBuf {
-    let path =
-        std::env::var_os("FFMPEG").map_or_else(|| PathBuf::from("/usr/bin/ffmpeg"), PathBuf::from);
-    assert!(
-        path.exists(),
-        "{} is missing: these tests need FFmpeg (apt-get install ffmpeg, or set FFMPEG)",
-        path.display()
-    );
-    path
-}
-
-/// A fresh, empty folder for one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sense-camera-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn config(max_reconnect_attempts: i32) -> CameraConfig {
-    CameraConfig {
-        reconnect_delay: 1,
-        max_reconnect_attempts,
-        hls_segment_duration: 1,
-        hls_playlist_size: 3,
-        ..CameraConfig::default()
-    }
-}
-
-fn settings(
-    ffmpeg: PathBuf,
-    hls_dir: PathBuf,
-    input: Input,
-    config: CameraConfig,
-) -> SupervisorSettings {
-    let mut s = SupervisorSettings::new(ffmpeg, hls_dir, input, config);
-    s.check_every = Duration::from_millis(250);
-    s.startup_timeout = Duration::from_secs(10);
-    s
-}
-
-/// A running supervisor: its controls, the states it published, its task.
-struct Harness {
-    controls: mpsc::Sender<Control>,
-    states: mpsc::UnboundedReceiver<StreamState>,
-    seen: Vec<StreamState>,
-    task: JoinHandle<EndReason>,
-}
-
-impl Harness {
-    fn start(settings: SupervisorSettings) -> Harness {
-        let (controls, rx) = mpsc::channel(8);
-        let (state_tx, states) = mpsc::unbounded_channel();
-        let task = tokio::spawn(Supervisor::new(settings).run(rx, move |s: &StreamState| {
-            let _ = state_tx.send(s.clone());
-        }));
-        Harness {
-            controls,
-            states,
-            seen: Vec::new(),
-            task,
-        }
-    }
-
-    async fn send(&self, control: Control) {
-        self.controls.send(control).await.unwrap();
-    }
-
-    /// Waits for a published state that satisfies `ok`.
-    async fn wait_for(
-        &mut self,
-        what: &str,
-        within: Duration,
-        ok: impl Fn(&StreamState) -> bool,
-    ) -> StreamState {
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            match tokio::time::timeout_at(deadline, self.states.recv()).await {
-                Ok(Some(state)) => {
-                    self.seen.push(state.clone());
-                    if ok(&state) {
-                        return state;
-                    }
-                }
-                Ok(None) | Err(_) => panic!(
-                    "no {what} state within {within:?}; states: {:#?}",
-                    self.seen
-                ),
-            }
-        }
-    }
-
-    async fn end(mut self, within: Duration) -> (EndReason, Vec<StreamState>) {
-        let reason = tokio::time::timeout(within, &mut self.task)
-            .await
-            .expect("the supervisor did not end in time")
-            .unwrap();
-        while let Ok(state) = self.states.try_recv() {
-            self.seen.push(state);
-        }
-        (reason, self.seen)
-    }
-}
-
-fn stream_files(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|d| {
-            d.map(|e| e.unwrap().file_name().into_string().unwrap())
-                .filter(|n| sense_source_camera::is_stream_file(n))
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
-}
 
 fn streaming_with_info(s: &StreamState) -> bool {
     s.status == StreamStatus::Streaming && s.fps.is_some() && s.resolution.is_some()
@@ -314,19 +200,6 @@ async fn a_frozen_ffmpeg_is_found_stale_and_replaced() {
     eprintln!("took {:?}", started.elapsed());
 }
 
-fn closed_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
-fn camera(host: &str, port: u16, user: &str, password: &str, path: &str) -> CameraEntry {
-    serde_json::from_value(serde_json::json!({
-        "name": "Test", "host": host, "port": port, "stream_path": path,
-        "username": user, "password": password,
-    }))
-    .unwrap()
-}
-
 #[tokio::test]
 async fn an_unreachable_camera_runs_out_of_reconnects() {
     let started = Instant::now();
@@ -363,13 +236,6 @@ async fn an_unreachable_camera_runs_out_of_reconnects() {
     eprintln!("took {elapsed:?}");
 }
 
-fn fake_ffmpeg(dir: &Path, body: &str) -> PathBuf {
-    let path = dir.join("fake-ffmpeg");
-    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    path
-}
-
 #[tokio::test]
 async fn hostile_config_values_reach_ffmpeg_as_one_argument_and_no_shell() {
     let dir = scratch("argv");
@@ -385,7 +251,7 @@ async fn hostile_config_values_reach_ffmpeg_as_one_argument_and_no_shell() {
     let input = Input::camera(&cam, Default::default());
     let fake = fake_ffmpeg(
         &dir,
-        r#"printf '%s\0' "$@" > "$(dirname "$0")/argv"; exit 1"#,
+        r#"printf '%s\0' "$@" > "$(dirname "$0")/argv"; cat > "$(dirname "$0")/stdin"; exit 1"#,
     );
     let hls = dir.join("hls dir; $(touch pwned)");
     let s = settings(fake, hls.clone(), input.clone(), config(0));
@@ -405,8 +271,24 @@ async fn hostile_config_values_reach_ffmpeg_as_one_argument_and_no_shell() {
         .map(|a| a.into_string().unwrap())
         .collect();
     assert_eq!(argv, expected);
-    let url = &argv[argv.iter().position(|a| a == "-i").unwrap() + 1];
-    assert_eq!(url, &rtsp::url(&cam));
+    assert_eq!(
+        argv[argv.iter().position(|a| a == "-i").unwrap() + 1],
+        "pipe:0"
+    );
+    // The URL comes on stdin, as the one entry of a concat script.
+    let script = std::fs::read_to_string(dir.join("stdin")).unwrap();
+    let lines: Vec<&str> = script.lines().collect();
+    assert_eq!(lines.len(), 4, "{script}");
+    assert_eq!(lines[0], "ffconcat version 1.0");
+    let url = lines[1]
+        .strip_prefix("file '")
+        .and_then(|l| l.strip_suffix('\''))
+        .unwrap_or_else(|| panic!("{script}"));
+    assert_eq!(url, rtsp::url(&cam));
+    assert_eq!(
+        lines[2..],
+        ["option rtsp_transport tcp", "option timeout 10000000"]
+    );
     assert!(url.starts_with("rtsp://ad%20min%3B%24%28touch%20"), "{url}");
     assert!(
         url.contains("@10.0.0.7:554/live%20stream;%24%28touch"),
@@ -418,7 +300,7 @@ async fn hostile_config_values_reach_ffmpeg_as_one_argument_and_no_shell() {
     );
     assert_eq!(
         argv.last().unwrap(),
-        &hls.join("stream.m3u8").display().to_string()
+        &hls.join(".ffmpeg/stream.m3u8").display().to_string()
     );
     assert!(!marker.exists(), "a shell ran something");
     assert!(!dir.join("hls dir; $(touch pwned)").join("pwned").exists());
