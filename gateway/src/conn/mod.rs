@@ -1,6 +1,7 @@
 //! One TCP connection: HTTP requests (and a WebSocket after an upgrade) served by picoserve.
 
 pub mod framing;
+pub mod limits;
 
 use std::net::SocketAddr;
 use std::rc::Rc;
