@@ -1,18 +1,43 @@
-//! One TCP connection: HTTP requests (and a WebSocket after an upgrade) served by picoserve.
+//! One TCP connection: HTTP requests (and a WebSocket after an upgrade) served by picoserve,
+//! under the connection caps ([`limits`]) and with request framing checked first ([`framing`]).
+//!
+//! A connection alternates between two states:
+//!
+//! - **waiting** for a request head (new, or kept alive after an answer): the connection reads
+//!   the head itself ([`socket::Framed`]), holding only what has come (a slow client sending half
+//!   a head holds about 1 KiB), for at most 10 s before the first byte and 5 s after it. A
+//!   waiting connection is the first to be closed when the gateway is at its connection cap.
+//! - **busy**: the head is complete and its framing accepted; picoserve serves that one request
+//!   (or the WebSocket it upgrades to) with a buffer sized for it (the head and body, 1 to 32
+//!   KiB), freed as soon as it is answered.
+//!
+//! Memory bound: a waiting connection costs its task (about 1 KiB), the socket's registration
+//! and the bytes of a head it has sent (up to [`framing::MAX_HEAD`]); a busy one adds its
+//! request's buffer (at most [`REQUEST_BUFFER`]) and picoserve's future while it is served. With
+//! the caps, the gateway holds at most `GATEWAY_MAX_CONNECTIONS` × (16 + 32) KiB beyond its
+//! idle memory in the worst case, and no per-connection memory once the connections close.
 
 pub mod framing;
 pub mod limits;
+pub mod socket;
 
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
+
+pub use framing::Violation;
+pub use limits::{Limits, Refusal, Registry, Slot, WebSocketPermit};
+use socket::{Framed, Stopped};
 
 use crate::service;
 use crate::state::Shared;
 
-/// picoserve's settings: connections kept alive; a stalled client is dropped after its write
-/// timeout, so it cannot hold the gateway.
+/// picoserve's settings for one request: its body within 5 s of its head, its answer written
+/// within 5 s (a stalled client is dropped, it cannot hold the gateway). The wait for a request
+/// head is the connection's own ([`WAIT_FOR_REQUEST`], [`READ_HEAD`]).
 static CONFIG: picoserve::Config = picoserve::Config::new(picoserve::Timeouts {
     start_read_request: picoserve::time::Duration::from_secs(10),
     persistent_start_read_request: picoserve::time::Duration::from_secs(10),
@@ -21,29 +46,149 @@ static CONFIG: picoserve::Config = picoserve::Config::new(picoserve::Timeouts {
 })
 .keep_connection_alive();
 
-/// Bytes per connection for the request head and a body read at once (a config update).
-const REQUEST_BUFFER: usize = 32 * 1024;
+/// The largest buffer a request is served with: its head and a body read at once (a config
+/// update). A larger body is refused (413).
+pub const REQUEST_BUFFER: usize = 32 * 1024;
 
-/// Serves one accepted connection until it closes or `stop`.
+/// How long a connection waits for the first byte of a request (a new one, or kept alive).
+pub const WAIT_FOR_REQUEST: Duration = Duration::from_secs(10);
+
+/// How long a request head may take once its first byte has come.
+pub const READ_HEAD: Duration = Duration::from_secs(5);
+
+/// How long an answer to a refused request may take to write, and how long the client's
+/// remaining bytes are read afterwards (so closing does not reset the connection before the
+/// client has read the answer).
+const LINGER: Duration = Duration::from_secs(2);
+
+/// Serves one accepted connection, holding `slot`, until it closes, is evicted or the gateway
+/// stops (`slot.closed()`).
 pub async fn serve_connection(
     shared: Rc<Shared>,
+    slot: Slot,
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
-    stop: CancellationToken,
 ) {
     let _ = stream.set_nodelay(true);
+    // WebSocket permits: `slot.registry().try_websocket(peer.ip())`.
     let app = picoserve::Router::from_service(service::Gateway {
         shared,
         peer: peer.ip(),
     });
-    let mut buffer = vec![0u8; REQUEST_BUFFER];
-    let server = picoserve::Server::new_tokio(&app, &CONFIG, &mut buffer);
-    tokio::select! {
-        () = stop.cancelled() => {}
-        result = server.serve(stream) => {
-            if let Err(e) = result {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
+    let closed = slot.closed().clone();
+    let mut framed = Framed::new(stream);
+    let mut since = Instant::now();
+    loop {
+        match wait_for_head(&mut framed, &closed, since).await {
+            Head::Ready => {}
+            Head::Refused(v) => return answer_violation(&mut framed, &v, peer).await,
+            Head::Gone => return,
+        }
+        slot.busy();
+        let mut buffer = vec![0; framed.begin()];
+        let server = picoserve::Server::new_tokio(&app, &CONFIG, &mut buffer);
+        let result = tokio::select! {
+            biased;
+            () = closed.cancelled() => return,
+            // Boxed: a waiting connection's task does not carry picoserve's future.
+            result = Box::pin(server.serve(&mut framed)) => result,
+        };
+        drop(buffer);
+        if let Err(e) = result {
+            tracing::debug!(%peer, error = %e, "connection ended with an error");
+        }
+        match framed.stopped() {
+            Stopped::Parked => {
+                since = Instant::now();
+                slot.waiting(since);
+            }
+            Stopped::Violation(v) => return answer_violation(&mut framed, &v, peer).await,
+            Stopped::Closed => return,
+        }
+    }
+}
+
+enum Head {
+    /// A complete head, framing accepted.
+    Ready,
+    /// A head whose framing is refused.
+    Refused(Violation),
+    /// Closed, timed out, evicted or the gateway stops.
+    Gone,
+}
+
+/// Waits for the next request head, reading it without picoserve.
+async fn wait_for_head(framed: &mut Framed, closed: &CancellationToken, since: Instant) -> Head {
+    let waited = since.elapsed();
+    let mut deadline = tokio::time::Instant::now() + WAIT_FOR_REQUEST.saturating_sub(waited);
+    let mut started = false;
+    loop {
+        match framed.next_head() {
+            Some(Ok(())) => return Head::Ready,
+            Some(Err(v)) => return Head::Refused(v),
+            None => {}
+        }
+        if !started && framed.in_head() {
+            started = true;
+            deadline = tokio::time::Instant::now() + READ_HEAD;
+        }
+        tokio::select! {
+            biased;
+            () = closed.cancelled() => return Head::Gone,
+            () = tokio::time::sleep_until(deadline) => return Head::Gone,
+            read = framed.fill() => match read {
+                Ok(0) | Err(_) => return Head::Gone,
+                Ok(_) => {}
+            },
+        }
+    }
+}
+
+/// An error answer with a JSON body, closing the connection.
+fn error_response(status: (u16, &str), message: &str) -> String {
+    let body = serde_json::json!({ "error": message }).to_string();
+    format!(
+        "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+         Cache-Control: no-store\r\nConnection: close\r\n\r\n{body}",
+        status.0,
+        status.1,
+        body.len()
+    )
+}
+
+/// Answers a request whose framing is refused, and closes: nothing after it is read as a request.
+async fn answer_violation(framed: &mut Framed, violation: &Violation, peer: SocketAddr) {
+    tracing::debug!(%peer, ?violation, "refused a request's framing");
+    let response = error_response(violation.status(), &violation.message());
+    let stream = framed.stream();
+    let written = tokio::time::timeout(LINGER, async {
+        stream.write_all(response.as_bytes()).await?;
+        stream.shutdown().await
+    })
+    .await;
+    if !matches!(written, Ok(Ok(()))) {
+        return;
+    }
+    let _ = tokio::time::timeout(LINGER, async {
+        let mut sink = [0u8; 512];
+        let mut read = 0;
+        while read < 64 * 1024 {
+            match stream.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => read += n,
             }
         }
+    })
+    .await;
+}
+
+/// Refuses a connection at once: a short answer if the socket takes it without waiting, then
+/// closed. Nothing is read and nothing waits.
+pub fn refuse(stream: tokio::net::TcpStream, refusal: Refusal) {
+    use std::io::Write as _;
+    let response = error_response(refusal.status(), refusal.message());
+    if let Ok(stream) = stream.into_std() {
+        // Non-blocking: a new socket's empty send buffer takes these few bytes, or nothing.
+        let _ = (&stream).write(response.as_bytes());
     }
 }
