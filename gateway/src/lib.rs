@@ -87,11 +87,10 @@ pub async fn serve(
             },
         };
         backoff.reset();
-        let unlogged = failures.take_unlogged();
-        if unlogged > 0 {
+        if let Some(n) = failures.due(Instant::now()) {
             tracing::warn!(
-                failures = unlogged,
-                "accept works again (failures since the last line)"
+                failures = n,
+                "accept failed (since the last line; it works now)"
             );
         }
         match registry.admit(peer.ip(), &shutdown) {

@@ -379,12 +379,13 @@ async fn open_websocket(address: SocketAddr) -> std::sync::mpsc::Sender<()> {
 #[tokio::test]
 async fn at_the_total_cap_the_longest_waiting_connection_makes_room() {
     let g = start("total", three_in_total);
-    // A WebSocket (busy), then two clients that send half a head and stall, each from an
-    // address of its own (the per-client cap is the total here).
+    // A WebSocket (busy), then two clients that stall, each from an address of its own (the
+    // per-client cap is the total here): one sent a head and a little of the body it announced,
+    // the other half a head.
     let _ws = open_websocket(g.address).await;
     let mut slow1 = connect_from("127.0.0.2", g.address).await;
     slow1
-        .write_all(b"GET /health HTTP/1.1\r\nHo")
+        .write_all(b"POST /api/config HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 9000\r\n\r\n{")
         .await
         .unwrap();
     let mut slow2 = connect_from("127.0.0.3", g.address).await;

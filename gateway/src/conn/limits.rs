@@ -18,13 +18,14 @@
 //! Refusals are answered without reading the request, and the socket closed: nothing is held for
 //! a connection that is not served.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::net::IpAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 /// Connections held at most, unless the file-descriptor limit allows fewer.
@@ -200,6 +201,28 @@ pub struct Stats {
     pub evicted: u64,
 }
 
+/// A connection's eviction notice. (Not a child `CancellationToken`: the parent's list of
+/// children grows with a burst of connections and keeps the heap from shrinking after it.)
+#[derive(Debug, Default)]
+struct Eviction {
+    evicted: Cell<bool>,
+    notice: Notify,
+}
+
+impl Eviction {
+    fn evict(&self) {
+        self.evicted.set(true);
+        // Kept as a permit if the connection is not waiting for it right now.
+        self.notice.notify_one();
+    }
+
+    async fn wait(&self) {
+        if !self.evicted.get() {
+            self.notice.notified().await;
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Entry {
     client: Client,
@@ -207,7 +230,7 @@ struct Entry {
     counted: bool,
     /// Since when it waits for a request head; `None` while busy.
     waiting_since: Option<Instant>,
-    close: CancellationToken,
+    eviction: Rc<Eviction>,
 }
 
 struct Inner {
@@ -245,7 +268,7 @@ impl Inner {
             return false;
         };
         if let Some(entry) = self.remove(id) {
-            entry.close.cancel();
+            entry.eviction.evict();
             self.evicted += 1;
         }
         true
@@ -322,7 +345,7 @@ impl Registry {
 
     /// A slot for a connection from `peer`, accepted now, which waits for its first request
     /// head; the longest-waiting connection is closed to make room if the total is reached.
-    /// The slot's [`Slot::closed`] token is a child of `stop`.
+    /// [`Slot::closed`] completes when it is evicted or `stop` is cancelled.
     pub fn admit(&self, peer: IpAddr, stop: &CancellationToken) -> Result<Slot, Refusal> {
         let mut inner = self.inner.borrow_mut();
         let client = Client::of(peer);
@@ -339,14 +362,14 @@ impl Registry {
         let id = inner.next_id;
         inner.next_id += 1;
         let now = Instant::now();
-        let close = stop.child_token();
+        let eviction = Rc::new(Eviction::default());
         inner.open.insert(
             id,
             Entry {
                 client,
                 counted,
                 waiting_since: Some(now),
-                close: close.clone(),
+                eviction: Rc::clone(&eviction),
             },
         );
         inner.waiting.insert((now, id));
@@ -356,7 +379,8 @@ impl Registry {
         Ok(Slot {
             registry: self.clone(),
             id,
-            close,
+            eviction,
+            stop: stop.clone(),
         })
     }
 
@@ -401,7 +425,8 @@ impl Registry {
 pub struct Slot {
     registry: Registry,
     id: u64,
-    close: CancellationToken,
+    eviction: Rc<Eviction>,
+    stop: CancellationToken,
 }
 
 impl fmt::Debug for Slot {
@@ -435,9 +460,17 @@ impl Slot {
         }
     }
 
-    /// Cancelled when the connection must close: evicted to make room, or the gateway stops.
-    pub fn closed(&self) -> &CancellationToken {
-        &self.close
+    /// Completes when the connection must close: evicted to make room, or the gateway stops.
+    pub async fn closed(&self) {
+        tokio::select! {
+            () = self.stop.cancelled() => {}
+            () = self.eviction.wait() => {}
+        }
+    }
+
+    /// Whether the connection must close (see [`Slot::closed`]).
+    pub fn is_closed(&self) -> bool {
+        self.eviction.evicted.get() || self.stop.is_cancelled()
     }
 
     /// The registry the slot is in.
@@ -509,10 +542,17 @@ impl Tally {
         }
     }
 
-    /// Counted and not logged yet, say when it stops happening; counting starts over.
-    pub fn take_unlogged(&mut self) -> u64 {
-        self.last_line = None;
-        std::mem::take(&mut self.unlogged)
+    /// `Some(n)` if `n` were counted and not logged yet and a line is due at `now`: for when it
+    /// stops happening (the next line would otherwise wait for the next occurrence).
+    pub fn due(&mut self, now: Instant) -> Option<u64> {
+        match self.last_line {
+            _ if self.unlogged == 0 => None,
+            Some(at) if now.duration_since(at) < self.every => None,
+            _ => {
+                self.last_line = Some(now);
+                Some(std::mem::take(&mut self.unlogged))
+            }
+        }
     }
 }
 
@@ -687,8 +727,8 @@ mod tests {
         // The idle keep-alive waits since its last answer, after the slow one arrived.
         idle.waiting(Instant::now() + Duration::from_millis(1));
         let newcomer = registry.admit(ip("10.0.0.4"), &stop).unwrap();
-        assert!(slow.closed().is_cancelled(), "the slow one is closed");
-        assert!(!idle.closed().is_cancelled() && !busy.closed().is_cancelled());
+        assert!(slow.is_closed(), "the slow one is closed");
+        assert!(!idle.is_closed() && !busy.is_closed());
         assert_eq!(registry.stats().evicted, 1);
         assert_eq!(registry.stats().open, 3);
         drop(slow); // its task ends later: nothing more to give back
@@ -696,8 +736,8 @@ mod tests {
 
         newcomer.busy();
         let next = registry.admit(ip("10.0.0.5"), &stop).unwrap();
-        assert!(idle.closed().is_cancelled(), "then the idle one");
-        assert!(!newcomer.closed().is_cancelled());
+        assert!(idle.is_closed(), "then the idle one");
+        assert!(!newcomer.is_closed());
         next.busy();
         // Everyone busy: refused, and nobody closed.
         assert_eq!(
@@ -718,11 +758,29 @@ mod tests {
         // Waiting again (an idle keep-alive), it can make room again.
         next.waiting(Instant::now());
         assert!(registry.evict_longest_waiting());
-        assert!(next.closed().is_cancelled());
+        assert!(next.is_closed());
         assert!(!registry.evict_longest_waiting(), "nobody else waits");
         // The gateway stopping closes every slot.
         stop.cancel();
-        assert!(newcomer.closed().is_cancelled() && busy.closed().is_cancelled());
+        assert!(newcomer.is_closed() && busy.is_closed());
+    }
+
+    #[tokio::test]
+    async fn an_evicted_slot_is_told_at_once() {
+        let stop = CancellationToken::new();
+        let registry = Registry::new(limits(1, 10));
+        let slow = registry.admit(ip("10.0.0.1"), &stop).unwrap();
+        async fn told(slot: &Slot) -> bool {
+            tokio::select! {
+                biased;
+                () = slot.closed() => true,
+                () = std::future::ready(()) => false,
+            }
+        }
+        assert!(!told(&slow).await);
+        let _newcomer = registry.admit(ip("10.0.0.2"), &stop).unwrap();
+        assert!(told(&slow).await, "evicted");
+        assert!(told(&slow).await, "and stays so");
     }
 
     #[test]
@@ -757,12 +815,14 @@ mod tests {
         }
         assert_eq!(tally.note(at(60_000)), Some(58));
         assert_eq!(tally.note(at(60_001)), None);
-        assert_eq!(tally.take_unlogged(), 1);
-        assert_eq!(
-            tally.note(at(60_002)),
-            Some(1),
-            "after a stop, at once again"
-        );
+        // It stops: the rest is told once the period is over, not before.
+        assert_eq!(tally.due(at(60_002)), None);
+        assert_eq!(tally.due(at(120_000)), Some(1));
+        assert_eq!(tally.due(at(200_000)), None, "nothing left");
+        // Coming back and going away quickly does not log more often.
+        assert_eq!(tally.note(at(200_001)), Some(1));
+        assert_eq!(tally.due(at(200_002)), None);
+        assert_eq!(tally.note(at(200_003)), None);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use tokio::net::tcp::{ReadHalf, WriteHalf};
 
 use super::framing::{Event, Phase, Tracker, Violation};
 
-/// Bytes read at a time while waiting for a request head.
+/// Bytes read at a time (at least) while waiting for a request.
 const READ_CHUNK: usize = 1024;
 
 /// The answer to a request asking for an upgrade.
@@ -139,16 +139,22 @@ impl Framed {
         &mut self.stream
     }
 
-    /// Follows the held bytes not seen yet: `Some(Ok)` once the next request's head is complete,
-    /// `Some(Err)` if its framing is refused, `None` while more bytes are needed.
-    pub fn next_head(&mut self) -> Option<Result<(), Violation>> {
+    /// Follows the held bytes not seen yet: `Some(Ok)` once the next request is held whole (or
+    /// its head, if head and body together exceed [`super::REQUEST_BUFFER`]: picoserve refuses
+    /// that body), `Some(Err)` if its framing is refused, `None` while more bytes are needed.
+    pub fn next_request(&mut self) -> Option<Result<(), Violation>> {
         let side = &mut self.side;
         while side.fed < side.held.len() {
             let (n, event) = side.tracker.feed(&side.held[side.fed..]);
             side.fed += n;
             match event {
-                // Each event is a complete head: with a body to come, or the whole request.
-                Some(Ok(_)) => return Some(Ok(())),
+                Some(Ok(Event::HeadEnd)) => {
+                    let (head, body, _) = side.tracker.last_head();
+                    if head.saturating_add(body) > super::REQUEST_BUFFER {
+                        return Some(Ok(()));
+                    }
+                }
+                Some(Ok(Event::RequestEnd | Event::UpgradeEnd)) => return Some(Ok(())),
                 Some(Err(v)) => return Some(Err(v)),
                 None => {}
             }
@@ -156,13 +162,13 @@ impl Framed {
         None
     }
 
-    /// Some bytes of the next head have come, not all of it.
-    pub fn in_head(&self) -> bool {
-        self.side.tracker.in_head()
+    /// Some bytes of the next request have come, not all of it.
+    pub fn in_request(&self) -> bool {
+        !self.side.tracker.at_boundary()
     }
 
-    /// Reads more bytes to hold, while waiting for a request head (cancel-safe): `Ok(0)` when
-    /// the client closed.
+    /// Reads more bytes to hold, while waiting for a request (cancel-safe): `Ok(0)` when the
+    /// client closed. What is held grows with what the client sent, not with what it announced.
     pub async fn fill(&mut self) -> std::io::Result<usize> {
         let side = &mut self.side;
         if side.pos > 0 {
@@ -171,13 +177,13 @@ impl Framed {
             side.pos = 0;
         }
         if side.held.capacity() - side.held.len() < READ_CHUNK / 2 {
-            side.held.reserve_exact(READ_CHUNK);
+            side.held.reserve(READ_CHUNK);
         }
         self.stream.read_buf(&mut side.held).await
     }
 
-    /// Prepares to serve the request whose head [`Framed::next_head`] found: returns the buffer
-    /// picoserve needs for it (the head and the body, read at once, from 1 to 32 KiB).
+    /// Prepares to serve the request [`Framed::next_request`] found: returns the buffer picoserve
+    /// needs for it (the head and the body, read at once, from 1 to 32 KiB).
     pub fn begin(&mut self) -> usize {
         let (head, body, upgrade) = self.side.tracker.last_head();
         self.answer.set(if upgrade {
