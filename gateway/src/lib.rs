@@ -95,6 +95,12 @@ pub async fn serve(
         }
         match registry.admit(peer.ip(), &shutdown) {
             Ok(slot) => {
+                if let Some(n) = refusals.due(Instant::now()) {
+                    tracing::warn!(
+                        refused = n,
+                        "connections refused over the caps (since the last line)"
+                    );
+                }
                 tokio::task::spawn_local(conn::serve_connection(
                     Rc::clone(&shared),
                     slot,

@@ -281,6 +281,17 @@ async fn equal_duplicate_lengths_and_pipelined_bodies_are_served_in_order() {
 }
 
 #[tokio::test]
+async fn a_body_too_large_is_refused_and_skipped_and_the_next_request_served() {
+    let g = start("large", no_env);
+    let body = format!("{{\"x\": \"{}\"}}", "a".repeat(40_000));
+    let mut all = post("/api/config", &body, "");
+    all.push_str("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    let answers = exchange(g.address, all.as_bytes()).await;
+    let statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
+    assert_eq!(statuses, [413, 200], "{answers:?}");
+}
+
+#[tokio::test]
 async fn websockets_still_upgrade_and_a_refused_upgrade_ends_the_connection() {
     let g = start("upgrade", no_env);
     let address = g.address.to_string();

@@ -183,7 +183,8 @@ impl Framed {
     }
 
     /// Prepares to serve the request [`Framed::next_request`] found: returns the buffer picoserve
-    /// needs for it (the head and the body, read at once, from 1 to 32 KiB).
+    /// needs for it: the head and the body, read at once (1 to 32 KiB); the head alone when the
+    /// two exceed [`super::REQUEST_BUFFER`] (the body is refused, 413, either way).
     pub fn begin(&mut self) -> usize {
         let (head, body, upgrade) = self.side.tracker.last_head();
         self.answer.set(if upgrade {
@@ -195,10 +196,13 @@ impl Framed {
             Answer::NotAsked
         });
         self.side.parked = false;
-        head.saturating_add(body)
-            .max(1024)
-            .next_power_of_two()
-            .min(super::REQUEST_BUFFER)
+        let whole = head.saturating_add(body);
+        let needed = if whole > super::REQUEST_BUFFER {
+            head
+        } else {
+            whole
+        };
+        needed.max(1024).next_power_of_two()
     }
 
     /// Why `serve` returned.
