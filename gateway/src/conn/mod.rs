@@ -19,7 +19,7 @@
 //! them busy with 32 KiB requests), and about 3 KiB each when they are slow clients. When they
 //! close, glibc keeps part of that as free heap it reuses for the next connections (the heap
 //! does not shrink while a few small freed blocks, cached for reuse, sit near its top): measured
-//! with `bench/gateway-load.sh`, 2,000 slow connections take RSS from 8.7 to 14.0 MiB and it stays
+//! with `bench/gateway-load.sh`, 2,000 slow connections take RSS from 8.9 to 14.2 MiB and it stays
 //! there (1.6× idle; 1.2× with the default cap of 512), and it does not grow with further
 //! bursts.
 
