@@ -56,6 +56,7 @@ pub async fn serve(
                 .any(|range| range.contains(ip))
         })
     });
+    let refuser = conn::Refuser::new(limits.answered_refusals);
     let mut backoff = conn::limits::Backoff::default();
     let mut failures = conn::limits::Tally::new(Duration::from_secs(60));
     let mut refusals = conn::limits::Tally::new(Duration::from_secs(60));
@@ -109,7 +110,7 @@ pub async fn serve(
                 ));
             }
             Err(refusal) => {
-                conn::refuse(stream, refusal);
+                refuser.refuse(stream, refusal);
                 if let Some(n) = refusals.note(Instant::now()) {
                     let limits = registry.limits();
                     tracing::warn!(

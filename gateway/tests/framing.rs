@@ -342,8 +342,9 @@ async fn an_address_at_its_cap_is_refused_at_once_and_another_address_is_served(
         assert_eq!(one_answer(&mut stream).await.status, 200);
         held.push(stream);
     }
-    // The fourth is answered 429 and closed without sending anything.
+    // The fourth is answered 429 as soon as it speaks, its request not read, and closed.
     let mut fourth = connect_from("127.0.0.1", g.address).await;
+    fourth.write_all(HEALTH).await.unwrap();
     let refused = answers(&read_to_end(&mut fourth).await);
     assert_eq!(refused.len(), 1, "{refused:?}");
     assert_eq!(refused[0].status, 429);
@@ -433,6 +434,7 @@ async fn at_the_total_cap_with_every_connection_busy_a_newcomer_is_refused_at_on
     let _ws1 = open_websocket(g.address).await;
     let _ws2 = open_websocket(g.address).await;
     let mut newcomer = connect_from("127.0.0.2", g.address).await;
+    newcomer.write_all(HEALTH).await.unwrap();
     let refused = answers_of(&mut newcomer).await;
     assert_eq!(refused.len(), 1, "{refused:?}");
     assert_eq!(refused[0].status, 503);

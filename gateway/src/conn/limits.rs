@@ -15,8 +15,9 @@
 //! - **WebSockets**: at most `GATEWAY_MAX_WEBSOCKETS` (default 64) and
 //!   `GATEWAY_MAX_WEBSOCKETS_PER_CLIENT` (default 16), through [`Registry::try_websocket`].
 //!
-//! Refusals are answered without reading the request, and the socket closed: nothing is held for
-//! a connection that is not served.
+//! A refused connection is answered (429 or 503, `Retry-After: 1`) as soon as the client sends
+//! its request, without reading it, and closed; at most [`Limits::answered_refusals`] are waiting
+//! to be answered at a time (each for a second at most), the others are closed at once.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, HashMap};
@@ -36,6 +37,9 @@ pub const DEFAULT_PER_CLIENT: usize = 32;
 pub const DEFAULT_WEBSOCKETS: usize = 64;
 /// WebSockets per client at most.
 pub const DEFAULT_WEBSOCKETS_PER_CLIENT: usize = 16;
+
+/// Refused connections answered at a time at most (a quarter of the descriptors' reserve below).
+pub const MAX_ANSWERED_REFUSALS: usize = 64;
 
 /// The environment variables read by [`Limits::from_env`].
 pub const ENV_CONNECTIONS: &str = "GATEWAY_MAX_CONNECTIONS";
@@ -57,6 +61,9 @@ pub struct Limits {
     pub websockets: usize,
     /// WebSockets per client.
     pub websockets_per_client: usize,
+    /// Refused connections answered at a time (each waits up to a second for the client to
+    /// speak); more are closed without an answer. Part of the descriptors' reserve.
+    pub answered_refusals: usize,
 }
 
 impl Default for Limits {
@@ -66,6 +73,7 @@ impl Default for Limits {
             per_client: DEFAULT_PER_CLIENT,
             websockets: DEFAULT_WEBSOCKETS,
             websockets_per_client: DEFAULT_WEBSOCKETS_PER_CLIENT,
+            answered_refusals: MAX_ANSWERED_REFUSALS,
         }
     }
 }
@@ -128,6 +136,10 @@ impl Limits {
             websockets,
             websockets_per_client: read(ENV_WEBSOCKETS_PER_CLIENT, DEFAULT_WEBSOCKETS_PER_CLIENT)
                 .min(websockets),
+            answered_refusals: descriptors.map_or(MAX_ANSWERED_REFUSALS, |limit| {
+                let quarter = usize::try_from(reserved_descriptors(limit) / 4).unwrap_or(0);
+                quarter.clamp(1, MAX_ANSWERED_REFUSALS)
+            }),
         }
     }
 }
@@ -591,6 +603,7 @@ mod tests {
             per_client,
             websockets: 3,
             websockets_per_client: 2,
+            answered_refusals: 1,
         }
     }
 
@@ -623,7 +636,8 @@ mod tests {
                 connections: 192,
                 per_client: 32,
                 websockets: 64,
-                websockets_per_client: 16
+                websockets_per_client: 16,
+                answered_refusals: 16,
             }
         );
         let env = |name: &str| {
@@ -642,7 +656,8 @@ mod tests {
                 connections: 768,
                 per_client: 8,
                 websockets: 64,
-                websockets_per_client: 16
+                websockets_per_client: 16,
+                answered_refusals: 64,
             },
             "over the descriptors' cap: lowered; invalid: the default"
         );
@@ -654,7 +669,8 @@ mod tests {
                 connections: 4,
                 per_client: 4,
                 websockets: 4,
-                websockets_per_client: 4
+                websockets_per_client: 4,
+                answered_refusals: MAX_ANSWERED_REFUSALS,
             },
             "no other cap above the total"
         );

@@ -152,12 +152,12 @@ async fn wait_for_request(framed: &mut Framed, slot: &Slot, since: Instant) -> H
     }
 }
 
-/// An error answer with a JSON body, closing the connection.
-fn error_response(status: (u16, &str), message: &str) -> String {
+/// An error answer with a JSON body, closing the connection; `extra`: more header lines.
+fn error_response(status: (u16, &str), message: &str, extra: &str) -> String {
     let body = serde_json::json!({ "error": message }).to_string();
     format!(
         "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
-         Cache-Control: no-store\r\nConnection: close\r\n\r\n{body}",
+         Cache-Control: no-store\r\n{extra}Connection: close\r\n\r\n{body}",
         status.0,
         status.1,
         body.len()
@@ -167,7 +167,7 @@ fn error_response(status: (u16, &str), message: &str) -> String {
 /// Answers a request whose framing is refused, and closes: nothing after it is read as a request.
 async fn answer_violation(framed: &mut Framed, violation: &Violation, peer: SocketAddr) {
     tracing::debug!(%peer, ?violation, "refused a request's framing");
-    let response = error_response(violation.status(), &violation.message());
+    let response = error_response(violation.status(), &violation.message(), "");
     let stream = framed.stream();
     let written = tokio::time::timeout(LINGER, async {
         stream.write_all(response.as_bytes()).await?;
@@ -190,13 +190,67 @@ async fn answer_violation(framed: &mut Framed, violation: &Violation, peer: Sock
     .await;
 }
 
-/// Refuses a connection at once: a short answer if the socket takes it without waiting, then
-/// closed. Nothing is read and nothing waits.
-pub fn refuse(stream: tokio::net::TcpStream, refusal: Refusal) {
-    use std::io::Write as _;
-    let response = error_response(refusal.status(), refusal.message());
-    if let Ok(stream) = stream.into_std() {
-        // Non-blocking: a new socket's empty send buffer takes these few bytes, or nothing.
-        let _ = (&stream).write(response.as_bytes());
+/// How long a refused connection is given to send its request, so that it can be answered.
+const REFUSAL_PATIENCE: Duration = Duration::from_secs(1);
+
+/// Refuses connections: answered when the client speaks (an answer before its request would be
+/// unsolicited: HTTP clients drop it), at most [`Limits::answered_refusals`] at a time; beyond,
+/// closed at once.
+#[derive(Debug)]
+pub struct Refuser {
+    answering: Rc<std::cell::Cell<usize>>,
+    max: usize,
+}
+
+impl Refuser {
+    /// At most `max` refusals answered at a time.
+    pub fn new(max: usize) -> Refuser {
+        Refuser {
+            answering: Rc::default(),
+            max,
+        }
     }
+
+    /// Refuses `stream` for `refusal`. Must run inside a `LocalSet`.
+    pub fn refuse(&self, stream: tokio::net::TcpStream, refusal: Refusal) {
+        if self.answering.get() >= self.max {
+            return; // dropped: closed
+        }
+        self.answering.set(self.answering.get() + 1);
+        let answering = Rc::clone(&self.answering);
+        tokio::task::spawn_local(async move {
+            answer_refusal(stream, refusal).await;
+            answering.set(answering.get() - 1);
+        });
+    }
+}
+
+/// Answers a refused connection once it sends something, without reading its request, and
+/// closes it.
+async fn answer_refusal(mut stream: tokio::net::TcpStream, refusal: Refusal) {
+    let response = error_response(refusal.status(), refusal.message(), "Retry-After: 1\r\n");
+    let _ = tokio::time::timeout(REFUSAL_PATIENCE, async {
+        let mut sink = [0u8; 1024];
+        // What has come is read first: the answer goes after the request, not into it. (Readiness
+        // may be reported with nothing to read yet.)
+        let mut read = 0;
+        while read == 0 {
+            stream.readable().await?;
+            loop {
+                match stream.try_read(&mut sink) {
+                    Ok(0) => return Ok(()),
+                    Ok(n) => read += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        stream.write_all(response.as_bytes()).await?;
+        stream.shutdown().await?;
+        // What the client sends is read (until it closes), so the close is not a reset that
+        // could make it lose the answer.
+        while stream.read(&mut sink).await? > 0 {}
+        Ok::<(), std::io::Error>(())
+    })
+    .await;
 }
