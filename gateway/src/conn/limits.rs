@@ -16,7 +16,7 @@
 //!   `GATEWAY_MAX_WEBSOCKETS_PER_CLIENT` (default 16), through [`Registry::try_websocket`].
 //!
 //! A refused connection is answered (429 or 503, `Retry-After: 1`) as soon as the client sends
-//! its request, without reading it, and closed; at most [`Limits::answered_refusals`] are waiting
+//! its request (discarded, not parsed), and closed; at most [`Limits::answered_refusals`] are waiting
 //! to be answered at a time (each for a second at most), the others are closed at once.
 
 use std::cell::{Cell, RefCell};

@@ -225,7 +225,7 @@ impl Refuser {
     }
 }
 
-/// Answers a refused connection once it sends something, without reading its request, and
+/// Answers a refused connection once it sends something (its request discarded, not parsed), and
 /// closes it.
 async fn answer_refusal(mut stream: tokio::net::TcpStream, refusal: Refusal) {
     let response = error_response(refusal.status(), refusal.message(), "Retry-After: 1\r\n");
