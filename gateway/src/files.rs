@@ -196,7 +196,7 @@ pub async fn serve(
         headers,
         body: Body::File {
             content_type,
-            file,
+            file: Box::new(file),
             length: meta.len(),
         },
     }))

@@ -23,6 +23,7 @@ use picoserve::routing::{Layer, Next};
 use picoserve::url_encoded::UrlEncodedString;
 
 use crate::auth::{Caller, Presented, Refusal, check_origin, session_cookie};
+use crate::conn::Registry;
 use crate::reply::Reply;
 use crate::state::{Counters, Shared};
 
@@ -65,6 +66,8 @@ pub struct Conn {
     pub shared: Rc<Shared>,
     /// The TCP peer (a client, or a reverse proxy).
     pub peer: IpAddr,
+    /// The connections held, for the WebSocket caps.
+    pub registry: Registry,
 }
 
 /// One request's context, as the guard let it in.
@@ -78,6 +81,10 @@ pub struct Ctx {
     pub user: Option<String>,
     /// Whether the request came over HTTPS (said by the proxy in front).
     pub https: bool,
+    /// The TCP peer (what the connection caps count).
+    pub peer: IpAddr,
+    /// The connections held, for the WebSocket caps.
+    pub registry: Registry,
 }
 
 /// The guard layer.
@@ -267,6 +274,8 @@ impl Layer<Conn, ()> for Guard {
             caller,
             user,
             https: header("x-forwarded-proto") == Some("https"),
+            peer: conn.peer,
+            registry: conn.registry.clone(),
         };
         next.run(&ctx, (), writer).await
     }

@@ -27,7 +27,7 @@ pub mod ws;
 
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sense_bus::{Bus, BusError, ConnectOptions};
 use tokio_util::sync::CancellationToken;
@@ -35,32 +35,108 @@ use tokio_util::sync::CancellationToken;
 pub use state::GatewayOptions;
 
 /// Serves on `listener` until `shutdown`. Must run inside a `tokio::task::LocalSet`.
+///
+/// Connections are capped ([`conn::limits`]: per client, in total under the file-descriptor
+/// limit, slow ones closed first); a connection over a cap is refused at once. When accepting
+/// fails (no file descriptor left), the loop backs off (10 ms doubling to 1 s), closes the
+/// longest-waiting connection, and logs the failure once, then once a minute with a count.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     bus: Bus,
     options: GatewayOptions,
     shutdown: CancellationToken,
 ) -> Result<(), BusError> {
+    let limits = conn::Limits::from_env(options.env, conn::limits::descriptor_limit());
     let shared = state::Shared::new(bus, options).await?;
     let hub = tokio::task::spawn_local(hub::run::run(Rc::clone(&shared), shutdown.clone()));
     let address = listener.local_addr().ok();
-    tracing::info!(?address, "gateway listening");
+    tracing::info!(?address, ?limits, "gateway listening");
+    let trusted = Rc::downgrade(&shared);
+    // Everyone behind a trusted proxy comes from its address: it is not capped per client.
+    let registry = conn::Registry::new(limits).exempting(move |ip| {
+        trusted.upgrade().is_some_and(|shared| {
+            shared
+                .trusted_proxies
+                .borrow()
+                .iter()
+                .any(|range| range.contains(ip))
+        })
+    });
+    let refuser = conn::Refuser::new(limits.answered_refusals);
+    let mut backoff = conn::limits::Backoff::default();
+    let mut failures = conn::limits::Tally::new(Duration::from_secs(60));
+    let mut refusals = conn::limits::Tally::new(Duration::from_secs(60));
     loop {
         let (stream, peer) = tokio::select! {
             () = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                Err(e) if per_connection(&e) => {
+                    tracing::debug!(error = %e, "a connection failed before it was accepted");
                     continue;
+                }
+                Err(e) => {
+                    // Out of file descriptors, most likely: a waiting connection gives one back.
+                    registry.evict_longest_waiting();
+                    if let Some(n) = failures.note(Instant::now()) {
+                        tracing::warn!(
+                            error = %e,
+                            failures = n,
+                            "accept failed (backing off; logged once a minute)"
+                        );
+                    }
+                    let pause = backoff.next_pause();
+                    tokio::select! {
+                        () = shutdown.cancelled() => break,
+                        () = tokio::time::sleep(pause) => continue,
+                    }
                 }
             },
         };
-        conn::spawn(Rc::clone(&shared), stream, peer, shutdown.clone());
+        backoff.reset();
+        if let Some(n) = failures.due(Instant::now()) {
+            tracing::warn!(
+                failures = n,
+                "accept failed (since the last line; it works now)"
+            );
+        }
+        match registry.admit(peer.ip(), &shutdown) {
+            Ok(slot) => {
+                if let Some(n) = refusals.due(Instant::now()) {
+                    tracing::warn!(
+                        refused = n,
+                        "connections refused over the caps (since the last line)"
+                    );
+                }
+                conn::spawn(Rc::clone(&shared), slot, stream, peer);
+            }
+            Err(refusal) => {
+                refuser.refuse(stream, refusal);
+                if let Some(n) = refusals.note(Instant::now()) {
+                    let limits = registry.limits();
+                    tracing::warn!(
+                        client = %peer.ip(),
+                        refused = n,
+                        per_client = limits.per_client,
+                        total = limits.connections,
+                        "connections refused over the caps (logged once a minute)"
+                    );
+                }
+            }
+        }
     }
     hub.abort();
     Ok(())
+}
+
+/// An accept error about one connection only (it went away before it was accepted): no reason
+/// to pause.
+fn per_connection(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionReset, Interrupted, WouldBlock};
+    matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionReset | Interrupted | WouldBlock
+    )
 }
 
 /// Where the gateway's bus is.

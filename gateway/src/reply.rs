@@ -26,8 +26,8 @@ pub enum Body {
     File {
         /// Its `Content-Type`.
         content_type: &'static str,
-        /// The open file.
-        file: tokio::fs::File,
+        /// The open file (boxed: it is large, and most replies are not files).
+        file: Box<tokio::fs::File>,
         /// Its length in bytes.
         length: u64,
     },

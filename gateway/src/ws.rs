@@ -20,6 +20,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
 
 use crate::api::DELTA_KEEPALIVE_S;
+use crate::conn::WebSocketPermit;
 use crate::hub::DeltaCursor;
 use crate::state::{Counters, Shared};
 
@@ -75,6 +76,8 @@ pub struct Socket {
     pub shared: Rc<Shared>,
     /// What to send.
     pub feed: Feed,
+    /// Its place under the WebSocket caps, given back when the socket ends.
+    pub _permit: WebSocketPermit,
 }
 
 /// What the socket waits for besides the client.
@@ -162,12 +165,16 @@ impl WebSocketCallback for Socket {
         mut rx: SocketRx<R>,
         mut tx: SocketTx<W>,
     ) -> Result<(), W::Error> {
-        let shared = self.shared;
+        let Socket {
+            shared,
+            feed,
+            _permit,
+        } = self;
         let hub = &shared.hub;
         // Subscribed before the first message, so nothing falls between the two.
-        let (mut cursor, first, every) = match self.feed {
+        let (mut cursor, first, every) = match feed {
             Feed::Sources | Feed::SourcesDelta => {
-                let delta = (self.feed == Feed::SourcesDelta).then(DeltaCursor::default);
+                let delta = (feed == Feed::SourcesDelta).then(DeltaCursor::default);
                 let mut cursor = Cursor::Sources {
                     rx: hub.watch_sources(),
                     delta,
@@ -195,7 +202,7 @@ impl WebSocketCallback for Socket {
             }
         };
         let keepalive =
-            (self.feed == Feed::SourcesDelta).then_some(Duration::from_secs(DELTA_KEEPALIVE_S));
+            (feed == Feed::SourcesDelta).then_some(Duration::from_secs(DELTA_KEEPALIVE_S));
         let clients = &shared.counters.websocket_clients;
         clients.set(clients.get() + 1);
         let result = async {

@@ -21,11 +21,21 @@ pub type Opened = UpgradedWebSocket<UnspecifiedProtocol, CallbackNotUsingState<S
 /// What an upgrade answers: the socket, or why not.
 pub type Upgrade = Result<Opened, Reply>;
 
-fn open(ctx: &Ctx, upgrade: WebSocketUpgrade, feed: Feed) -> Opened {
-    upgrade.on_upgrade(Socket {
+/// Opens the socket if the WebSocket caps allow one more (`GATEWAY_MAX_WEBSOCKETS`, and per
+/// client); the permit is held for as long as the socket lives.
+fn open(ctx: &Ctx, upgrade: WebSocketUpgrade, feed: Feed) -> Upgrade {
+    let Some(permit) = ctx.registry.try_websocket(ctx.peer) else {
+        return Err(Reply::error(
+            503,
+            "too many WebSockets are open: close one (another tab?) and try again",
+        )
+        .with_header("Retry-After", "5"));
+    };
+    Ok(upgrade.on_upgrade(Socket {
         shared: Rc::clone(&ctx.shared),
         feed,
-    })
+        _permit: permit,
+    }))
 }
 
 /// `/ws/sources`'s query.
@@ -53,12 +63,12 @@ pub async fn sources(
             ));
         }
     };
-    Ok(open(&ctx, upgrade, feed))
+    open(&ctx, upgrade, feed)
 }
 
 /// The LED matrix.
 pub async fn grid(State(ctx): State<Ctx>, upgrade: WebSocketUpgrade) -> Upgrade {
-    Ok(open(&ctx, upgrade, Feed::Grid))
+    open(&ctx, upgrade, Feed::Grid)
 }
 
 /// `/ws/logs`'s query.
@@ -74,5 +84,5 @@ pub async fn logs(
     ApiQuery(query): ApiQuery<LogsQuery>,
     upgrade: WebSocketUpgrade,
 ) -> Upgrade {
-    Ok(open(&ctx, upgrade, Feed::logs(query.level.as_deref())))
+    open(&ctx, upgrade, Feed::logs(query.level.as_deref()))
 }

@@ -30,12 +30,18 @@ impl Drop for Gateway {
     }
 }
 
-fn no_env(_: &str) -> Option<String> {
+/// No environment: every setting at its default.
+pub fn no_env(_: &str) -> Option<String> {
     None
 }
 
 /// A gateway on a free port with a tiny built frontend, an HLS folder and a secret next to them.
 pub fn start(name: &str) -> Gateway {
+    start_with(name, no_env)
+}
+
+/// [`start`] with the settings `env` gives (caps, …).
+pub fn start_with(name: &str, env: fn(&str) -> Option<String>) -> Gateway {
     let dir = std::env::temp_dir().join(format!("sense-gateway-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("build/_app/immutable")).unwrap();
@@ -56,7 +62,7 @@ pub fn start(name: &str) -> Gateway {
         hls_dir: dir.join("hls"),
         allowed_origins: vec!["http://localhost:5173".into()],
         allowed_hosts: vec!["dash.example.com".into()],
-        env: no_env,
+        env,
         state_dir: None,
     };
     let (address, _thread) = sense_gateway::spawn(

@@ -55,6 +55,14 @@ fn main() {
         .args(["gateway", "--listen", &address])
         .env("REDIS_URL", server.url())
         .env("LOG_LEVEL", "warn")
+        // Every client comes from 127.0.0.1: more than the default caps allow one address.
+        .env("GATEWAY_MAX_CONNECTIONS", (clients + 64).to_string())
+        .env(
+            "GATEWAY_MAX_CONNECTIONS_PER_CLIENT",
+            (clients + 64).to_string(),
+        )
+        .env("GATEWAY_MAX_WEBSOCKETS", clients.to_string())
+        .env("GATEWAY_MAX_WEBSOCKETS_PER_CLIENT", clients.to_string())
         .stdin(Stdio::null())
         .spawn()
         .expect("start the gateway");

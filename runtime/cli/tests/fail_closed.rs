@@ -293,7 +293,13 @@ async fn masked_secrets_never_follow_a_new_address() {
 #[tokio::test]
 async fn concurrent_partial_writes_lose_nothing_and_stale_forms_are_refused() {
     let server = RedisServer::start();
-    let run = Run::start(&server, "concurrent").await;
+    // 120 writes at once from one address: more connections than one client may hold by default.
+    let run = Run::start_with(
+        &server,
+        "concurrent",
+        &[("GATEWAY_MAX_CONNECTIONS_PER_CLIENT", "128")],
+    )
+    .await;
     let fields = [
         "tailscale",
         "pihole",

@@ -47,7 +47,7 @@ const ROLES: [&str; 6] = [
 /// Variables read by the code that are not config fields (docs/CONTRACT.md §3, and the gateway's
 /// FRONTEND_DIR, GATEWAY_LISTEN, CORS_ORIGINS, ALLOWED_HOSTS, STATE_DIR). Each must appear quoted in
 /// the runtime's or the gateway's source, so this list cannot outlive the code.
-const CODE_VARS: [&str; 22] = [
+const CODE_VARS: [&str; 26] = [
     "REDIS_URL",
     "LOG_LEVEL",
     "RUST_LOG",
@@ -70,6 +70,10 @@ const CODE_VARS: [&str; 22] = [
     "ALLOWED_HOSTS",
     "STATE_DIR",
     "CAMERA_DISCOVERY_SUBNETS",
+    "GATEWAY_MAX_CONNECTIONS",
+    "GATEWAY_MAX_CONNECTIONS_PER_CLIENT",
+    "GATEWAY_MAX_WEBSOCKETS",
+    "GATEWAY_MAX_WEBSOCKETS_PER_CLIENT",
 ];
 
 /// Variables of the deployment itself: read by compose (`${...}`), never by the code.

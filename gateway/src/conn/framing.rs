@@ -1,0 +1,643 @@
+//! Where each request on a connection begins and ends, found before picoserve reads it.
+//!
+//! picoserve 0.20 frames a request by its first `Content-Length` header alone: it ignores
+//! `Transfer-Encoding` and duplicate or comma-listed lengths (a list reads as no body at all).
+//! A chunked body would then be read as the next request, and a proxy in front that frames the
+//! same bytes differently would let a request through that it never saw (request smuggling).
+//!
+//! [`Tracker`] follows the bytes as picoserve will read them: a head up to its empty line, then
+//! `Content-Length` body bytes, then the next head. Anything whose framing is not plain and
+//! unambiguous is a [`Violation`], answered and closed by the connection before picoserve sees
+//! the request:
+//!
+//! | request | answer |
+//! |---|---|
+//! | `Transfer-Encoding` and `Content-Length` | 400 |
+//! | `Transfer-Encoding: chunked`, no `Content-Length` | 411 |
+//! | another `Transfer-Encoding` | 501 |
+//! | `Content-Length`s that differ, a list (even of equal values), a sign, a non-digit, too large | 400 |
+//! | a header line folded (starting with white space), without a colon, a name that is not a token | 400 |
+//! | a NUL or another control character, a CR not before LF, a blank line with spaces | 400 |
+//! | a head over [`MAX_HEAD`] bytes | 431 |
+//!
+//! Equal `Content-Length` headers are accepted (picoserve takes the first, which is all of them).
+//! After a request with an `Upgrade` header the tracker stops: what follows is another protocol
+//! if the answer is `101 Switching Protocols`, and nothing at all otherwise.
+
+/// The largest request head (request line and headers) accepted.
+pub const MAX_HEAD: usize = 16 * 1024;
+
+/// Bytes kept of each header line: enough for its name and the values that frame a request.
+const LINE_KEPT: usize = 1024;
+
+/// A request whose framing is refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Violation {
+    /// `Transfer-Encoding: chunked` without `Content-Length`: 411.
+    Chunked,
+    /// A transfer coding other than chunked: 501.
+    UnknownCoding,
+    /// Both `Transfer-Encoding` and `Content-Length`: 400.
+    LengthAndCoding,
+    /// `Content-Length` headers or list entries that differ: 400.
+    ConflictingLengths,
+    /// A `Content-Length` that is not one number: 400.
+    BadLength,
+    /// A malformed head, saying how: 400.
+    Malformed(&'static str),
+    /// A head over [`MAX_HEAD`]: 431.
+    HeadTooLarge,
+}
+
+impl Violation {
+    /// The status code and its reason phrase.
+    pub fn status(&self) -> (u16, &'static str) {
+        match self {
+            Violation::Chunked => (411, "Length Required"),
+            Violation::UnknownCoding => (501, "Not Implemented"),
+            Violation::HeadTooLarge => (431, "Request Header Fields Too Large"),
+            Violation::LengthAndCoding
+            | Violation::ConflictingLengths
+            | Violation::BadLength
+            | Violation::Malformed(_) => (400, "Bad Request"),
+        }
+    }
+
+    /// What the client is told.
+    pub fn message(&self) -> String {
+        match self {
+            Violation::Chunked => {
+                "chunked request bodies are not supported: send Content-Length".to_owned()
+            }
+            Violation::UnknownCoding => "transfer codings are not supported".to_owned(),
+            Violation::LengthAndCoding => {
+                "a request may not have both Transfer-Encoding and Content-Length".to_owned()
+            }
+            Violation::ConflictingLengths => "Content-Length values differ".to_owned(),
+            Violation::BadLength => "Content-Length must be one decimal number".to_owned(),
+            Violation::Malformed(why) => format!("malformed request head: {why}"),
+            Violation::HeadTooLarge => format!("the request head is over {MAX_HEAD} bytes"),
+        }
+    }
+}
+
+/// A point in the byte stream [`Tracker::feed`] stops at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The head of a request with a body is complete; the body follows.
+    HeadEnd,
+    /// A request, head and body, is complete; the next one begins.
+    RequestEnd,
+    /// A request with an `Upgrade` header is complete: what follows is not framed here.
+    UpgradeEnd,
+}
+
+/// What the bytes after a request asking for an upgrade are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// HTTP requests, tracked.
+    Http,
+    /// A request asking for an upgrade is complete and not answered yet.
+    AfterUpgrade,
+    /// The upgrade was granted: another protocol, passed through untouched.
+    PassThrough,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Head,
+    Body { remaining: usize, upgrade: bool },
+    AfterUpgrade,
+    PassThrough,
+}
+
+/// What the header lines of the current head said so far.
+#[derive(Clone, Debug, Default)]
+struct Facts {
+    /// The `Content-Length`, once one was read.
+    length: Option<usize>,
+    /// A `Content-Length` header was there, valid or not.
+    length_seen: bool,
+    bad_length: bool,
+    conflicting_lengths: bool,
+    /// A `Transfer-Encoding` header was there.
+    coding: bool,
+    /// It named chunked.
+    chunked: bool,
+    upgrade: bool,
+}
+
+/// The request framing of one connection's incoming bytes (see the module's documentation).
+#[derive(Debug)]
+pub struct Tracker {
+    state: State,
+    /// Bytes of the current head so far.
+    head_len: usize,
+    /// Complete lines of the current head so far (the first is the request line).
+    lines: usize,
+    /// The current line's first [`LINE_KEPT`] bytes.
+    line: Vec<u8>,
+    /// The current line's length.
+    line_len: usize,
+    /// The last byte of the current line was a CR.
+    cr: bool,
+    facts: Facts,
+    /// The last complete head: its length, its body's length and whether it asks for an upgrade.
+    last: (usize, usize, bool),
+}
+
+impl Default for Tracker {
+    fn default() -> Self {
+        Tracker {
+            state: State::Head,
+            head_len: 0,
+            lines: 0,
+            line: Vec::new(),
+            line_len: 0,
+            cr: false,
+            facts: Facts::default(),
+            last: (0, 0, false),
+        }
+    }
+}
+
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+fn trim(mut b: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = b
+        && first.is_ascii_whitespace()
+    {
+        b = rest;
+    }
+    while let [rest @ .., last] = b
+        && last.is_ascii_whitespace()
+    {
+        b = rest;
+    }
+    b
+}
+
+impl Tracker {
+    /// A tracker at the start of a connection.
+    pub fn new() -> Tracker {
+        Tracker::default()
+    }
+
+    /// Whether the bytes are HTTP requests, or after an upgrade.
+    pub fn phase(&self) -> Phase {
+        match self.state {
+            State::Head | State::Body { .. } => Phase::Http,
+            State::AfterUpgrade => Phase::AfterUpgrade,
+            State::PassThrough => Phase::PassThrough,
+        }
+    }
+
+    /// Between two requests: no byte of the next one seen yet.
+    pub fn at_boundary(&self) -> bool {
+        self.state == State::Head && self.head_len == 0
+    }
+
+    /// Some bytes of a head have come, not all of it.
+    pub fn in_head(&self) -> bool {
+        self.state == State::Head && self.head_len > 0
+    }
+
+    /// The last complete head: `(head bytes, body bytes, asks for an upgrade)`.
+    pub fn last_head(&self) -> (usize, usize, bool) {
+        self.last
+    }
+
+    /// The upgrade was granted: every byte from now on passes untouched.
+    pub fn pass_through(&mut self) {
+        self.state = State::PassThrough;
+    }
+
+    /// Follows `bytes`, stopping right after the first [`Event`] or [`Violation`]: returns how
+    /// many bytes were taken (all of them when nothing happened) and what happened there. Once
+    /// a request asking for an upgrade is complete, nothing more is taken until
+    /// [`Tracker::pass_through`].
+    pub fn feed(&mut self, bytes: &[u8]) -> (usize, Option<Result<Event, Violation>>) {
+        let mut taken = 0;
+        while taken < bytes.len() {
+            let rest = &bytes[taken..];
+            match self.state {
+                State::AfterUpgrade => return (taken, None),
+                State::PassThrough => return (bytes.len(), None),
+                State::Body { remaining, upgrade } => {
+                    let n = remaining.min(rest.len());
+                    taken += n;
+                    if n == remaining {
+                        return (taken, Some(Ok(self.request_end(upgrade))));
+                    }
+                    self.state = State::Body {
+                        remaining: remaining - n,
+                        upgrade,
+                    };
+                }
+                State::Head => {
+                    let newline = rest.iter().position(|&b| b == b'\n');
+                    let part = &rest[..newline.unwrap_or(rest.len())];
+                    self.head_len += part.len() + usize::from(newline.is_some());
+                    if self.head_len > MAX_HEAD {
+                        return (taken, Some(Err(Violation::HeadTooLarge)));
+                    }
+                    if let Err(v) = self.take(part) {
+                        return (taken, Some(Err(v)));
+                    }
+                    taken += part.len();
+                    if newline.is_some() {
+                        taken += 1;
+                        match self.end_line() {
+                            Err(v) => return (taken, Some(Err(v))),
+                            Ok(Some(event)) => return (taken, Some(Ok(event))),
+                            Ok(None) => {}
+                        }
+                    }
+                }
+            }
+        }
+        (taken, None)
+    }
+
+    fn request_end(&mut self, upgrade: bool) -> Event {
+        if upgrade {
+            self.state = State::AfterUpgrade;
+            Event::UpgradeEnd
+        } else {
+            self.state = State::Head;
+            Event::RequestEnd
+        }
+    }
+
+    /// Bytes of the current line, before its LF.
+    fn take(&mut self, part: &[u8]) -> Result<(), Violation> {
+        for &b in part {
+            if self.cr {
+                return Err(Violation::Malformed("a CR not followed by LF"));
+            }
+            match b {
+                b'\r' => self.cr = true,
+                b'\t' => {}
+                0 => return Err(Violation::Malformed("a NUL byte")),
+                b if b < 0x20 || b == 0x7f => {
+                    return Err(Violation::Malformed("a control character"));
+                }
+                _ => {}
+            }
+        }
+        let room = LINE_KEPT.saturating_sub(self.line.len());
+        self.line.extend_from_slice(&part[..room.min(part.len())]);
+        self.line_len += part.len();
+        Ok(())
+    }
+
+    /// The current line is complete: `Some` when it ended the head (and maybe the request).
+    fn end_line(&mut self) -> Result<Option<Event>, Violation> {
+        let mut line = std::mem::take(&mut self.line);
+        let whole = self.line_len <= LINE_KEPT;
+        if self.cr && whole {
+            line.pop();
+        }
+        let empty = self.line_len == usize::from(self.cr);
+        self.cr = false;
+        self.line_len = 0;
+        let first = self.lines == 0;
+        self.lines += 1;
+        let result = if first {
+            // The request line: picoserve parses it, and refuses and closes on anything odd.
+            Ok(None)
+        } else if empty {
+            self.end_head().map(Some)
+        } else {
+            self.header(&line, whole).map(|()| None)
+        };
+        // The buffer is kept for the next line, unless a long line grew it.
+        line.clear();
+        if line.capacity() <= 256 {
+            self.line = line;
+        }
+        result
+    }
+
+    fn header(&mut self, line: &[u8], whole: bool) -> Result<(), Violation> {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return Err(Violation::Malformed("a blank line with white space in it"));
+        }
+        if line[0].is_ascii_whitespace() {
+            return Err(Violation::Malformed(
+                "a header line starting with white space (obsolete line folding)",
+            ));
+        }
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            return Err(Violation::Malformed(if whole {
+                "a header line without a colon"
+            } else {
+                "a header name too long"
+            }));
+        };
+        let name = &line[..colon];
+        if !name.iter().copied().all(is_tchar) {
+            return Err(Violation::Malformed("a header name that is not a token"));
+        }
+        let value = trim(&line[colon + 1..]);
+        let facts = &mut self.facts;
+        if name.eq_ignore_ascii_case(b"content-length") {
+            facts.length_seen = true;
+            if !whole {
+                facts.bad_length = true;
+                return Ok(());
+            }
+            let mut values = value.split(|&b| b == b',').map(trim);
+            let list = value.contains(&b',');
+            for v in &mut values {
+                let parsed = (!v.is_empty() && v.iter().all(u8::is_ascii_digit))
+                    .then(|| std::str::from_utf8(v).ok()?.parse::<usize>().ok())
+                    .flatten();
+                match (parsed, facts.length) {
+                    (None, _) => facts.bad_length = true,
+                    (Some(n), None) => facts.length = Some(n),
+                    (Some(n), Some(m)) if n != m => facts.conflicting_lengths = true,
+                    (Some(_), Some(_)) => {}
+                }
+            }
+            // picoserve reads a list, even of equal values, as no number, hence no body.
+            if list {
+                facts.bad_length = true;
+            }
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            facts.coding = true;
+            if value
+                .split(|&b| b == b',')
+                .any(|c| trim(c).eq_ignore_ascii_case(b"chunked"))
+            {
+                facts.chunked = true;
+            }
+        } else if name.eq_ignore_ascii_case(b"upgrade") {
+            facts.upgrade = true;
+        }
+        Ok(())
+    }
+
+    /// The empty line: the head is complete.
+    fn end_head(&mut self) -> Result<Event, Violation> {
+        let facts = std::mem::take(&mut self.facts);
+        let head_len = std::mem::take(&mut self.head_len);
+        self.lines = 0;
+        if facts.coding {
+            return Err(if facts.length_seen {
+                Violation::LengthAndCoding
+            } else if facts.chunked {
+                Violation::Chunked
+            } else {
+                Violation::UnknownCoding
+            });
+        }
+        if facts.conflicting_lengths {
+            return Err(Violation::ConflictingLengths);
+        }
+        if facts.bad_length {
+            return Err(Violation::BadLength);
+        }
+        let length = facts.length.unwrap_or(0);
+        self.last = (head_len, length, facts.upgrade);
+        if length == 0 {
+            return Ok(self.request_end(facts.upgrade));
+        }
+        self.state = State::Body {
+            remaining: length,
+            upgrade: facts.upgrade,
+        };
+        Ok(Event::HeadEnd)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every event and violation in `bytes` fed `chunk` bytes at a time, with its end offset.
+    fn events(bytes: &[u8], chunk: usize) -> Vec<(usize, Result<Event, Violation>)> {
+        let mut tracker = Tracker::new();
+        let mut seen = Vec::new();
+        let mut at = 0;
+        while at < bytes.len() {
+            let end = (at + chunk).min(bytes.len());
+            let (taken, event) = tracker.feed(&bytes[at..end]);
+            at += taken;
+            match event {
+                Some(Err(v)) => {
+                    // Where a violation is noticed depends on the chunks; only that it is.
+                    seen.push((0, Err(v)));
+                    return seen;
+                }
+                Some(Ok(e)) => {
+                    seen.push((at, Ok(e)));
+                    if e == Event::UpgradeEnd {
+                        return seen;
+                    }
+                }
+                None => assert_eq!(at, end, "all taken when nothing happened"),
+            }
+        }
+        seen
+    }
+
+    /// The same in every chunking: one byte at a time, a few, all at once.
+    fn all_ways(bytes: &[u8]) -> Vec<(usize, Result<Event, Violation>)> {
+        let whole = events(bytes, bytes.len().max(1));
+        for chunk in [1, 2, 3, 7, 64] {
+            assert_eq!(events(bytes, chunk), whole, "in chunks of {chunk}");
+        }
+        whole
+    }
+
+    fn refused(bytes: &[u8]) -> Violation {
+        match all_ways(bytes).pop() {
+            Some((_, Err(v))) => v,
+            other => panic!("not refused: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn requests_end_after_their_head_or_their_body() {
+        let get = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+        let post = b"POST /api/config HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello";
+        let mut both = get.to_vec();
+        both.extend_from_slice(post);
+        both.extend_from_slice(get);
+        let head = both.len() - get.len() - 5;
+        assert_eq!(
+            all_ways(&both),
+            [
+                (get.len(), Ok(Event::RequestEnd)),
+                (head, Ok(Event::HeadEnd)),
+                (head + 5, Ok(Event::RequestEnd)),
+                (both.len(), Ok(Event::RequestEnd)),
+            ]
+        );
+        // Bare LF line ends, as picoserve reads them; a zero length is no body.
+        let lf = b"GET / HTTP/1.1\nContent-Length: 0\n\n";
+        assert_eq!(all_ways(lf), [(lf.len(), Ok(Event::RequestEnd))]);
+    }
+
+    #[test]
+    fn the_tracker_knows_where_it_is() {
+        let mut t = Tracker::new();
+        assert!(t.at_boundary());
+        assert_eq!(t.feed(b"POST / HTTP/1.1\r\nContent-Le"), (27, None));
+        assert!(t.in_head() && !t.at_boundary());
+        assert_eq!(
+            t.feed(b"ngth: 3\r\n\r\nabc"),
+            (11, Some(Ok(Event::HeadEnd)))
+        );
+        assert_eq!(t.last_head(), (38, 3, false));
+        assert!(!t.in_head() && !t.at_boundary());
+        assert_eq!(t.feed(b"abc"), (3, Some(Ok(Event::RequestEnd))));
+        assert!(t.at_boundary());
+    }
+
+    #[test]
+    fn transfer_encoding_is_refused() {
+        let smuggle = b"POST /api/config HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n\
+            2d\r\nGET /api/config HTTP/1.1\r\nHost: a\r\n\r\n\r\n0\r\n\r\n";
+        let seen = all_ways(smuggle);
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert_eq!(seen[0].1, Err(Violation::Chunked));
+        assert_eq!(Violation::Chunked.status().0, 411);
+        assert_eq!(
+            refused(b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
+            Violation::Chunked
+        );
+        assert_eq!(
+            refused(b"POST / HTTP/1.1\r\ntransfer-encoding: gzip\r\n\r\n"),
+            Violation::UnknownCoding
+        );
+        assert_eq!(Violation::UnknownCoding.status().0, 501);
+        for both in [
+            &b"POST / HTTP/1.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"[..],
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n",
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: x\r\n\r\n",
+        ] {
+            assert_eq!(refused(both), Violation::LengthAndCoding);
+        }
+        assert_eq!(Violation::LengthAndCoding.status().0, 400);
+    }
+
+    #[test]
+    fn content_length_must_be_one_number() {
+        let conflicting = [
+            &b"POST / HTTP/1.1\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\n"[..],
+            b"POST / HTTP/1.1\r\nContent-Length: 4, 5\r\n\r\n",
+        ];
+        for r in conflicting {
+            assert_eq!(refused(r), Violation::ConflictingLengths);
+        }
+        for bad in [
+            &b"POST / HTTP/1.1\r\nContent-Length: 4, 4\r\n\r\n"[..],
+            b"POST / HTTP/1.1\r\nContent-Length: +4\r\n\r\n",
+            b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+            b"POST / HTTP/1.1\r\nContent-Length: four\r\n\r\n",
+            b"POST / HTTP/1.1\r\nContent-Length: \r\n\r\n",
+            b"POST / HTTP/1.1\r\nContent-Length: 0x10\r\n\r\n",
+            b"POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999999\r\n\r\n",
+        ] {
+            assert_eq!(refused(bad), Violation::BadLength, "{}", bad.escape_ascii());
+        }
+        // Equal duplicates frame the same for everyone: accepted.
+        let same = b"POST / HTTP/1.1\r\nContent-Length: 2\r\ncontent-length:  2 \r\n\r\nhi";
+        assert_eq!(
+            all_ways(same),
+            [
+                (same.len() - 2, Ok(Event::HeadEnd)),
+                (same.len(), Ok(Event::RequestEnd))
+            ]
+        );
+    }
+
+    #[test]
+    fn heads_that_others_could_read_differently_are_refused() {
+        for (bytes, why) in [
+            (
+                &b"GET / HTTP/1.1\r\nX: a\r\n Content-Length: 5\r\n\r\n"[..],
+                "obsolete line folding",
+            ),
+            (
+                b"GET / HTTP/1.1\r\nContent-Length : 5\r\n\r\n",
+                "not a token",
+            ),
+            (b"GET / HTTP/1.1\r\nX: a\rContent-Length: 5\r\n\r\n", "CR"),
+            (b"GET / HTTP/1.1\r\nX: a\0b\r\n\r\n", "NUL"),
+            (b"GET / HTTP/1.1\r\nTransfer\0-Encoding: x\r\n\r\n", "NUL"),
+            (b"GET / HTTP/1.1\r\nX: \x0b\r\n\r\n", "control"),
+            (b"GET / HTTP/1.1\r\nNo colon here\r\n\r\n", "colon"),
+            (b"GET / HTTP/1.1\r\nX: a\r\n \r\n", "blank line"),
+        ] {
+            match refused(bytes) {
+                Violation::Malformed(m) => assert!(m.contains(why), "{m} for {why}"),
+                other => panic!("{other:?} for {why}"),
+            }
+        }
+        // Tabs and bytes above ASCII are fine in values.
+        let fine = b"GET / HTTP/1.1\r\nX:\ta \xc3\xa9\r\n\r\n";
+        assert_eq!(all_ways(fine), [(fine.len(), Ok(Event::RequestEnd))]);
+    }
+
+    #[test]
+    fn heads_are_bounded() {
+        let mut big = b"GET / HTTP/1.1\r\n".to_vec();
+        while big.len() <= MAX_HEAD {
+            big.extend_from_slice(b"X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+        }
+        big.extend_from_slice(b"\r\n");
+        assert_eq!(refused(&big), Violation::HeadTooLarge);
+        assert_eq!(Violation::HeadTooLarge.status().0, 431);
+        // One long line counts the same, without being kept whole.
+        let mut t = Tracker::new();
+        let long = vec![b'a'; MAX_HEAD - 10];
+        assert_eq!(t.feed(b"GET / HTTP/1.1\r\nX-Long: "), (24, None));
+        assert_eq!(t.feed(&long), (0, Some(Err(Violation::HeadTooLarge))));
+        // A long value of another header is fine; a long Content-Length is not.
+        let mut fine = b"GET / HTTP/1.1\r\nCookie: ".to_vec();
+        fine.extend_from_slice(&[b'c'; 4000]);
+        fine.extend_from_slice(b"\r\n\r\n");
+        assert_eq!(all_ways(&fine), [(fine.len(), Ok(Event::RequestEnd))]);
+        let mut long_length = b"POST / HTTP/1.1\r\nContent-Length: ".to_vec();
+        long_length.extend_from_slice(&[b'0'; 2000]);
+        long_length.extend_from_slice(b"1\r\n\r\n");
+        assert_eq!(refused(&long_length), Violation::BadLength);
+    }
+
+    #[test]
+    fn an_upgrade_stops_the_tracking() {
+        let ws = b"GET /ws/sources HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
+        let mut bytes = ws.to_vec();
+        bytes.extend_from_slice(
+            b"\x81\x05hello GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+        );
+        assert_eq!(all_ways(&bytes), [(ws.len(), Ok(Event::UpgradeEnd))]);
+        let mut t = Tracker::new();
+        assert_eq!(t.feed(&bytes).0, ws.len());
+        assert_eq!(t.phase(), Phase::AfterUpgrade);
+        assert!(t.last_head().2);
+        assert_eq!(
+            t.feed(&bytes[ws.len()..]),
+            (0, None),
+            "nothing until decided"
+        );
+        t.pass_through();
+        assert_eq!(t.phase(), Phase::PassThrough);
+        let rest = &bytes[ws.len()..];
+        assert_eq!(t.feed(rest), (rest.len(), None));
+        // With a body, the upgrade comes after it.
+        let with_body = b"POST / HTTP/1.1\r\nUpgrade: x\r\nContent-Length: 2\r\n\r\nhi";
+        assert_eq!(
+            all_ways(with_body),
+            [
+                (with_body.len() - 2, Ok(Event::HeadEnd)),
+                (with_body.len(), Ok(Event::UpgradeEnd))
+            ]
+        );
+    }
+}
