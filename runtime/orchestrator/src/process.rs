@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
+use rustix::process::{Pid, Signal};
 use sense_bus::SourceId;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
@@ -112,7 +113,7 @@ impl Spawned {
     /// Kills the whole process group, then reaps the child.
     async fn kill(&mut self) {
         if let Some(pid) = self.pid {
-            signal_group(pid, libc::SIGKILL);
+            signal_group(pid, Signal::KILL);
         }
         let _ = self.child.kill().await;
     }
@@ -139,7 +140,7 @@ impl Spawned {
         if !drained {
             if let Some(pid) = self.pid {
                 // The child is reaped but its group lives on (it holds our pipes): stragglers.
-                signal_group(pid, libc::SIGKILL);
+                signal_group(pid, Signal::KILL);
             }
             for r in &readers {
                 r.abort();
@@ -161,17 +162,16 @@ fn exit_code(status: std::process::ExitStatus) -> i32 {
 }
 
 /// Sends `signal` to the process group `pgid` (our child's, created with `process_group(0)`).
-#[allow(unsafe_code)]
-fn signal_group(pgid: u32, signal: libc::c_int) {
-    let Ok(pgid) = libc::pid_t::try_from(pgid) else {
+fn signal_group(pgid: u32, signal: Signal) {
+    // Pid 1 (init) and anything that is no pid at all are never signalled.
+    let Some(pgid) = i32::try_from(pgid)
+        .ok()
+        .filter(|p| *p > 1)
+        .and_then(Pid::from_raw)
+    else {
         return;
     };
-    if pgid <= 1 {
-        return;
-    }
-    // SAFETY: kill(2) takes two integers and touches no memory of ours; a negative pid addresses
-    // the process group our child leads.
-    let _ = unsafe { libc::kill(-pgid, signal) };
+    let _ = rustix::process::kill_process_group(pgid, signal);
 }
 
 fn read_lines(stream: impl AsyncRead + Unpin + Send + 'static, tail: LogTail) -> JoinHandle<()> {
@@ -225,7 +225,7 @@ impl Launcher for ProcessLauncher {
                 end = spawned.wait() => end,
                 () = stop.cancelled() => {
                     if let Some(pid) = spawned.pid {
-                        signal_group(pid, libc::SIGTERM);
+                        signal_group(pid, Signal::TERM);
                     }
                     match tokio::time::timeout(grace, spawned.wait()).await {
                         Ok(_) => {}
