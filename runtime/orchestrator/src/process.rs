@@ -372,10 +372,14 @@ mod tests {
     #[tokio::test]
     async fn a_service_stops_on_sigterm_or_is_killed_after_the_grace() {
         let scratch = Scratch::new("service");
+        let trapped = scratch.0.join("trapped");
         let polite = script(
             &scratch,
             "polite.sh",
-            "trap 'exit 0' TERM; while true; do sleep 0.1; done",
+            &format!(
+                "trap 'exit 0' TERM; touch '{}'; while true; do sleep 0.1; done",
+                trapped.display()
+            ),
         );
         let launcher = ProcessLauncher::new(polite, Vec::new(), Vec::new());
         let stop = CancellationToken::new();
@@ -384,7 +388,15 @@ mod tests {
             .await
             .unwrap();
         let run = tokio::spawn(run);
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // SIGTERM only once the script has its trap in place.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !trapped.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the script did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         stop.cancel();
         let outcome = tokio::time::timeout(Duration::from_secs(3), run)
             .await
