@@ -34,7 +34,8 @@ pub struct RedisArg {
 pub enum Command {
     /// Every service in one process, with the dashboard (the main job).
     Run {
-        /// Simulated hardware and web services instead of real ones.
+        /// Simulated hardware and web services instead of real ones (no configured host is
+        /// contacted).
         #[arg(long)]
         sim: bool,
         /// Use the Redis at this URL instead of the in-process bus.
@@ -68,7 +69,8 @@ pub enum Command {
         /// unreachable). Without it the source runs until SIGTERM.
         #[arg(long)]
         once: bool,
-        /// Simulated hardware instead of the real thing.
+        /// Simulated hardware and web services instead of the real ones (no configured host is
+        /// contacted).
         #[arg(long)]
         sim: bool,
         /// What to do: `poll` (every source), `scan` (co2: list nearby Aranet4s and exit),

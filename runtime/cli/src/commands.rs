@@ -55,6 +55,9 @@ pub async fn run(command: Command) -> u8 {
                 proc_root.unwrap_or_else(|| detected.proc_root().to_owned()),
                 sys_root.unwrap_or_else(|| detected.sys_root().to_owned()),
             );
+            if sim {
+                sense_runtime::sim_web::announce();
+            }
             let options = SourceOptions {
                 sim,
                 host,
@@ -225,6 +228,9 @@ async fn run_all(sim: bool, redis: Option<String>, listen: &str) -> u8 {
         if sim { " (simulated)" } else { "" }
     ));
 
+    if sim {
+        sense_runtime::sim_web::announce();
+    }
     let detected = HostFs::detect(|v| env.get(v));
     let sources = SourceOptions {
         sim,
@@ -280,6 +286,7 @@ async fn orchestrator(url: &str, sim: bool) -> u8 {
             // Children find the bus where the orchestrator did, even when it came from `--redis`.
             vars.push(("REDIS_URL".to_owned(), url.to_owned()));
             if sim {
+                sense_runtime::sim_web::announce();
                 extra_args.push("--sim".to_owned());
             }
         }

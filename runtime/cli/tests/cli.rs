@@ -36,6 +36,7 @@ fn source_system_once_writes_the_contract_and_counts_runs() {
     let server = RedisServer::start();
     // A subscriber, as the gateway would be, before the run.
     let bus_url = server.url();
+    let (subscribed, is_subscribed) = std::sync::mpsc::channel();
     let received = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -52,13 +53,17 @@ fn source_system_once_writes_the_contract_and_counts_runs() {
                 .subscribe(&[sense_bus::Topic::channel("data:system")])
                 .await
                 .unwrap();
+            // `subscribe` returns once Redis confirmed the subscription.
+            subscribed.send(()).unwrap();
             tokio::time::timeout(Duration::from_secs(10), sub.recv())
                 .await
                 .ok()
                 .flatten()
         })
     });
-    std::thread::sleep(Duration::from_millis(300));
+    is_subscribed
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the subscriber is in place within 10 s");
 
     let out = sense_pulse(Some(&server), &["source", "system", "--once"]);
     assert!(out.status.success(), "{}", stderr(&out));

@@ -94,6 +94,7 @@ async fn invalid_or_lost_sign_in_settings_never_turn_sign_in_off() {
     let _ = std::fs::remove_dir_all(&state);
     let state_env = state.to_str().unwrap().to_owned();
     let run = Run::start_with(&server, "fail-closed", &[("STATE_DIR", &state_env)]).await;
+    run.wait_sign_in_in_force().await;
     let right = basic_auth("admin", PASSWORD);
     assert_closed(&run, "at start").await;
     assert_eq!(get_as(&run, "/api/config", Some(&right)).await.status, 200);
@@ -178,6 +179,7 @@ async fn invalid_or_lost_sign_in_settings_never_turn_sign_in_off() {
         ],
     )
     .await;
+    run.wait_sign_in_in_force().await;
     assert_closed(&run, "after both restarted").await;
     until(
         "the settings are restored from the backup",
@@ -209,6 +211,7 @@ async fn sign_in_settings_invalid_from_the_start_let_nobody_in() {
     let intended = json!({"enabled": "yes", "username": "admin"}).to_string();
     server.command(&["SET", "config:auth", &intended]).unwrap();
     let run = Run::start(&server, "locked").await;
+    run.wait_sign_in_in_force().await;
     for path in ["/api/config", "/api/sources"] {
         let r = get_as(&run, path, None).await;
         assert_eq!(r.status, 503, "{path}: {}", r.text());

@@ -77,6 +77,7 @@ async fn parallel_guesses_from_one_client_get_no_session_for_the_right_password(
     let server = RedisServer::start();
     set_auth(&server);
     let run = Run::start(&server, "guesses").await;
+    run.wait_sign_in_in_force().await;
     // 60 wrong guesses and the right password, all at once, the right one last: the guesses use up
     // the client's failures before it is checked (they are counted before bcrypt runs, and a
     // client gets one check at a time).
@@ -110,6 +111,7 @@ async fn a_flood_of_bad_logins_is_refused_without_threads_and_the_owner_still_si
     let server = RedisServer::start();
     set_auth(&server);
     let run = Run::start_with(&server, "flood", &[("TRUSTED_PROXIES", "127.0.0.1")]).await;
+    run.wait_sign_in_in_force().await;
     // The owner signs in first, from their own address.
     let owner = "192.168.1.20";
     let signed_in = run.send(login(&run, PASSWORD, Some(owner))).await;
@@ -185,6 +187,7 @@ async fn x_forwarded_for_is_ignored_without_trusted_proxies() {
     let server = RedisServer::start();
     set_auth(&server);
     let run = Run::start(&server, "spoof").await;
+    run.wait_sign_in_in_force().await;
     // Failures "from" many addresses are all from the TCP peer.
     let mut locked = false;
     for i in 0..6 {

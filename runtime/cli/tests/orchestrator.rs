@@ -208,18 +208,17 @@ async fn a_source_still_running_is_not_started_again() {
     let mut o = options(&server, sense_pulse());
     o.scheduled = vec![sense_bus::SourceId::Co2];
     let orchestrator = Orchestrator::start(&server, o).await;
-    tokio::time::sleep(Duration::from_secs(7)).await;
-    let health = orchestrator.json(HEALTH_KEY).await.unwrap();
-    assert_eq!(health["sources"]["co2"]["launches"], 1, "{health}");
-    assert_eq!(health["sources"]["co2"]["running"]["mode"], "poll");
     let health = orchestrator
-        .wait_json(HEALTH_KEY, Duration::from_secs(5), |h| {
+        .wait_json(HEALTH_KEY, Duration::from_secs(15), |h| {
             h["sources"]["co2"]["launches"] == 2
         })
         .await;
-    // The second run started after the first ended.
+    // The first run outlasted an interval, so the source fell due while it ran; the second run
+    // started only after the first ended.
     let co2 = &health["sources"]["co2"];
-    let first_end = co2["last_run"]["ended_at"].as_f64().unwrap();
+    let first = &co2["last_run"];
+    assert!(first["duration_s"].as_f64().unwrap() >= 5.0, "{co2}");
+    let first_end = first["ended_at"].as_f64().unwrap();
     let second_start = co2["running"]["since"].as_f64().unwrap();
     assert!(second_start >= first_end, "{co2}");
     assert_eq!(
@@ -312,7 +311,13 @@ async fn trigger_runs_a_source_now() {
             s["poll_count"] == 1
         })
         .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The child wrote its status before it exited: wait until the orchestrator saw the run end.
+    orchestrator
+        .wait_json(HEALTH_KEY, Duration::from_secs(5), |h| {
+            h["sources"]["system"]["running"].is_null()
+                && !h["sources"]["system"]["last_run"].is_null()
+        })
+        .await;
     let answer = orchestrator
         .command("trigger", json!({"service": "source-system", "wait": true}))
         .await;

@@ -53,10 +53,13 @@ async fn run_sim_serves_every_source_pushes_updates_takes_commands_and_guards_it
     assert!(in_redis.contains("\"unit\":\"%\""), "{in_redis}");
 
     // A WebSocket: the snapshot, then a poll pushed as it happens.
+    let (has_snapshot, snapshot_taken) = tokio::sync::oneshot::channel();
     let ws = run
         .ws("/ws/sources", Vec::new(), |ws| {
             let mut ws = ws.expect("WebSocket opens");
             let snapshot: Json = serde_json::from_str(&ws.next_text().unwrap()).unwrap();
+            // From here on, every poll is pushed to this client.
+            let _ = has_snapshot.send(());
             let mut pushed = Vec::new();
             for _ in 0..20 {
                 let Some(text) = ws.next_text() else { break };
@@ -70,7 +73,10 @@ async fn run_sim_serves_every_source_pushes_updates_takes_commands_and_guards_it
             (snapshot, pushed)
         })
         .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::time::timeout(Duration::from_secs(15), snapshot_taken)
+        .await
+        .expect("the snapshot within 15 s")
+        .expect("the WebSocket thread is alive");
     let trigger = run
         .command("orchestrator", "trigger", json!({"service": "system"}))
         .await;
@@ -227,9 +233,32 @@ async fn auth_covers_rest_websockets_and_commands_of_run() {
         .command(&["SET", "config:auth", &auth.to_string()])
         .unwrap();
     let run = Run::start(&server, "auth").await;
+    run.wait_sign_in_in_force().await;
     let right = basic_auth("admin", "correct horse");
     let wrong = basic_auth("admin", "battery staple");
     let nobody = basic_auth("root", "correct horse");
+    // The Sense HAT service takes commands once it has subscribed to them, a moment after start.
+    let start = Instant::now();
+    loop {
+        let answer = run
+            .send(
+                Request::post_json(
+                    run.url("/api/command/sensors"),
+                    &json!({"action": "get_matrix"}),
+                )
+                .header("authorization", right.as_str()),
+            )
+            .await;
+        if answer.status == 200 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the Sense HAT service takes no commands: {}",
+            answer.text()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // Every kind of request with no, wrong and right credentials (4 failures: under the limit).
     for (credentials, allowed) in [(Some(&right), true), (None, false), (Some(&wrong), false)] {
         let with = |r: Request| match credentials {

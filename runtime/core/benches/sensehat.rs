@@ -4,7 +4,7 @@
 //! 1. I2C traffic of one full sensor read cycle (both sensors, one-shot), from the simulated bus's
 //!    counters: the first cycle (with driver set-up) and a steady-state one.
 //! 2. CPU use of the whole service while the display scrolls without pause, measured with
-//!    `getrusage` over real time.
+//!    the process's CPU-time clock over real time.
 
 use std::time::{Duration, Instant};
 
@@ -16,17 +16,11 @@ use sense_runtime::sensehat::{self, SenseHat, ServiceOptions};
 use sense_source_sensehat::SenseHatSource;
 use tokio_util::sync::CancellationToken;
 
-/// CPU seconds (user + system) this process has used.
+/// CPU seconds (user + system) this process has used: its CPU-time clock, which counts the same
+/// time `getrusage(RUSAGE_SELF)` does.
 fn cpu_seconds() -> f64 {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::uninit();
-    // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF is always valid.
-    #[allow(unsafe_code)]
-    let usage = unsafe {
-        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
-        usage.assume_init()
-    };
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    secs(usage.ru_utime) + secs(usage.ru_stime)
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    t.tv_sec as f64 + t.tv_nsec as f64 / 1e9
 }
 
 #[allow(clippy::print_stdout)]

@@ -1,5 +1,5 @@
 //! The camera service (`source network_camera`, started on demand): streams the configured camera
-//! (or, under `--sim`, FFmpeg's test pattern) as HLS until told to stop.
+//! (or, under `--sim`, always FFmpeg's test pattern) as HLS until told to stop.
 //!
 //! - On start it streams at once: the orchestrator starts this process when the dashboard asks
 //!   for the stream.
@@ -52,7 +52,7 @@ const TARGET: &str = "network_camera";
 /// What the camera service needs besides the bus.
 #[derive(Clone, Debug)]
 pub struct CameraOptions {
-    /// Stream FFmpeg's test pattern when no camera is configured.
+    /// Stream FFmpeg's test pattern, whatever camera is configured.
     pub sim: bool,
     /// Where the playlist, segments and thumbnail go.
     pub hls_dir: PathBuf,
@@ -200,19 +200,19 @@ async fn plan(bus: &Bus, options: &CameraOptions) -> Result<Plan, CameraError> {
             Config::resolve(&sections, |_| None, &|v| env.get(v)).0
         }
     };
-    let (input, camera) = match active_camera(&config.camera) {
-        Ok(camera) => (
+    let (input, camera) = if options.sim {
+        // Never the configured camera: a simulated run contacts no configured host.
+        tracing::info!(
+            source = TARGET,
+            "--sim: the camera is FFmpeg's test pattern (no configured camera is contacted)"
+        );
+        (Input::TestPattern, None)
+    } else {
+        let camera = active_camera(&config.camera)?;
+        (
             Input::camera(camera, config.camera.transport),
             Some(camera.clone()),
-        ),
-        Err(CameraError::NoCamera) if options.sim => {
-            tracing::info!(
-                source = TARGET,
-                "no camera configured: the simulated camera is FFmpeg's test pattern"
-            );
-            (Input::TestPattern, None)
-        }
-        Err(e) => return Err(e),
+        )
     };
     let ffmpeg = find_ffmpeg(env.get("FFMPEG").as_deref(), env.get("PATH").as_deref())?;
     Ok(Plan {

@@ -71,23 +71,65 @@ fn decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// A source whose config is adjusted before each poll: points a web source at its simulated
-/// server unless the user configured a real one.
+/// Says once per process that `--sim` serves every web source from its simulated endpoint.
+pub fn announce() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        tracing::info!(
+            "--sim: weather, Pi-hole, Tailscale and the camera use simulated endpoints; \
+             no configured host is contacted"
+        );
+    });
+}
+
+/// A web source whose config is adjusted before each poll: the address it would contact (`field`
+/// of the config) is always its simulated server, whatever is configured.
 #[derive(Debug)]
 pub struct WithConfig<S> {
     source: S,
-    adjust: fn(&mut Config, &str),
+    field: &'static str,
+    address: fn(&mut Config) -> &mut String,
     server: String,
 }
 
 impl<S> WithConfig<S> {
-    /// `source`, with `adjust(config, server_url)` applied to the config it sees.
-    pub fn new(source: S, server: String, adjust: fn(&mut Config, &str)) -> Self {
+    /// `source`, seeing `server` as the config's `address` (named `field` in the log).
+    pub fn new(
+        source: S,
+        server: String,
+        field: &'static str,
+        address: fn(&mut Config) -> &mut String,
+    ) -> Self {
         WithConfig {
             source,
-            adjust,
+            field,
+            address,
             server,
         }
+    }
+
+    /// `config` pointed at the simulated server. A configured address is replaced (logged at debug
+    /// level once per process; [`announce`] tells at info level that it happens).
+    fn adjust(&self, config: &Config) -> Config {
+        let mut config = config.clone();
+        let address = (self.address)(&mut config);
+        let default = (self.address)(&mut Config::default()).clone();
+        if *address != default && *address != self.server {
+            static TOLD: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+            let mut told = TOLD
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if !told.contains(&self.field) {
+                told.push(self.field);
+                tracing::debug!(
+                    field = self.field,
+                    configured = %sense_bus::redact::url_credentials(address),
+                    "--sim: the configured address is not contacted; the simulated one is used"
+                );
+            }
+        }
+        self.server.clone_into(address);
+        config
     }
 }
 
@@ -98,9 +140,7 @@ impl<S: Source> Source for WithConfig<S> {
     type State = S::State;
 
     fn enabled(&self, config: &Config) -> bool {
-        let mut config = config.clone();
-        (self.adjust)(&mut config, &self.server);
-        self.source.enabled(&config)
+        self.source.enabled(&self.adjust(config))
     }
 
     async fn poll(
@@ -108,8 +148,7 @@ impl<S: Source> Source for WithConfig<S> {
         context: PollContext<'_>,
         state: &mut S::State,
     ) -> Result<PollOutput, PollError> {
-        let mut config = context.config.clone();
-        (self.adjust)(&mut config, &self.server);
+        let config = self.adjust(context.config);
         self.source
             .poll(PollContext::new(&config, context.inputs), state)
             .await

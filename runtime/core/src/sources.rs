@@ -15,7 +15,6 @@ use crate::runner::{PollReport, Runner};
 use crate::sensehat::{self, SenseHat, ServiceOptions};
 use crate::sim::SimulatedHost;
 use crate::sim_web::{self, WithConfig};
-use sense_bus::config::WeatherConfig;
 use sense_http::HttpClient;
 use sense_source_aranet4::Aranet4Source;
 use sense_source_camera::{EndReason, discovery};
@@ -28,7 +27,8 @@ use serde_json::Value as Json;
 /// Where a source finds its hardware.
 #[derive(Clone, Debug)]
 pub struct SourceOptions {
-    /// Use the simulation instead of hardware and remote services.
+    /// Use the simulation instead of hardware, and the simulated endpoints instead of every web
+    /// service, whatever the config names: no configured host is ever contacted.
     pub sim: bool,
     /// The host's `/proc` and `/sys`.
     pub host: HostFs,
@@ -123,11 +123,9 @@ pub async fn run(
             let source = WeatherSource::new(HttpClient::default());
             if options.sim {
                 let server = sim_web::weather().await;
-                // The simulation stands in for wttr.in unless another server is configured.
-                let source = WithConfig::new(source, server.url(), |c, url| {
-                    if c.weather.base_url == WeatherConfig::default().base_url {
-                        url.clone_into(&mut c.weather.base_url);
-                    }
+                // The simulation stands in for wttr.in and for any server configured instead.
+                let source = WithConfig::new(source, server.url(), "weather.base_url", |c| {
+                    &mut c.weather.base_url
                 });
                 drive(Runner::new(bus, source, options.env.clone()), mode).await
             } else {
@@ -138,12 +136,9 @@ pub async fn run(
             let source = PiholeSource::new(HttpClient::default());
             if options.sim {
                 let server = sim_web::pihole().await;
-                // The simulation stands in when no Pi-hole is configured.
-                let source = WithConfig::new(source, server.url(), |c, url| {
-                    if c.pihole.host.is_empty() {
-                        url.clone_into(&mut c.pihole.host);
-                    }
-                });
+                // The simulation stands in for the Pi-hole, configured or not.
+                let source =
+                    WithConfig::new(source, server.url(), "pihole.host", |c| &mut c.pihole.host);
                 drive(Runner::new(bus, source, options.env.clone()), mode).await
             } else {
                 drive(Runner::new(bus, source, options.env.clone()), mode).await

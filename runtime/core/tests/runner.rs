@@ -254,7 +254,8 @@ async fn wait_until(what: &str, limit: Duration, mut check: impl AsyncFnMut() ->
     }
 }
 
-#[tokio::test]
+// Virtual time: the memory bus has no real I/O, so the clock moves only once every task is idle.
+#[tokio::test(start_paused = true)]
 async fn a_resident_source_polls_again_when_its_config_changes_and_stops_on_cancel() {
     let bus = Bus::memory();
     bus.set("config:schedule", r#"{"system": 300}"#, None)
@@ -297,6 +298,7 @@ async fn a_resident_source_polls_again_when_its_config_changes_and_stops_on_canc
         source.polls.load(Ordering::SeqCst) == 2
     })
     .await;
+    // In virtual time this returns only once the runner is idle again: every change was handled.
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(
         source.polls.load(Ordering::SeqCst),
@@ -335,11 +337,12 @@ async fn a_resident_source_survives_redis_going_away_and_writes_within_5s_of_its
     // Down for longer than one interval, so a poll happens while Redis is away.
     server.stop();
     let polls_before = source.polls.load(Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_secs(9)).await;
-    assert!(
-        source.polls.load(Ordering::SeqCst) > polls_before,
-        "kept polling while Redis was down"
-    );
+    wait_until(
+        "a poll while Redis is down",
+        Duration::from_secs(9),
+        async || source.polls.load(Ordering::SeqCst) > polls_before,
+    )
+    .await;
     assert!(!task.is_finished(), "the source keeps running");
 
     server.restart(); // empty: any key is a fresh write

@@ -1,26 +1,71 @@
 //! Local time, for the display's sleep hours.
 
+use std::sync::OnceLock;
+
+use tz::TimeZone;
+
 /// The hour (0–23) in the local time zone (`TZ`, `/etc/localtime`; a container sees UTC unless
-/// one of them is provided).
+/// one of them is provided). The zone is read once per process, as glibc's `localtime` does.
 pub fn local_hour() -> u8 {
-    // SAFETY: `time(NULL)` has no preconditions; `localtime_r` writes only into `tm`, which lives
-    // on our stack, and is the thread-safe variant.
-    #[allow(unsafe_code)]
-    let hour = unsafe {
-        let now = libc::time(std::ptr::null_mut());
-        let mut tm: libc::tm = std::mem::zeroed();
-        if libc::localtime_r(&now, &mut tm).is_null() {
-            return 0;
-        }
-        tm.tm_hour
+    static ZONE: OnceLock<TimeZone> = OnceLock::new();
+    let zone = ZONE.get_or_init(|| zone(std::env::var("TZ").ok().as_deref()));
+    let now = std::time::UNIX_EPOCH
+        .elapsed()
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    hour_in(zone, now)
+}
+
+/// The zone `TZ` names (a zone name, `:name`, a path or a POSIX rule), or `/etc/localtime` when it
+/// is unset; UTC when neither can be read, or `TZ` is empty, as in glibc.
+fn zone(tz: Option<&str>) -> TimeZone {
+    let zone = match tz {
+        None => TimeZone::local(),
+        Some(tz) if tz.trim().is_empty() => return TimeZone::utc(),
+        Some(tz) => TimeZone::from_posix_tz(tz),
     };
-    u8::try_from(hour).unwrap_or(0)
+    zone.unwrap_or_else(|e| {
+        tracing::warn!(tz, error = %e, "cannot read the local time zone; using UTC");
+        TimeZone::utc()
+    })
+}
+
+/// The hour at Unix time `unix` in `zone`.
+fn hour_in(zone: &TimeZone, unix: i64) -> u8 {
+    let offset = zone
+        .find_local_time_type(unix)
+        .map_or(0, |t| i64::from(t.ut_offset()));
+    // 0..=23 by construction.
+    u8::try_from(unix.saturating_add(offset).rem_euclid(86_400) / 3600).unwrap_or(0)
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn the_hour_is_an_hour() {
-        assert!(super::local_hour() < 24);
+        assert!(local_hour() < 24);
+    }
+
+    #[test]
+    fn a_posix_rule_gives_the_hour_with_summer_time() {
+        let berlin = zone(Some("CET-1CEST,M3.5.0,M10.5.0/3"));
+        // 2026-01-15 23:30 UTC is 00:30 the next day in winter (UTC+1).
+        assert_eq!(hour_in(&berlin, 1_768_519_800), 0);
+        // 2026-07-15 12:00 UTC is 14:00 in summer (UTC+2).
+        assert_eq!(hour_in(&berlin, 1_784_116_800), 14);
+    }
+
+    #[test]
+    fn an_empty_or_unreadable_tz_is_utc() {
+        assert_eq!(hour_in(&zone(Some("")), 1_784_116_800), 12);
+        assert_eq!(hour_in(&zone(Some("Nowhere/Atlantis!")), 1_784_116_800), 12);
+        assert_eq!(hour_in(&zone(Some("UTC0")), 1_784_116_800), 12);
+    }
+
+    #[test]
+    fn before_the_epoch_the_hour_still_counts_forward() {
+        // 1969-12-31 23:00 UTC.
+        assert_eq!(hour_in(&TimeZone::utc(), -3600), 23);
     }
 }

@@ -1,6 +1,5 @@
 //! `/proc` and `/sys` of the host, wherever they are mounted.
 
-use std::ffi::CString;
 use std::fmt;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -148,26 +147,12 @@ impl FsUsage for HostFs {
 
 /// `statvfs(2)`, reported the way `df` does.
 fn statvfs(path: &Path) -> io::Result<Usage> {
-    use std::os::unix::ffi::OsStrExt;
-    let c_path = CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))?;
-    let mut stats = std::mem::MaybeUninit::<libc::statvfs>::uninit();
-    // SAFETY: `c_path` is a valid NUL-terminated string and `stats` points to writable memory of
-    // the right type; statvfs fills it completely when it returns 0.
-    #[allow(unsafe_code)]
-    let stats = unsafe {
-        if libc::statvfs(c_path.as_ptr(), stats.as_mut_ptr()) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        stats.assume_init()
-    };
-    // The field widths differ between targets (u32 on 32-bit ARM, u64 on 64-bit).
-    #[allow(clippy::useless_conversion, clippy::unnecessary_cast)]
+    let stats = rustix::fs::statvfs(path)?;
     let (frsize, blocks, bfree, bavail) = (
-        u64::from(stats.f_frsize as u64),
-        u64::from(stats.f_blocks as u64),
-        u64::from(stats.f_bfree as u64),
-        u64::from(stats.f_bavail as u64),
+        stats.f_frsize,
+        stats.f_blocks,
+        stats.f_bfree,
+        stats.f_bavail,
     );
     Ok(Usage {
         total_bytes: blocks * frsize,

@@ -39,6 +39,21 @@ pub struct LinuxI2cError {
     address: Option<u8>,
 }
 
+/// The errno values I2C drivers report (kernel `i2c/fault-codes`).
+mod errno {
+    use rustix::io::Errno;
+    pub const EBUSY: i32 = Errno::BUSY.raw_os_error();
+    pub const ENOENT: i32 = Errno::NOENT.raw_os_error();
+    pub const EACCES: i32 = Errno::ACCESS.raw_os_error();
+    pub const EPERM: i32 = Errno::PERM.raw_os_error();
+    pub const ENXIO: i32 = Errno::NXIO.raw_os_error();
+    pub const EREMOTEIO: i32 = Errno::REMOTEIO.raw_os_error();
+    pub const ENODEV: i32 = Errno::NODEV.raw_os_error();
+    pub const EAGAIN: i32 = Errno::AGAIN.raw_os_error();
+    pub const EIO: i32 = Errno::IO.raw_os_error();
+    pub const EINVAL: i32 = Errno::INVAL.raw_os_error();
+}
+
 impl LinuxI2cError {
     fn new(e: &LinuxI2CError, path: &Path, address: Option<u8>) -> Self {
         let errno = match e {
@@ -55,12 +70,15 @@ impl LinuxI2cError {
 
     /// The address is owned by a kernel driver (`EBUSY`).
     pub fn is_busy(&self) -> bool {
-        self.errno == Some(libc::EBUSY)
+        self.errno == Some(errno::EBUSY)
     }
 
     /// The bus device does not exist or may not be opened (I2C not enabled, no permission).
     pub fn is_unavailable(&self) -> bool {
-        matches!(self.errno, Some(libc::ENOENT | libc::EACCES | libc::EPERM))
+        matches!(
+            self.errno,
+            Some(errno::ENOENT | errno::EACCES | errno::EPERM)
+        )
     }
 
     /// The raw errno, if any.
@@ -77,7 +95,7 @@ impl fmt::Display for LinuxI2cError {
         };
         if self.is_busy() {
             write!(f, "{at} is owned by a kernel driver (EBUSY)")
-        } else if self.errno == Some(libc::ENXIO) || self.errno == Some(libc::EREMOTEIO) {
+        } else if self.errno == Some(errno::ENXIO) || self.errno == Some(errno::EREMOTEIO) {
             write!(f, "{at}: no device answered (NACK)")
         } else {
             write!(f, "{at}: {}", self.message)
@@ -91,12 +109,12 @@ impl embedded_hal::i2c::Error for LinuxI2cError {
     fn kind(&self) -> ErrorKind {
         // https://www.kernel.org/doc/html/latest/i2c/fault-codes.html
         match self.errno {
-            Some(libc::ENXIO | libc::EREMOTEIO) => {
+            Some(errno::ENXIO | errno::EREMOTEIO) => {
                 ErrorKind::NoAcknowledge(NoAcknowledgeSource::Address)
             }
-            Some(libc::ENODEV) => ErrorKind::NoAcknowledge(NoAcknowledgeSource::Data),
-            Some(libc::EAGAIN) => ErrorKind::ArbitrationLoss,
-            Some(libc::EIO | libc::EINVAL) => ErrorKind::Bus,
+            Some(errno::ENODEV) => ErrorKind::NoAcknowledge(NoAcknowledgeSource::Data),
+            Some(errno::EAGAIN) => ErrorKind::ArbitrationLoss,
+            Some(errno::EIO | errno::EINVAL) => ErrorKind::Bus,
             _ => ErrorKind::Other,
         }
     }
@@ -144,7 +162,7 @@ mod tests {
     #[test]
     fn ebusy_is_named() {
         let e = LinuxI2cError {
-            errno: Some(libc::EBUSY),
+            errno: Some(errno::EBUSY),
             message: "Device or resource busy".into(),
             path: "/dev/i2c-1".into(),
             address: Some(0x5F),

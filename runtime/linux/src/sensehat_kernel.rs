@@ -17,10 +17,29 @@ pub const FRAMEBUFFER_NAME: &str = "RPi-Sense FB";
 /// The joystick's name in `/sys/class/input/event*/device/name`.
 pub const JOYSTICK_NAME: &str = "Raspberry Pi Sense HAT Joystick";
 
-/// `SENSE_HAT_FB_FBIORESET_GAMMA`: selects one of the driver's gamma tables.
-const FBIORESET_GAMMA: libc::c_ulong = 0xF102;
-const GAMMA_DEFAULT: libc::c_ulong = 0;
-const GAMMA_LOW_LIGHT: libc::c_ulong = 1;
+/// The driver's gamma tables, chosen with [`reset_gamma`].
+const GAMMA_DEFAULT: usize = 0;
+const GAMMA_LOW_LIGHT: usize = 1;
+
+/// `ioctl(fb, SENSEFB_FBIORESET_GAMMA, table)`: makes one of the rpisense-fb driver's built-in
+/// gamma tables current.
+///
+/// The workspace's one `unsafe`. rustix (like nix and std) wraps only the ioctls it knows by name
+/// safely; a driver's private request goes through its generic `ioctl`, which is `unsafe` because
+/// no library can know what the kernel does with an arbitrary opcode and argument.
+#[allow(unsafe_code)]
+fn reset_gamma(fb: &File, table: usize) -> io::Result<()> {
+    use rustix::ioctl::{IntegerSetter, Opcode, ioctl};
+    /// `SENSEFB_FBIORESET_GAMMA` of the Raspberry Pi kernel's `rpisense-fb` driver.
+    const FBIORESET_GAMMA: Opcode = 0xF102;
+    // SAFETY: rpisense-fb handles FBIORESET_GAMMA by reading its argument as a plain integer
+    // (0 default, 1 low light, 2 user table; anything else is EINVAL) and never dereferences it,
+    // so no memory of ours is touched; `fb` is an open file borrowed for the call.
+    unsafe {
+        ioctl(fb, IntegerSetter::<FBIORESET_GAMMA>::new_usize(table))?;
+    }
+    Ok(())
+}
 
 /// Finds the entry of `class_dir` whose `name_file` holds `name`, returning the entry's file name
 /// (e.g. `fb1`, `event3`).
@@ -82,17 +101,7 @@ impl SenseFramebuffer {
 
     /// Chooses the driver's low-light gamma table (or the default one).
     pub fn set_low_light(&mut self, on: bool) -> io::Result<()> {
-        use std::os::fd::AsRawFd;
-        let table = if on { GAMMA_LOW_LIGHT } else { GAMMA_DEFAULT };
-        // SAFETY: FBIORESET_GAMMA takes an integer argument by value and touches no memory of ours;
-        // the fd is open for the life of `self`.
-        #[allow(unsafe_code)]
-        let rc = unsafe { libc::ioctl(self.file.as_raw_fd(), FBIORESET_GAMMA as _, table) };
-        if rc < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(())
-        }
+        reset_gamma(&self.file, if on { GAMMA_LOW_LIGHT } else { GAMMA_DEFAULT })
     }
 }
 
@@ -121,10 +130,11 @@ pub struct EvdevJoystick {
     path: PathBuf,
 }
 
-/// Size of `struct input_event` on this target (16 bytes on 32-bit ARM, 24 on 64-bit).
-const EVENT_SIZE: usize = size_of::<libc::input_event>();
-/// Offset of `type` within it (after the `struct timeval`).
-const TYPE_OFFSET: usize = size_of::<libc::timeval>();
+/// Offset of `type` within `struct input_event`: after its `struct timeval`, two `long`s.
+const TYPE_OFFSET: usize = 2 * size_of::<std::ffi::c_long>();
+/// Size of `struct input_event` on this target (16 bytes on 32-bit ARM, 24 on 64-bit): the
+/// timeval, then `__u16 type`, `__u16 code` and `__s32 value`.
+const EVENT_SIZE: usize = TYPE_OFFSET + 8;
 
 impl EvdevJoystick {
     /// Finds the joystick (`{sys}/class/input/event*/device/name`) and opens `{dev}/input/eventN`.

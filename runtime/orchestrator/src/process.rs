@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
+use rustix::process::{Pid, Signal};
 use sense_bus::SourceId;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
@@ -112,7 +113,7 @@ impl Spawned {
     /// Kills the whole process group, then reaps the child.
     async fn kill(&mut self) {
         if let Some(pid) = self.pid {
-            signal_group(pid, libc::SIGKILL);
+            signal_group(pid, Signal::KILL);
         }
         let _ = self.child.kill().await;
     }
@@ -139,7 +140,7 @@ impl Spawned {
         if !drained {
             if let Some(pid) = self.pid {
                 // The child is reaped but its group lives on (it holds our pipes): stragglers.
-                signal_group(pid, libc::SIGKILL);
+                signal_group(pid, Signal::KILL);
             }
             for r in &readers {
                 r.abort();
@@ -161,17 +162,16 @@ fn exit_code(status: std::process::ExitStatus) -> i32 {
 }
 
 /// Sends `signal` to the process group `pgid` (our child's, created with `process_group(0)`).
-#[allow(unsafe_code)]
-fn signal_group(pgid: u32, signal: libc::c_int) {
-    let Ok(pgid) = libc::pid_t::try_from(pgid) else {
+fn signal_group(pgid: u32, signal: Signal) {
+    // Pid 1 (init) and anything that is no pid at all are never signalled.
+    let Some(pgid) = i32::try_from(pgid)
+        .ok()
+        .filter(|p| *p > 1)
+        .and_then(Pid::from_raw)
+    else {
         return;
     };
-    if pgid <= 1 {
-        return;
-    }
-    // SAFETY: kill(2) takes two integers and touches no memory of ours; a negative pid addresses
-    // the process group our child leads.
-    let _ = unsafe { libc::kill(-pgid, signal) };
+    let _ = rustix::process::kill_process_group(pgid, signal);
 }
 
 fn read_lines(stream: impl AsyncRead + Unpin + Send + 'static, tail: LogTail) -> JoinHandle<()> {
@@ -225,7 +225,7 @@ impl Launcher for ProcessLauncher {
                 end = spawned.wait() => end,
                 () = stop.cancelled() => {
                     if let Some(pid) = spawned.pid {
-                        signal_group(pid, libc::SIGTERM);
+                        signal_group(pid, Signal::TERM);
                     }
                     match tokio::time::timeout(grace, spawned.wait()).await {
                         Ok(_) => {}
@@ -372,10 +372,14 @@ mod tests {
     #[tokio::test]
     async fn a_service_stops_on_sigterm_or_is_killed_after_the_grace() {
         let scratch = Scratch::new("service");
+        let trapped = scratch.0.join("trapped");
         let polite = script(
             &scratch,
             "polite.sh",
-            "trap 'exit 0' TERM; while true; do sleep 0.1; done",
+            &format!(
+                "trap 'exit 0' TERM; touch '{}'; while true; do sleep 0.1; done",
+                trapped.display()
+            ),
         );
         let launcher = ProcessLauncher::new(polite, Vec::new(), Vec::new());
         let stop = CancellationToken::new();
@@ -384,7 +388,15 @@ mod tests {
             .await
             .unwrap();
         let run = tokio::spawn(run);
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // SIGTERM only once the script has its trap in place.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !trapped.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the script did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         stop.cancel();
         let outcome = tokio::time::timeout(Duration::from_secs(3), run)
             .await

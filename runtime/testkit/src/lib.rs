@@ -4,6 +4,12 @@
 //! loopback port, with no persistence, in its own temporary directory. Unlike `redis-test`, it can
 //! [`stop`](RedisServer::stop) and [`restart`](RedisServer::restart) on the *same* port, which is
 //! what the "Redis goes away and comes back" tests need.
+//!
+//! A port cannot be reserved for another process: one found free may be taken before
+//! `redis-server` binds it. So the server is started on a candidate port and, when it reports
+//! `Address already in use`, started again on another; it is ready when it says so in its log,
+//! and is checked to be ours (its `process_id`) before it is handed out. Anything else that stops
+//! it is a panic quoting its log.
 
 pub mod proxy;
 pub mod ws;
@@ -12,8 +18,10 @@ pub use proxy::TcpProxy;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
 /// The binary to run; `REDIS_SERVER_BIN` overrides it.
@@ -21,66 +29,102 @@ fn redis_binary() -> String {
     std::env::var("REDIS_SERVER_BIN").unwrap_or_else(|_| "redis-server".to_owned())
 }
 
+/// How many ports [`RedisServer::start`] tries before it gives up.
+const PORT_TRIES: usize = 20;
+/// How long a starting server may take to say it is ready.
+const READY_WITHIN: Duration = Duration::from_secs(10);
+/// How long [`RedisServer::restart`] waits for its port to be free again.
+const RESTART_WITHIN: Duration = Duration::from_secs(5);
+/// The most log lines kept of one server (it logs a dozen at start, then little).
+const LOG_LINES: usize = 500;
+
 /// A `redis-server` child process on 127.0.0.1. Killed when dropped.
 #[derive(Debug)]
 pub struct RedisServer {
     port: u16,
     dir: PathBuf,
+    args: Vec<String>,
     child: Option<Child>,
+    log: Log,
+}
+
+/// A server's stdout and stderr lines, as read so far.
+#[derive(Clone, Debug, Default)]
+struct Log(Arc<Mutex<Vec<String>>>);
+
+impl Log {
+    fn push(&self, line: String) {
+        let mut lines = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if lines.len() < LOG_LINES {
+            lines.push(line);
+        }
+    }
+
+    fn text(&self) -> String {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .join("\n")
+    }
+}
+
+/// Why a server did not start.
+#[derive(Debug)]
+enum StartError {
+    /// The port was taken: worth another port.
+    PortTaken(String),
+    /// Anything else: the message says what, with the server's log.
+    Failed(String),
+}
+
+/// A server that came up, and its log.
+struct Started {
+    child: Child,
+    log: Log,
 }
 
 impl RedisServer {
-    /// Starts a server on a free port and waits until it answers `PING`.
+    /// Starts a server on a free port and returns once it is ready and known to be ours.
     ///
     /// # Panics
-    /// When `redis-server` is not installed or does not come up within 10 s: the message says how
-    /// to install it.
+    /// When `redis-server` is not installed, does not come up within 10 s, or fails to start
+    /// (the message quotes its log).
     pub fn start() -> RedisServer {
-        let port = free_port();
-        let dir = std::env::temp_dir().join(format!("sense-redis-{}-{port}", std::process::id()));
+        RedisServer::start_with_args(&[])
+    }
+
+    /// [`start`](RedisServer::start) with more `redis-server` options, e.g.
+    /// `["--requirepass", "secret"]` (kept for [`restart`](RedisServer::restart) too).
+    pub fn start_with_args(args: &[&str]) -> RedisServer {
+        RedisServer::start_trying(std::iter::repeat_with(free_port), args)
+    }
+
+    /// [`start_with_args`](RedisServer::start_with_args) on the first of `ports` that it can
+    /// bind (this crate's tests hand it a taken one).
+    #[doc(hidden)]
+    pub fn start_trying(ports: impl IntoIterator<Item = u16>, args: &[&str]) -> RedisServer {
+        static SERVERS: AtomicUsize = AtomicUsize::new(0);
+        let n = SERVERS.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("sense-redis-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("create redis temp dir");
-        let mut server = RedisServer {
-            port,
-            dir,
-            child: None,
-        };
-        server.spawn();
-        server
-    }
-
-    fn spawn(&mut self) {
-        let child = Command::new(redis_binary())
-            .args(["--port", &self.port.to_string()])
-            .args(["--bind", "127.0.0.1"])
-            .args(["--save", ""])
-            .args(["--appendonly", "no"])
-            .args(["--dir", self.dir.to_str().expect("utf-8 temp dir")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start `{}` ({e}); install it with `apt-get install redis-server` \
-                     or set REDIS_SERVER_BIN",
-                    redis_binary()
-                )
-            });
-        self.child = Some(child);
-        self.wait_until_ready();
-    }
-
-    fn wait_until_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if self.ping() {
-                return;
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        let mut taken = Vec::new();
+        for port in ports.into_iter().take(PORT_TRIES) {
+            match spawn(port, &dir, &args) {
+                Ok(started) => {
+                    return RedisServer {
+                        port,
+                        dir,
+                        args,
+                        child: Some(started.child),
+                        log: started.log,
+                    };
+                }
+                Err(StartError::PortTaken(_)) => taken.push(port),
+                Err(StartError::Failed(why)) => panic!("{why}"),
             }
-            std::thread::sleep(Duration::from_millis(10));
         }
-        panic!(
-            "redis-server on port {} did not answer PING within 10 s",
-            self.port
-        );
+        panic!("redis-server found every port it tried taken: {taken:?}")
     }
 
     /// Whether the server answers `PING` right now.
@@ -91,26 +135,7 @@ impl RedisServer {
     /// Sends one command over a fresh connection and returns the first line of the reply
     /// (e.g. `+OK`, `:42`, `$-1`), or `None` if the server cannot be reached.
     pub fn command(&self, args: &[&str]) -> Option<String> {
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
-        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
-        stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-        let mut request = format!("*{}\r\n", args.len());
-        for a in args {
-            request.push_str(&format!("${}\r\n{a}\r\n", a.len()));
-        }
-        stream.write_all(request.as_bytes()).ok()?;
-        let mut reader = BufReader::new(stream);
-        let mut line = String::new();
-        reader.read_line(&mut line).ok()?;
-        let line = line.trim_end().to_owned();
-        // For a bulk string, return its payload instead of the length line.
-        if let Some(len) = line.strip_prefix('$').and_then(|l| l.parse::<usize>().ok()) {
-            let mut payload = vec![0u8; len + 2];
-            reader.read_exact(&mut payload).ok()?;
-            payload.truncate(len);
-            return String::from_utf8(payload).ok();
-        }
-        Some(line)
+        command(self.port, args)
     }
 
     /// The port the server listens on.
@@ -123,6 +148,11 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
+    /// What the server has logged so far (stdout and stderr).
+    pub fn log(&self) -> String {
+        self.log.text()
+    }
+
     /// Kills the server (SIGKILL: no goodbye to clients, as in a crash) and waits for it to exit.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -131,20 +161,32 @@ impl RedisServer {
         }
     }
 
-    /// Starts the server again on the same port, empty, and waits until it answers.
+    /// Starts the server again on the same port, empty, and returns once it is ready and ours.
+    /// While something else holds the port (a client's connection in the kernel's hands a moment
+    /// longer, or another process that took it) it tries again, for up to 5 s.
+    ///
+    /// # Panics
+    /// When the port stays taken, or the server fails to start (the message quotes its log).
     pub fn restart(&mut self) {
         self.stop();
-        // The port was ours a moment ago; give the kernel a moment if it is still in TIME_WAIT.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while TcpListener::bind((Ipv4Addr::LOCALHOST, self.port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "port {} did not free up",
-                self.port
-            );
-            std::thread::sleep(Duration::from_millis(20));
+        let deadline = Instant::now() + RESTART_WITHIN;
+        loop {
+            match spawn(self.port, &self.dir, &self.args) {
+                Ok(started) => {
+                    self.child = Some(started.child);
+                    self.log = started.log;
+                    return;
+                }
+                Err(StartError::PortTaken(log)) => assert!(
+                    Instant::now() < deadline,
+                    "port {} stayed taken for {RESTART_WITHIN:?}; redis-server said:\n{log}",
+                    self.port
+                ),
+                Err(StartError::Failed(why)) => panic!("{why}"),
+            }
+            // A retry after a failed bind, not a wait for something to happen.
+            std::thread::sleep(Duration::from_millis(50));
         }
-        self.spawn();
     }
 }
 
@@ -155,7 +197,127 @@ impl Drop for RedisServer {
     }
 }
 
-/// A TCP port on 127.0.0.1 that nothing listens on right now.
+/// Starts `redis-server` on `port` and waits until it logs that it is ready, then checks that the
+/// server answering on the port is this very process.
+fn spawn(port: u16, dir: &Path, args: &[String]) -> Result<Started, StartError> {
+    let mut child = Command::new(redis_binary())
+        .args(["--port", &port.to_string()])
+        .args(["--bind", "127.0.0.1"])
+        .args(["--save", ""])
+        .args(["--appendonly", "no"])
+        .args(["--logfile", ""])
+        .args(["--dir", dir.to_str().expect("utf-8 temp dir")])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start `{}` ({e}); install it with `apt-get install redis-server` \
+                 or set REDIS_SERVER_BIN",
+                redis_binary()
+            )
+        });
+    let log = Log::default();
+    // Each reader sends its lines, then `None` at the end of its stream; it keeps reading (so
+    // the server never blocks on a full pipe) after nobody listens any more.
+    let (lines, rx) = mpsc::channel::<Option<String>>();
+    let stdout = child
+        .stdout
+        .take()
+        .map(|s| Box::new(s) as Box<dyn Read + Send>);
+    let stderr = child
+        .stderr
+        .take()
+        .map(|s| Box::new(s) as Box<dyn Read + Send>);
+    for stream in [stdout, stderr].into_iter().flatten() {
+        let (log, lines) = (log.clone(), lines.clone());
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines() {
+                let Ok(line) = line else { break };
+                log.push(line.clone());
+                let _ = lines.send(Some(line));
+            }
+            let _ = lines.send(None);
+        });
+    }
+    drop(lines);
+
+    let deadline = Instant::now() + READY_WITHIN;
+    let mut open = 2;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(Some(line)) if line.contains("Ready to accept connections") => break,
+            Ok(Some(_)) => {}
+            Ok(None) if open > 1 => open -= 1,
+            Ok(None) | Err(mpsc::RecvTimeoutError::Disconnected) => {
+                // Both streams closed: the server exited.
+                let status = child
+                    .wait()
+                    .map_or_else(|e| e.to_string(), |s| s.to_string());
+                let text = log.text();
+                return Err(if text.contains("Address already in use") {
+                    StartError::PortTaken(text)
+                } else {
+                    StartError::Failed(format!(
+                        "redis-server on port {port} exited ({status}) before it was ready; it \
+                         said:\n{text}"
+                    ))
+                });
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(StartError::Failed(format!(
+                    "redis-server on port {port} did not say it was ready within \
+                     {READY_WITHIN:?}; it said:\n{}",
+                    log.text()
+                )));
+            }
+        }
+    }
+
+    // Ready: the server on the port must be this process, not one that held the port before.
+    let info = command(port, &["INFO", "server"]).unwrap_or_default();
+    let ours = format!("process_id:{}", child.id());
+    if !info.lines().any(|l| l.trim() == ours) {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(StartError::PortTaken(format!(
+            "another server answers on port {port}: {info}"
+        )));
+    }
+    Ok(Started { child, log })
+}
+
+/// One command to the server on `port` (see [`RedisServer::command`]).
+fn command(port: u16, args: &[&str]) -> Option<String> {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    let mut request = format!("*{}\r\n", args.len());
+    for a in args {
+        request.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+    }
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    let line = line.trim_end().to_owned();
+    // For a bulk string, return its payload instead of the length line.
+    if let Some(len) = line.strip_prefix('$').and_then(|l| l.parse::<usize>().ok()) {
+        let mut payload = vec![0u8; len + 2];
+        reader.read_exact(&mut payload).ok()?;
+        payload.truncate(len);
+        return String::from_utf8(payload).ok();
+    }
+    Some(line)
+}
+
+/// A TCP port on 127.0.0.1 that nothing listened on a moment ago. Nothing holds it for the
+/// caller: whatever binds it must cope with finding it taken (as [`RedisServer`] does).
 pub fn free_port() -> u16 {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind an ephemeral port");
     listener.local_addr().expect("local addr").port()
@@ -207,6 +369,47 @@ pub fn basic_auth(user: &str, password: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_taken_port_is_skipped_never_shared() {
+        let other = RedisServer::start();
+        assert_eq!(
+            other.command(&["SET", "owner", "other"]).as_deref(),
+            Some("+OK")
+        );
+        // Handed the other server's port first, as a port found free can be taken a moment later.
+        let ports = std::iter::once(other.port()).chain(std::iter::repeat_with(free_port));
+        let ours = RedisServer::start_trying(ports, &[]);
+        assert_ne!(ours.port(), other.port());
+        assert_eq!(
+            ours.command(&["GET", "owner"]).as_deref(),
+            Some("$-1"),
+            "a fresh server of our own"
+        );
+        // A port held by something that is not Redis at all is skipped too.
+        let squatter = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let squatted = squatter.local_addr().unwrap().port();
+        let ours = RedisServer::start_trying(
+            std::iter::once(squatted).chain(std::iter::repeat_with(free_port)),
+            &[],
+        );
+        assert_ne!(ours.port(), squatted);
+        assert!(ours.ping());
+    }
+
+    #[test]
+    fn a_server_that_cannot_start_shows_what_it_said() {
+        let panic = std::panic::catch_unwind(|| {
+            RedisServer::start_with_args(&["--no-such-directive", "1"])
+        })
+        .expect_err("redis-server refuses an unknown directive");
+        let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(message.contains("exited"), "{message}");
+        assert!(
+            message.contains("no-such-directive"),
+            "the server's own words: {message}"
+        );
+    }
 
     #[test]
     fn a_server_stops_and_comes_back_on_its_port() {

@@ -165,53 +165,23 @@ pub struct InterfaceAddress {
 
 /// The IPv4 addresses of this machine's interfaces, from `getifaddrs(3)`.
 pub fn interface_addresses() -> Vec<InterfaceAddress> {
-    let mut out = Vec::new();
-    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
-    // SAFETY: getifaddrs fills `head` with a list it allocated, freed below with freeifaddrs.
-    #[allow(unsafe_code)]
-    let rc = unsafe { libc::getifaddrs(&mut head) };
-    if rc != 0 {
-        return out;
-    }
-    let mut cursor = head;
-    while !cursor.is_null() {
-        // SAFETY: `cursor` is a node of the list getifaddrs returned, which is not freed yet;
-        // each pointer in it is null-checked before use, and the sockaddrs are read as
-        // `sockaddr_in` (unaligned reads) only when their family is AF_INET.
-        #[allow(unsafe_code)]
-        unsafe {
-            let ifa = &*cursor;
-            cursor = ifa.ifa_next;
-            if ifa.ifa_addr.is_null() || ifa.ifa_netmask.is_null() || ifa.ifa_name.is_null() {
-                continue;
-            }
-            if libc::c_int::from((*ifa.ifa_addr).sa_family) != libc::AF_INET {
-                continue;
-            }
-            let addr = std::ptr::read_unaligned(ifa.ifa_addr.cast::<libc::sockaddr_in>());
-            let mask = std::ptr::read_unaligned(ifa.ifa_netmask.cast::<libc::sockaddr_in>());
-            let name = std::ffi::CStr::from_ptr(ifa.ifa_name)
-                .to_string_lossy()
-                .into_owned();
-            let flags = ifa.ifa_flags;
+    use nix::net::if_::InterfaceFlags;
+    let Ok(list) = nix::ifaddrs::getifaddrs() else {
+        return Vec::new();
+    };
+    list.filter_map(|ifa| {
+        let addr = ifa.address.as_ref()?.as_sockaddr_in()?.ip();
+        let mask = ifa.netmask.as_ref()?.as_sockaddr_in()?.ip();
+        Some(InterfaceAddress {
             // A netmask's ones count is at most 32.
-            let prefix =
-                u8::try_from(u32::from_be(mask.sin_addr.s_addr).count_ones()).unwrap_or(32);
-            out.push(InterfaceAddress {
-                name,
-                addr: Ipv4Addr::from(u32::from_be(addr.sin_addr.s_addr)),
-                prefix,
-                up: flags & u32::try_from(libc::IFF_UP).unwrap_or(0) != 0,
-                loopback: flags & u32::try_from(libc::IFF_LOOPBACK).unwrap_or(0) != 0,
-            });
-        }
-    }
-    // SAFETY: `head` came from getifaddrs and is freed once; nothing points into it any more.
-    #[allow(unsafe_code)]
-    unsafe {
-        libc::freeifaddrs(head);
-    }
-    out
+            prefix: u8::try_from(mask.to_bits().count_ones()).unwrap_or(32),
+            addr,
+            up: ifa.flags.contains(InterfaceFlags::IFF_UP),
+            loopback: ifa.flags.contains(InterfaceFlags::IFF_LOOPBACK),
+            name: ifa.interface_name,
+        })
+    })
+    .collect()
 }
 
 const BRIDGE_PREFIXES: [&str; 7] = ["docker", "br-", "veth", "virbr", "cni", "flannel", "lxc"];

@@ -410,16 +410,13 @@ fn is_disk_full(message: &str) -> bool {
     message.contains("No space left on device") || message.contains("Disk quota exceeded")
 }
 
-/// Sends SIGTERM to `pid`.
+/// Sends SIGTERM to `pid`: our own child, not yet reaped (tokio's `Child::id` is `None` once it
+/// is), so it cannot name an unrelated process.
 fn terminate(pid: u32) {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return;
-    };
-    // SAFETY: kill(2) takes two integers and touches no memory of ours. The pid is that of our
-    // own child, not yet reaped (tokio's `Child::id` is `None` once it is), so it cannot name an
-    // unrelated process.
-    #[allow(unsafe_code)]
-    let _ = unsafe { libc::kill(pid, libc::SIGTERM) };
+    use rustix::process::{Pid, Signal, kill_process};
+    if let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) {
+        let _ = kill_process(pid, Signal::TERM);
+    }
 }
 
 /// The wait before reconnect attempt `attempt` (1-based): `base × 2^(attempt−1)`, at most

@@ -7,8 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sense_http::{HttpClient, Request, Response};
+use sense_testkit::RedisServer;
 use sense_testkit::ws::WsClient;
-use sense_testkit::{RedisServer, free_port};
 use serde_json::{Value as Json, json};
 
 /// A running `sense-pulse run --sim`, killed when dropped, with its folders.
@@ -49,32 +49,70 @@ impl Run {
         )
         .unwrap();
         std::fs::write(dir.join("secret.txt"), "top secret").unwrap();
-        let address = format!("127.0.0.1:{}", free_port());
-        let child = Command::new(env!("CARGO_BIN_EXE_sense-pulse"))
-            .args(["run", "--sim", "--redis", redis_url, "--listen", &address])
+        // Port 0: the gateway binds a free port itself and says which (no port to race for).
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sense-pulse"))
+            .args([
+                "run",
+                "--sim",
+                "--redis",
+                redis_url,
+                "--listen",
+                "127.0.0.1:0",
+            ])
             .env_remove("RUST_LOG")
             .env("LOG_LEVEL", "info")
             .env("FRONTEND_DIR", dir.join("build"))
             .env("HLS_OUTPUT_DIR", dir.join("hls"))
             .envs(env.iter().copied())
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .spawn()
             .unwrap();
+        let address = match listening_address(child.stdout.take().unwrap()).await {
+            Ok(address) => address,
+            Err(why) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{why}");
+            }
+        };
         let run = Run {
             child,
             address,
             dir,
         };
+        // The gateway answers at once; /health is 200 once it has the bus too.
         let start = Instant::now();
         while run.try_get("/health").await.map(|r| r.status) != Some(200) {
             assert!(
                 start.elapsed() < Duration::from_secs(20),
-                "the gateway did not come up"
+                "the gateway did not become healthy"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         run
+    }
+
+    /// Waits (10 s at most) until sign-in is in force: `GET /api/session` says `auth_enabled`.
+    /// For tests that start with sign-in on: the gateway accepts connections before its first
+    /// read of `config:auth` (a task of its own does that read), and gives no sign when it is
+    /// done, so this asks until it says so.
+    pub async fn wait_sign_in_in_force(&self) {
+        let start = Instant::now();
+        loop {
+            if let Some(r) = self.try_get("/api/session").await
+                && let Ok(v) = serde_json::from_slice::<Json>(&r.body)
+                && v["auth_enabled"] == true
+            {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "sign-in is not in force: {:?}",
+                self.try_get("/api/session").await.map(|r| r.text())
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -150,6 +188,33 @@ impl Run {
                 .collect();
             then(WsClient::connect(&address, path, &headers).map_err(|r| r.status))
         })
+    }
+}
+
+/// Reads `run`'s standard output until it says where it listens (`… is running: open
+/// http://ADDRESS/ …`), within 20 s; the rest of the output is read and dropped, so the child
+/// never blocks on a full pipe.
+async fn listening_address(stdout: std::process::ChildStdout) -> Result<String, String> {
+    use std::io::BufRead;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(address) = line
+                .split_once("open http://")
+                .and_then(|(_, rest)| rest.split_once('/'))
+                .map(|(address, _)| address.to_owned())
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(address);
+            }
+        }
+    });
+    match tokio::time::timeout(Duration::from_secs(20), rx).await {
+        Ok(Ok(address)) => Ok(address),
+        Ok(Err(_)) => Err("`run` exited before it said where it listens".into()),
+        Err(_) => Err("`run` did not say where it listens within 20 s".into()),
     }
 }
 
