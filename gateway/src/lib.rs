@@ -48,6 +48,9 @@ pub async fn serve(
 ) -> Result<(), BusError> {
     let limits = conn::Limits::from_env(options.env, conn::limits::descriptor_limit());
     let shared = state::Shared::new(bus, options).await?;
+    // The sign-in settings before the first request: until they are read, nobody is let in
+    // (the settings in force start as "unread", or as the last valid ones kept on disk).
+    shared.reconcile_config().await;
     let hub = tokio::task::spawn_local(hub::run::run(Rc::clone(&shared), shutdown.clone()));
     let address = listener.local_addr().ok();
     tracing::info!(?address, ?limits, "gateway listening");

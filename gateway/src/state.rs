@@ -60,9 +60,9 @@ pub struct GatewayOptions {
     pub state_dir: Option<PathBuf>,
 }
 
-/// The sign-in settings in force. They fail closed: once sign-in is on, only a valid write
+/// The sign-in settings in force (at first [`AuthInForce::Unread`]). They fail closed: once sign-in is on, only a valid write
 /// turns it off; an invalid or lost `config:auth` never does.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub enum AuthInForce {
     /// `config:auth` as stored (with the environment and defaults under it).
     Current(AuthConfig),
@@ -79,20 +79,22 @@ pub enum AuthInForce {
         /// What is wrong with the stored ones.
         problem: String,
     },
+    /// Not read yet (the gateway has just started and the bus has not answered), and no last
+    /// valid settings on disk: nobody gets in until they are read, since they may ask for a
+    /// login.
+    #[default]
+    Unread,
 }
 
-impl Default for AuthInForce {
-    fn default() -> Self {
-        AuthInForce::Current(AuthConfig::default())
-    }
-}
+/// Why nobody gets in before the sign-in settings are read.
+const UNREAD: &str = "the sign-in settings have not been read from the data bus yet";
 
 impl AuthInForce {
     /// Whether a login is asked for.
     pub fn enabled(&self) -> bool {
         match self {
             AuthInForce::Current(c) | AuthInForce::KeptLast { config: c, .. } => c.enabled,
-            AuthInForce::Locked { .. } => true,
+            AuthInForce::Locked { .. } | AuthInForce::Unread => true,
         }
     }
 
@@ -100,7 +102,9 @@ impl AuthInForce {
     pub fn config(&self) -> Result<&AuthConfig, String> {
         match self {
             AuthInForce::Current(c) | AuthInForce::KeptLast { config: c, .. } => Ok(c),
-            AuthInForce::Locked { .. } => Err(self.problem().unwrap_or_default()),
+            AuthInForce::Locked { .. } | AuthInForce::Unread => {
+                Err(self.problem().unwrap_or_default())
+            }
         }
     }
 
@@ -115,6 +119,7 @@ impl AuthInForce {
                 "{problem}; nobody can sign in until it is fixed (write a valid auth section, \
                  or delete config:auth to go back to the last valid one)"
             )),
+            AuthInForce::Unread => Some(format!("{UNREAD}; nobody is let in until they are")),
         }
     }
 }
@@ -155,12 +160,20 @@ impl Shared {
     /// Connects the command client and starts empty.
     pub async fn new(bus: Bus, options: GatewayOptions) -> Result<Rc<Shared>, sense_bus::BusError> {
         let commands = CommandClient::new(bus.clone()).await?;
+        let keeper = ConfigKeeper::new(options.state_dir.clone());
+        // Until the bus answers: the last valid settings kept on disk, else nobody.
+        let auth_config = match keeper.last_valid(SectionName::Auth) {
+            Some(text) => {
+                AuthInForce::Current(resolve::<AuthConfig>(Some(&text), &options.env).value)
+            }
+            None => AuthInForce::Unread,
+        };
         Ok(Rc::new(Shared {
             bus,
             commands,
             auth: Auth::default(),
-            auth_config: RefCell::default(),
-            keeper: ConfigKeeper::new(options.state_dir.clone()),
+            auth_config: RefCell::new(auth_config),
+            keeper,
             hosts: AllowedHosts::new(&options.allowed_hosts, hosts::machine_names()),
             trusted_proxies: RefCell::default(),
             options,
@@ -192,7 +205,7 @@ impl Shared {
                     AuthInForce::Current(c) | AuthInForce::KeptLast { config: c, .. } => {
                         Some(c.clone())
                     }
-                    AuthInForce::Locked { .. } => None,
+                    AuthInForce::Locked { .. } | AuthInForce::Unread => None,
                 }
                 .or_else(|| {
                     let text = self.keeper.last_valid(SectionName::Auth)?;
@@ -204,7 +217,12 @@ impl Shared {
                 }
             }
         };
-        let before = self.auth_config.borrow().problem();
+        let first = matches!(*self.auth_config.borrow(), AuthInForce::Unread);
+        let before = if first {
+            None
+        } else {
+            self.auth_config.borrow().problem()
+        };
         let after = next.problem();
         if after != before {
             match &after {
@@ -223,5 +241,54 @@ impl Shared {
                 .collect();
         }
         *self.auth_config.borrow_mut() = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(state_dir: Option<PathBuf>) -> GatewayOptions {
+        GatewayOptions {
+            frontend_dir: None,
+            hls_dir: PathBuf::from("/nonexistent"),
+            allowed_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+            env: |_| None,
+            state_dir,
+        }
+    }
+
+    #[tokio::test]
+    async fn nobody_is_let_in_before_the_sign_in_settings_are_read() {
+        let shared = Shared::new(Bus::memory(), options(None)).await.unwrap();
+        let in_force = shared.auth_config.borrow().clone();
+        assert!(in_force.enabled());
+        assert!(in_force.config().is_err(), "unread settings let nobody in");
+        // Read: sign-in is off (nothing stored), and that is now known.
+        shared.reconcile_config().await;
+        let in_force = shared.auth_config.borrow().clone();
+        assert!(!in_force.enabled());
+        assert_eq!(in_force.problem(), None);
+    }
+
+    #[tokio::test]
+    async fn until_the_bus_answers_the_last_valid_settings_on_disk_are_in_force() {
+        let dir = std::env::temp_dir().join(format!("sense-state-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let keeper = ConfigKeeper::new(Some(dir.clone()));
+        let hash = "$2b$04$abcdefghijklmnopqrstuu5nG4z6n8Yc1XzgW9oQkM0Z2b5Q1Q2y6";
+        keeper.remember(
+            SectionName::Auth,
+            format!(r#"{{"enabled":true,"username":"admin","password_hash":"{hash}"}}"#),
+        );
+        let shared = Shared::new(Bus::memory(), options(Some(dir.clone())))
+            .await
+            .unwrap();
+        let in_force = shared.auth_config.borrow().clone();
+        assert!(in_force.enabled());
+        assert_eq!(in_force.config().unwrap().username, "admin");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Gateway, json_of, start};
+use common::{Gateway, json_of, no_env, start, start_on};
 use sense_http::Request;
 use sense_testkit::ws::WsClient;
 use serde_json::json;
@@ -116,6 +116,25 @@ async fn status_of(
         "{method} {path}"
     );
     answer.status
+}
+
+#[tokio::test]
+async fn sign_in_stored_before_the_start_is_in_force_from_the_first_request() {
+    let bus = sense_bus::Bus::memory();
+    let hash = bcrypt::hash("correct horse", 4).unwrap();
+    bus.set(
+        "config:auth",
+        &json!({"enabled": true, "username": "admin", "password_hash": hash}).to_string(),
+        None,
+    )
+    .await
+    .unwrap();
+    let g = start_on("first-request", bus, no_env);
+    // The very first answer, not a later one: the gateway read its sign-in settings before it
+    // took a connection (it used to serve everyone until its hub read them).
+    let first = g.get("/api/sources").await;
+    assert_eq!(first.status, 401, "{}", first.text());
+    assert_eq!(g.get("/api/config").await.status, 401);
 }
 
 #[tokio::test]

@@ -61,7 +61,7 @@ async fn next_expiry(shared: &Shared) {
 
 /// Runs the hub until `shutdown`.
 pub async fn run(shared: Rc<Shared>, shutdown: CancellationToken) {
-    shared.reconcile_config().await;
+    // The config was reconciled once before the first connection (`crate::serve`).
     // Log entries written before this gateway started.
     if let Ok(entries) = shared.bus.list(LOGS_KEY).await {
         for e in entries.iter().rev().take(LOG_HISTORY).rev() {

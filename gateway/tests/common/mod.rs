@@ -42,6 +42,11 @@ pub fn start(name: &str) -> Gateway {
 
 /// [`start`] with the settings `env` gives (caps, …).
 pub fn start_with(name: &str, env: fn(&str) -> Option<String>) -> Gateway {
+    start_on(name, Bus::memory(), env)
+}
+
+/// [`start_with`] on `bus`, which may hold data (config) before the gateway starts.
+pub fn start_on(name: &str, bus: Bus, env: fn(&str) -> Option<String>) -> Gateway {
     let dir = std::env::temp_dir().join(format!("sense-gateway-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("build/_app/immutable")).unwrap();
@@ -55,7 +60,6 @@ pub fn start_with(name: &str, env: fn(&str) -> Option<String>) -> Gateway {
     std::fs::write(dir.join("secret.txt"), "top secret").unwrap();
     std::fs::write(dir.join("hls/stream.m3u8"), "#EXTM3U\n").unwrap();
     std::fs::write(dir.join("hls/segment_00001.ts"), [0x47u8; 188]).unwrap();
-    let bus = Bus::memory();
     let shutdown = CancellationToken::new();
     let options = GatewayOptions {
         frontend_dir: Some(dir.join("build")),
