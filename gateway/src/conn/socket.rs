@@ -306,11 +306,18 @@ impl Read for FramedRead<'_> {
     }
 }
 
-/// The write half picoserve answers on.
+/// The most an answer's bytes are gathered before they are sent. picoserve writes an answer's
+/// head a header (or a piece of one) at a time and flushes after the head and after the body:
+/// gathered, a small answer is one `write(2)` and one TCP segment instead of dozens.
+const WRITE_GATHER: usize = 16 * 1024;
+
+/// The write half picoserve answers on: writes are gathered until picoserve flushes (after an
+/// answer's head, after its body, after each WebSocket message the gateway sends).
 #[derive(Debug)]
 pub struct FramedWrite<'a> {
     inner: WriteHalf<'a>,
     answer: &'a Cell<Answer>,
+    pending: Vec<u8>,
 }
 
 impl FramedWrite<'_> {
@@ -340,14 +347,42 @@ impl ErrorType for FramedWrite<'_> {
     type Error = SocketError;
 }
 
+impl FramedWrite<'_> {
+    /// Sends what is gathered.
+    async fn send_pending(&mut self) -> Result<(), SocketError> {
+        if !self.pending.is_empty() {
+            self.inner
+                .write_all(&self.pending)
+                .await
+                .map_err(SocketError::Io)?;
+            self.pending.clear();
+        }
+        Ok(())
+    }
+
+    /// Gathers `bytes`, sending first if they would not fit.
+    async fn gather(&mut self, bytes: &[u8]) -> Result<(), SocketError> {
+        self.watch(bytes);
+        if self.pending.len() + bytes.len() > WRITE_GATHER {
+            self.send_pending().await?;
+        }
+        if bytes.len() >= WRITE_GATHER {
+            // A large body goes out as it is.
+            return self.inner.write_all(bytes).await.map_err(SocketError::Io);
+        }
+        self.pending.extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
 impl picoserve::io::BaseWrite for FramedWrite<'_> {
     async fn write(&mut self, buf: &[u8]) -> Result<usize, SocketError> {
-        let n = self.inner.write(buf).await.map_err(SocketError::Io)?;
-        self.watch(&buf[..n]);
-        Ok(n)
+        self.gather(buf).await?;
+        Ok(buf.len())
     }
 
     async fn flush(&mut self) -> Result<(), SocketError> {
+        self.send_pending().await?;
         self.inner.flush().await.map_err(SocketError::Io)
     }
 }
@@ -357,15 +392,11 @@ impl picoserve::io::Write for FramedWrite<'_> {
         &mut self,
         f: F,
     ) -> Result<R, SocketError> {
-        // As picoserve writes to a TcpStream: formatted into a small buffer, then sent.
+        // As picoserve writes to a TcpStream: formatted into a small buffer, then gathered.
         let mut storage = [0; 1024];
         let mut buffer = BorrowedBuffer::new(&mut storage);
         let output = f(buffer.unfilled());
-        self.watch(buffer.filled());
-        self.inner
-            .write_all(buffer.filled())
-            .await
-            .map_err(SocketError::Io)?;
+        self.gather(buffer.filled()).await?;
         Ok(output)
     }
 }
@@ -398,6 +429,7 @@ impl picoserve::io::Socket<picoserve::TokioRuntime> for &mut Framed {
             FramedWrite {
                 inner: write,
                 answer,
+                pending: Vec::new(),
             },
         )
     }
