@@ -159,7 +159,8 @@ describe('dashboard', () => {
 		const { status, body } = await api('/api/sources');
 		assert.equal(status, 200);
 		for (const [id, view] of Object.entries(body)) {
-			assert.deepEqual(Object.keys(view).sort(), ['readings', 'status'], id);
+			assert.deepEqual(Object.keys(view).sort(), ['bus', 'readings', 'status'], id);
+			assert.equal(view.bus.state, 'up', id);
 			for (const r of Object.values(view.readings)) {
 				assert.deepEqual(Object.keys(r).sort(), ['timestamp', 'unit', 'value']);
 			}
