@@ -34,6 +34,8 @@ use crate::Env;
 
 /// How often a failed write is retried in resident mode while Redis is away.
 pub const WRITE_RETRY: Duration = Duration::from_secs(1);
+/// How often a resident source checks the bus between polls.
+pub const BUS_CHECK: Duration = Duration::from_secs(1);
 
 /// The runner's own memory between runs (in `state:{id}` under `runner`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -317,12 +319,28 @@ impl<S: Source> Runner<S> {
                 let wake = if pending.is_some() {
                     (Instant::now() + WRITE_RETRY).min(next_poll)
                 } else {
-                    next_poll
+                    (Instant::now() + BUS_CHECK).min(next_poll)
                 };
                 tokio::select! {
                     () = shutdown.cancelled() => break,
                     () = tokio::time::sleep_until(wake) => {
                         if Instant::now() >= next_poll { break }
+                        // Between polls, watch the bus: a Redis that comes back (empty,
+                        // perhaps) gets this source's readings at once, not at its next poll.
+                        if pending.is_none() {
+                            match self.bus.ping().await {
+                                Err(e) if !bus_down => {
+                                    bus_down = true;
+                                    tracing::warn!(source = %S::ID, error = %e, "the bus does not answer; polling again as soon as it does");
+                                }
+                                Ok(()) if bus_down => {
+                                    bus_down = false;
+                                    tracing::info!(source = %S::ID, "bus is back; polling now");
+                                    break;
+                                }
+                                _ => {}
+                            }
+                        }
                     }
                     () = notified(woken.as_deref()) => break,
                     message = next_message(&mut changes) => match message {

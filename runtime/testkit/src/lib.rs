@@ -148,6 +148,11 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
+    /// The server's process id, while it runs (to stop and continue it, as a hang would).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// What the server has logged so far (stdout and stderr).
     pub fn log(&self) -> String {
         self.log.text()
