@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo test --workspace
+# The chaos and attack suite (its tests are `#[ignore]`d above: they run here, and print counts).
+scripts/suite.sh
 
 # The dashboard: types, unit tests, the build and its size, then end to end in Chromium against
 # `sense-pulse run --sim` (the debug binary `cargo test` just built).

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The chaos and attack suite (issue 14): `run --sim` on a real redis-server, attacked
+# (runtime/cli/tests/attacks.rs) and put through Redis dying and hanging under load
+# (runtime/cli/tests/chaos.rs). Each class prints one `suite:` line; this script collects them
+# and fails when a case did not hold. Loopback and the tests' own processes only.
+#
+#   scripts/suite.sh        (after scripts/setup.sh; part of scripts/test.sh)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test -p sense-pulse --test attacks --test chaos -- --ignored --nocapture --test-threads=1 \
+    >"$log" 2>&1 || status=$?
+echo "--- the chaos and attack suite"
+grep -E "^suite: " "$log" | sed 's/^suite: /  /' || true
+sum() { grep -oE "$1 [0-9]+" | awk '{ n += $2 } END { print n + 0 }'; }
+tried=$(grep -E "^suite: attacks: " "$log" | sum tried)
+held=$(grep -E "^suite: attacks: " "$log" | sum held)
+faults=$(grep -cE "^suite: chaos: .*: held" "$log" || true)
+echo "  attacks: ${held:-0} of ${tried:-0} cases held; chaos: ${faults} fault scenarios held"
+if [ "$status" -ne 0 ]; then
+    grep -E "panicked|FAILED|failures:" -A8 "$log" | head -80
+    echo "the suite failed (exit $status)" >&2
+    exit "$status"
+fi
