@@ -23,11 +23,16 @@ pub fn url_credentials(text: &str) -> Cow<'_, str> {
         let (before, after) = rest.split_at(at + 3);
         out.push_str(before);
         // The authority ends at the path, query, fragment, or anything a URL does not hold.
-        let end = after
+        let mut end = after
             .find(|c: char| {
                 matches!(c, '/' | '?' | '#' | '"' | '\'' | '`' | '<' | '>') || c.is_whitespace()
             })
             .unwrap_or(after.len());
+        // ...or where another URL starts (`http://pi.hole\nhttp://u:p@h` shown escaped): its
+        // `://` is looked at next.
+        if after[..end].ends_with(':') && after[end..].starts_with("//") {
+            end -= 1;
+        }
         let authority = &after[..end];
         match authority.rfind('@') {
             Some(at_sign) => {
@@ -68,6 +73,12 @@ mod tests {
             "\"rtsp://admin:***@10.0.0.5:554/live\" and http://u:***@x"
         );
         assert_eq!(url_credentials("http://user@host/a"), "http://user@host/a");
+        // A URL right after another's host, as a value with a newline reads once escaped.
+        assert_eq!(
+            url_credentials(r#"(got "http://pi.hole\nhttp://admin:hunter2@pi.hole")"#),
+            r#"(got "http://pi.hole\nhttp://admin:***@pi.hole")"#
+        );
+        assert_eq!(url_credentials("x://yhttp://u:p@h"), "x://yhttp://u:***@h");
         assert!(matches!(url_credentials("no url here"), Cow::Borrowed(_)));
         assert!(matches!(
             url_credentials("http://pi.hole/admin"),

@@ -170,7 +170,8 @@ fn show(section: SectionName, field: &str, value: &Json) -> String {
     if let (SectionName::Camera, Json::Array(cameras)) = (section, value) {
         return format!("{} camera(s)", cameras.len());
     }
-    value.to_string()
+    // `pihole.host: http://admin:pass@pi.hole` is shown without its password.
+    sense_bus::redact::url_credentials(&value.to_string()).into_owned()
 }
 
 /// Reads `text` (a monolith `config.yaml`) and works out what to write. Writes nothing.
@@ -384,6 +385,13 @@ mod tests {
         let report = plan.to_string();
         assert!(!report.contains("hunter2"), "{report}");
         assert!(report.contains(REDACTED), "{report}");
+
+        // Nor a password in a URL.
+        let plan = super::plan("pihole:\n  host: http://admin:hunter2@pi.hole\n").unwrap();
+        let report = plan.to_string();
+        assert!(!report.contains("hunter2"), "{report}");
+        assert!(report.contains("\"http://admin:***@pi.hole\""), "{report}");
+        assert_eq!(plan.sections[0].1["host"], "http://admin:hunter2@pi.hole");
     }
 
     #[test]

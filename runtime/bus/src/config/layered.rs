@@ -223,21 +223,27 @@ fn cut(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-/// Short, safe rendering of a value for a problem message.
+/// Short, safe rendering of a value for a problem message. URL passwords are hidden before the
+/// value is cut short: cut first, a long one would lose its `@` and show its beginning.
 fn show(v: Option<&Json>) -> String {
-    crate::redact::url_credentials(&show_value(v)).into_owned()
-}
-
-fn show_value(v: Option<&Json>) -> String {
+    use crate::redact::url_credentials;
     match v {
         None => "nothing".to_owned(),
-        Some(Json::String(s)) if s.len() > 40 => format!("{:?}…", cut(s, 40)),
+        Some(Json::String(s)) => {
+            let s = url_credentials(s);
+            if s.len() > 40 {
+                format!("{:?}…", cut(&s, 40))
+            } else {
+                Json::String(s.into_owned()).to_string()
+            }
+        }
         Some(v) => {
             let s = v.to_string();
+            let s = url_credentials(&s);
             if s.len() > 60 {
                 format!("{}…", cut(&s, 60))
             } else {
-                s
+                s.into_owned()
             }
         }
     }
@@ -288,6 +294,10 @@ pub fn env_layer<S: Section>(
         let Some(raw) = env(f.var) else { continue };
         let shown = if f.secret {
             "(secret)".to_owned()
+        } else if super::is_secret_path::<S>(f.field) {
+            // A variable for a field that holds secrets (`CAMERA_CONFIG`: the cameras and their
+            // passwords) is not quoted either.
+            "(not shown: it holds secrets)".to_owned()
         } else {
             format!("{:?}", crate::redact::url_credentials(&raw))
         };

@@ -122,6 +122,52 @@ fn environment_problems_name_the_variable_and_hide_secrets() {
         r.problems
     );
     assert!(!r.problems[0].contains("hunter2"));
+
+    // Nor is a variable for a field holding secrets: the camera list and its passwords.
+    for cameras in [
+        r#"[{"name":"a","host":"h","port":0,"password":"hunter2"}]"#,
+        r#"[{"name":"a","host":"h","password":"hunter2"},]"#,
+    ] {
+        let vars = [("CAMERA_CONFIG", cameras)];
+        let r = resolve::<CameraConfig>(None, &env_of(&vars));
+        assert!(r.value.cameras.is_empty());
+        assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
+        assert!(
+            r.problems[0].starts_with("CAMERA_CONFIG=(not shown: it holds secrets)"),
+            "{:?}",
+            r.problems
+        );
+        assert!(!r.problems[0].contains("hunter2"), "{:?}", r.problems);
+    }
+}
+
+#[test]
+fn a_long_url_in_force_is_cut_short_after_its_password_is_hidden() {
+    // A stored value refused names the value used instead: the environment's, here a URL with a
+    // password long enough to reach past the cut.
+    let url = "http://admin:a-long-app-password-0123456789abcdefghij@pi.hole";
+    let vars = [("PIHOLE_HOST", url)];
+    let r = resolve::<PiholeConfig>(Some(r#"{"host": 5}"#), &env_of(&vars));
+    assert_eq!(r.value.host, url);
+    assert_eq!(
+        r.problems,
+        [
+            "config:pihole.host: invalid type: integer `5`, expected a string; using \"http://admin:***@pi.hole\""
+        ]
+    );
+    let r = resolve::<WeatherConfig>(
+        Some(r#"{"base_url": 5}"#),
+        &env_of(&[(
+            "WEATHER_BASE_URL",
+            "https://me:a-long-password-to-reach-past-the-cut-0123456789@wttr.example/path/to/somewhere",
+        )]),
+    );
+    assert!(!r.problems[0].contains("a-long"), "{:?}", r.problems);
+    assert!(
+        r.problems[0].contains("https://me:***@wttr.example/"),
+        "{:?}",
+        r.problems
+    );
 }
 
 const HASH: &str = "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW";
