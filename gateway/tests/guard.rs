@@ -169,29 +169,7 @@ async fn every_route_passes_the_guard_with_auth_off_and_on() {
 #[tokio::test]
 async fn auth_covers_rest_websockets_and_commands_alike() {
     let g = start("auth");
-    let hash = bcrypt::hash("correct horse", 4).unwrap();
-    g.bus
-        .set(
-            "config:auth",
-            &json!({"enabled": true, "username": "admin", "password_hash": hash}).to_string(),
-            None,
-        )
-        .await
-        .unwrap();
-    g.bus
-        .publish("config:changed", r#"{"section":"auth"}"#)
-        .await
-        .unwrap();
-    // The gateway reloads auth on the notice.
-    let mut refused = false;
-    for _ in 0..50 {
-        if g.get("/api/sources").await.status == 401 {
-            refused = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(refused, "auth did not take effect");
+    enable_auth(&g).await;
 
     let right = sense_testkit::basic_auth("admin", "correct horse");
     let wrong = sense_testkit::basic_auth("admin", "battery staple");
@@ -387,28 +365,8 @@ async fn the_dashboard_signs_in_once_and_its_cookie_opens_rest_and_websockets() 
         json_of(&session),
         json!({"auth_enabled": false, "user": null})
     );
-    let hash = bcrypt::hash("correct horse", 4).unwrap();
-    g.bus
-        .set(
-            "config:auth",
-            &json!({"enabled": true, "username": "admin", "password_hash": hash}).to_string(),
-            None,
-        )
-        .await
-        .unwrap();
-    g.bus
-        .publish("config:changed", r#"{"section":"auth"}"#)
-        .await
-        .unwrap();
-    let mut enabled = false;
-    for _ in 0..50 {
-        if json_of(&g.get("/api/session").await)["auth_enabled"] == true {
-            enabled = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(enabled, "auth did not take effect");
+    enable_auth(&g).await;
+    assert_eq!(json_of(&g.get("/api/session").await)["auth_enabled"], true);
 
     // The page's own requests get no Basic challenge (no browser dialog over the form).
     let page = g
