@@ -68,9 +68,10 @@ pub fn is_bcrypt_hash(hash: &str) -> bool {
         && hash.starts_with("$2")
         && matches!(b[2], b'a' | b'b' | b'x' | b'y')
         && b[3] == b'$'
-        && hash[4..6]
-            .parse::<u8>()
-            .is_ok_and(|cost| (4..=31).contains(&cost))
+        // Bytes, not `hash[4..6]`: a multibyte character there is no cost (and no panic).
+        && b[4].is_ascii_digit()
+        && b[5].is_ascii_digit()
+        && (4..=31).contains(&((b[4] - b'0') * 10 + (b[5] - b'0')))
         && b[6] == b'$'
         && b[7..]
             .iter()
