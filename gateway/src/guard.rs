@@ -22,8 +22,9 @@ use picoserve::response::{Body, Connection, HeadersIter, IntoResponse, Response,
 use picoserve::routing::{Layer, Next};
 use picoserve::url_encoded::UrlEncodedString;
 
-use crate::auth::{Caller, Presented, Refusal, check_origin, session_cookie};
+use crate::auth::{Caller, Refusal, check_origin};
 use crate::conn::Registry;
+use crate::handlers::Credentials;
 use crate::reply::Reply;
 use crate::state::{Counters, Shared};
 
@@ -235,11 +236,8 @@ impl Layer<Conn, ()> for Guard {
         };
         let path = parts.path();
         let user = if needs_sign_in(path) {
-            let presented = Presented {
-                authorization: header("authorization"),
-                tailscale_login: header("tailscale-user-login"),
-                session: header("cookie").and_then(session_cookie),
-            };
+            let credentials = Credentials::of(&parts);
+            let presented = credentials.presented();
             // Cloned only when sign-in is on: the check awaits, and the settings may change
             // meanwhile.
             let in_force = {

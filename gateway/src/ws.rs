@@ -21,7 +21,7 @@ use tokio::time::Instant;
 
 use crate::api::DELTA_KEEPALIVE_S;
 use crate::conn::WebSocketPermit;
-use crate::hub::DeltaCursor;
+use crate::hub::{DeltaCursor, Snapshot};
 use crate::state::{Counters, Shared};
 
 /// Time between pings.
@@ -102,7 +102,7 @@ enum Cursor {
 
 impl Cursor {
     /// The message bringing the client up to date now, if any.
-    fn current(&mut self, shared: &Shared, keepalive: bool) -> Option<String> {
+    fn current(&mut self, shared: &Shared) -> Option<String> {
         match self {
             Cursor::Sources { rx, delta } => {
                 rx.borrow_and_update();
@@ -111,7 +111,7 @@ impl Cursor {
                         let json = shared.hub.contract_json();
                         Some(String::from_utf8_lossy(&json).into_owned())
                     }
-                    Some(cursor) => shared.hub.read(|s| s.delta(cursor, keepalive)),
+                    Some(cursor) => shared.hub.read(|s| s.delta(cursor)),
                 }
             }
             Cursor::Grid(rx) => rx.borrow_and_update().as_ref().map(|g| g.to_string()),
@@ -127,14 +127,14 @@ impl Cursor {
                     return Event::Closed;
                 }
                 tokio::time::sleep_until(not_before).await;
-                Event::Send(self.current(shared, false))
+                Event::Send(self.current(shared))
             }
             Cursor::Grid(rx) => {
                 if rx.changed().await.is_err() {
                     return Event::Closed;
                 }
                 tokio::time::sleep_until(not_before).await;
-                Event::Send(self.current(shared, false))
+                Event::Send(self.current(shared))
             }
             Cursor::Logs(rx, min) => match rx.recv().await {
                 Ok(entry) => {
@@ -179,12 +179,12 @@ impl WebSocketCallback for Socket {
                     rx: hub.watch_sources(),
                     delta,
                 };
-                let first = cursor.current(&shared, true).into_iter().collect();
+                let first = cursor.current(&shared).into_iter().collect();
                 (cursor, first, SOURCES_EVERY)
             }
             Feed::Grid => {
                 let mut cursor = Cursor::Grid(hub.watch_grid());
-                let first = cursor.current(&shared, false).into_iter().collect();
+                let first = cursor.current(&shared).into_iter().collect();
                 (cursor, first, GRID_EVERY)
             }
             Feed::Logs { min_level } => {
@@ -227,7 +227,7 @@ impl WebSocketCallback for Socket {
                                 Some(at) => tokio::time::sleep_until(at).await,
                                 None => std::future::pending().await,
                             }
-                        } => Event::Send(Some(keepalive_message(&shared))),
+                        } => Event::Send(Some(shared.hub.read(Snapshot::keepalive))),
                     }
                 };
                 let event = match rx.next_message(&mut buffer, signal).await? {
@@ -259,12 +259,6 @@ impl WebSocketCallback for Socket {
         clients.set(clients.get().saturating_sub(1));
         result
     }
-}
-
-/// A delta client's keep-alive: nothing changed, and the bus state.
-fn keepalive_message(shared: &Shared) -> String {
-    let bus = shared.hub.bus();
-    json!({"type": "sources", "full": false, "bus": bus, "sources": {}, "removed": []}).to_string()
 }
 
 /// Sends `text`; `false` when the client took nothing for [`STALL`] and is dropped.

@@ -152,12 +152,18 @@ impl Credentials {
     }
 }
 
-fn header(parts: &RequestParts<'_>, name: &str) -> Option<String> {
-    parts
-        .headers()
-        .get(name)
-        .and_then(|v| v.as_str().ok())
-        .map(str::to_owned)
+impl Credentials {
+    /// What `parts` brings (the guard checks it; the sign-in routes look at it themselves).
+    pub fn of(parts: &RequestParts<'_>) -> Credentials {
+        let header = |name: &str| parts.headers().get(name).and_then(|v| v.as_str().ok());
+        Credentials {
+            authorization: header("authorization").map(str::to_owned),
+            tailscale_login: header("tailscale-user-login").map(str::to_owned),
+            session: header("cookie")
+                .and_then(crate::auth::session_cookie)
+                .map(str::to_owned),
+        }
+    }
 }
 
 impl<'r, State> FromRequestParts<'r, State> for Credentials {
@@ -167,16 +173,7 @@ impl<'r, State> FromRequestParts<'r, State> for Credentials {
         _state: &'r State,
         parts: &RequestParts<'r>,
     ) -> Result<Self, Self::Rejection> {
-        Ok(Credentials {
-            authorization: header(parts, "authorization"),
-            tailscale_login: header(parts, "tailscale-user-login"),
-            session: parts
-                .headers()
-                .get("cookie")
-                .and_then(|v| v.as_str().ok())
-                .and_then(crate::auth::session_cookie)
-                .map(str::to_owned),
-        })
+        Ok(Credentials::of(parts))
     }
 }
 

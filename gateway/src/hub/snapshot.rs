@@ -264,12 +264,25 @@ impl Snapshot {
         entry.json.clone()
     }
 
+    /// A delta client's keep-alive: nothing changed, and the bus state. Moves no cursor (a
+    /// change not yet sent still goes in the next [`Snapshot::delta`]).
+    pub fn keepalive(&self) -> String {
+        let message = SourcesDelta {
+            kind: "sources",
+            full: false,
+            bus: &self.bus,
+            sources: BTreeMap::new(),
+            removed: Vec::new(),
+        };
+        serde_json::to_string(&message).unwrap_or_default()
+    }
+
     /// The `/ws/sources?mode=delta` message that brings a client at `cursor` up to date, or
-    /// `None` if it is (unless `keepalive`: then an empty one). Advances the cursor.
-    pub fn delta(&self, cursor: &mut DeltaCursor, keepalive: bool) -> Option<String> {
+    /// `None` if it is. Advances the cursor.
+    pub fn delta(&self, cursor: &mut DeltaCursor) -> Option<String> {
         let full = cursor.version.is_none();
         let since = cursor.version.unwrap_or(0);
-        if !full && since == self.version && !keepalive {
+        if !full && since == self.version {
             return None;
         }
         let sources: BTreeMap<&str, SourceView<'_>> = self
@@ -393,7 +406,7 @@ mod tests {
         s.put_source("a", read("x", 1.0, Ttl::Persistent), now);
         s.put_source("b", read("y", 2.0, Ttl::Persistent), now);
         let mut cursor = DeltaCursor::default();
-        let first = json(s.delta(&mut cursor, false).unwrap().as_bytes());
+        let first = json(s.delta(&mut cursor).unwrap().as_bytes());
         assert_eq!(first["type"], "sources");
         assert_eq!(first["full"], true);
         assert_eq!(first["bus"]["state"], "up");
@@ -402,15 +415,17 @@ mod tests {
             "said once, not per source"
         );
         assert_eq!(first["sources"].as_object().unwrap().len(), 2);
-        assert_eq!(s.delta(&mut cursor, false), None, "nothing new");
+        assert_eq!(s.delta(&mut cursor), None, "nothing new");
         s.put_source("b", read("y", 3.0, Ttl::Persistent), now);
         s.put_source("a", SourceLife::default(), now);
-        let next = json(s.delta(&mut cursor, false).unwrap().as_bytes());
+        let next = json(s.delta(&mut cursor).unwrap().as_bytes());
         assert_eq!(next["full"], false);
         assert_eq!(next["sources"].as_object().unwrap().len(), 1);
         assert_eq!(next["sources"]["b"]["readings"]["y"]["value"], 3.0);
         assert_eq!(next["removed"], serde_json::json!(["a"]));
-        let idle = json(s.delta(&mut cursor, true).unwrap().as_bytes());
+        let idle = json(s.keepalive().as_bytes());
+        assert_eq!(idle["bus"]["state"], "up");
+        assert_eq!(s.delta(&mut cursor), None, "a keep-alive moves no cursor");
         assert_eq!(idle["sources"], serde_json::json!({}));
         assert_eq!(idle["removed"], serde_json::json!([]));
     }
