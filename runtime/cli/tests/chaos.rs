@@ -250,6 +250,49 @@ fn still_running(run: &mut Run) {
     );
 }
 
+/// What a scenario measured.
+struct Figures {
+    /// Requests answered, failed, and the slowest in ms.
+    load: (u64, u64, u64),
+    /// How soon every WebSocket was told the bus was down, and up again.
+    told: Duration,
+    up: Duration,
+    /// How soon readings flowed again.
+    resumed: Duration,
+    /// `run`'s resources before.
+    before: (u64, usize, u64),
+}
+
+/// Checks what must hold at the end of a scenario (every request answered in time, no client
+/// dropped, nothing grown once the clients are gone) and prints its `suite:` line.
+async fn held(scenario: &str, f: Figures, sockets: &Sockets, pid: u32) {
+    let (answered, failed, slowest_ms) = f.load;
+    assert_eq!(
+        failed,
+        0,
+        "{failed} of {} requests failed",
+        answered + failed
+    );
+    assert!(
+        slowest_ms <= ANSWER_BOUND.as_millis() as u64,
+        "a request took {slowest_ms} ms"
+    );
+    assert_eq!(
+        sockets.closed.load(Ordering::SeqCst),
+        0,
+        "no client was dropped"
+    );
+    sockets.close().await;
+    let (before, after) = (f.before, resources(pid));
+    check_growth(before, after);
+    println!(
+        "suite: chaos: {scenario}: held; {answered} requests answered, slowest {slowest_ms} ms; \
+         {WEBSOCKETS} WebSockets told down within {:?} and up within {:?}; readings resumed {:?} \
+         after; RSS {} → {} KiB, fds {} → {}, threads {} → {}",
+        f.told, f.up, f.resumed, before.0, after.0, before.1, after.1, before.2, after.2
+    );
+}
+
 fn check_growth(before: (u64, usize, u64), after: (u64, usize, u64)) {
     assert!(
         after.0 < before.0 + 16 * 1024,
@@ -300,31 +343,19 @@ async fn redis_killed_for_10_s_under_load_comes_back_empty_and_nothing_is_lost()
         })
         .await;
     assert_eq!(config["display"]["rotation"], 90);
-    assert_eq!(
-        failed,
-        0,
-        "{failed} of {} requests failed",
-        answered + failed
-    );
-    assert!(
-        slowest_ms <= ANSWER_BOUND.as_millis() as u64,
-        "a request took {slowest_ms} ms"
-    );
-    assert_eq!(
-        sockets.closed.load(Ordering::SeqCst),
-        0,
-        "no client was dropped"
-    );
-    sockets.close().await;
-    let after = resources(pid);
-    check_growth(before, after);
-    println!(
-        "suite: chaos: redis killed 10 s under load: held; {answered} requests answered, slowest \
-         {slowest_ms} ms; {WEBSOCKETS} WebSockets told down within {told:?} and up within {up:?}; \
-         readings resumed {resumed:?} after the restart; RSS {} → {} KiB, fds {} → {}, threads \
-         {} → {}",
-        before.0, after.0, before.1, after.1, before.2, after.2
-    );
+    held(
+        "redis killed 10 s under load",
+        Figures {
+            load: (answered, failed, slowest_ms),
+            told,
+            up,
+            resumed,
+            before,
+        },
+        &sockets,
+        pid,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -361,32 +392,20 @@ async fn redis_hung_for_20_s_is_said_and_survived() {
     let resumed = readings_resume(&run, gone).await;
     let (answered, failed, slowest_ms) = load.finish().await;
     still_running(&mut run);
-    assert_eq!(
-        sockets.closed.load(Ordering::SeqCst),
-        0,
-        "no client was dropped"
-    );
-    sockets.close().await;
 
     let config = json_of(&run.get("/api/config").await);
     assert_eq!(config["display"]["rotation"], 90, "the setting is kept");
-    assert_eq!(
-        failed,
-        0,
-        "{failed} of {} requests failed",
-        answered + failed
-    );
-    assert!(
-        slowest_ms <= ANSWER_BOUND.as_millis() as u64,
-        "a request took {slowest_ms} ms"
-    );
-    let after = resources(pid);
-    check_growth(before, after);
-    println!(
-        "suite: chaos: redis hung 20 s under load: held; {answered} requests answered, slowest \
-         {slowest_ms} ms; {WEBSOCKETS} WebSockets told down within {told:?} and up within {up:?}; \
-         readings resumed {resumed:?} after it answered; RSS {} → {} KiB, fds {} → {}, threads \
-         {} → {}",
-        before.0, after.0, before.1, after.1, before.2, after.2
-    );
+    held(
+        "redis hung 20 s under load",
+        Figures {
+            load: (answered, failed, slowest_ms),
+            told,
+            up,
+            resumed,
+            before,
+        },
+        &sockets,
+        pid,
+    )
+    .await;
 }
