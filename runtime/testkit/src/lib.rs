@@ -328,6 +328,18 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("local addr").port()
 }
 
+/// Raises this process's file-descriptor limit (`RLIMIT_NOFILE`) to its hard limit, for tests
+/// that hold a thousand connections; children started afterwards inherit it. Returns the limit
+/// now in force (`u64::MAX` when unlimited).
+pub fn raise_descriptor_limit() -> u64 {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    limit.current = limit.maximum;
+    // Refused (a hard limit above the kernel's `nr_open`): the old limit stays, and is reported.
+    let _ = setrlimit(Resource::Nofile, limit);
+    getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX)
+}
+
 /// Paths that try to leave a served folder, each written another way (dot segments plain and
 /// percent-encoded, encoded slashes and backslashes, NUL, absolute paths). A gateway serving a
 /// folder next to `secret.txt` must answer none of them with that file.

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use sense_http::{HttpClient, Request, Response};
@@ -16,7 +17,12 @@ pub struct Run {
     pub child: Child,
     pub address: String,
     pub dir: PathBuf,
+    /// Everything `run` wrote to its standard output and error so far, a line each.
+    output: Output,
 }
+
+/// The lines a child wrote, shared with the threads reading its pipes.
+type Output = Arc<Mutex<Vec<String>>>;
 
 impl Drop for Run {
     fn drop(&mut self) {
@@ -66,27 +72,33 @@ impl Run {
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let address = match listening_address(child.stdout.take().unwrap()).await {
-            Ok(address) => address,
-            Err(why) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("{why}");
-            }
-        };
+        let output = Output::default();
+        keep_lines(child.stderr.take().unwrap(), Arc::clone(&output));
+        let address =
+            match listening_address(child.stdout.take().unwrap(), Arc::clone(&output)).await {
+                Ok(address) => address,
+                Err(why) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!("{why}");
+                }
+            };
         let run = Run {
             child,
             address,
             dir,
+            output,
         };
         // The gateway answers at once; /health is 200 once it has the bus too.
         let start = Instant::now();
         while run.try_get("/health").await.map(|r| r.status) != Some(200) {
             assert!(
                 start.elapsed() < Duration::from_secs(20),
-                "the gateway did not become healthy"
+                "the gateway did not become healthy; `run` said:\n{}",
+                run.output()
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -113,6 +125,19 @@ impl Run {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// What `run` wrote to its standard output and error so far.
+    pub fn output(&self) -> String {
+        self.output
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .join("\n")
+    }
+
+    /// What `run` holds right now.
+    pub fn resources(&self) -> Resources {
+        Resources::of(self.child.id())
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -191,16 +216,101 @@ impl Run {
     }
 }
 
-/// Reads `run`'s standard output until it says where it listens (`… is running: open
-/// http://ADDRESS/ …`), within 20 s; the rest of the output is read and dropped, so the child
-/// never blocks on a full pipe.
-async fn listening_address(stdout: std::process::ChildStdout) -> Result<String, String> {
+/// Keeps every line of `stream` in `output`, read on a thread of its own (so the child never
+/// blocks on a full pipe).
+fn keep_lines(stream: impl std::io::Read + Send + 'static, output: Output) {
+    use std::io::BufRead;
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            output
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(line);
+        }
+    });
+}
+
+/// What a process holds: resident memory, open descriptors and threads.
+#[derive(Clone, Copy, Debug)]
+pub struct Resources {
+    pub rss_kib: u64,
+    pub descriptors: usize,
+    pub threads: u64,
+}
+
+impl Resources {
+    /// Read from `/proc/{pid}`.
+    pub fn of(pid: u32) -> Resources {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+                .unwrap()
+        };
+        let descriptors = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .count();
+        Resources {
+            rss_kib: field("VmRSS:"),
+            descriptors,
+            threads: field("Threads:"),
+        }
+    }
+
+    /// Panics unless `after` is within the suite's bound of `self`: 16 MiB more memory, 16 more
+    /// descriptors, 4 more threads (caches filled and buffers kept by the allocator, never a
+    /// leak per request or per connection).
+    pub fn check_growth(self, after: Resources) {
+        assert!(
+            after.rss_kib < self.rss_kib + 16 * 1024,
+            "memory grew: {} → {} KiB",
+            self.rss_kib,
+            after.rss_kib
+        );
+        assert!(
+            after.descriptors <= self.descriptors + 16,
+            "descriptors grew: {} → {}",
+            self.descriptors,
+            after.descriptors
+        );
+        assert!(
+            after.threads <= self.threads + 4,
+            "threads grew: {} → {}",
+            self.threads,
+            after.threads
+        );
+    }
+}
+
+impl std::fmt::Display for Resources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "RSS {} KiB, {} descriptors, {} threads",
+            self.rss_kib, self.descriptors, self.threads
+        )
+    }
+}
+
+/// Reads `run`'s standard output (kept in `output`) until it says where it listens (`… is
+/// running: open http://ADDRESS/ …`), within 20 s.
+async fn listening_address(
+    stdout: std::process::ChildStdout,
+    output: Output,
+) -> Result<String, String> {
     use std::io::BufRead;
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
         let mut tx = Some(tx);
         for line in std::io::BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
+            output
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(line.clone());
             if let Some(address) = line
                 .split_once("open http://")
                 .and_then(|(_, rest)| rest.split_once('/'))
