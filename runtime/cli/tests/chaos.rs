@@ -1,6 +1,6 @@
 //! The chaos suite: `run --sim` on a real redis-server, under load (HTTP at 50 connections,
-//! 200 WebSocket clients), while Redis is killed for 10 s and comes back empty, and while it
-//! hangs (SIGSTOP) for 20 s. What must hold: the process is never restarted, every request is
+//! 200 WebSocket clients), while Redis is killed for 10 s and comes back empty or with its
+//! data, and while it hangs (SIGSTOP) for 20 s. What must hold: the process is never restarted, every request is
 //! answered within a bound throughout, the clients are told, readings resume within 5 s of
 //! Redis's return, no config is lost, and nothing grows without bound. Each case prints one
 //! `suite: chaos: …` line (counted by `scripts/suite.sh`) with its figures.
@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Run, json_of};
+use common::{Resources, Run, json_of};
 use sense_http::{HttpClient, Request};
 use sense_testkit::RedisServer;
 use sense_testkit::ws::WsClient;
@@ -31,22 +31,6 @@ const LOAD_CAPS: &[(&str, &str)] = &[
     ("GATEWAY_MAX_WEBSOCKETS", "300"),
     ("GATEWAY_MAX_WEBSOCKETS_PER_CLIENT", "300"),
 ];
-
-/// `(RSS KiB, open descriptors, threads)` of a process.
-fn resources(pid: u32) -> (u64, usize, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-            .unwrap()
-    };
-    let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .count();
-    (field("VmRSS:"), fds, field("Threads:"))
-}
 
 /// HTTP load: `HTTP_CONNECTIONS` clients asking for `/api/sources` in a loop until `stop`.
 struct HttpLoad {
@@ -260,7 +244,7 @@ struct Figures {
     /// How soon readings flowed again.
     resumed: Duration,
     /// `run`'s resources before.
-    before: (u64, usize, u64),
+    before: Resources,
 }
 
 /// Checks what must hold at the end of a scenario (every request answered in time, no client
@@ -283,47 +267,58 @@ async fn held(scenario: &str, f: Figures, sockets: &Sockets, pid: u32) {
         "no client was dropped"
     );
     sockets.close().await;
-    let (before, after) = (f.before, resources(pid));
-    check_growth(before, after);
+    let (before, after) = (f.before, Resources::of(pid));
+    before.check_growth(after);
     println!(
         "suite: chaos: {scenario}: held; {answered} requests answered, slowest {slowest_ms} ms; \
          {WEBSOCKETS} WebSockets told down within {:?} and up within {:?}; readings resumed {:?} \
-         after; RSS {} → {} KiB, fds {} → {}, threads {} → {}",
-        f.told, f.up, f.resumed, before.0, after.0, before.1, after.1, before.2, after.2
+         after; {before} → {after}",
+        f.told, f.up, f.resumed
     );
 }
 
-fn check_growth(before: (u64, usize, u64), after: (u64, usize, u64)) {
-    assert!(
-        after.0 < before.0 + 16 * 1024,
-        "memory grew: {} → {} KiB",
-        before.0,
-        after.0
-    );
-    assert!(
-        after.1 <= before.1 + 16,
-        "descriptors grew: {} → {}",
-        before.1,
-        after.1
-    );
-    assert!(
-        after.2 <= before.2 + 4,
-        "threads grew: {} → {}",
-        before.2,
-        after.2
-    );
+/// What Redis has when it comes back after a crash.
+#[derive(Clone, Copy, PartialEq)]
+enum Restart {
+    /// Nothing: no persistence, or its files lost.
+    Empty,
+    /// Everything of the moment it died (its snapshot or AOF).
+    WithItsData,
 }
 
 #[tokio::test]
 #[ignore = "the chaos suite, run by scripts/suite.sh"]
 async fn redis_killed_for_10_s_under_load_comes_back_empty_and_nothing_is_lost() {
+    redis_killed_for_10_s(Restart::Empty).await;
+}
+
+#[tokio::test]
+#[ignore = "the chaos suite, run by scripts/suite.sh"]
+async fn redis_killed_for_10_s_under_load_comes_back_with_its_data() {
+    redis_killed_for_10_s(Restart::WithItsData).await;
+}
+
+async fn redis_killed_for_10_s(restart: Restart) {
     let mut server = RedisServer::start();
-    let mut run = started(&server, "chaos-kill").await;
+    let name = match restart {
+        Restart::Empty => "chaos-kill-empty",
+        Restart::WithItsData => "chaos-kill-data",
+    };
+    let mut run = started(&server, name).await;
     let pid = run.child.id();
-    let before = resources(pid);
+    let before = run.resources();
     let sockets = Sockets::open(&run);
     let load = HttpLoad::start(&run);
 
+    // A key nothing but this test writes: it tells which Redis came back.
+    assert_eq!(
+        server.command(&["SET", "chaos:marker", "1"]).as_deref(),
+        Some("+OK")
+    );
+    if restart == Restart::WithItsData {
+        // The snapshot a persistent Redis would load: written at the moment of the crash.
+        assert_eq!(server.command(&["SAVE"]).as_deref(), Some("+OK"));
+    }
     let gone = sense_bus::unix_now();
     server.stop();
     let told = Sockets::until_all(&sockets.told_down, Duration::from_secs(15), "told down").await;
@@ -331,20 +326,30 @@ async fn redis_killed_for_10_s_under_load_comes_back_empty_and_nothing_is_lost()
     tokio::time::sleep(Duration::from_secs(10).saturating_sub(told)).await;
     still_running(&mut run);
     server.restart();
+    let marker = server.command(&["GET", "chaos:marker"]);
+    let expected = match restart {
+        Restart::Empty => "$-1",
+        Restart::WithItsData => "1",
+    };
+    assert_eq!(marker.as_deref(), Some(expected), "which Redis came back");
     let up = Sockets::until_all(&sockets.told_up_again, Duration::from_secs(15), "told up").await;
     let resumed = readings_resume(&run, gone).await;
     let (answered, failed, slowest_ms) = load.finish().await;
     still_running(&mut run);
 
-    // Redis came back empty: the setting is put back by the gateway.
+    // Empty, the setting is put back by the gateway; with its data, nothing overwrote it.
     let config = run
         .wait_for("/api/config", Duration::from_secs(15), |c| {
             c["display"]["rotation"] == 90
         })
         .await;
     assert_eq!(config["display"]["rotation"], 90);
+    let scenario = match restart {
+        Restart::Empty => "redis killed 10 s under load, back empty",
+        Restart::WithItsData => "redis killed 10 s under load, back with its data",
+    };
     held(
-        "redis killed 10 s under load",
+        scenario,
         Figures {
             load: (answered, failed, slowest_ms),
             told,
@@ -364,7 +369,7 @@ async fn redis_hung_for_20_s_is_said_and_survived() {
     let server = RedisServer::start();
     let mut run = started(&server, "chaos-hang").await;
     let pid = run.child.id();
-    let before = resources(pid);
+    let before = run.resources();
     let sockets = Sockets::open(&run);
     let load = HttpLoad::start(&run);
     let redis = server.pid().expect("redis runs").to_string();
