@@ -33,7 +33,7 @@ const CAMERA_EARLY_EXIT: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 /// What a co2 run needs beyond its Bluetooth listening time (start-up, Redis, a GATT fallback).
-const CO2_MARGIN: Duration = Duration::from_secs(15);
+pub const CO2_MARGIN: Duration = Duration::from_secs(15);
 
 /// A resident source that ran this long before ending starts its back-off afresh.
 const STABLE_RUN: Duration = Duration::from_secs(60);

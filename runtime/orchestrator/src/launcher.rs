@@ -157,14 +157,13 @@ impl RunOutcome {
         match &self.end {
             RunEnd::Exited(0) => None,
             RunEnd::Exited(code) => {
-                let signal = if *code > 128 && *code < 160 {
-                    format!(" (signal {})", code - 128)
-                } else {
-                    String::new()
+                let how = match code - 128 {
+                    n @ 1..32 => format!("killed by {} (exit code {code})", signal_name(n)),
+                    _ => format!("exited with code {code}"),
                 };
                 Some(match last_line(&self.log_tail) {
-                    Some(line) => format!("exited with code {code}{signal}: {line}"),
-                    None => format!("exited with code {code}{signal}"),
+                    Some(line) => format!("{how}: {line}"),
+                    None => how,
                 })
             }
             RunEnd::TimedOut(after) => {
@@ -185,24 +184,43 @@ pub(crate) fn seconds(d: Duration) -> String {
     }
 }
 
-/// The last non-empty line, without the log timestamp `sense-pulse` puts first.
-fn last_line(lines: &[String]) -> Option<String> {
-    let line = lines
-        .iter()
-        .rev()
-        .map(|l| l.trim())
-        .find(|l| !l.is_empty())?;
-    let without_time = match line.split_once(' ') {
-        Some((first, rest))
-            if first.len() >= 10
-                && first.as_bytes()[..4].iter().all(u8::is_ascii_digit)
-                && first.as_bytes()[4] == b'-' =>
-        {
-            rest.trim_start()
-        }
-        _ => line,
+/// `SIGKILL` for 9: the signals a run meets (a kill, the OOM killer, a crash), else `signal n`.
+fn signal_name(n: i32) -> String {
+    let name = match n {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        13 => "SIGPIPE",
+        15 => "SIGTERM",
+        _ => return format!("signal {n}"),
     };
-    Some(without_time.to_owned())
+    name.to_owned()
+}
+
+/// The last non-empty line that may say why a run failed, without the log timestamp
+/// `sense-pulse` puts first: a line logged at INFO, DEBUG or TRACE only tells what went on, so
+/// it is skipped (a killed source's last line is often its start-up notice).
+fn last_line(lines: &[String]) -> Option<String> {
+    lines.iter().rev().find_map(|line| {
+        let line = line.trim();
+        let without_time = match line.split_once(' ') {
+            Some((first, rest))
+                if first.len() >= 10
+                    && first.as_bytes()[..4].iter().all(u8::is_ascii_digit)
+                    && first.as_bytes()[4] == b'-' =>
+            {
+                rest.trim_start()
+            }
+            _ => line,
+        };
+        let level = without_time.split_whitespace().next().unwrap_or_default();
+        let informs = matches!(level, "INFO" | "DEBUG" | "TRACE");
+        (!without_time.is_empty() && !informs).then(|| without_time.to_owned())
+    })
 }
 
 /// Why a long-running service could not be started.
@@ -330,7 +348,24 @@ mod tests {
         let oom = RunOutcome::new(RunEnd::Exited(137));
         assert_eq!(
             oom.error().as_deref(),
-            Some("exited with code 137 (signal 9)")
+            Some("killed by SIGKILL (exit code 137)")
+        );
+        // Killed after its start-up notice: that notice is no reason.
+        let killed = RunOutcome {
+            end: RunEnd::Exited(137),
+            log_tail: vec![
+                "2025-01-01T00:00:00.000000Z  WARN a monitor is out of range".into(),
+                "2025-01-01T00:00:01.000000Z  INFO --sim: simulated endpoints".into(),
+            ],
+        };
+        assert_eq!(
+            killed.error().as_deref(),
+            Some("killed by SIGKILL (exit code 137): WARN a monitor is out of range")
+        );
+        let segv = RunOutcome::new(RunEnd::Exited(139));
+        assert_eq!(
+            segv.error().as_deref(),
+            Some("killed by SIGSEGV (exit code 139)")
         );
         assert_eq!(RunOutcome::new(RunEnd::Exited(0)).error(), None);
         assert!(RunOutcome::new(RunEnd::Exited(4)).not_built());

@@ -45,7 +45,7 @@ use sense_bus::store::to_json;
 use sense_bus::{Bus, BusError, SectionName, SourceId, Topic, with_section};
 pub use tokio_util::sync::CancellationToken;
 
-pub use crate::core::{HEALTH_KEY, OVERDUE_INTERVALS};
+pub use crate::core::{CO2_MARGIN, HEALTH_KEY, OVERDUE_INTERVALS};
 pub use docker::{DockerLauncher, DockerOptions};
 pub use launcher::{Job, JobMode, LaunchError, Launcher, RunEnd, RunOutcome, ServiceRun};
 pub use process::ProcessLauncher;
