@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The chaos and attack suite (issue 14): `run --sim` on a real redis-server, attacked
-# (runtime/cli/tests/attacks.rs) and put through Redis dying and hanging under load
-# (runtime/cli/tests/chaos.rs). Each class prints one `suite:` line; this script collects them
-# and fails when a case did not hold. Loopback and the tests' own processes only.
+# (runtime/cli/tests/attacks/) and put through Redis dying and hanging under load
+# (runtime/cli/tests/chaos.rs); the orchestrator's source children killed mid-poll and stopped
+# past their timeout (runtime/cli/tests/chaos_sources.rs). Each class prints one `suite:` line, and
+# `run`'s resources before and after the attacks one more; this script collects them and fails
+# when a case did not hold. Loopback and the tests' own processes only.
 #
 #   scripts/suite.sh        (after scripts/setup.sh; part of scripts/test.sh)
 set -euo pipefail
@@ -10,7 +12,7 @@ cd "$(dirname "$0")/.."
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-cargo test -p sense-pulse --test attacks --test chaos -- --ignored --nocapture --test-threads=1 \
+cargo test -p sense-pulse --test attacks --test chaos --test chaos_sources -- --ignored --nocapture --test-threads=1 \
     >"$log" 2>&1 || status=$?
 echo "--- the chaos and attack suite"
 grep -E "^suite: " "$log" | sed 's/^suite: /  /' || true

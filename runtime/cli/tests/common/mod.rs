@@ -2,6 +2,8 @@
 //! redis-server, reached with a real HTTP client and WebSocket client.
 #![allow(dead_code)] // each test file uses its own part of it
 
+pub mod orchestrator;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
