@@ -11,18 +11,27 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+# Redis killed (back empty, back with its data), Redis hung, a source killed, a source stopped.
+FAULT_SCENARIOS=5
 status=0
 cargo test -p sense-pulse --test attacks --test chaos --test chaos_sources -- --ignored --nocapture --test-threads=1 \
     >"$log" 2>&1 || status=$?
 echo "--- the chaos and attack suite"
-grep -E "^suite: " "$log" | sed 's/^suite: /  /' || true
+# libtest may print "test NAME ... " ahead of a test's first line: take each report from `suite: `.
+reports=$(grep -oE "suite: .*$" "$log" | sed 's/^suite: //' || true)
+[ -n "$reports" ] && sed 's/^/  /' <<<"$reports"
 sum() { grep -oE "$1 [0-9]+" | awk '{ n += $2 } END { print n + 0 }'; }
-tried=$(grep -E "^suite: attacks: " "$log" | sum tried)
-held=$(grep -E "^suite: attacks: " "$log" | sum held)
-faults=$(grep -cE "^suite: chaos: .*: held" "$log" || true)
-echo "  attacks: ${held:-0} of ${tried:-0} cases held; chaos: ${faults} fault scenarios held"
+tried=$(grep -E "^attacks: " <<<"$reports" | sum tried)
+held=$(grep -E "^attacks: " <<<"$reports" | sum held)
+faults=$(grep -cE "^chaos: .*: held" <<<"$reports" || true)
+echo "  attacks: ${held:-0} of ${tried:-0} cases held; chaos: ${faults} of ${FAULT_SCENARIOS} fault scenarios held"
 if [ "$status" -ne 0 ]; then
     grep -E "panicked|FAILED|failures:" -A8 "$log" | head -80
     echo "the suite failed (exit $status)" >&2
     exit "$status"
+fi
+# A report missing is a failure too (a test that printed nothing proved nothing).
+if [ "$faults" -ne "$FAULT_SCENARIOS" ] || [ "${tried:-0}" -eq 0 ] || [ "$held" -ne "$tried" ]; then
+    echo "the suite is missing reports (see above)" >&2
+    exit 1
 fi

@@ -267,7 +267,7 @@ async fn held(scenario: &str, f: Figures, sockets: &Sockets, pid: u32) {
         "no client was dropped"
     );
     sockets.close().await;
-    let (before, after) = (f.before, Resources::of(pid));
+    let (before, after) = (f.before, Resources::settled(pid, f.before).await);
     before.check_growth(after);
     println!(
         "suite: chaos: {scenario}: held; {answered} requests answered, slowest {slowest_ms} ms; \

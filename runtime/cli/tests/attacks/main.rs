@@ -136,21 +136,8 @@ async fn attacks_on_one_running_dashboard_are_all_refused() {
     secrets::class(&mut run, &server).await;
     exhaustion::class(&mut run).await;
     assert!(run.child.try_wait().unwrap().is_none(), "`run` died");
-    let after = settled(&run, before).await;
+    let after = Resources::settled(run.child.id(), before).await;
     println!("suite: resources: `run` before the attacks {before}; after {after}");
     before.check_growth(after);
     println!("attacks: took {:?}", started.elapsed());
-}
-
-/// `run`'s resources once the connections the attacks opened are closed (10 s at most: a
-/// connection ends a moment after its client has gone).
-async fn settled(run: &Run, before: Resources) -> Resources {
-    let start = Instant::now();
-    loop {
-        let now = run.resources();
-        if now.descriptors <= before.descriptors + 16 || start.elapsed() > Duration::from_secs(10) {
-            return now;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }

@@ -236,6 +236,7 @@ fn keep_lines(stream: impl std::io::Read + Send + 'static, output: Output) {
 /// What a process holds: resident memory, open descriptors and threads.
 #[derive(Clone, Copy, Debug)]
 pub struct Resources {
+    pub pid: u32,
     pub rss_kib: u64,
     pub descriptors: usize,
     pub threads: u64,
@@ -256,9 +257,26 @@ impl Resources {
             .unwrap()
             .count();
         Resources {
+            pid,
             rss_kib: field("VmRSS:"),
             descriptors,
             threads: field("Threads:"),
+        }
+    }
+
+    /// `pid`'s resources once the connections a test opened are closed (the gateway sees a
+    /// client gone a moment after it went): read again until the descriptors are back within the
+    /// bound of `before`, for 10 s at most.
+    pub async fn settled(pid: u32, before: Resources) -> Resources {
+        let start = Instant::now();
+        loop {
+            let now = Resources::of(pid);
+            if now.descriptors <= before.descriptors + 16
+                || start.elapsed() > Duration::from_secs(10)
+            {
+                return now;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
@@ -274,9 +292,10 @@ impl Resources {
         );
         assert!(
             after.descriptors <= self.descriptors + 16,
-            "descriptors grew: {} → {}",
+            "descriptors grew: {} → {}; now open: {}",
             self.descriptors,
-            after.descriptors
+            after.descriptors,
+            open_descriptors(after.pid)
         );
         assert!(
             after.threads <= self.threads + 4,
@@ -285,6 +304,50 @@ impl Resources {
             after.threads
         );
     }
+}
+
+/// What `pid` holds open, for a failure message: each file, and each TCP socket as
+/// `local port → remote port` with its state (from the namespace's `/proc/net/tcp`).
+fn open_descriptors(pid: u32) -> String {
+    let tcp: Vec<Vec<String>> = ["tcp", "tcp6"]
+        .iter()
+        .filter_map(|t| std::fs::read_to_string(format!("/proc/{pid}/net/{t}")).ok())
+        .flat_map(|table| {
+            table
+                .lines()
+                .skip(1)
+                .map(|l| l.split_whitespace().map(str::to_owned).collect())
+                .collect::<Vec<Vec<String>>>()
+        })
+        .collect();
+    let port = |address: &str| {
+        address
+            .rsplit(':')
+            .next()
+            .and_then(|p| u16::from_str_radix(p, 16).ok())
+            .unwrap_or(0)
+    };
+    let mut open: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|fds| {
+            fds.flatten()
+                .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+                .map(|target| {
+                    let target = target.to_string_lossy().into_owned();
+                    let inode = target
+                        .strip_prefix("socket:[")
+                        .and_then(|t| t.strip_suffix(']'));
+                    match inode.and_then(|i| tcp.iter().find(|f| f.len() > 9 && f[9] == i)) {
+                        Some(f) => {
+                            format!("tcp {} → {} (state {})", port(&f[1]), port(&f[2]), f[3])
+                        }
+                        None => target,
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    open.sort();
+    open.join(", ")
 }
 
 impl std::fmt::Display for Resources {
