@@ -8,61 +8,19 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::{no_env, start_with};
+use sense_testkit::raw_http::Answer;
 use sense_testkit::ws::WsClient;
-use serde_json::Value as Json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
 /// A hang guard only: every exchange here ends long before.
 const PATIENCE: Duration = Duration::from_secs(30);
 
-/// One parsed answer.
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    head: String,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn json(&self) -> Json {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.head.lines().find_map(|l| {
-            let (n, v) = l.split_once(':')?;
-            n.eq_ignore_ascii_case(name).then(|| v.trim())
-        })
-    }
-}
-
-/// The first answer in `bytes` and how many bytes it took, if complete.
-fn parse_one(bytes: &[u8]) -> Option<(Answer, usize)> {
-    let end = bytes.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
-    let head = String::from_utf8_lossy(&bytes[..end]).into_owned();
-    let status = head.split_whitespace().nth(1)?.parse().ok()?;
-    let mut answer = Answer {
-        status,
-        head,
-        body: Vec::new(),
-    };
-    let length: usize = answer
-        .header("content-length")
-        .map_or(0, |v| v.parse().unwrap());
-    if bytes.len() < end + length {
-        return None;
-    }
-    answer.body = bytes[end..end + length].to_vec();
-    Some((answer, end + length))
-}
-
 /// Every answer in `bytes`; panics on anything left over.
 fn answers(mut bytes: &[u8]) -> Vec<Answer> {
     let mut all = Vec::new();
     while !bytes.is_empty() {
-        let (answer, n) = parse_one(bytes)
+        let (answer, n) = Answer::parse(bytes)
             .unwrap_or_else(|| panic!("not an answer: {}", String::from_utf8_lossy(bytes)));
         all.push(answer);
         bytes = &bytes[n..];
@@ -100,7 +58,7 @@ async fn one_answer(stream: &mut TcpStream) -> Answer {
     tokio::time::timeout(PATIENCE, async {
         let mut chunk = [0u8; 4096];
         loop {
-            if let Some((answer, n)) = parse_one(&bytes) {
+            if let Some((answer, n)) = Answer::parse(&bytes) {
                 assert_eq!(n, bytes.len(), "one answer only");
                 return answer;
             }

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use common::Resources;
 use common::orchestrator::{Orchestrator, options, sense_pulse, set};
+use common::procs::{alive, children};
 use rustix::process::{Pid, Signal, kill_process};
 use sense_orchestrator::{CO2_MARGIN, HEALTH_KEY};
 use sense_testkit::RedisServer;
@@ -29,31 +30,6 @@ const INTERVAL_S: u64 = 5;
 /// When the next scheduled run must have written readings after a fault: the interval, its
 /// poll, and a margin for starting a process.
 const RESUME_BOUND: Duration = Duration::from_secs(INTERVAL_S + POLL_S + 3);
-
-/// The processes whose parent is this one, with their command lines.
-fn children() -> Vec<(u32, String)> {
-    let me = std::process::id();
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // pid (comm) state ppid …: comm may hold spaces, so split after the last ')'.
-        let mut rest = stat
-            .rsplit_once(')')
-            .map_or("", |(_, r)| r)
-            .split_whitespace();
-        let (state, ppid) = (rest.next(), rest.next().and_then(|p| p.parse::<u32>().ok()));
-        if ppid == Some(me) && state != Some("Z") {
-            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-            found.push((pid, String::from_utf8_lossy(&cmdline).replace('\0', " ")));
-        }
-    }
-    found
-}
 
 /// Whether `pid` has a TCP connection to `port` on loopback (read from `/proc/{pid}/fd` and the
 /// namespace's `/proc/net/tcp`).
@@ -82,16 +58,19 @@ fn connected_to(pid: u32, port: u16) -> bool {
 async fn co2_child_polling(server: &RedisServer, within: Duration) -> u32 {
     let start = Instant::now();
     loop {
-        if let Some((pid, _)) = children()
+        if let Some(child) = children(std::process::id())
             .into_iter()
-            .find(|(pid, cmd)| cmd.contains("source co2") && connected_to(*pid, server.port()))
+            .find(|p| p.cmdline.contains("source co2") && connected_to(p.pid, server.port()))
         {
-            return pid;
+            return child.pid;
         }
         assert!(
             start.elapsed() < within,
             "no co2 child polling within {within:?}: {:?}",
-            children()
+            children(std::process::id())
+                .iter()
+                .map(|p| &p.cmdline)
+                .collect::<Vec<_>>()
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -100,17 +79,6 @@ async fn co2_child_polling(server: &RedisServer, within: Duration) -> u32 {
 fn signal(pid: u32, signal: Signal) {
     let pid = Pid::from_raw(i32::try_from(pid).unwrap()).unwrap();
     kill_process(pid, signal).unwrap();
-}
-
-/// Whether `pid` exists and is not a zombie.
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-        !s.rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z')
-    })
 }
 
 async fn started(server: &RedisServer, run_timeout: Duration) -> Orchestrator {

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::orchestrator::{Orchestrator, options, sense_pulse, set};
+use common::procs::alive;
 use sense_bus::SectionName;
 use sense_orchestrator::{HEALTH_KEY, LauncherChoice};
 use sense_testkit::RedisServer;
@@ -138,16 +139,6 @@ fn hanging_binary(dir: &std::path::Path) -> (PathBuf, PathBuf) {
     (script, pids)
 }
 
-fn alive(pid: &str) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-        !s.rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z')
-    })
-}
-
 #[tokio::test]
 async fn a_hung_child_is_killed_at_the_timeout_and_recorded() {
     let server = RedisServer::start();
@@ -176,7 +167,7 @@ async fn a_hung_child_is_killed_at_the_timeout_and_recorded() {
     let text = std::fs::read_to_string(&pids).unwrap();
     let first: Vec<&str> = text.lines().next().unwrap().split_whitespace().collect();
     let deadline = Instant::now() + Duration::from_secs(3);
-    while first.iter().any(|pid| alive(pid)) {
+    while first.iter().any(|pid| alive(pid.parse().unwrap())) {
         assert!(Instant::now() < deadline, "{first:?} still alive");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

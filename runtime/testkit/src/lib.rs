@@ -12,6 +12,7 @@
 //! it is a panic quoting its log.
 
 pub mod proxy;
+pub mod raw_http;
 pub mod ws;
 
 pub use proxy::TcpProxy;

@@ -8,42 +8,9 @@ use sense_testkit::{RedisServer, basic_auth};
 use serde_json::json;
 
 use crate::common::Run;
+use crate::common::procs::descendants;
 use crate::wire::call;
 use crate::{PASSWORD, Tally, redis_cli};
-
-/// Every process whose parent chain includes `root`.
-pub(crate) fn descendants(root: u32) -> Vec<u32> {
-    let mut parents = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // pid (comm) state ppid …: comm may hold spaces, so split after the last ')'.
-        let ppid = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-            .and_then(|p| p.parse::<u32>().ok());
-        if let Some(ppid) = ppid {
-            parents.push((pid, ppid));
-        }
-    }
-    let mut found = vec![root];
-    let mut i = 0;
-    while i < found.len() {
-        let parent = found[i];
-        found.extend(
-            parents
-                .iter()
-                .filter(|(_, p)| *p == parent)
-                .map(|(c, _)| *c),
-        );
-        i += 1;
-    }
-    found
-}
 
 pub(crate) async fn class(run: &mut Run, server: &RedisServer) {
     const PIHOLE: &str = "S3cr3t-MARK-1";

@@ -3,38 +3,11 @@
 
 use std::net::SocketAddr;
 
-use serde_json::Value as Json;
+pub(crate) use sense_testkit::raw_http::Answer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
 use crate::PATIENCE;
-
-/// One parsed answer.
-#[derive(Debug)]
-pub(crate) struct Answer {
-    pub(crate) status: u16,
-    pub(crate) head: String,
-    pub(crate) body: Vec<u8>,
-}
-
-impl Answer {
-    pub(crate) fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        self.head.lines().find_map(|l| {
-            let (n, v) = l.split_once(':')?;
-            n.eq_ignore_ascii_case(name).then(|| v.trim())
-        })
-    }
-
-    /// Whether the body is JSON with an `error` or `message` string.
-    pub(crate) fn says_why(&self) -> bool {
-        serde_json::from_slice::<Json>(&self.body)
-            .is_ok_and(|v| v["error"].is_string() || v["message"].is_string())
-    }
-}
 
 /// What a connection got: its answers, whether the gateway closed it, and bytes that were no
 /// complete answer.
@@ -43,25 +16,6 @@ pub(crate) struct Exchange {
     pub(crate) answers: Vec<Answer>,
     pub(crate) closed: bool,
     pub(crate) leftover: usize,
-}
-
-pub(crate) fn parse_one(bytes: &[u8]) -> Option<(Answer, usize)> {
-    let end = bytes.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
-    let head = String::from_utf8_lossy(&bytes[..end]).into_owned();
-    let status = head.split_whitespace().nth(1)?.parse().ok()?;
-    let mut answer = Answer {
-        status,
-        head,
-        body: Vec::new(),
-    };
-    let length: usize = answer
-        .header("content-length")
-        .map_or(0, |v| v.parse().unwrap_or(0));
-    if bytes.len() < end + length {
-        return None;
-    }
-    answer.body = bytes[end..end + length].to_vec();
-    Some((answer, end + length))
 }
 
 /// Connects from `local` (a loopback address) or from 127.0.0.1.
@@ -108,7 +62,7 @@ pub(crate) async fn exchange_from(
     .is_ok();
     let mut answers = Vec::new();
     let mut rest: &[u8] = &read;
-    while let Some((answer, n)) = parse_one(rest) {
+    while let Some((answer, n)) = Answer::parse(rest) {
         answers.push(answer);
         rest = &rest[n..];
     }
@@ -155,11 +109,7 @@ pub(crate) async fn call(
         false,
     )
     .await;
-    e.answers.into_iter().next().unwrap_or(Answer {
-        status: 0,
-        head: String::new(),
-        body: Vec::new(),
-    })
+    e.answers.into_iter().next().unwrap_or_else(Answer::none)
 }
 
 /// The status of a WebSocket upgrade of `path` with `headers` (0 when no answer came).

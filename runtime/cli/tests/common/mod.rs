@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test file uses its own part of it
 
 pub mod orchestrator;
+pub mod procs;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
