@@ -341,7 +341,7 @@ impl Tracker {
             }));
         };
         let name = &line[..colon];
-        if !name.iter().copied().all(is_tchar) {
+        if name.is_empty() || !name.iter().copied().all(is_tchar) {
             return Err(Violation::Malformed("a header name that is not a token"));
         }
         let value = trim(&line[colon + 1..]);
@@ -585,6 +585,20 @@ mod tests {
         // Tabs and bytes above ASCII are fine in values.
         let fine = b"GET / HTTP/1.1\r\nX:\ta \xc3\xa9\r\n\r\n";
         assert_eq!(all_ways(fine), [(fine.len(), Ok(Event::RequestEnd))]);
+    }
+
+    #[test]
+    fn a_header_line_has_a_name() {
+        // An empty name is not a token. Found by the framing fuzz target.
+        for bytes in [
+            &b"GET / HTTP/1.1\r\n: 5\r\n\r\n"[..],
+            b"POST / HTTP/1.1\r\n:Content-Length: 5\r\n\r\nhello",
+        ] {
+            match refused(bytes) {
+                Violation::Malformed(m) => assert!(m.contains("not a token"), "{m}"),
+                other => panic!("{other:?}"),
+            }
+        }
     }
 
     #[test]
