@@ -1,157 +1,24 @@
 // End to end: the built dashboard in Debian's Chromium (playwright-core, no downloaded browser)
-// against `sense-pulse run --sim`, started here on a free port and stopped at the end.
+// against `sense-pulse run --sim`, started by the harness on a free port and stopped at the end.
 //
 //   SENSE_PULSE_BIN=target/debug/sense-pulse npm run e2e     (after npm run build)
 //
 // Screenshots at desktop and phone widths go to artifacts/screenshots/ at the repo root.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { DESKTOP, PHONE, Stack, assertFits, assertLabelled, hlsChunk, live, shot, waitFor } from './harness.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const repo = resolve(here, '../..');
-const bin = resolve(repo, process.env.SENSE_PULSE_BIN ?? 'target/debug/sense-pulse');
-const build = resolve(here, '../build');
-const shots = resolve(repo, 'artifacts/screenshots');
-const browserPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
-
-const DESKTOP = { width: 1280, height: 900 };
-
-/** The hls.js chunk's file, from the build's manifest: it must load only for the stream. */
-function hlsChunk() {
-	const manifest = JSON.parse(readFileSync(resolve(here, '../.svelte-kit/output/client/.vite/manifest.json'), 'utf8'));
-	const key = Object.keys(manifest).find((k) => k.includes('node_modules/hls.js'));
-	assert.ok(key, 'hls.js is in the build');
-	return manifest[key].file;
-}
-const PHONE = { width: 360, height: 740 };
-
-let server;
-let serverLog = '';
-let base;
-let hlsDir;
-let browser;
-
-function freePort() {
-	return new Promise((ok, fail) => {
-		const s = createServer();
-		s.on('error', fail);
-		s.listen(0, '127.0.0.1', () => {
-			const { port } = s.address();
-			s.close(() => ok(port));
-		});
-	});
-}
-
-async function waitFor(fn, what, timeoutMs = 20_000, everyMs = 100) {
-	const end = Date.now() + timeoutMs;
-	let last;
-	while (Date.now() < end) {
-		try {
-			const v = await fn();
-			if (v) return v;
-		} catch (e) {
-			last = e;
-		}
-		await new Promise((r) => setTimeout(r, everyMs));
-	}
-	throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ''}`);
-}
-
-/** JSON from the gateway (with the session cookie once auth is on). */
-let cookie = '';
-async function api(path, init = {}) {
-	const headers = { 'content-type': 'application/json', ...(cookie ? { cookie } : {}) };
-	const r = await fetch(base + path, { ...init, headers: { ...headers, ...init.headers } });
-	const body = await r.json().catch(() => null);
-	return { status: r.status, body };
-}
-
-/** A page that fails the test on any uncaught error in the app. */
-async function open(path, viewport = DESKTOP, colorScheme = 'dark') {
-	const context = await browser.newContext({ viewport, colorScheme });
-	const page = await context.newPage();
-	const errors = [];
-	page.on('pageerror', (e) => errors.push(e.message));
-	page.on('console', (m) => m.type() === 'error' && !/Failed to load resource/.test(m.text()) && errors.push(m.text()));
-	await page.goto(base + path);
-	return { page, context, errors };
-}
-
-async function live(page) {
-	await page.locator('[data-testid="connection"][data-state="open"]').waitFor({ timeout: 15_000 });
-}
-
-async function shot(page, name) {
-	await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
-}
-
-/** No horizontal scrolling (the phone check). */
-async function assertFits(page, width) {
-	const scroll = await page.evaluate(() => document.documentElement.scrollWidth);
-	assert.ok(scroll <= width, `page is ${scroll}px wide at ${width}px`);
-}
-
-/** Every control has an accessible name. */
-async function assertLabelled(page) {
-	const unnamed = await page.evaluate(() =>
-		[...document.querySelectorAll('button, input, select, textarea, a[href]')]
-			.filter((el) => el.offsetParent !== null || el.getClientRects().length)
-			.filter((el) => {
-				if (el.getAttribute('aria-label') || el.getAttribute('aria-labelledby')) return false;
-				if (el.labels && el.labels.length) return false;
-				if (el.closest('label')) return false;
-				return !(el.textContent ?? '').trim() && !el.getAttribute('title');
-			})
-			.map((el) => el.outerHTML.slice(0, 120))
-	);
-	assert.deepEqual(unnamed, [], 'controls without an accessible name');
-}
+/** The stack every test here shares: `run --sim` on the in-process bus. */
+let stack;
+const api = (path, init) => stack.api(path, init);
+const open = (path, viewport, colorScheme) => stack.open(path, viewport, colorScheme);
 
 before(async () => {
-	assert.ok(existsSync(bin), `no sense-pulse binary at ${bin} (cargo build -p sense-pulse, or set SENSE_PULSE_BIN)`);
-	assert.ok(existsSync(join(build, 'index.html')), 'the dashboard is not built (npm run build)');
-	mkdirSync(shots, { recursive: true });
-	hlsDir = mkdtempSync(join(tmpdir(), 'sense-e2e-hls-'));
-	const port = await freePort();
-	base = `http://127.0.0.1:${port}`;
-	server = spawn(bin, ['run', '--sim', '--listen', `127.0.0.1:${port}`], {
-		cwd: repo,
-		env: { ...process.env, FRONTEND_DIR: build, HLS_OUTPUT_DIR: hlsDir, LOG_LEVEL: 'warn' },
-		stdio: ['ignore', 'pipe', 'pipe']
-	});
-	server.stdout.on('data', (d) => (serverLog += d));
-	server.stderr.on('data', (d) => (serverLog += d));
-	server.on('exit', (code) => (serverLog += `\n[sense-pulse exited ${code}]`));
-	await waitFor(async () => (await fetch(`${base}/health`)).ok, 'the gateway /health', 60_000, 200);
-	// Every scheduled source has polled once.
-	await waitFor(async () => {
-		const { body } = await api('/api/sources');
-		return ['sensors', 'co2', 'system', 'weather', 'pihole', 'tailscale'].every(
-			(s) => body?.[s]?.status && Object.keys(body[s].readings).length
-		);
-	}, 'the first poll of every source', 60_000, 250);
-	browser = await chromium.launch({ executablePath: browserPath, args: ['--no-sandbox'] });
+	stack = await Stack.start();
 });
 
 after(async () => {
-	await browser?.close();
-	if (server && server.exitCode === null) {
-		server.kill('SIGTERM');
-		await Promise.race([
-			new Promise((r) => server.once('exit', r)),
-			new Promise((r) => setTimeout(r, 5000))
-		]);
-		if (server.exitCode === null) server.kill('SIGKILL');
-	}
-	if (hlsDir) rmSync(hlsDir, { recursive: true, force: true });
-	if (process.exitCode && serverLog) console.log(serverLog.slice(-4000));
+	await stack?.stop();
 });
 
 describe('dashboard', () => {
