@@ -85,8 +85,10 @@ pub struct SourcesDelta<'a> {
     pub removed: Vec<&'a str>,
 }
 
-/// The longest a delta client waits for a message while the connection is alive.
-pub const DELTA_KEEPALIVE_S: u64 = 10;
+/// The longest a delta client waits for a message while the connection is alive. Short, so a
+/// dashboard notices a dead connection (Wi-Fi gone, the Pi unplugged: no `close` ever comes)
+/// within 5 s; an empty message is some 80 bytes.
+pub const DELTA_KEEPALIVE_S: u64 = 2;
 
 /// Every error reply: what went wrong, and for a refused config write the field at fault.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -259,4 +261,21 @@ pub struct Session {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub problem: Option<String>,
+    /// **[ours]** Present when the sources run on simulated hardware and services
+    /// (`sense-pulse run --sim`): the dashboard says so, and what the settings do meanwhile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub simulated: Option<Simulation>,
+}
+
+/// **[ours]** What a simulated stack (`--sim`) runs instead of the configured devices and
+/// services. Weather, Pi-hole, Tailscale and the camera answer from simulators inside Sense
+/// Pulse whatever address is configured (nothing configured is contacted), the Sense HAT is a
+/// simulated one, and the Aranet4 monitors are those of a simulated radio.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Simulation {
+    /// The monitors the simulated radio has. With none configured, these are the ones read;
+    /// a configured monitor that is not among them is never heard.
+    pub aranet4: Vec<sense_bus::config::Aranet4Sensor>,
 }

@@ -30,8 +30,14 @@ use crate::api::{BusHealth, BusState};
 
 /// How often every source is re-read from the bus, besides the `data:{id}` notices.
 pub const RECONCILE: Duration = Duration::from_secs(5);
-/// How often the bus is pinged: a hung Redis is noticed within this plus the bus's timeout.
-pub const HEALTH_CHECK: Duration = Duration::from_secs(2);
+/// How often the bus is pinged: a Redis that went away is noticed within this plus
+/// [`PING_TIMEOUT`], and one that came back within this (the dashboard promises to say either
+/// within 5 s).
+pub const HEALTH_CHECK: Duration = Duration::from_secs(1);
+/// How long the health check's ping may take before the bus counts as down: shorter than the
+/// bus's own operation timeout (3 s), since a Redis that went away is not refused but retried by
+/// the connection manager until that timeout. A PING on a live Redis takes well under 1 ms.
+pub const PING_TIMEOUT: Duration = Duration::from_millis(1500);
 /// Log entries kept for `/ws/logs` clients that connect later.
 pub const LOG_HISTORY: usize = keys::LOGS_KEPT;
 /// Log entries a `/ws/logs` client may be behind before it skips to the newest.
@@ -109,7 +115,7 @@ impl Hub {
         if came_back {
             tracing::info!("the data bus answers again");
         }
-        self.update(|s, _| s.set_bus(result));
+        self.update(|s, now| s.set_bus(result, now));
     }
 
     /// Wakes on each change of the sources or the bus state.

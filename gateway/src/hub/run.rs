@@ -10,7 +10,7 @@ use sense_bus::{SourceId, Subscription, Topic};
 use serde_json::Value as Json;
 use tokio_util::sync::CancellationToken;
 
-use super::{HEALTH_CHECK, LOG_HISTORY, RECONCILE};
+use super::{HEALTH_CHECK, LOG_HISTORY, PING_TIMEOUT, RECONCILE};
 use crate::state::{LOGS_CHANNEL, LOGS_KEY, Shared};
 
 /// Re-reads every source; a bus that does not answer is said to be down.
@@ -94,7 +94,13 @@ pub async fn run(shared: Rc<Shared>, shutdown: CancellationToken) {
             () = shutdown.cancelled() => break,
             _ = health.tick() => {
                 let was_up = shared.hub.bus_up();
-                let result = shared.bus.ping().await.map_err(|e| e.to_string());
+                let result = match tokio::time::timeout(PING_TIMEOUT, shared.bus.ping()).await {
+                    Ok(answer) => answer.map_err(|e| e.to_string()),
+                    Err(_) => Err(format!(
+                        "Redis did not answer a ping within {} s",
+                        PING_TIMEOUT.as_secs_f32()
+                    )),
+                };
                 let up = result.is_ok();
                 shared.hub.set_bus(result);
                 // Back: what was published meanwhile is read now, not at its next poll.
