@@ -1,9 +1,16 @@
 //! What is true now: every source's readings and status as last read from the bus, with the
 //! moment Redis expires each, and the bus's own state. Kept in memory so requests never wait on
 //! Redis; serialised once per change, not per request.
+//!
+//! A value goes when Redis expires it, not sooner: one that Redis no longer holds before its time
+//! (Redis restarted empty, or lost its data) is kept until then, as a Redis that saved its data
+//! would have kept it, so the dashboard shows every source's last reading while the sources write
+//! again. The time the bus was down does not count against a value's life: the sources could not
+//! write meanwhile.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
+use std::time::Duration;
 
 use sense_bus::store::{SourceLife, SourceSnapshot};
 use sense_bus::{Ttl, unix_now};
@@ -17,6 +24,16 @@ fn deadline(ttl: Ttl, now: Instant) -> Option<Instant> {
         Ttl::Expires(left) => Some(now + left),
         Ttl::Persistent | Ttl::Missing => None,
     }
+}
+
+/// A value missing from Redis less than this before its deadline went by itself (the gateway's
+/// deadline is a round trip later than Redis's own); one missing sooner was lost.
+const LOST_MARGIN: Duration = Duration::from_secs(1);
+
+/// The life left to a value kept past its loss from Redis, if it was lost (rather than expired).
+fn left_if_lost(at: Option<Instant>, now: Instant) -> Option<Ttl> {
+    at.filter(|at| *at > now + LOST_MARGIN)
+        .map(|at| Ttl::Expires(at - now))
 }
 
 #[derive(Debug)]
@@ -52,6 +69,39 @@ impl Entry {
             .chain(self.status_expiry)
             .min()
     }
+
+    /// Adds to `life` (what Redis holds of this source now) the values Redis lost before their
+    /// time, with the life they had left.
+    fn keep_lost(&self, life: &mut SourceLife, now: Instant) {
+        for (sensor, reading) in &self.snapshot.readings {
+            if life.snapshot.readings.contains_key(sensor) {
+                continue;
+            }
+            if let Some(ttl) = left_if_lost(self.reading_expiry.get(sensor).copied(), now) {
+                life.snapshot
+                    .readings
+                    .insert(sensor.clone(), reading.clone());
+                life.reading_ttls.insert(sensor.clone(), ttl);
+            }
+        }
+        if life.snapshot.status.is_none()
+            && let Some(status) = &self.snapshot.status
+            && let Some(ttl) = left_if_lost(self.status_expiry, now)
+        {
+            life.snapshot.status = Some(status.clone());
+            life.status_ttl = Some(ttl);
+        }
+    }
+
+    /// Moves every deadline `by` later.
+    fn postpone(&mut self, by: Duration) {
+        for at in self.reading_expiry.values_mut() {
+            *at += by;
+        }
+        if let Some(at) = &mut self.status_expiry {
+            *at += by;
+        }
+    }
 }
 
 /// What a `/ws/sources?mode=delta` client was last sent.
@@ -66,6 +116,8 @@ pub struct DeltaCursor {
 pub struct Snapshot {
     sources: BTreeMap<String, Entry>,
     bus: BusState,
+    /// When the bus went down, while it is.
+    down_at: Option<Instant>,
     version: u64,
     /// `GET /api/sources`'s body, built on first use after a change.
     contract_json: Option<Rc<[u8]>>,
@@ -80,6 +132,7 @@ impl Default for Snapshot {
                 since: unix_now(),
                 error: None,
             },
+            down_at: None,
             version: 0,
             contract_json: None,
         }
@@ -115,8 +168,9 @@ impl Snapshot {
         self.version
     }
 
-    /// Says whether the bus answers; returns whether that changed anything.
-    pub fn set_bus(&mut self, result: Result<(), String>) -> bool {
+    /// Says whether the bus answers at `now`; returns whether that changed anything. When it
+    /// answers again, every value's deadline moves by the time it did not.
+    pub fn set_bus(&mut self, result: Result<(), String>, now: Instant) -> bool {
         let state = if result.is_ok() {
             BusHealth::Up
         } else {
@@ -131,6 +185,19 @@ impl Snapshot {
         } else {
             unix_now()
         };
+        match state {
+            BusHealth::Down => {
+                self.down_at.get_or_insert(now);
+            }
+            BusHealth::Up => {
+                if let Some(down_at) = self.down_at.take() {
+                    let down_for = now.saturating_duration_since(down_at);
+                    for entry in self.sources.values_mut() {
+                        entry.postpone(down_for);
+                    }
+                }
+            }
+        }
         self.bus = BusState {
             state,
             since,
@@ -143,9 +210,12 @@ impl Snapshot {
         true
     }
 
-    /// Puts in what the bus holds for one source, read at `now` (nothing: the source is gone).
-    /// Returns whether anything a client sees changed.
-    pub fn put_source(&mut self, id: &str, life: SourceLife, now: Instant) -> bool {
+    /// Puts in what the bus holds for one source, read at `now` (nothing: the source is gone),
+    /// keeping what Redis lost before its time. Returns whether anything a client sees changed.
+    pub fn put_source(&mut self, id: &str, mut life: SourceLife, now: Instant) -> bool {
+        if let Some(old) = self.sources.get(id) {
+            old.keep_lost(&mut life, now);
+        }
         if life.is_empty() {
             if self.sources.remove(id).is_some() {
                 self.changed();
@@ -313,9 +383,7 @@ impl Snapshot {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
-    use sense_bus::model::{Reading, Value};
+    use sense_bus::model::{Reading, Status, Value};
     use serde_json::Value as Json;
 
     use super::*;
@@ -386,17 +454,20 @@ mod tests {
         let mut s = Snapshot::default();
         s.put_source("weather", read("weather_temp", 18.0, Ttl::Persistent), now);
         let before = s.version();
-        assert!(s.set_bus(Err("connection refused".into())));
+        assert!(s.set_bus(Err("connection refused".into()), now));
         assert!(s.version() > before);
         let body = json(&s.contract_json());
         assert_eq!(body["weather"]["bus"]["state"], "down");
         assert_eq!(body["weather"]["bus"]["error"], "connection refused");
         assert_eq!(body["weather"]["readings"]["weather_temp"]["value"], 18.0);
         let since = s.bus().since;
-        assert!(s.set_bus(Err("timed out".into())), "a new cause is news");
+        assert!(
+            s.set_bus(Err("timed out".into()), now),
+            "a new cause is news"
+        );
         assert_eq!(s.bus().since, since, "still down since the first failure");
-        assert!(s.set_bus(Ok(())));
-        assert!(!s.set_bus(Ok(())));
+        assert!(s.set_bus(Ok(()), now));
+        assert!(!s.set_bus(Ok(()), now));
     }
 
     #[test]
@@ -428,5 +499,89 @@ mod tests {
         assert_eq!(s.delta(&mut cursor), None, "a keep-alive moves no cursor");
         assert_eq!(idle["sources"], serde_json::json!({}));
         assert_eq!(idle["removed"], serde_json::json!([]));
+    }
+
+    fn status(ttl: Ttl) -> (Status, Ttl) {
+        (Status::new("weather"), ttl)
+    }
+
+    #[test]
+    fn values_redis_lost_are_kept_until_they_were_due() {
+        let now = Instant::now();
+        let mut s = Snapshot::default();
+        let mut life = read("weather_temp", 18.0, Ttl::Expires(Duration::from_secs(600)));
+        let (st, ttl) = status(Ttl::Expires(Duration::from_secs(900)));
+        life.snapshot.status = Some(st);
+        life.status_ttl = Some(ttl);
+        s.put_source("weather", life, now);
+        // Redis restarted empty: a full read finds nothing of weather.
+        let later = now + Duration::from_secs(5);
+        assert!(
+            !s.put_all(BTreeMap::new(), later),
+            "nothing a client sees changed"
+        );
+        let kept = s.source("weather").expect("kept");
+        assert_eq!(
+            kept.readings["weather_temp"].value,
+            Value::Float(18.0),
+            "the last reading stays"
+        );
+        assert!(kept.status.is_some(), "and so does the status");
+        // Until it would have expired in Redis.
+        assert_eq!(s.next_expiry(), Some(now + Duration::from_secs(600)));
+        assert!(s.expire(now + Duration::from_secs(600)));
+        assert!(s.source("weather").unwrap().readings.is_empty());
+        // The source writes again: its values replace the kept ones.
+        let mut fresh = read("weather_temp", 19.0, Ttl::Expires(Duration::from_secs(600)));
+        fresh.snapshot.status = Some(Status::new("weather"));
+        fresh.status_ttl = Some(Ttl::Expires(Duration::from_secs(900)));
+        assert!(s.put_source("weather", fresh, later));
+        assert_eq!(
+            s.source("weather").unwrap().readings["weather_temp"].value,
+            Value::Float(19.0)
+        );
+    }
+
+    #[test]
+    fn values_that_expired_in_redis_are_not_kept() {
+        let now = Instant::now();
+        let mut s = Snapshot::default();
+        s.put_source(
+            "system",
+            read("cpu_percent", 3.0, Ttl::Expires(Duration::from_secs(60))),
+            now,
+        );
+        // Read a moment before the gateway's own deadline: Redis expired it first.
+        let almost = now + Duration::from_millis(59_500);
+        assert!(s.put_all(BTreeMap::new(), almost));
+        assert!(s.source("system").is_none());
+        // A key without a deadline that vanished is gone too (nothing says it was lost).
+        s.put_source("a", read("x", 1.0, Ttl::Persistent), now);
+        assert!(s.put_source("a", SourceLife::default(), now));
+        assert!(s.source("a").is_none());
+    }
+
+    #[test]
+    fn the_time_the_bus_was_down_does_not_count_against_a_value() {
+        let now = Instant::now();
+        let mut s = Snapshot::default();
+        s.put_source(
+            "system",
+            read("cpu_percent", 3.0, Ttl::Expires(Duration::from_secs(60))),
+            now,
+        );
+        s.set_bus(
+            Err("connection refused".into()),
+            now + Duration::from_secs(10),
+        );
+        // Down for 100 s, past the reading's deadline: back, it has the 50 s it had left.
+        let back = now + Duration::from_secs(110);
+        s.set_bus(Ok(()), back);
+        assert_eq!(s.next_expiry(), Some(back + Duration::from_secs(50)));
+        // Redis came back empty: the reading stays until then.
+        assert!(!s.put_all(BTreeMap::new(), back));
+        assert!(!s.expire(back + Duration::from_secs(49)));
+        assert!(s.expire(back + Duration::from_secs(50)));
+        assert!(s.source("system").is_none());
     }
 }
