@@ -392,6 +392,79 @@ async fn redis_going_away_is_said_the_last_values_stay_and_recovery_needs_no_res
     assert!(Path::new(&run.dir).exists());
 }
 
+#[tokio::test]
+async fn a_redis_that_comes_back_empty_has_every_source_written_again_within_3s() {
+    let mut server = RedisServer::start();
+    // co2 listens 1 s (not 10) for the simulated monitor that is out of range.
+    let run = Run::start_with(&server, "empty", &[("ARANET4_TIMEOUT", "1")]).await;
+    const SOURCES: [&str; 6] = ["sensors", "co2", "system", "weather", "pihole", "tailscale"];
+    let before = run
+        .wait_for("/api/sources", Duration::from_secs(30), |s| {
+            SOURCES.iter().all(|id| {
+                s[id]["status"].is_object()
+                    && s[id]["readings"].as_object().is_some_and(|r| !r.is_empty())
+            }) && s["sensors"]["readings"]["temperature_compensated"]["value"].is_number()
+        })
+        .await;
+    let bus = sense_bus::Bus::connect(
+        &server.url(),
+        sense_bus::ConnectOptions::FailAfter(Duration::from_secs(5)),
+    )
+    .await
+    .unwrap();
+
+    server.restart(); // empty, as after a crash without persistence
+    let back = Instant::now();
+    let mut took = std::collections::BTreeMap::new();
+    while took.len() < SOURCES.len() {
+        for id in SOURCES {
+            if took.contains_key(id) {
+                continue;
+            }
+            let status = bus.get(&format!("status:{id}")).await.ok().flatten();
+            // The compensated temperature needs system's CPU temperature: both must be back.
+            let complete = id != "sensors"
+                || bus
+                    .get("source:sensors:temperature_compensated")
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_some_and(|r| !r.contains("\"value\":null"));
+            if status.is_some() && complete {
+                took.insert(id, back.elapsed());
+            }
+        }
+        assert!(
+            back.elapsed() < Duration::from_secs(10),
+            "still missing after 10 s: {:?} (back: {took:?}); `run` said:\n{}",
+            SOURCES
+                .iter()
+                .filter(|id| !took.contains_key(*id))
+                .collect::<Vec<_>>(),
+            run.output()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!("written again after Redis came back empty: {took:?}");
+    for (id, t) in &took {
+        // Weather polls every 300 s: without the orchestrator's look for lost statuses it would
+        // have waited up to that long.
+        assert!(*t < Duration::from_secs(3), "{id} took {t:?}");
+    }
+    // Meanwhile the gateway kept every source's last values (the data bus said it was down, or
+    // they were lost before their time), and has the fresh ones now.
+    let now = run.get("/api/sources").await;
+    let now = json_of(&now);
+    for id in SOURCES {
+        assert!(now[id]["status"].is_object(), "{id}: {now}");
+    }
+    assert!(
+        now["weather"]["readings"]["weather_temp"]["timestamp"].as_f64()
+            > before["weather"]["readings"]["weather_temp"]["timestamp"].as_f64(),
+        "weather polled again"
+    );
+}
+
 /// The gateway's `sense_gateway_websocket_dropped_total` and `…_clients` from `/metrics`.
 async fn websocket_metrics(run: &Run) -> (u64, u64) {
     let text = run.get("/metrics").await.text();

@@ -36,6 +36,13 @@ use crate::Env;
 pub const WRITE_RETRY: Duration = Duration::from_secs(1);
 /// How often a resident source checks the bus between polls.
 pub const BUS_CHECK: Duration = Duration::from_secs(1);
+/// A resident source whose poll lacked one of its inputs (another source's reading not in Redis
+/// yet: the `system` source's first poll at start, or Redis came back empty) polls again this
+/// soon instead of a whole interval later, up to [`INPUT_RETRIES`] times in a row: the Sense
+/// HAT's compensated temperature then follows the CPU temperature within a second or two.
+pub const INPUT_RETRY: Duration = Duration::from_secs(1);
+/// See [`INPUT_RETRY`]; after these, an input that stays missing waits for the usual interval.
+pub const INPUT_RETRIES: u32 = 10;
 
 /// The runner's own memory between runs (in `state:{id}` under `runner`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -281,6 +288,8 @@ impl<S: Source> Runner<S> {
         let woken = self.wake.clone();
         let mut changes: Option<Subscription> = None;
         let mut bus_down = false;
+        let mut input_retries = 0;
+        let status_key = keys::status(S::ID.as_str());
         tracing::info!(source = %S::ID, bus = %self.bus.describe(), "running");
         while !shutdown.is_cancelled() {
             if changes.is_none() {
@@ -298,7 +307,12 @@ impl<S: Source> Runner<S> {
             if let Some(e) = &report.status.last_error {
                 tracing::warn!(source = %S::ID, error = %e, "poll failed");
             }
-            let next_poll = Instant::now() + self.interval();
+            let missing_input = S::INPUTS
+                .iter()
+                .any(|(source, sensor)| self.inputs.get(*source, sensor).is_none());
+            let quick = missing_input && !bus_down && input_retries < INPUT_RETRIES;
+            input_retries = if missing_input { input_retries + 1 } else { 0 };
+            let next_poll = Instant::now() + if quick { INPUT_RETRY } else { self.interval() };
             let mut pending = Some(batch);
             loop {
                 if let Some(batch) = &pending {
@@ -327,15 +341,21 @@ impl<S: Source> Runner<S> {
                         if Instant::now() >= next_poll { break }
                         // Between polls, watch the bus: a Redis that comes back (empty,
                         // perhaps) gets this source's readings at once, not at its next poll.
+                        // The status is what is looked at: a Redis restarted between two looks
+                        // (never seen down) has lost it too.
                         if pending.is_none() {
-                            match self.bus.ping().await {
+                            match self.bus.get(&status_key).await {
                                 Err(e) if !bus_down => {
                                     bus_down = true;
                                     tracing::warn!(source = %S::ID, error = %e, "the bus does not answer; polling again as soon as it does");
                                 }
-                                Ok(()) if bus_down => {
+                                Ok(_) if bus_down => {
                                     bus_down = false;
                                     tracing::info!(source = %S::ID, "bus is back; polling now");
+                                    break;
+                                }
+                                Ok(None) => {
+                                    tracing::info!(source = %S::ID, "its status is gone from Redis (restarted empty?); polling now");
                                     break;
                                 }
                                 _ => {}

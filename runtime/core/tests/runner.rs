@@ -313,6 +313,107 @@ async fn a_resident_source_polls_again_when_its_config_changes_and_stops_on_canc
         .unwrap();
 }
 
+/// A source that needs another source's reading (as the Sense HAT needs `system:cpu_temp`).
+#[derive(Clone, Default)]
+struct NeedsCpu {
+    polls: Arc<AtomicU32>,
+    with_input: Arc<AtomicU32>,
+}
+
+impl Source for NeedsCpu {
+    const ID: SourceId = SourceId::Sensors;
+    const SECTIONS: &'static [SectionName] = &[];
+    const INPUTS: &'static [(SourceId, &'static str)] = &[(SourceId::System, "cpu_temp")];
+    type State = Remembered;
+
+    async fn poll(
+        &mut self,
+        context: PollContext<'_>,
+        _state: &mut Remembered,
+    ) -> Result<PollOutput, PollError> {
+        self.polls.fetch_add(1, Ordering::SeqCst);
+        let cpu = context.inputs.number(SourceId::System, "cpu_temp");
+        if cpu.is_some() {
+            self.with_input.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(PollOutput::complete(vec![Measurement::new(
+            "temperature_compensated".into(),
+            cpu.map_or(Value::Null, Value::Float),
+            Some(Unit::CELSIUS),
+        )]))
+    }
+}
+
+// Virtual time, memory bus.
+#[tokio::test(start_paused = true)]
+async fn a_resident_source_missing_an_input_polls_again_within_a_second_not_an_interval() {
+    let bus = Bus::memory();
+    bus.set("config:schedule", r#"{"sensors": 300}"#, None)
+        .await
+        .unwrap();
+    let source = NeedsCpu::default();
+    let shutdown = CancellationToken::new();
+    let started = tokio::time::Instant::now();
+    let task = tokio::spawn(
+        Runner::new(bus.clone(), source.clone(), no_env()).run_resident(shutdown.clone()),
+    );
+    wait_until("the first poll", Duration::from_secs(2), async || {
+        source.polls.load(Ordering::SeqCst) >= 1
+    })
+    .await;
+    // The other source writes its reading a moment later (its first poll).
+    bus.set(
+        "source:system:cpu_temp",
+        r#"{"value": 52.0, "unit": "C", "timestamp": 1708000000.0}"#,
+        None,
+    )
+    .await
+    .unwrap();
+    wait_until(
+        "a poll with the input",
+        Duration::from_secs(3),
+        async || source.with_input.load(Ordering::SeqCst) >= 1,
+    )
+    .await;
+    assert!(
+        started.elapsed() <= Duration::from_secs(2),
+        "with the input after {:?}, not the 300 s interval",
+        started.elapsed()
+    );
+    // Once it has it, the interval is back: no more polls for a while.
+    let polls = source.polls.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert_eq!(source.polls.load(Ordering::SeqCst), polls);
+
+    // An input that never comes is asked for a few times, then at the interval.
+    let lonely = NeedsCpu::default();
+    let other = Bus::memory();
+    let task2 = tokio::spawn(
+        Runner::new(other.clone(), lonely.clone(), no_env()).run_resident(shutdown.clone()),
+    );
+    let quick = 1 + sense_runtime::runner::INPUT_RETRIES;
+    tokio::time::sleep(Duration::from_millis(12_500)).await;
+    assert_eq!(
+        lonely.polls.load(Ordering::SeqCst),
+        quick,
+        "the first poll and its quick retries"
+    );
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    assert_eq!(
+        lonely.polls.load(Ordering::SeqCst),
+        quick,
+        "then the 30 s interval"
+    );
+
+    shutdown.cancel();
+    for t in [task, task2] {
+        tokio::time::timeout(Duration::from_secs(2), t)
+            .await
+            .expect("stops promptly")
+            .unwrap();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resident_source_survives_redis_going_away_and_writes_within_5s_of_its_return() {
     let mut server = RedisServer::start();

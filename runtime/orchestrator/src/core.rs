@@ -38,6 +38,10 @@ pub const CO2_MARGIN: Duration = Duration::from_secs(15);
 /// A resident source that ran this long before ending starts its back-off afresh.
 const STABLE_RUN: Duration = Duration::from_secs(60);
 
+/// How long the schedule's look for lost statuses may wait on the bus: while Redis is away, the
+/// look fails at this rather than holding the schedule for the bus's own timeout.
+const LOST_CHECK_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// One run, for the health payload.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct RunRecord {
@@ -106,6 +110,11 @@ struct SourceState {
     /// a Redis that comes back empty (no `status:{id}` until the next poll) does not make a
     /// healthy source look overdue.
     last_ok: Option<f64>,
+    /// Whether `status:{id}` is believed to be in Redis: seen there, or written by a run that
+    /// ended (see [`Core::lost_statuses`]).
+    status_seen: bool,
+    /// A lost status was acted on: no other loss is counted until it is seen in Redis again.
+    awaiting_status: bool,
 }
 
 /// A long-running service (the camera, a resident source) while it runs.
@@ -373,6 +382,10 @@ impl<L: Launcher> Core<L> {
             if record.outcome == "ok" {
                 s.last_ok = Some(record.ended_at);
             }
+            // A poll that ran (exit 0, or 1 with its error status) wrote its status.
+            if job.mode == JobMode::Poll && matches!(outcome.end, RunEnd::Exited(0 | 1)) {
+                s.status_seen = true;
+            }
             s.last_run = Some(record.clone());
         }
         self.changed.notify_one();
@@ -471,12 +484,68 @@ impl<L: Launcher> Core<L> {
                     })
                     .collect()
             };
+            let mut due = due;
+            for id in self.lost_statuses().await {
+                if !due.contains(&id) {
+                    tracing::info!(source = %id, "its status is gone from Redis (restarted empty?); polling it now");
+                    due.push(id);
+                }
+            }
             for id in due {
                 if self.try_start(Job::poll(id)).is_none() {
                     tracing::debug!(source = %id, "due but still running; not started again");
                 }
             }
         }
+    }
+
+    /// The scheduled sources whose `status:{id}` was in Redis and no longer is: Redis restarted
+    /// empty or lost its data (every poll writes the status, and it outlives three intervals).
+    /// They are polled at once, so their readings are back within a second or two instead of at
+    /// their next turn (five minutes for weather). A source is counted once per loss: until its
+    /// status is seen in Redis again it is not counted again (so a run whose status never shows,
+    /// e.g. a source container on another Redis, is not restarted every tick). Nothing while the
+    /// bus is down.
+    pub(crate) async fn lost_statuses(&self) -> Vec<SourceId> {
+        let idle: Vec<SourceId> = {
+            let st = self.state();
+            self.options
+                .scheduled
+                .iter()
+                .copied()
+                .filter(|id| st.sources.get(id).is_some_and(|s| s.running.is_none()))
+                .collect()
+        };
+        if idle.is_empty() {
+            return Vec::new();
+        }
+        let keys: Vec<String> = idle.iter().map(|id| keys::status(id.as_str())).collect();
+        let Ok(Ok(statuses)) = tokio::time::timeout(LOST_CHECK_TIMEOUT, self.bus.mget(&keys)).await
+        else {
+            return Vec::new();
+        };
+        let mut st = self.state();
+        let mut lost = Vec::new();
+        for (id, status) in idle.into_iter().zip(statuses) {
+            let Some(s) = st.sources.get_mut(&id) else {
+                continue;
+            };
+            // A run started meanwhile writes its own status.
+            if s.running.is_some() {
+                continue;
+            }
+            if status.is_some() {
+                s.status_seen = true;
+                s.awaiting_status = false;
+            } else {
+                if s.status_seen && !s.awaiting_status {
+                    s.awaiting_status = true;
+                    lost.push(id);
+                }
+                s.status_seen = false;
+            }
+        }
+        lost
     }
 
     /// Handles `config:changed` and `stream:ended`.
