@@ -357,10 +357,7 @@ impl Display {
         if event.action != Action::Pressed {
             return;
         }
-        if self.sleeping {
-            self.sleeping = false;
-            self.woken = true;
-            self.cycle = Cycle::Waiting;
+        if self.wake() {
             return;
         }
         match event.direction {
@@ -414,6 +411,18 @@ impl Display {
                 };
             }
         }
+    }
+
+    /// Command (and any joystick press): while asleep, wakes for one cycle with fresh data,
+    /// then sleeps again until the sleep hours end. Whether it was asleep.
+    pub fn wake(&mut self) -> bool {
+        if !self.sleeping {
+            return false;
+        }
+        self.sleeping = false;
+        self.woken = true;
+        self.cycle = Cycle::Waiting;
+        true
     }
 
     /// Command: scrolls `text` once in `colour`, interrupting the cycle; afterwards the

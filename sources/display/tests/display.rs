@@ -416,6 +416,26 @@ fn a_press_while_asleep_wakes_for_one_cycle() {
 }
 
 #[test]
+fn wake_shows_one_cycle_while_asleep_and_does_nothing_awake() {
+    let mut d = Display::new(Settings::default());
+    assert!(!d.wake(), "not asleep: nothing to do");
+    d.tick(at(0), true);
+    assert_eq!(d.mode(), Mode::Sleeping);
+    assert!(d.wake());
+    assert!(d.wants_data(at(1000)));
+    d.start_cycle(&sensehat_only(20.0), at(1000));
+    let t = d.tick(at(1000), true);
+    assert_eq!((t.mode, t.frame), (Mode::Icon, Some(icons::THERMOMETER)));
+    let mut now = t.next;
+    let mut t = d.tick(now, true);
+    while t.mode == Mode::Scrolling {
+        now = t.next;
+        t = d.tick(now, true);
+    }
+    assert_eq!(t.mode, Mode::Sleeping, "asleep again after the cycle");
+}
+
+#[test]
 fn joystick_skips_replays_and_pauses() {
     let mut d = Display::new(Settings::default());
     d.start_cycle(&full(), at(0));

@@ -43,6 +43,7 @@ pub const ACTIONS: &[&str] = &[
     "show_text",
     "set_pixels",
     "set_low_light",
+    "wake",
 ];
 
 /// Display settings from the config section.
@@ -302,6 +303,17 @@ impl Panel {
                 }
                 None => CommandResponse::error(id, "enabled must be true or false"),
             },
+            "wake" => {
+                let woke = self.display.wake();
+                ok(json!({
+                    "woken": woke,
+                    "message": if woke {
+                        "Awake for one cycle; it sleeps again after it"
+                    } else {
+                        "The display is not sleeping"
+                    },
+                }))
+            }
             other => CommandResponse::error(
                 id,
                 format!(
