@@ -58,6 +58,9 @@ pub struct GatewayOptions {
     pub env: fn(&str) -> Option<String>,
     /// Where the last valid settings are kept across restarts (`STATE_DIR`); `None`: in memory.
     pub state_dir: Option<PathBuf>,
+    /// What the sources simulate (`sense-pulse run --sim`), told to the dashboard in
+    /// `GET /api/session`; `None`: real hardware, or not known to this gateway.
+    pub simulated: Option<crate::api::Simulation>,
 }
 
 /// The sign-in settings in force (at first [`AuthInForce::Unread`]). They fail closed: once sign-in is on, only a valid write
@@ -256,6 +259,7 @@ mod tests {
             allowed_hosts: Vec::new(),
             env: |_| None,
             state_dir,
+            simulated: None,
         }
     }
 

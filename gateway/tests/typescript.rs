@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use sense_gateway::api::{
     ApiError, BusHealth, BusState, CommandReply, CommandRequest, ConfigUpdated, Health, History,
-    Login, Session, SourceView, SourcesDelta,
+    Login, Session, Simulation, SourceView, SourcesDelta,
 };
 use ts_rs::TS;
 
@@ -28,6 +28,7 @@ fn export_typescript() {
     Health::export_all(&cfg).unwrap();
     Login::export_all(&cfg).unwrap();
     Session::export_all(&cfg).unwrap();
+    Simulation::export_all(&cfg).unwrap();
     BusHealth::export_all(&cfg).unwrap();
     BusState::export_all(&cfg).unwrap();
     SourcesDelta::export_all(&cfg).unwrap();

@@ -10,11 +10,12 @@ use crate::guard::{Ctx, refusal, sign_in_locked};
 use crate::reply::Reply;
 use crate::state::AuthInForce;
 
-fn info(in_force: &AuthInForce, user: Option<String>) -> api::Session {
+fn info(ctx: &Ctx, in_force: &AuthInForce, user: Option<String>) -> api::Session {
     api::Session {
         auth_enabled: in_force.enabled(),
         problem: in_force.problem(),
         user,
+        simulated: ctx.shared.options.simulated.clone(),
     }
 }
 
@@ -40,7 +41,7 @@ pub async fn session(State(ctx): State<Ctx>, credentials: Credentials) -> Reply 
         // Nobody signs in; the page learns why from `problem`.
         Err(_) => None,
     };
-    Reply::json(200, &info(&in_force, user))
+    Reply::json(200, &info(&ctx, &in_force, user))
 }
 
 /// Checks the password and opens a session (an `HttpOnly` cookie).
@@ -57,7 +58,7 @@ pub async fn login(State(ctx): State<Ctx>, TryJson(login): TryJson<api::Login>) 
         );
     };
     if !config.enabled {
-        return Reply::json(200, &info(&in_force, None));
+        return Reply::json(200, &info(&ctx, &in_force, None));
     }
     let auth = &ctx.shared.auth;
     if let Err(r) = auth
@@ -68,7 +69,7 @@ pub async fn login(State(ctx): State<Ctx>, TryJson(login): TryJson<api::Login>) 
         return refusal(r, &ctx.shared, true);
     }
     match auth.open_session(config, &login.username) {
-        Ok(token) => Reply::json(200, &info(&in_force, Some(login.username)))
+        Ok(token) => Reply::json(200, &info(&ctx, &in_force, Some(login.username)))
             .with_header("Set-Cookie", cookie(&ctx, &token, SESSION_IDLE.as_secs())),
         Err(e) => Reply::error(500, format!("cannot start a session: {e}")),
     }
@@ -80,5 +81,5 @@ pub async fn logout(State(ctx): State<Ctx>, credentials: Credentials) -> Reply {
         ctx.shared.auth.close_session(token);
     }
     let in_force = ctx.shared.auth_config.borrow().clone();
-    Reply::json(200, &info(&in_force, None)).with_header("Set-Cookie", cookie(&ctx, "", 0))
+    Reply::json(200, &info(&ctx, &in_force, None)).with_header("Set-Cookie", cookie(&ctx, "", 0))
 }

@@ -68,6 +68,7 @@ pub fn start_on(name: &str, bus: Bus, env: fn(&str) -> Option<String>) -> Gatewa
         allowed_hosts: vec!["dash.example.com".into()],
         env,
         state_dir: None,
+        simulated: None,
     };
     let (address, _thread) = sense_gateway::spawn(
         "127.0.0.1:0".parse().unwrap(),

@@ -132,6 +132,7 @@ fn gateway_options(env: &Env, hls_dir: PathBuf) -> GatewayOptions {
             .or_else(|| env.get("STATE_DIRECTORY"))
             .filter(|d| !d.is_empty())
             .map(PathBuf::from),
+        simulated: None,
     }
 }
 
@@ -205,7 +206,11 @@ async fn run_all(sim: bool, redis: Option<String>, listen: &str) -> u8 {
             || std::env::temp_dir().join("sense-pulse-hls"),
             PathBuf::from,
         );
-    let gateway_options = gateway_options(&env, hls_dir.clone());
+    let mut gateway_options = gateway_options(&env, hls_dir.clone());
+    // The dashboard says the stack is simulated, and what the settings do meanwhile.
+    gateway_options.simulated = sim.then(|| sense_gateway::api::Simulation {
+        aranet4: sense_runtime::co2::simulated_monitors(),
+    });
     let built = gateway_options
         .frontend_dir
         .as_deref()

@@ -93,6 +93,18 @@ const SIMULATED: [(&str, [u8; 6], &str, u32); 3] = [
     ),
 ];
 
+/// The monitors of the simulated radio (what the dashboard is told `--sim` reads).
+pub fn simulated_monitors() -> Vec<Aranet4Sensor> {
+    SIMULATED
+        .iter()
+        .map(|(label, mac, _, _)| Aranet4Sensor {
+            label: (*label).to_owned(),
+            mac: Address(*mac).to_string(),
+            enabled: true,
+        })
+        .collect()
+}
+
 /// The simulated radio and the sensors to configure when the user configured none.
 pub fn simulated() -> (Radio, Vec<Aranet4Sensor>) {
     let mut radio = SimRadio::new(&WALL_CLOCK, TokioDelay);
