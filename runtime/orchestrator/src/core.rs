@@ -325,21 +325,26 @@ impl<L: Launcher> Core<L> {
 
     fn spawn_run(self: &Arc<Self>, job: Job, guard: OwnedMutexGuard<()>) -> JoinHandle<RunRecord> {
         let started_unix = unix_now();
-        {
+        let first_poll = {
             let mut st = self.state();
             let s = st.sources.entry(job.source).or_default();
+            let first_poll = job.mode == JobMode::Poll && s.launches == 0;
             s.running = Some((job.mode, started_unix));
             s.launches += 1;
             if job.mode == JobMode::Poll {
                 s.last_start = Some(Instant::now());
             }
-        }
+            first_poll
+        };
         self.changed.notify_one();
         let in_flight = self.in_flight();
         let timeout = self.timeout_of(job);
         let core = Arc::clone(self);
         tokio::spawn(async move {
             tracing::debug!(%job, "run started");
+            if first_poll && let Err(e) = core.mark_first_poll(job.source).await {
+                tracing::debug!(source = %job.source, error = %e, "cannot say that the first poll is under way");
+            }
             let outcome = core
                 .launcher
                 .run_once(job, timeout, core.kill.clone())
@@ -351,6 +356,29 @@ impl<L: Launcher> Core<L> {
         })
     }
 
+    /// Says that `source`'s first poll is under way, when Redis holds no status of it (a first
+    /// start): a status that has never polled (`poll_count` 0, `last_poll` null), so that until
+    /// the poll ends (co2 listens for its monitors up to `aranet4.timeout`) it is a source
+    /// running without data yet, not an unavailable one. Never over a status that is there.
+    async fn mark_first_poll(&self, source: SourceId) -> Result<(), BusError> {
+        let id = source.as_str();
+        let key = keys::status(id);
+        let mut batch = Batch::new();
+        batch.set(
+            &key,
+            to_json(&Status::new(id)),
+            Some(status_ttl(self.interval_s(source))),
+        );
+        batch.publish(
+            channels::data(id),
+            json!({"source_id": id, "timestamp": unix_now()}).to_string(),
+        );
+        self.bus
+            .apply_if(&[sense_bus::Guard::holds(key.clone(), None)], &batch)
+            .await
+            .map(drop)
+    }
+
     /// Books a run's end, and writes `status:{id}` when the run could not.
     async fn finish(&self, job: Job, started_unix: f64, outcome: &RunOutcome) -> RunRecord {
         let record = RunRecord::new(job.mode, started_unix, outcome);
@@ -358,6 +386,16 @@ impl<L: Launcher> Core<L> {
             (None, _) => tracing::debug!(%job, "run ended"),
             (Some(_), "not_built") => {
                 tracing::info!(%job, "this build has no such source yet (exit 4)");
+                // It will never poll: no status says its first poll is under way.
+                let id = job.source.as_str();
+                let key = keys::status(id);
+                let mut batch = Batch::new();
+                batch.del(&key);
+                let waiting = to_json(&Status::new(id));
+                let _ = self
+                    .bus
+                    .apply_if(&[sense_bus::Guard::holds(key, Some(&waiting))], &batch)
+                    .await;
             }
             (Some(e), _) => tracing::warn!(%job, error = %e, "run failed"),
         }

@@ -548,6 +548,74 @@ async fn a_redis_that_comes_back_empty_makes_no_source_overdue() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_status_lost_from_redis_is_polled_again_at_once_and_once_per_loss() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let bus = Bus::memory();
+    set_schedule(&bus, json!({"weather": 300})).await;
+    let writes = Arc::new(AtomicBool::new(true));
+    let fake = Fake::new(&bus, {
+        let writes = Arc::clone(&writes);
+        move |_| Plan {
+            writes_status: writes.load(Ordering::SeqCst),
+            ..Plan::ok(100)
+        }
+    });
+    let running = start(&bus, &fake, options()).await;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert_eq!(fake.launches(SourceId::Weather, JobMode::Poll), 1);
+    // Redis lost it (restarted empty): polled within a tick, not at its turn 290 s away.
+    let lost = Instant::now();
+    assert!(bus.del("status:weather").await.unwrap());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let times = fake.launch_times(SourceId::Weather);
+    assert_eq!(times.len(), 2, "{times:?}");
+    assert!(times[1].duration_since(lost) <= Duration::from_millis(1100));
+    assert!(json_at(&bus, "status:weather").await.is_some());
+    // Lost again, and this time the run writes no status (a source on another Redis, say):
+    // polled once more, then left to its schedule.
+    writes.store(false, Ordering::SeqCst);
+    assert!(bus.del("status:weather").await.unwrap());
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert_eq!(fake.launches(SourceId::Weather, JobMode::Poll), 3);
+    running.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_first_poll_under_way_has_a_status_saying_it_never_polled() {
+    let bus = Bus::memory();
+    let fake = Fake::new(&bus, |job| match job.source {
+        // co2 listens a minute for its monitors.
+        SourceId::Co2 => Plan::ok(60_000),
+        SourceId::Weather => Plan {
+            code: 4,
+            writes_status: false,
+            ..Plan::ok(100)
+        },
+        _ => Plan::ok(100),
+    });
+    let mut notices = bus.subscribe(&[Topic::channel("data:co2")]).await.unwrap();
+    let running = start(&bus, &fake, options()).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let co2 = json_at(&bus, "status:co2")
+        .await
+        .expect("a status while it polls");
+    assert_eq!(co2["poll_count"], 0);
+    assert_eq!(co2["last_poll"], Json::Null);
+    assert_eq!(co2["last_error"], Json::Null);
+    assert!(bus.ttl("status:co2").await.unwrap() != sense_bus::Ttl::Persistent);
+    let notice = tokio::time::timeout(Duration::from_secs(1), notices.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(notice.channel, "data:co2", "the gateway is told at once");
+    // A source this build does not have keeps no status saying it is about to poll.
+    assert_eq!(json_at(&bus, "status:weather").await, None);
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert_eq!(json_at(&bus, "status:co2").await.unwrap()["poll_count"], 1);
+    running.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn unknown_actions_and_services_are_named() {
     let bus = Bus::memory();
     let fake = Fake::new(&bus, |_| Plan::ok(100));
