@@ -26,16 +26,15 @@ export const history = new HistoryStore(api);
 export const camera = new CameraStore(api);
 sources.subscribe((changed) => history.ingest(changed));
 
-/** Starts the live feeds once the gateway lets us in. */
+/** Starts the live feeds once the gateway lets us in. The settings load on their own: while the
+ *  data bus is down they take the bus's time-out to fail, and the live data must not wait. */
 export async function startLive(): Promise<void> {
 	clock.start();
-	await Promise.all([
-		config.load(),
-		api
-			.sources()
-			.then((all) => sources.seed(all))
-			.catch(() => {})
-	]);
+	void config.load();
+	await api
+		.sources()
+		.then((all) => sources.seed(all))
+		.catch(() => {});
 	sources.connect();
 }
 

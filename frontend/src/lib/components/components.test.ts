@@ -11,6 +11,7 @@ import SectionForm from './SectionForm.svelte';
 import { config, session, sources } from '$lib/app.svelte';
 import { clock as clockTime } from '$lib/util/format';
 import ConnectionStatus from './ConnectionStatus.svelte';
+import FrozenBanner from './FrozenBanner.svelte';
 
 const body = createRawSnippet(() => ({ render: () => '<p class="content">values</p>' }));
 let target: HTMLElement;
@@ -177,6 +178,7 @@ describe('ConnectionStatus', () => {
 	afterEach(() => {
 		sources.state = 'idle';
 		sources.bus = null;
+		sources.lost = false;
 	});
 
 	test('live while the socket is open and the bus up; frozen, not live, while the bus is down', () => {
@@ -192,18 +194,104 @@ describe('ConnectionStatus', () => {
 		flushSync();
 		expect(status.getAttribute('data-bus')).toBe('down');
 		expect(status.textContent).not.toContain('Live');
-		expect(status.textContent).toContain(`Data bus unreachable — values frozen since ${clockTime(since)}`);
+		expect(status.textContent).toContain('Frozen');
+		expect(status.getAttribute('title')).toContain(`the data bus is unreachable; values frozen since ${clockTime(since)}`);
 		expect(status.getAttribute('title')).toContain('Connection refused (os error 111)');
 
-		// The socket's own trouble comes first: the bus state is as of its last message.
+		// The connection itself is lost: frozen too, and the title says the server is unreachable.
 		sources.state = 'closed';
+		sources.lost = true;
 		flushSync();
-		expect(status.textContent).toContain('Reconnecting');
-		expect(status.textContent).not.toContain('frozen');
+		expect(status.textContent).toContain('Frozen');
+		expect(status.getAttribute('title')).toContain("the dashboard's server is unreachable");
 
 		sources.state = 'open';
 		sources.receive(message({ state: 'up', since: now }));
 		flushSync();
 		expect(status.textContent).toContain('Live');
+	});
+});
+
+describe('frozen data', () => {
+	const message = (bus: object, all: Record<string, SourceView> = {}) =>
+		JSON.stringify({ type: 'sources', full: true, bus, sources: all, removed: [] });
+	const view: SourceView = {
+		readings: { cpu_percent: { value: 12, unit: '%', timestamp: now - 5 } },
+		status
+	};
+
+	afterEach(() => {
+		sources.state = 'idle';
+		sources.bus = null;
+		sources.lost = false;
+		sources.sources = {};
+	});
+
+	test('the banner says in plain words what is unreachable and since when; empty while live', () => {
+		const el = render(FrozenBanner, {});
+		const banner = el.querySelector('[data-testid="frozen-banner"]')!;
+		expect(banner.getAttribute('role')).toBe('alert');
+		sources.receive(message({ state: 'up', since: now - 600 }));
+		flushSync();
+		expect(banner.textContent?.trim()).toBe('');
+
+		const since = Math.floor(now) - 90;
+		sources.receive(message({ state: 'down', since, error: 'Connection refused' }));
+		flushSync();
+		expect(banner.textContent).toContain(`Data frozen since ${clockTime(since)} — the data bus is unreachable.`);
+
+		sources.lost = true;
+		sources.state = 'closed';
+		flushSync();
+		expect(banner.textContent).toContain("the dashboard's server is unreachable.");
+		expect(banner.getAttribute('data-cause')).toBe('gateway');
+
+		sources.receive(message({ state: 'up', since: now }));
+		flushSync();
+		expect(banner.textContent?.trim()).toBe('');
+	});
+
+	test('a card keeps its values marked frozen; one with no data blames no source', () => {
+		sources.receive(message({ state: 'down', since: now - 60 }, { system: view }));
+		const el = render(Card, { id: 'system', title: 'System', source: view, interval: 30, children: body });
+		const card = el.querySelector('[data-testid="card-system"]')!;
+		expect(card.getAttribute('data-availability')).toBe('frozen');
+		expect(card.querySelector('[data-testid="badge"]')?.textContent).toBe('frozen');
+		expect(card.querySelector('.content')?.textContent).toBe('values');
+		expect(card.textContent).not.toContain('unavailable');
+	});
+
+	test('a card without data while frozen says why, not that its source is unavailable', () => {
+		sources.receive(message({ state: 'down', since: now - 60 }));
+		const el = render(Card, { id: 'weather', title: 'Weather', source: undefined, interval: 300, children: body });
+		const card = el.querySelector('[data-testid="card-weather"]')!;
+		expect(card.getAttribute('data-availability')).toBe('frozen');
+		expect(card.textContent).toContain('the data bus is unreachable');
+		expect(card.textContent).not.toMatch(/unavailable/i);
+	});
+
+	test('a source in its first poll is waiting for it, not unavailable', () => {
+		const never = { ...status, last_poll: null, last_success: null, poll_count: 0 };
+		const el = render(Card, {
+			id: 'co2-office',
+			title: 'CO₂',
+			source: { readings: {}, status: never },
+			interval: 60,
+			// As the Aranet4 card says of a monitor not heard in the last poll.
+			availabilityOverride: 'unavailable',
+			children: body
+		});
+		const card = el.querySelector('[data-testid="card-co2-office"]')!;
+		expect(card.getAttribute('data-availability')).toBe('waiting');
+		expect(card.textContent).toContain('Waiting for the first poll.');
+		expect(card.textContent).not.toMatch(/unavailable/i);
+	});
+
+	test('switched off is off: its body shown, not unavailable', () => {
+		const el = render(Card, { id: 'camera', title: 'Camera', source: undefined, availabilityOverride: 'off', children: body });
+		const card = el.querySelector('[data-testid="card-camera"]')!;
+		expect(card.getAttribute('data-availability')).toBe('off');
+		expect(card.querySelector('[data-testid="badge"]')?.textContent).toBe('off');
+		expect(card.querySelector('.content')).not.toBeNull();
 	});
 });

@@ -7,9 +7,12 @@
 //   `removed` ids are deleted, and every other source is left as it is;
 // - every message says the data bus state (`bus`): while it is `down`, the gateway keeps
 //   answering with the last values it saw, frozen;
-// - the gateway sends one at least every `DELTA_KEEPALIVE_S` (10 s), with nothing in it if
+// - the gateway sends one at least every `DELTA_KEEPALIVE_S` (2 s), with nothing in it if
 //   nothing changed, so `SILENCE_MS` without any message means the connection is dead: it is
-//   closed and retried (ReconnectingSocket's `idleTimeoutMs`).
+//   closed and retried (ReconnectingSocket's `idleTimeoutMs`);
+// - `frozen` says when what is shown is no longer current, and why: the gateway cannot reach the
+//   data bus (it said so), or the gateway itself cannot be reached (the connection dropped or
+//   fell silent, and no new one has delivered a message yet).
 // Messages of another `type` are ignored (room for the gateway to add kinds later).
 import type { BusState, Sources, SourceView } from '$lib/api/types';
 import { DELTA_KEEPALIVE_S } from '$lib/api/generated/constants';
@@ -18,10 +21,18 @@ import { ReconnectingSocket, type ReconnectOptions, type SocketState } from '$li
 /** The feed this store speaks (a path on the page's own host). */
 export const SOURCES_PATH = '/ws/sources?mode=delta';
 
-/** Close and reconnect after this long without a message: 2.5 keep-alives of the gateway
+/** Close and reconnect after this long without a message: two keep-alives of the gateway
  *  (`DELTA_KEEPALIVE_S`, generated from its Rust constant), so one late keep-alive does not
- *  cost a reconnection. */
-export const SILENCE_MS = DELTA_KEEPALIVE_S * 2500;
+ *  cost a reconnection, and a dead connection is noticed within 5 s of its last message. */
+export const SILENCE_MS = DELTA_KEEPALIVE_S * 2000;
+
+/** Why the values shown are not current: `bus`, the gateway cannot reach the data bus (it serves
+ *  the last values it saw); `gateway`, the gateway itself cannot be reached. `since`: Unix
+ *  seconds from when nothing new came (`null`: never had anything). */
+export interface Frozen {
+	cause: 'bus' | 'gateway';
+	since: number | null;
+}
 
 /** What changed with one message: the sources (whole) that arrived, and the ids that went
  *  away (a `full` message's `removed` are the ids we had that it no longer lists). */
@@ -64,6 +75,20 @@ export class SourcesStore {
 	lastMessage = $state<number | null>(null);
 	/** `sources` messages received, keep-alives included. */
 	messages = $state(0);
+	/** The connection to the gateway was lost (dropped, fell silent, or an attempt failed) and no
+	 *  message has come since. */
+	lost = $state(false);
+	/** When the REST seed arrived (Unix seconds), for data that never had a live message. */
+	private seededAt = $state<number | null>(null);
+	/** Whether, and since when, what is shown is not current (see `Frozen`); `null`: live, or not
+	 *  connected yet. */
+	frozen = $derived<Frozen | null>(
+		this.lost
+			? { cause: 'gateway', since: this.frozenSince ?? this.lastMessage ?? this.seededAt }
+			: this.frozenSince !== null
+				? { cause: 'bus', since: this.frozenSince }
+				: null
+	);
 	private socket: ReconnectingSocket;
 	private listeners = new Set<SourcesListener>();
 
@@ -77,6 +102,9 @@ export class SourcesStore {
 			onState: (state, retry) => {
 				this.state = state;
 				this.retryInMs = retry;
+				// `closed`: a drop or a failed attempt (a retry is due); `idle`: stopped on purpose.
+				if (state === 'closed') this.lost = true;
+				else if (state === 'idle') this.lost = false;
 			}
 		});
 	}
@@ -109,6 +137,7 @@ export class SourcesStore {
 		}
 		const bus = parseBus(m.bus);
 		if (bus) this.bus = bus;
+		this.lost = false;
 		this.lastMessage = Date.now() / 1000;
 		this.messages += 1;
 		if (Object.keys(changed).length === 0 && removed.length === 0) return;
@@ -120,6 +149,7 @@ export class SourcesStore {
 	seed(all: Sources): void {
 		if (this.messages > 0 || !isObject(all)) return;
 		this.sources = views(all);
+		this.seededAt = Date.now() / 1000;
 		for (const view of Object.values(all)) {
 			const bus = parseBus(view?.bus);
 			if (bus) {

@@ -10,6 +10,7 @@ import { LogsStore } from './logs.svelte';
 import { PrefsStore } from './prefs.svelte';
 import { SessionStore } from './session.svelte';
 import { SILENCE_MS, SOURCES_PATH, SourcesStore } from './sources.svelte';
+import { DELTA_KEEPALIVE_S } from '$lib/api/generated/constants';
 import { FakeSocket, FakeTimers } from '$lib/ws.fakes';
 import { streamStatus } from './camera.svelte';
 
@@ -207,31 +208,39 @@ describe('SourcesStore', () => {
 		expect(Object.keys(t.sources)).toEqual(['system']);
 	});
 
-	test('it asks for the delta feed; 25 s without a message closes the socket and reconnects', () => {
+	test('it asks for the delta feed; 4 s without a message closes the socket, freezes the data and reconnects', () => {
 		const { s, sockets, timers, last } = live();
 		s.connect();
 		expect(last().url).toBe('ws://pi/ws/sources?mode=delta');
 		last().open();
 		last().message(full({ system: view('cpu', 1) }));
-		// Keep-alives every 10 s: nothing happens.
+		// Keep-alives every 2 s: nothing happens.
 		for (let i = 0; i < 6; i++) {
-			timers.advance(10_000);
+			timers.advance(DELTA_KEEPALIVE_S * 1000);
 			last().message(keepalive());
 		}
 		expect(sockets).toHaveLength(1);
 		expect(s.state).toBe('open');
+		expect(s.frozen).toBeNull();
+		const lastMessage = s.lastMessage;
+		expect(SILENCE_MS).toBeLessThanOrEqual(5000);
 		timers.advance(SILENCE_MS - 1);
 		expect(s.state).toBe('open');
 		timers.advance(1);
 		expect(sockets[0]!.closed).toBe(true);
 		expect(s.state).toBe('closed');
 		expect(s.retryInMs).toBe(1000);
-		// The values stay while reconnecting; the next connection's full message replaces them.
+		// The values stay while reconnecting, frozen as of the last message; the next
+		// connection's full message replaces them.
+		expect(s.frozen).toEqual({ cause: 'gateway', since: lastMessage });
 		expect(s.sources.system!.readings.cpu!.value).toBe(1);
 		timers.advance(1000);
 		expect(sockets).toHaveLength(2);
+		expect(s.frozen?.cause).toBe('gateway');
 		last().open();
+		expect(s.frozen?.cause).toBe('gateway');
 		last().message(full({ pihole: view('q', 1) }));
+		expect(s.frozen).toBeNull();
 		expect(Object.keys(s.sources)).toEqual(['pihole']);
 		expect(s.state).toBe('open');
 		s.disconnect();
