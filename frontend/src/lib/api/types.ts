@@ -17,6 +17,7 @@ export type { ConfigUpdated } from './generated/ConfigUpdated';
 export type { History } from './generated/History';
 export type { Health } from './generated/Health';
 export type { Session } from './generated/Session';
+export type { Simulation } from './generated/Simulation';
 export type { Login } from './generated/Login';
 export type { DisplayConfig } from './generated/DisplayConfig';
 export type { SleepConfig } from './generated/SleepConfig';
@@ -70,7 +71,14 @@ export type SourceId = (typeof SOURCE_IDS)[number];
 
 /** Command targets and their actions (docs/CONTRACT.md §2). */
 export interface Commands {
-	sensors: 'clear' | 'set_rotation' | 'show_text' | 'set_pixels' | 'set_low_light' | 'get_matrix';
+	sensors:
+		| 'clear'
+		| 'set_rotation'
+		| 'show_text'
+		| 'set_pixels'
+		| 'set_low_light'
+		| 'get_matrix'
+		| 'wake';
 	network_camera: 'start' | 'stop' | 'restart' | 'ptz_move' | 'thumbnail';
 	orchestrator:
 		| 'start_camera'

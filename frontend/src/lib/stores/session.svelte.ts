@@ -1,6 +1,7 @@
 // Whether the dashboard may talk to the gateway: auth off, signed in, or showing the sign-in
 // form. The session is a cookie the gateway sets (HttpOnly: the page never holds the password).
 import { ApiError, type Client } from '$lib/api/client';
+import type { Simulation } from '$lib/api/types';
 
 export type SessionState = 'checking' | 'open' | 'signed-in' | 'signed-out' | 'offline';
 
@@ -11,6 +12,8 @@ export class SessionStore {
 	error = $state<string | null>(null);
 	/** Why the sign-in settings in force are not the stored ones, or why nobody can sign in. */
 	problem = $state<string | null>(null);
+	/** What the stack simulates (`run --sim`), `null` when it runs on real hardware. */
+	simulated = $state<Simulation | null>(null);
 
 	constructor(private readonly client: () => Pick<Client, 'session' | 'login' | 'logout'>) {}
 
@@ -25,6 +28,7 @@ export class SessionStore {
 			this.authEnabled = s.auth_enabled;
 			this.user = s.user;
 			this.problem = s.problem ?? null;
+			this.simulated = s.simulated ?? null;
 			this.state = !s.auth_enabled ? 'open' : s.user ? 'signed-in' : 'signed-out';
 			this.error = null;
 		} catch (e) {
