@@ -33,7 +33,9 @@ describe('dashboard', () => {
 			}
 		}
 		const session = await api('/api/session');
-		assert.deepEqual(session.body, { auth_enabled: false, user: null });
+		const { simulated, ...signIn } = session.body;
+		assert.deepEqual(signIn, { auth_enabled: false, user: null });
+		assert.ok(simulated.aranet4.length >= 1, 'run --sim says it is simulated');
 		const config = await api('/api/config');
 		for (const s of ['global', 'display', 'sleep', 'weather', 'pihole', 'aranet4', 'camera', 'schedule', 'auth', 'sensors'])
 			assert.ok(s in config.body, s);
