@@ -266,7 +266,7 @@ describe('frozen data', () => {
 		const el = render(Card, { id: 'weather', title: 'Weather', source: undefined, interval: 300, children: body });
 		const card = el.querySelector('[data-testid="card-weather"]')!;
 		expect(card.getAttribute('data-availability')).toBe('frozen');
-		expect(card.textContent).toContain('the data bus is unreachable');
+		expect(card.textContent).toContain('Waiting for the data bus: it is unreachable');
 		expect(card.textContent).not.toMatch(/unavailable/i);
 	});
 
