@@ -398,11 +398,14 @@ async fn a_redis_that_comes_back_empty_has_every_source_written_again_within_3s(
     // co2 listens 1 s (not 10) for the simulated monitor that is out of range.
     let run = Run::start_with(&server, "empty", &[("ARANET4_TIMEOUT", "1")]).await;
     const SOURCES: [&str; 6] = ["sensors", "co2", "system", "weather", "pihole", "tailscale"];
+    // Every source polled once (co2 may hear none of its monitors in 1 s on a busy machine: its
+    // status says so, which is all this test needs of it).
     let before = run
         .wait_for("/api/sources", Duration::from_secs(30), |s| {
             SOURCES.iter().all(|id| {
-                s[id]["status"].is_object()
-                    && s[id]["readings"].as_object().is_some_and(|r| !r.is_empty())
+                s[id]["status"]["poll_count"].as_u64() >= Some(1)
+                    && (*id == "co2"
+                        || s[id]["readings"].as_object().is_some_and(|r| !r.is_empty()))
             }) && s["sensors"]["readings"]["temperature_compensated"]["value"].is_number()
         })
         .await;
@@ -448,8 +451,9 @@ async fn a_redis_that_comes_back_empty_has_every_source_written_again_within_3s(
     eprintln!("written again after Redis came back empty: {took:?}");
     for (id, t) in &took {
         // Weather polls every 300 s: without the orchestrator's look for lost statuses it would
-        // have waited up to that long.
-        assert!(*t < Duration::from_secs(3), "{id} took {t:?}");
+        // have waited up to that long. co2 listens for its monitors (1 s here) before it writes.
+        let limit = Duration::from_secs(if *id == "co2" { 4 } else { 3 });
+        assert!(*t < limit, "{id} took {t:?}");
     }
     // Meanwhile the gateway kept every source's last values (the data bus said it was down, or
     // they were lost before their time), and has the fresh ones now.
