@@ -65,7 +65,8 @@ pub enum Command {
     Source {
         /// The source id.
         id: SourceId,
-        /// Poll once, write, and exit (0 on success, 1 when the poll failed, 3 when Redis is
+        /// Poll once, write, and exit (0 when readings were written, also when some parts
+        /// failed, e.g. one Aranet4 not heard; 1 when the poll failed, 3 when Redis is
         /// unreachable). Without it the source runs until SIGTERM.
         #[arg(long)]
         once: bool,

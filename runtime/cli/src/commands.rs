@@ -17,7 +17,8 @@ use crate::logs;
 use sense_gateway::{BusSpec, GatewayOptions};
 use sense_orchestrator::CancellationToken;
 
-/// The poll or the service failed (for `--once`: the error status was written).
+/// The poll or the service failed (for `--once`: the error status was written). A partial poll
+/// (some readings written, the status naming what failed: `outcome: partial`) exits 0.
 pub const EXIT_FAILURE: u8 = 1;
 /// The input is invalid (a config file, a value); nothing was written.
 pub const EXIT_INVALID: u8 = 2;
@@ -384,8 +385,9 @@ async fn source(id: SourceId, once: bool, url: &str, options: &SourceOptions) ->
                 EXIT_FAILURE
             }
             Ok(report) => {
-                let readings = report.map_or(0, |r| r.readings);
-                tracing::info!(source = %id, readings, "poll written");
+                let readings = report.as_ref().map_or(0, |r| r.readings);
+                let outcome = report.as_ref().map_or("ok", |r| r.outcome().as_str());
+                tracing::info!(source = %id, readings, outcome, "poll written");
                 0
             }
             Err(SourceError::Bus(e)) => bus_error(&e),

@@ -236,7 +236,11 @@ async fn drive<S: Source>(
     mode: Mode,
 ) -> Result<Option<PollReport>, SourceError> {
     match mode {
-        Mode::Once => Ok(Some(runner.run_once().await?)),
+        Mode::Once => {
+            let report = runner.run_once().await?;
+            report.log_partial(S::ID);
+            Ok(Some(report))
+        }
         Mode::Resident(shutdown) => {
             runner.run_resident(shutdown).await;
             Ok(None)

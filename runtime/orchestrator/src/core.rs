@@ -8,7 +8,7 @@ use std::time::Duration;
 use sense_bus::config::{self, Config, ScheduleConfig};
 use sense_bus::ids::Lifecycle;
 use sense_bus::keys::{self, channels};
-use sense_bus::model::{ConfigChanged, Status, StreamEnded};
+use sense_bus::model::{ConfigChanged, PollOutcome, Status, StreamEnded};
 use sense_bus::store::{self, status_ttl, to_json};
 use sense_bus::{Batch, Bus, BusError, SectionName, SourceId, Subscription, unix_now};
 use serde_json::{Map, Value as Json, json};
@@ -45,7 +45,7 @@ pub(crate) struct RunRecord {
     pub(crate) started_at: f64,
     pub(crate) ended_at: f64,
     pub(crate) exit_code: Option<i32>,
-    /// `ok`, `failed`, `not_built`, `timeout`, `stopped`, `launch_failed`.
+    /// `ok`, `partial`, `failed`, `not_built`, `timeout`, `stopped`, `launch_failed`.
     pub(crate) outcome: &'static str,
     pub(crate) error: Option<String>,
     pub(crate) log_tail: Vec<String>,
@@ -73,6 +73,11 @@ impl RunRecord {
 
     pub(crate) fn ok(&self) -> bool {
         self.outcome == "ok"
+    }
+
+    /// Whether the run wrote readings: `ok`, or `partial` (exit 0, the status naming what failed).
+    pub(crate) fn wrote_readings(&self) -> bool {
+        matches!(self.outcome, "ok" | "partial")
     }
 
     fn to_json(&self) -> Json {
@@ -344,16 +349,26 @@ impl<L: Launcher> Core<L> {
 
     /// Books a run's end, and writes `status:{id}` when the run could not.
     async fn finish(&self, job: Job, started_unix: f64, outcome: &RunOutcome) -> RunRecord {
-        let record = RunRecord::new(job.mode, started_unix, outcome);
+        let mut record = RunRecord::new(job.mode, started_unix, outcome);
+        // A poll that exits 0 may have been partial (a monitor not heard): its status says so.
+        if job.mode == JobMode::Poll
+            && record.ok()
+            && let Some(error) = self.partial_error(job.source, started_unix).await
+        {
+            record.outcome = "partial";
+            record.error = Some(error);
+        }
         match (&record.error, record.outcome) {
             (None, _) => tracing::debug!(%job, "run ended"),
+            // The source warned itself, when the failing part changed; not again every run.
+            (Some(e), "partial") => tracing::debug!(%job, error = %e, "run ended, in part"),
             (Some(_), "not_built") => {
                 tracing::info!(%job, "this build has no such source yet (exit 4)");
             }
             (Some(e), _) => tracing::warn!(%job, error = %e, "run failed"),
         }
         if job.mode == JobMode::Poll
-            && record.outcome != "not_built"
+            && !matches!(record.outcome, "not_built" | "partial")
             && let Some(error) = &record.error
         {
             // A child that got as far as its poll wrote its own status (exit 1); one killed,
@@ -370,13 +385,29 @@ impl<L: Launcher> Core<L> {
             let mut st = self.state();
             let s = st.sources.entry(job.source).or_default();
             s.running = None;
-            if record.outcome == "ok" {
+            if record.wrote_readings() {
                 s.last_ok = Some(record.ended_at);
             }
             s.last_run = Some(record.clone());
         }
         self.changed.notify_one();
         record
+    }
+
+    /// `last_error` of `source`'s status when the poll that started at `since` wrote it with
+    /// `outcome: partial`.
+    async fn partial_error(&self, source: SourceId, since: f64) -> Option<String> {
+        let text = match self.bus.get(&keys::status(source.as_str())).await {
+            Ok(text) => text?,
+            Err(e) => {
+                tracing::debug!(%source, error = %e, "cannot read the status of the run");
+                return None;
+            }
+        };
+        let status: Status = serde_json::from_str(&text).ok()?;
+        (status.outcome() == PollOutcome::Partial && status.last_poll.is_some_and(|t| t >= since))
+            .then_some(status.last_error)
+            .flatten()
     }
 
     /// Writes `error` as the last poll's outcome of `source`, counting it as a failed poll like
@@ -432,6 +463,7 @@ impl<L: Launcher> Core<L> {
         status.last_poll = Some(unix_now());
         status.last_success = last_success;
         status.last_error = Some(error.to_owned());
+        status.outcome = Some(PollOutcome::Failed);
         status.poll_count = poll_count;
         status.error_count = error_count;
         let mut batch = Batch::new();
