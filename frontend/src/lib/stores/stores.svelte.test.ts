@@ -6,7 +6,7 @@ import { Repeater, type RepeatTimers } from '$lib/util/repeat';
 import { ConfigStore } from './config.svelte';
 import { asWired, GridStore } from './grid.svelte';
 import { HistoryStore } from './history.svelte';
-import { LogsStore } from './logs.svelte';
+import { LogsStore, groupLogs } from './logs.svelte';
 import { PrefsStore } from './prefs.svelte';
 import { SessionStore } from './session.svelte';
 import { SILENCE_MS, SOURCES_PATH, SourcesStore } from './sources.svelte';
@@ -337,6 +337,29 @@ describe('LogsStore', () => {
 		l.receive(entry('c'), false);
 		l.flush();
 		expect(l.entries.map((e) => e.message)).toEqual(['a', 'b', 'c']);
+	});
+
+	test('identical lines are grouped with their count, where the latest of them stands', () => {
+		const e = (message: string, timestamp: number, level = 'warn', service = 'orchestrator') => ({
+			level,
+			service,
+			message,
+			timestamp
+		});
+		const groups = groupLogs([
+			e('run failed co2', 60),
+			e('cannot write', 70, 'warn', 'gateway'),
+			e('run failed co2', 120),
+			e('run failed co2', 120, 'error'),
+			e('run failed co2', 180),
+			e('run failed co2', 180, 'warn', 'co2')
+		]);
+		expect(groups.map((g) => [g.entry.service, g.entry.level, g.entry.message, g.count, g.first, g.entry.timestamp])).toEqual([
+			['gateway', 'warn', 'cannot write', 1, 70, 70],
+			['orchestrator', 'error', 'run failed co2', 1, 120, 120],
+			['orchestrator', 'warn', 'run failed co2', 3, 60, 180],
+			['co2', 'warn', 'run failed co2', 1, 180, 180]
+		]);
 	});
 });
 
