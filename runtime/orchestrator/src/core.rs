@@ -90,7 +90,7 @@ impl RunRecord {
             "outcome": self.outcome,
             "error": self.error,
         });
-        if !self.ok() && !self.log_tail.is_empty() {
+        if !self.wrote_readings() && !self.log_tail.is_empty() {
             j["log_tail"] = json!(self.log_tail);
         }
         j
