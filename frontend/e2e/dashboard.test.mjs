@@ -121,9 +121,11 @@ before(async () => {
 	hlsDir = mkdtempSync(join(tmpdir(), 'sense-e2e-hls-'));
 	const port = await freePort();
 	base = `http://127.0.0.1:${port}`;
+	// On the in-memory bus: `run` would use a REDIS_URL set in the environment.
+	const { REDIS_URL: _redis, ...env } = process.env;
 	server = spawn(bin, ['run', '--sim', '--listen', `127.0.0.1:${port}`], {
 		cwd: repo,
-		env: { ...process.env, FRONTEND_DIR: build, HLS_OUTPUT_DIR: hlsDir, LOG_LEVEL: 'warn' },
+		env: { ...env, FRONTEND_DIR: build, HLS_OUTPUT_DIR: hlsDir, LOG_LEVEL: 'warn' },
 		stdio: ['ignore', 'pipe', 'pipe']
 	});
 	server.stdout.on('data', (d) => (serverLog += d));
