@@ -741,7 +741,10 @@ impl<L: Launcher> Core<L> {
         tokio::spawn(async move {
             let outcome = run.await;
             let record = RunRecord::new(JobMode::Service, started_unix, &outcome);
-            tracing::info!(outcome = record.outcome, error = ?record.error, "camera ended");
+            match &record.error {
+                Some(error) => tracing::info!("camera ended ({}): {error}", record.outcome),
+                None => tracing::info!("camera ended ({})", record.outcome),
+            }
             core.camera_gone(generation, Some(record.clone()));
             if !matches!(record.outcome, "ok" | "stopped" | "not_built")
                 && let Some(error) = &record.error
