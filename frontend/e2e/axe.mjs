@@ -7,6 +7,8 @@ const source = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
 /** axe's violations on the page as it is now: `[{id, impact, help, targets: [selector, …]}]`. */
 export async function axeViolations(page) {
+	// Colours are judged as they end up: after the cards' fade-in.
+	await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running'), null, { timeout: 10_000 });
 	if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ content: source });
 	const result = await page.evaluate(async () => {
 		// Every rule axe runs by default (WCAG 2.x A and AA, and best practices).
