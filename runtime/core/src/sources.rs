@@ -170,7 +170,14 @@ pub async fn run(
                 };
                 match camera::run(bus, &camera, shutdown).await {
                     EndReason::UserStopped => Ok(None),
-                    reason => Err(SourceError::Failed(format!("the stream ended: {reason}"))),
+                    EndReason::MaxReconnects => Err(SourceError::Failed(
+                        "the stream ended: it failed more often than config:camera's \
+                         max_reconnect_attempts allows"
+                            .into(),
+                    )),
+                    EndReason::Error(why) => {
+                        Err(SourceError::Failed(format!("the stream ended: {why}")))
+                    }
                 }
             }
         },

@@ -509,7 +509,9 @@ impl<L: Launcher> Core<L> {
             } else if message.channel == channels::STREAM_ENDED {
                 match serde_json::from_str::<StreamEnded>(&message.payload) {
                     Ok(ended) => {
-                        tokio::spawn(Arc::clone(&self).stream_ended(ended));
+                        // The camera that announced it, taken now: one started later is not it.
+                        let generation = self.state().camera.as_ref().map(|c| c.generation);
+                        tokio::spawn(Arc::clone(&self).stream_ended(ended, generation));
                     }
                     Err(e) => tracing::warn!(error = %e, "ignoring a malformed stream:ended"),
                 }
@@ -739,7 +741,10 @@ impl<L: Launcher> Core<L> {
         tokio::spawn(async move {
             let outcome = run.await;
             let record = RunRecord::new(JobMode::Service, started_unix, &outcome);
-            tracing::info!(outcome = record.outcome, error = ?record.error, "camera ended");
+            match &record.error {
+                Some(error) => tracing::info!("camera ended ({}): {error}", record.outcome),
+                None => tracing::info!("camera ended ({})", record.outcome),
+            }
             core.camera_gone(generation, Some(record.clone()));
             if !matches!(record.outcome, "ok" | "stopped" | "not_built")
                 && let Some(error) = &record.error
@@ -808,19 +813,33 @@ impl<L: Launcher> Core<L> {
         true
     }
 
-    /// `stream:ended`: makes sure the camera is gone, and records why in its status.
-    async fn stream_ended(self: Arc<Self>, ended: StreamEnded) {
+    /// `stream:ended`: makes sure the camera that announced it (`ended_generation`, the one that
+    /// ran when it came; `None`: it was gone already) is gone, and records why in its status. A
+    /// camera started since (Start right after Stop, Restart) is left running.
+    async fn stream_ended(self: Arc<Self>, ended: StreamEnded, ended_generation: Option<u64>) {
         tracing::info!(reason = %ended.reason, "the camera stream ended");
         // The camera exits by itself after announcing it; give it time to.
         tokio::select! {
             () = tokio::time::sleep(self.options.camera_cleanup_delay) => {}
             () = self.shutdown.cancelled() => return,
         }
-        if self.stop_camera_service() {
-            tracing::info!("the camera is still running after stream:ended; stopping it");
-            self.camera_stopped(Duration::from_secs(20)).await;
-        } else if let Err(e) = self.launcher.clean_up(SourceId::NetworkCamera).await {
-            tracing::warn!(error = %e, "cannot clean up the camera");
+        let current = self
+            .state()
+            .camera
+            .as_ref()
+            .map(|c| (c.generation, c.stop.clone()));
+        match current {
+            Some((generation, stop)) if Some(generation) == ended_generation => {
+                tracing::info!("the camera is still running after stream:ended; stopping it");
+                stop.cancel();
+                self.camera_stopped(Duration::from_secs(20)).await;
+            }
+            Some(_) => tracing::info!("a camera started since the stream ended; it keeps running"),
+            None => {
+                if let Err(e) = self.launcher.clean_up(SourceId::NetworkCamera).await {
+                    tracing::warn!(error = %e, "cannot clean up the camera");
+                }
+            }
         }
         if let Err(e) = self.record_stream_end(&ended).await {
             tracing::warn!(error = %e, "cannot record the end of the stream");

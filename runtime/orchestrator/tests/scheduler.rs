@@ -704,6 +704,58 @@ async fn the_camera_starts_once_stops_on_request_and_is_cleaned_up_after_stream_
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_camera_started_right_after_a_stop_is_left_running_by_the_old_streams_end() {
+    let bus = Bus::memory();
+    let fake = Fake::new(&bus, |_| Plan::ok(3_600_000));
+    let mut o = options();
+    o.scheduled.clear();
+    let running = start(&bus, &fake, o).await;
+    let camera_running = || fake.record.lock().unwrap().running[&SourceId::NetworkCamera];
+    assert!(command(&bus, "start_camera", json!({})).await.is_ok());
+    // Stop: the camera announces the end of its stream, then exits (nothing listens on
+    // cmd:network_camera here, so stop_camera ends it).
+    bus.publish(
+        "stream:ended",
+        &json!({"source_id": "network_camera", "reason": "user_stopped", "timestamp": unix_now()})
+            .to_string(),
+    )
+    .await
+    .unwrap();
+    assert!(command(&bus, "stop_camera", json!({})).await.is_ok());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while json_at(&bus, HEALTH_KEY)
+        .await
+        .is_none_or(|h| h["sources"]["network_camera"]["stream"]["running"] != false)
+    {
+        assert!(Instant::now() < deadline, "the camera did not stop");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(camera_running(), 0);
+    // Start again at once, before the old stream's end is dealt with.
+    let answer = command(&bus, "start_camera", json!({})).await;
+    assert_eq!(
+        answer.data.get("already_running"),
+        Some(&json!(false)),
+        "{answer:?}"
+    );
+    // Once it is (its reason recorded), the new camera still runs.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while json_at(&bus, "status:network_camera")
+        .await
+        .is_none_or(|s| s["stream_ended"].is_null())
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the stream's end was not recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(camera_running(), 1, "the new camera was stopped");
+    assert_eq!(fake.launches(SourceId::NetworkCamera, JobMode::Service), 2);
+    running.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_camera_that_cannot_start_says_why() {
     let bus = Bus::memory();
     let fake = Fake::new(&bus, |_| Plan {
