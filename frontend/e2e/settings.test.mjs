@@ -20,7 +20,7 @@ after(async () => {
 });
 
 /** Internal names a person should never read on the page. */
-const INTERNAL = /schedule\.system|scroll_speed|password_hash|sensors\[\d|expected u32|expected f64|invalid type/;
+const INTERNAL = /schedule\.system|scroll_speed|password_hash|sensors\[\d|expected u32|expected f64|invalid type|got ""/;
 
 /** The page's visible text. */
 const visibleText = (page) => page.locator('main').innerText();
@@ -66,11 +66,11 @@ describe('settings', () => {
 		await form.getByRole('button', { name: 'Save' }).click();
 		const message = form.locator('[data-field="system"] [data-testid="field-error"]');
 		await message.waitFor();
-		assert.equal(await message.innerText(), '“System” needs a whole number (5–86400); the field is empty');
+		assert.equal(await message.innerText(), '“System” is empty: enter a whole number from 5 to 86400.');
 		// Read out with its input.
 		const describedBy = (await system.getAttribute('aria-describedby')).split(' ');
 		assert.ok(describedBy.includes(await message.getAttribute('id')));
-		assert.match(await form.getByTestId('save-status').innerText(), /Not saved: “System” needs a whole number/);
+		assert.match(await form.getByTestId('save-status').innerText(), /Not saved: “System” is empty: enter a whole number/);
 		assert.doesNotMatch(await visibleText(page), INTERNAL);
 		await shotEachView(page, 'settings-cleared-number');
 		await system.fill('45');

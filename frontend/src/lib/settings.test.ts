@@ -13,17 +13,17 @@ group('field names in messages', () => {
 		expect(fieldName('camera', 'cameras[0].onvif_wsdl_dir')).toBe('“onvif wsdl dir” of camera 1');
 	});
 
-	test('the gateway’s messages use the labels and say what is expected', () => {
-		expect(describe('schedule', 'system', 'schedule.system: invalid type: string "", expected u32')).toBe(
-			'“System” needs a whole number (5–86400); the field is empty'
+	test('the gateway’s messages use the labels; an empty number field says what it takes', () => {
+		expect(describe('schedule', 'system', 'schedule.system: must be a whole number, 0 or more (got "")', '')).toBe(
+			'“System” is empty: enter a whole number from 5 to 86400.'
 		);
-		expect(describe('display', 'scroll_speed', 'display.scroll_speed: invalid type: string "abc", expected f64')).toBe(
-			'“Scroll speed” needs a number (0.01–1); got "abc"'
+		expect(describe('display', 'scroll_speed', 'display.scroll_speed: must be a number (got null)', null)).toBe(
+			'“Scroll speed” is empty: enter a number from 0.01 to 1.'
 		);
-		expect(describe('display', 'scroll_speed', 'display.scroll_speed: must be between 0.01 and 1 s (got 5)')).toBe(
+		expect(describe('display', 'scroll_speed', 'display.scroll_speed: must be between 0.01 and 1 s (got 5)', 5)).toBe(
 			'“Scroll speed” must be between 0.01 and 1 s (got 5)'
 		);
-		expect(describe('auth', 'password', 'auth.password must be text of at least 8 characters')).toBe(
+		expect(describe('auth', 'password', 'auth.password must be text of at least 8 characters', 'short')).toBe(
 			'“New password” must be text of at least 8 characters'
 		);
 		expect(
@@ -32,8 +32,9 @@ group('field names in messages', () => {
 		expect(describe('aranet4', 'sensors[1].label', 'aranet4.sensors[1].label: "kitchen" is already used by sensors[0]')).toBe(
 			'“Name” of monitor 2: "kitchen" is already used by monitor 1'
 		);
-		expect(describe('camera', 'cameras[0].port', 'camera.cameras[0].port: invalid type: null, expected u16')).toBe(
-			'“RTSP port” of camera 1 needs a whole number; the field is empty'
+		// A list entry's field: the gateway's words, with the field's label.
+		expect(describe('camera', 'cameras[0].port', 'camera.cameras[0].port: must be a whole number, 0 or more (got null)', null)).toBe(
+			'“RTSP port” of camera 1 must be a whole number, 0 or more (got null)'
 		);
 		expect(humanMessage('display', 'rotation', 'must be one of 0, 90, 180, 270 (got 45); using 0')).toBe(
 			'must be one of 0, 90, 180, 270 (got 45); using 0'

@@ -232,38 +232,15 @@ export function fieldName(section: string, path: string): string {
 	return `${quote(list?.fields[String(sub)] ?? words(String(sub)))} of ${item}`;
 }
 
-/** What serde calls a type, as a person would ask for it. */
-function expected(what: string): string {
-	if (/^[ui](8|16|32|64|size)$/.test(what)) return 'a whole number';
-	if (/^f(32|64)$/.test(what)) return 'a number';
-	if (what === 'a boolean') return 'on or off';
-	if (what === 'a string') return 'text';
-	if (what === 'a sequence') return 'a list';
-	return what;
-}
-
-/** What serde says was sent, in words. */
-function got(what: string): string {
-	if (what === 'string ""') return 'the field is empty';
-	if (what === 'null') return 'the field is empty';
-	const m = /^(?:string|integer|floating point|boolean) `?(.*?)`?$/.exec(what);
-	return `got ${m ? m[1] : what}`;
-}
-
 /**
- * The gateway's message about the field at `path` (within `section`), in a person's words:
- * serde's type errors say what is expected (`invalid type: string "", expected u32` → needs a
- * whole number (the field is empty)), and other fields it names are named by their labels.
- * `hint` (e.g. the input's range, "5–86400") is added to a type error.
+ * The gateway's message about the field at `path` (within `section`), without the path it
+ * starts with, and with the other fields it names (`password_hash`, `sensors[1]`) named by
+ * their labels.
  */
-export function humanMessage(section: string, path: string, message: string, hint?: string): string {
+export function humanMessage(section: string, path: string, message: string): string {
 	// The gateway's messages start with the path, with or without a colon.
 	const names = path ? `${escapeRe(`${section}.${path}`)}|${escapeRe(path)}` : escapeRe(section);
 	let text = message.replace(new RegExp(`^(?:${names})(?:: | (?=must |cannot |is ))`), '');
-	const type = /^invalid type: (.+), expected (.+)$/.exec(text);
-	if (type) text = `needs ${expected(type[2]!)}${hint ? ` (${hint})` : ''}; ${got(type[1]!)}`;
-	else if (/^unknown field `/.test(text)) text = 'is not a setting this version knows';
-	// Other fields it names (`password_hash`, `sensors[1]`), by their labels.
 	text = text.replace(/\b[a-z][a-z0-9]*(?:_[a-z0-9]+)*(?:\[\d+\])(?:\.[a-z][a-z0-9_]*)?|\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b/g, (name) =>
 		knows(section, name) ? fieldName(section, name) : name
 	);
@@ -281,20 +258,24 @@ function knows(section: string, path: string): boolean {
 	return Boolean(spec && (spec.fields.some((f) => f.key === key) || (spec.lists && key in spec.lists) || spec.others?.[key]));
 }
 
-/** The input's range, in words, for a message (`5–86400`). */
-function rangeOf(section: string, path: string): string | undefined {
-	const f = specOf(section)?.fields.find((x) => x.key === path);
-	return f && f.min !== undefined && f.max !== undefined ? `${f.min}–${f.max}` : undefined;
-}
-
 const capital = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
-/** The gateway's message about a field, whole: the field's label, then what is wrong with it. */
-export function describe(section: string, path: string, message: string): string {
-	const text = humanMessage(section, path, message, rangeOf(section, path));
+/**
+ * The gateway's message about a field, whole: the field's label, then what is wrong with it.
+ * `sent` is the value that was refused: a number field sent empty says so, and what it takes
+ * (the gateway can only say what type it wanted).
+ */
+export function describe(section: string, path: string, message: string, sent?: unknown): string {
+	const name = fieldName(section, path);
+	const field = specOf(section)?.fields.find((f) => f.key === path);
+	if ((sent === '' || sent === null) && (field?.kind === 'int' || field?.kind === 'number')) {
+		const range = field.min !== undefined && field.max !== undefined ? ` from ${field.min} to ${field.max}` : '';
+		return capital(`${name} is empty: enter ${field.kind === 'int' ? 'a whole number' : 'a number'}${range}.`);
+	}
+	const text = humanMessage(section, path, message);
 	// "… must be …" follows the name; a message about a value ("kitchen" is already used…) is
 	// set apart from it.
-	return capital(`${fieldName(section, path)}${/^[a-z]/.test(text) ? ' ' : ': '}${text}`);
+	return capital(`${name}${/^[a-z]/.test(text) ? ' ' : ': '}${text}`);
 }
 
 /**

@@ -153,7 +153,7 @@ export class ConfigStore {
 			// The gateway names the field by its path (`schedule.system: …`): said with its label.
 			const message = stale
 				? 'Changed elsewhere since this page loaded: reload to see the new values, then save again.'
-				: describe(section, path, err.message);
+				: describe(section, path, err.message, path ? valueAt(patch, path) : undefined);
 			this.refusals = {
 				...this.refusals,
 				[section]: { path, message, sent: JSON.parse(JSON.stringify(patch ?? {})), sticky: stale || path === '' }
