@@ -300,6 +300,10 @@ pub struct MatrixState {
     pub rotation: u16,
     /// Whether an LED matrix is present.
     pub available: bool,
+    /// **[ours]** Whether the LEDs are dimmed (the low-light gamma table): the display setting,
+    /// or a `set_low_light` command since. Absent (older publishers): not dimmed.
+    #[serde(default)]
+    pub low_light: bool,
 }
 
 #[cfg(test)]
@@ -348,6 +352,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(grid.pixels[1], [0, 255, 0]);
+        assert!(!grid.low_light, "the contract's payload has no low_light: not dimmed");
     }
 
     #[test]

@@ -189,7 +189,7 @@ describe('Settings: a stored value that is not in use', () => {
 		const field = el.querySelector('[data-field="rotation"]')!;
 		const message = field.querySelector('[data-testid="field-warning"]');
 		expect(message?.textContent).toContain(
-			'The stored value is not in use: must be one of 0, 90, 180, 270 (got 45); using 0. ' +
+			'The stored value is not in use: “Rotation” must be one of 0, 90, 180, 270 (got 45); using 0. ' +
 				'Saving a value here replaces it; saving other fields keeps it.'
 		);
 		// Read out with the select it belongs to.
@@ -209,7 +209,9 @@ describe('Settings: a stored value that is not in use', () => {
 		await tick();
 		expect(calls).toEqual([['display', { low_light: true }]]);
 		const status = el.querySelector('[data-testid="save-status"]')!;
-		expect(status.textContent).toContain(`Saved. Still stored and not in use until fixed: ${warning}`);
+		expect(status.textContent).toContain(
+			'Saved. Still stored and not in use until fixed: LED display: “Rotation” must be one of 0, 90, 180, 270 (got 45)'
+		);
 		expect(status.classList.contains('warn-text')).toBe(true);
 
 		// The store reloads after a save: the bad value is still stored, and still named.
@@ -240,8 +242,8 @@ describe('Settings: a stored value that is not in use', () => {
 		} as never;
 		const el = render(Aranet4Settings, {});
 		const message = el.querySelector('[data-testid="field-warning"][data-field="sensors"]');
-		expect(message?.textContent).toContain('A stored value is not in use: sensors[1].mac: must be a Bluetooth address');
-		expect(message?.textContent).toContain('saving sensors replaces the stored value; saving other fields keeps it.');
+		expect(message?.textContent).toContain('A stored value is not in use: “Bluetooth address” of monitor 2 must be a Bluetooth address');
+		expect(message?.textContent).toContain('saving “Monitors” replaces the stored value; saving other fields keeps it.');
 	});
 });
 
