@@ -89,8 +89,17 @@ describe('accessibility', () => {
 		assert.match(await page.getByTestId('forecast-day').first().innerText(), /high.*low/s);
 		const height = await page.evaluate(() => document.documentElement.scrollHeight);
 		console.log(`overview at ${NARROW.width} px: ${height} px tall (${(height / NARROW.height).toFixed(1)} screens of ${NARROW.height} px)`);
-		// It was about 3,770 px (4.5 screens) with the age under every row.
-		assert.ok(height < 3400, `the overview is ${height} px tall at ${NARROW.width} px`);
+		// It was about 3,770 px (4.5 screens) with the age under every row, before the problem
+		// strip and the cards of monitors not heard were added: those are left out of the comparison.
+		const missing = (await stack.api('/api/sources')).body.co2?.status?.missing?.map((m) => `card-co2-${m.name}`) ?? [];
+		const added = await page.evaluate(
+			(ids) =>
+				['problems', ...ids]
+					.map((id) => document.querySelector(`[data-testid="${id}"]`)?.getBoundingClientRect().height ?? 0)
+					.reduce((a, b) => a + b, 0),
+			missing
+		);
+		assert.ok(height - added < 3400, `the overview is ${height} px tall at ${NARROW.width} px (${added} px of it added since)`);
 		await shotEachView(page, 'overview');
 		assert.deepEqual(errors, []);
 		await context.close();
