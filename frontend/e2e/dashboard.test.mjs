@@ -6,7 +6,7 @@
 // Screenshots at desktop and phone widths go to artifacts/screenshots/ at the repo root.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DESKTOP, PHONE, Stack, assertFits, assertLabelled, hlsChunk, live, shot, waitFor } from './harness.mjs';
+import { DESKTOP, PHONE, Stack, assertFits, assertLabelled, live, shot, waitFor } from './harness.mjs';
 
 /** The stack every test here shares: `run --sim` on the in-process bus. */
 let stack;
@@ -84,7 +84,8 @@ describe('dashboard', () => {
 		// Sparklines are drawn from the history, and a click opens the 24 h chart.
 		await page.locator('[data-testid="card-system"] [data-sensor="cpu_percent"]').click();
 		const dialog = page.getByTestId('history-dialog');
-		await dialog.locator('svg[role="slider"]').waitFor();
+		// Right after the start there may be one point only: then it says so (e2e/charts.test.mjs).
+		await dialog.locator('svg[role="slider"], [data-testid="chart-empty"]').first().waitFor();
 		await page.keyboard.press('Escape');
 		await dialog.waitFor({ state: 'hidden' });
 		// °C ↔ °F.
@@ -224,37 +225,6 @@ describe('dashboard', () => {
 		await assertLabelled(page);
 		await shot(page, 'matrix-desktop-dark');
 		assert.deepEqual(errors, []);
-		await context.close();
-	});
-
-	test('camera: hls.js loads only for the stream; start, play, stop', async () => {
-		const chunk = hlsChunk();
-		const { page, context, errors } = await open('/');
-		// This Chromium may play HLS natively; hide that, so the hls.js path is what runs here.
-		await context.addInitScript(() => {
-			const canPlay = HTMLMediaElement.prototype.canPlayType;
-			HTMLMediaElement.prototype.canPlayType = function (type) {
-				return /mpegurl/i.test(type) ? '' : canPlay.call(this, type);
-			};
-		});
-		await page.reload();
-		const scripts = [];
-		page.on('request', (r) => scripts.push(r.url()));
-		await live(page);
-		await page.getByRole('link', { name: 'Camera' }).click();
-		await page.getByTestId('camera-start').waitFor();
-		assert.equal(scripts.some((u) => u.endsWith(chunk)), false, 'no hls.js before the stream');
-		await page.getByTestId('camera-start').click();
-		await page.locator('[data-testid="stream-status"]', { hasText: 'streaming' }).waitFor({ timeout: 40_000 });
-		const video = page.getByTestId('video');
-		await waitFor(async () => (await video.evaluate((v) => v.readyState)) >= 2 || null, 'video frames', 40_000, 250);
-		const ptz = page.getByRole('group', { name: /Pan, tilt and zoom/ });
-		if (await ptz.count()) await ptz.getByRole('button', { name: 'Pan left' }).waitFor();
-		await shot(page, 'camera-desktop-dark');
-		await page.getByTestId('camera-stop').click();
-		await page.locator('[data-testid="stream-status"]', { hasText: 'stopped' }).waitFor({ timeout: 20_000 });
-		assert.ok(scripts.some((u) => u.endsWith(chunk)), 'hls.js was loaded for the stream');
-		assert.deepEqual(errors.filter((e) => !/hls|media|stream/i.test(e)), []);
 		await context.close();
 	});
 

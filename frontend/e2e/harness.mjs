@@ -184,9 +184,11 @@ export class Stack {
 		const port = await freePort();
 		stack.base = `http://127.0.0.1:${port}`;
 		const args = ['run', '--sim', '--listen', `127.0.0.1:${port}`, ...(redis ? ['--redis', redis] : [])];
+		// The bus is the one asked for: `run` would use a REDIS_URL set in the environment.
+		const { REDIS_URL: _redis, ...inherited } = process.env;
 		const server = spawn(bin, args, {
 			cwd: repo,
-			env: { ...process.env, FRONTEND_DIR: build, HLS_OUTPUT_DIR: stack.hlsDir, LOG_LEVEL: 'warn', ...env },
+			env: { ...inherited, FRONTEND_DIR: build, HLS_OUTPUT_DIR: stack.hlsDir, LOG_LEVEL: 'warn', ...env },
 			stdio: ['ignore', 'pipe', 'pipe']
 		});
 		stack.server = server;

@@ -209,7 +209,7 @@ impl AllowedHosts {
         names.dedup();
         let mut tailnet = self.tailnet.borrow_mut();
         if *tailnet != names {
-            tracing::info!(names = ?names, "allowed host names from the tailnet");
+            tracing::info!("allowed host names from the tailnet: {}", names.join(", "));
             *tailnet = names;
         }
     }

@@ -52,8 +52,17 @@ pub async fn serve(
     // (the settings in force start as "unread", or as the last valid ones kept on disk).
     shared.reconcile_config().await;
     let hub = tokio::task::spawn_local(hub::run::run(Rc::clone(&shared), shutdown.clone()));
-    let address = listener.local_addr().ok();
-    tracing::info!(?address, ?limits, "gateway listening");
+    let address = listener
+        .local_addr()
+        .map_or_else(|_| "its socket".to_owned(), |a| a.to_string());
+    tracing::info!(
+        "gateway listening on {address}: at most {} connections ({} per client), {} WebSockets \
+         ({} per client)",
+        limits.connections,
+        limits.per_client,
+        limits.websockets,
+        limits.websockets_per_client
+    );
     let trusted = Rc::downgrade(&shared);
     // Everyone behind a trusted proxy comes from its address: it is not capped per client.
     let registry = conn::Registry::new(limits).exempting(move |ip| {

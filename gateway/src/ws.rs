@@ -276,7 +276,10 @@ async fn send<W: Write>(
         Ok(result) => result.map(|()| true),
         Err(_) => {
             Counters::bump(&shared.counters.websocket_dropped);
-            tracing::debug!("dropped a WebSocket client that took nothing for {STALL:?}");
+            tracing::debug!(
+                "dropped a WebSocket client that took nothing for {} s",
+                STALL.as_secs()
+            );
             Ok(false)
         }
     }

@@ -1,8 +1,10 @@
 // What the settings page shows for each config section: labels, input kinds and hints. The
 // field names are checked against the generated config types (a renamed Rust field fails
 // svelte-check); the ranges are hints for the inputs only: the gateway validates every write and
-// its message is shown next to the field.
-import type { Config, SectionName } from '$lib/api/types';
+// its message is shown next to the field. The labels here are the only names a person sees for
+// the fields: the inputs use them, and so do the gateway's messages (`fieldName`, `describe`),
+// which name fields by their paths (`schedule.system`, `camera.cameras[0].host`).
+import type { Aranet4Sensor, CameraEntry, Config, SectionName } from '$lib/api/types';
 
 export type FieldKind = 'int' | 'number' | 'text' | 'password' | 'bool' | 'select' | 'list';
 
@@ -22,11 +24,24 @@ export interface FieldSpec<K extends string = string> {
 
 type Fields<S extends SectionName> = ReadonlyArray<FieldSpec<keyof Config[S] & string>>;
 
+/** A list edited by its own component (cameras, monitors): its label, what one entry is called,
+ *  and the labels of an entry's fields. */
+export interface ListSpec {
+	label: string;
+	item: string;
+	fields: Readonly<Record<string, string>>;
+}
+
 export interface SectionSpec<S extends SectionName = SectionName> {
 	name: S;
 	title: string;
 	intro?: string;
 	fields: Fields<S>;
+	/** Lists with an editor of their own. */
+	lists?: Readonly<Partial<Record<keyof Config[S] & string, ListSpec>>>;
+	/** Other names the gateway may use in this section (a field the form shows elsewhere, or
+	 *  sends under another name). */
+	others?: Readonly<Record<string, string>>;
 }
 
 const hours = Array.from({ length: 24 }, (_, h) => ({ value: h, label: `${String(h).padStart(2, '0')}:00` }));
@@ -123,6 +138,8 @@ export const auth: SectionSpec<'auth'> = {
 	name: 'auth',
 	title: 'Sign-in',
 	intro: 'Ask for a login before showing the dashboard or taking commands. Set a username and a password before turning it on.',
+	// The form sends a new password as `password`; the gateway stores only its hash.
+	others: { password: 'New password', password_hash: 'Password' },
 	fields: [
 		{ key: 'enabled', label: 'Require a login', kind: 'bool' },
 		{ key: 'username', label: 'Username', kind: 'text' },
@@ -132,9 +149,32 @@ export const auth: SectionSpec<'auth'> = {
 	]
 };
 
+/** The fields of one camera, as its inputs and messages name them. */
+export const CAMERA_FIELDS = {
+	name: 'Name',
+	host: 'Host',
+	port: 'RTSP port',
+	stream_path: 'Stream path',
+	username: 'User',
+	password: 'Password',
+	enabled: 'Enabled',
+	ptz_enabled: 'PTZ (ONVIF)',
+	onvif_port: 'ONVIF port',
+	ptz_step: 'Pan/tilt step',
+	ptz_zoom_step: 'Zoom step'
+} as const satisfies Record<keyof CameraEntry, string>;
+
+/** The fields of one Aranet4 monitor. */
+export const ARANET4_FIELDS = {
+	label: 'Name',
+	mac: 'Bluetooth address',
+	enabled: 'Read it'
+} as const satisfies Record<keyof Aranet4Sensor, string>;
+
 export const camera: SectionSpec<'camera'> = {
 	name: 'camera',
 	title: 'Camera stream',
+	lists: { cameras: { label: 'Cameras', item: 'camera', fields: CAMERA_FIELDS } },
 	fields: [
 		{ key: 'transport', label: 'RTSP transport', kind: 'select', options: [{ value: 'tcp', label: 'TCP' }, { value: 'udp', label: 'UDP' }] },
 		{ key: 'reconnect_delay', label: 'Reconnect after', kind: 'int', min: 1, max: 300, help: 'Seconds (1–300).' },
@@ -147,8 +187,111 @@ export const camera: SectionSpec<'camera'> = {
 export const aranet4: SectionSpec<'aranet4'> = {
 	name: 'aranet4',
 	title: 'Aranet4 monitors',
+	lists: { sensors: { label: 'Monitors', item: 'monitor', fields: ARANET4_FIELDS } },
 	fields: [{ key: 'timeout', label: 'Listen for', kind: 'int', min: 1, max: 120, help: 'Seconds per poll.' }]
 };
+
+/** Every section, in the order the settings page shows them (and its jump links name them). */
+export const SECTIONS: ReadonlyArray<SectionSpec> = [display, sleep, sensors, aranet4, camera, weather, pihole, schedule, auth, global] as ReadonlyArray<SectionSpec>;
+
+const specOf = (section: string): SectionSpec | undefined => SECTIONS.find((s) => s.name === section);
+
+/** `cameras[1].host` → `['cameras', 1, 'host']`. */
+export function pathParts(path: string): Array<string | number> {
+	return [...path.matchAll(/[^.[\]]+/g)].map(([p]) => (/^\d+$/.test(p) ? Number(p) : p));
+}
+
+/** The value at `path` within `value` (`undefined` when there is none). */
+export function valueAt(value: unknown, path: string): unknown {
+	let v = value;
+	for (const p of pathParts(path)) {
+		if (v === null || typeof v !== 'object') return undefined;
+		v = (v as Record<string | number, unknown>)[p];
+	}
+	return v;
+}
+
+const quote = (label: string) => `“${label}”`;
+const words = (key: string) => key.replace(/_/g, ' ');
+
+/**
+ * A field as a person knows it, from its path within `section`: `scroll_speed` → “Scroll speed”,
+ * `cameras[0].host` → “Host” of camera 1, `trusted_proxies[2]` → entry 3 of “Trusted proxies”.
+ * `''` is the section. A name with no label here is shown in words, never as a path.
+ */
+export function fieldName(section: string, path: string): string {
+	const spec = specOf(section);
+	if (!path) return spec ? quote(spec.title) : words(section);
+	const [top, index, sub] = pathParts(path);
+	const key = String(top);
+	const list = (spec?.lists as Partial<Record<string, ListSpec>> | undefined)?.[key];
+	const label = spec?.fields.find((f) => f.key === key)?.label ?? list?.label ?? spec?.others?.[key] ?? words(key);
+	if (typeof index !== 'number') return quote(label);
+	const item = `${list?.item ?? 'entry'} ${index + 1}`;
+	if (sub === undefined) return list ? item : `${item} of ${quote(label)}`;
+	return `${quote(list?.fields[String(sub)] ?? words(String(sub)))} of ${item}`;
+}
+
+/**
+ * The gateway's message about the field at `path` (within `section`), without the path it
+ * starts with, and with the other fields it names (`password_hash`, `sensors[1]`) named by
+ * their labels.
+ */
+export function humanMessage(section: string, path: string, message: string): string {
+	// The gateway's messages start with the path, with or without a colon.
+	const names = path ? `${escapeRe(`${section}.${path}`)}|${escapeRe(path)}` : escapeRe(section);
+	let text = message.replace(new RegExp(`^(?:${names})(?:: | (?=must |cannot |is ))`), '');
+	text = text.replace(/\b[a-z][a-z0-9]*(?:_[a-z0-9]+)*(?:\[\d+\])(?:\.[a-z][a-z0-9_]*)?|\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b/g, (name) =>
+		knows(section, name) ? fieldName(section, name) : name
+	);
+	const field = specOf(section)?.fields.find((f) => f.key === pathParts(path)[0]);
+	if (field?.kind === 'bool') text = text.replace(/\bbe true\b/, 'be on').replace(/\bbe false\b/, 'be off');
+	return text;
+}
+
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Whether `path` names a field of `section` (its first part is a field, a list or another name). */
+function knows(section: string, path: string): boolean {
+	const spec = specOf(section);
+	const key = String(pathParts(path)[0]);
+	return Boolean(spec && (spec.fields.some((f) => f.key === key) || (spec.lists && key in spec.lists) || spec.others?.[key]));
+}
+
+const capital = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
+/**
+ * The gateway's message about a field, whole: the field's label, then what is wrong with it.
+ * `sent` is the value that was refused: a number field sent empty says so, and what it takes
+ * (the gateway can only say what type it wanted).
+ */
+export function describe(section: string, path: string, message: string, sent?: unknown): string {
+	const name = fieldName(section, path);
+	const field = specOf(section)?.fields.find((f) => f.key === path);
+	if ((sent === '' || sent === null) && (field?.kind === 'int' || field?.kind === 'number')) {
+		const range = field.min !== undefined && field.max !== undefined ? ` from ${field.min} to ${field.max}` : '';
+		return capital(`${name} is empty: enter ${field.kind === 'int' ? 'a whole number' : 'a number'}${range}.`);
+	}
+	const text = humanMessage(section, path, message);
+	// "… must be …" follows the name; a message about a value ("kitchen" is already used…) is
+	// set apart from it.
+	return capital(`${name}${/^[a-z]/.test(text) ? ' ' : ': '}${text}`);
+}
+
+/**
+ * A problem or warning of the gateway that names a field by its path, in words:
+ * `config:display.rotation: must be …` (from `_problems`) and `display.rotation: must be …`
+ * (a save's warnings) become "LED display: “Rotation” must be …". Other text (a problem with an
+ * environment variable) is returned as it is.
+ */
+export function describeProblem(text: string): string {
+	const m = /^(config:)?([a-z0-9_]+)(?:\.([^\s:]+))?(?:: | )([\s\S]*)$/.exec(text);
+	const spec = m && specOf(m[2]!);
+	if (!m || !spec || !(m[1] || m[3])) return text;
+	const [, , section, path = '', rest] = m;
+	if (!path) return `${spec.title}: the stored section ${rest}`;
+	return `${spec.title}: ${describe(section!, path, rest!)}`;
+}
 
 /** RTSP paths of common cameras, for the stream-path field. */
 export const STREAM_PRESETS: ReadonlyArray<{ label: string; path: string }> = [

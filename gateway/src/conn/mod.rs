@@ -175,7 +175,7 @@ fn error_response(status: (u16, &str), message: &str, extra: &str) -> String {
 
 /// Answers a request whose framing is refused, and closes: nothing after it is read as a request.
 async fn answer_violation(framed: &mut Framed, violation: &Violation, peer: SocketAddr) {
-    tracing::debug!(%peer, ?violation, "refused a request's framing");
+    tracing::debug!(%peer, "refused a request's framing: {}", violation.message());
     let response = error_response(violation.status(), &violation.message(), "");
     let stream = framed.stream();
     let written = tokio::time::timeout(LINGER, async {

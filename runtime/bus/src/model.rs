@@ -84,6 +84,58 @@ pub struct Status {
     /// absent when false.
     #[serde(default, skip_serializing_if = "is_false")]
     pub stale: bool,
+    /// How the last poll went: `ok`, `partial` (some readings written, `last_error` names what
+    /// failed) or `failed` (no fresh readings). Ours; absent from statuses written without it
+    /// (read them with [`Status::outcome`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub outcome: Option<PollOutcome>,
+    /// The parts of the source the last poll got nothing from (an Aranet4 monitor not heard),
+    /// each with since when. Ours; absent when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<MissingPart>,
+}
+
+/// How a poll went.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum PollOutcome {
+    /// Everything was measured.
+    #[default]
+    Ok,
+    /// Some readings were written; `last_error` names what failed (a monitor not heard).
+    Partial,
+    /// Nothing fresh was written (an error status, or stale data kept).
+    Failed,
+}
+
+impl PollOutcome {
+    /// `ok`, `partial`, `failed`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            PollOutcome::Ok => "ok",
+            PollOutcome::Partial => "partial",
+            PollOutcome::Failed => "failed",
+        }
+    }
+}
+
+/// A part of a source (an Aranet4 monitor, by its label) the last poll got nothing from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct MissingPart {
+    /// Its name (the monitor's label).
+    pub name: String,
+    /// What failed, naming the part and the cause, as `last_error` does (`garage
+    /// (D4:7B:0C:4A:11:03) not heard within 10 s (out of range, or its battery is flat?)`).
+    pub error: String,
+    /// Since when (Unix seconds): the first poll of the current run of misses; for a part never
+    /// heard, the first poll that missed it.
+    pub since: f64,
+    /// When it last gave readings, `null` if never (as far as the source remembers).
+    #[serde(default)]
+    pub last_seen: Option<f64>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -102,6 +154,18 @@ impl Status {
             error_count: 0,
             warnings: Vec::new(),
             stale: false,
+            outcome: None,
+            missing: Vec::new(),
+        }
+    }
+
+    /// How the last poll went: `outcome` when the writer said, else `ok` without `last_error`
+    /// and `failed` with one (statuses written by upstream's services or before `outcome`).
+    pub fn outcome(&self) -> PollOutcome {
+        match (self.outcome, &self.last_error) {
+            (Some(outcome), _) => outcome,
+            (None, None) => PollOutcome::Ok,
+            (None, Some(_)) => PollOutcome::Failed,
         }
     }
 }
@@ -236,6 +300,10 @@ pub struct MatrixState {
     pub rotation: u16,
     /// Whether an LED matrix is present.
     pub available: bool,
+    /// **[ours]** Whether the LEDs are dimmed (the low-light gamma table): the display setting,
+    /// or a `set_low_light` command since. Absent (older publishers): not dimmed.
+    #[serde(default)]
+    pub low_light: bool,
 }
 
 #[cfg(test)]
@@ -284,6 +352,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(grid.pixels[1], [0, 255, 0]);
+        assert!(!grid.low_light, "the contract's payload has no low_light: not dimmed");
     }
 
     #[test]

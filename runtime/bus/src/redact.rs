@@ -58,9 +58,43 @@ pub fn url_credentials(text: &str) -> Cow<'_, str> {
     }
 }
 
+/// `url` as it may be shown even when it is not a valid URL (a mistyped `--redis`): what
+/// [`url_credentials`] hides, and, when a `user:password@` is left that it did not recognise
+/// (`redis:/:hunter2@host`), everything between the scheme and the last `@` too.
+pub fn any_url(url: &str) -> Cow<'_, str> {
+    let hidden = url_credentials(url);
+    let Some(at) = hidden.rfind('@') else {
+        return hidden;
+    };
+    // After a scheme (`redis:`), which helps and holds nothing secret.
+    let start = hidden[..at]
+        .find(':')
+        .filter(|&colon| {
+            colon > 0
+                && hidden[..colon]
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        })
+        .map_or(0, |colon| colon + 1);
+    let userinfo = &hidden[start..at];
+    if !userinfo.contains(':') || userinfo.ends_with(&format!(":{HIDDEN}")) {
+        return hidden;
+    }
+    Cow::Owned(format!("{}{HIDDEN}{}", &hidden[..start], &hidden[at..]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn any_url_hides_credentials_even_in_a_malformed_url() {
+        assert_eq!(any_url("redis://:pw@h:x"), "redis://:***@h:x");
+        assert_eq!(any_url("redis:/:hunter2@host:6379"), "redis:***@host:6379");
+        assert_eq!(any_url(":hunter2@host"), "***@host");
+        assert_eq!(any_url("nonsense"), "nonsense");
+        assert_eq!(any_url("redis://user@host"), "redis://user@host");
+    }
 
     #[test]
     fn passwords_in_urls_are_hidden_wherever_they_stand() {

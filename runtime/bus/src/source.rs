@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 
 use crate::config::Config;
 use crate::ids::{SectionName, SourceId};
-use crate::model::{Measurement, Reading, Value};
+use crate::model::{Measurement, MissingPart, Reading, Value};
 
 /// Readings of other sources a source uses (the Sense HAT's heat compensation needs the CPU
 /// temperature), fetched by the runner with the config.
@@ -95,7 +95,8 @@ pub trait Source {
     ///
     /// `Err` when nothing could be measured; `Ok` with [`PollOutput::error`] set when some
     /// measurements were taken and others failed (they are written, and the status names what
-    /// failed).
+    /// failed: a partial poll). `Ok` with an error and no measurements is a failed poll too, one
+    /// that can still say which parts failed ([`PollOutput::missing`]).
     async fn poll(
         &mut self,
         context: PollContext<'_>,
@@ -116,6 +117,8 @@ pub struct PollOutput {
     /// The measurements are old data kept because fresh data could not be had: the status says
     /// so and does not count the poll as a success.
     pub stale: bool,
+    /// The parts (monitors) that gave nothing, with since when: `status.missing`.
+    pub missing: Vec<MissingPart>,
 }
 
 impl PollOutput {

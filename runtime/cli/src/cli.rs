@@ -20,11 +20,12 @@ pub struct Cli {
 /// Where the Redis bus is.
 #[derive(Debug, Args)]
 pub struct RedisArg {
-    /// Redis URL of the data bus.
+    /// Redis URL of the data bus. The default is its address inside the Docker stack: elsewhere,
+    /// e.g. redis://127.0.0.1:6379.
     #[arg(
         long = "redis",
         env = "REDIS_URL",
-        default_value = "redis://redis:6379"
+        default_value = crate::commands::DEFAULT_REDIS_URL
     )]
     pub url: String,
 }
@@ -38,7 +39,8 @@ pub enum Command {
         /// contacted).
         #[arg(long)]
         sim: bool,
-        /// Use the Redis at this URL instead of the in-process bus.
+        /// Use the Redis at this URL instead of the in-process bus. Without it, `REDIS_URL` when
+        /// set (as every role reads it), else the in-process bus; `run` says which at start.
         #[arg(long)]
         redis: Option<String>,
         /// Address the dashboard listens on.
@@ -65,8 +67,10 @@ pub enum Command {
     Source {
         /// The source id.
         id: SourceId,
-        /// Poll once, write, and exit (0 on success, 1 when the poll failed, 3 when Redis is
-        /// unreachable). Without it the source runs until SIGTERM.
+        /// Poll once, write, and exit (0 when readings were written, also when part of the poll
+        /// failed, e.g. one Aranet4 not heard; 1 when the poll failed, 2 on invalid input such as
+        /// a bad Redis URL, 3 when Redis is unreachable). Without it the source runs until
+        /// SIGTERM.
         #[arg(long)]
         once: bool,
         /// Simulated hardware and web services instead of the real ones (no configured host is
@@ -128,7 +132,8 @@ pub enum ConfigCommand {
         #[command(flatten)]
         redis: RedisArg,
     },
-    /// Prints the configuration in force (secrets hidden) and any problems with it.
+    /// Prints the configuration in force, where each value comes from (Redis, the environment or
+    /// the default; secrets hidden), and any problems with it.
     Show {
         #[command(flatten)]
         redis: RedisArg,

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use sense_bus::config::{self as bus_config, Origin};
 use sense_bus::{Bus, BusError, ConnectOptions, SectionName, SourceId, store};
 use sense_linux::HostFs;
 use sense_orchestrator::{LauncherChoice, OrchestratorError, OrchestratorOptions};
@@ -17,7 +18,8 @@ use crate::logs;
 use sense_gateway::{BusSpec, GatewayOptions};
 use sense_orchestrator::CancellationToken;
 
-/// The poll or the service failed (for `--once`: the error status was written).
+/// The poll or the service failed (for `--once`: the error status was written). A partial poll
+/// (some readings written, the status naming what failed: `outcome: partial`) exits 0.
 pub const EXIT_FAILURE: u8 = 1;
 /// The input is invalid (a config file, a value); nothing was written.
 pub const EXIT_INVALID: u8 = 2;
@@ -25,6 +27,120 @@ pub const EXIT_INVALID: u8 = 2;
 pub const EXIT_NO_BUS: u8 = 3;
 /// The role is not built yet.
 pub const EXIT_NOT_YET: u8 = 4;
+
+/// Where the roles look for Redis unless told (`--redis`, `REDIS_URL`): its address inside the
+/// compose stack.
+pub const DEFAULT_REDIS_URL: &str = "redis://redis:6379";
+
+/// What to run instead of [`DEFAULT_REDIS_URL`] outside Docker.
+const LOCAL_REDIS: &str = "redis://127.0.0.1:6379";
+
+/// How long a long-running role waits for Redis at [`DEFAULT_REDIS_URL`] before it says how to
+/// point it elsewhere (it goes on waiting).
+const DOCKER_HINT_AFTER: Duration = Duration::from_secs(3);
+
+/// Why a command stops: its exit code, and what it tells the user (`error: …`), a sentence
+/// saying what happened and one saying what to do.
+#[derive(Debug)]
+pub struct Failure {
+    code: u8,
+    message: String,
+}
+
+/// Whether a command that met a bus failure had something to write.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Writes {
+    /// It writes: say that nothing was.
+    Something,
+    /// It only reads, or runs on.
+    Nothing,
+}
+
+impl Failure {
+    fn new(code: u8, message: impl Into<String>) -> Failure {
+        Failure {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// Invalid input (exit 2).
+    fn invalid(message: impl Into<String>) -> Failure {
+        Failure::new(EXIT_INVALID, message)
+    }
+
+    /// The work failed (exit 1).
+    fn failed(message: impl Into<String>) -> Failure {
+        Failure::new(EXIT_FAILURE, message)
+    }
+
+    /// A bus failure of a command on the Redis at `url` (as given: `--redis` or `REDIS_URL`).
+    fn bus(e: &BusError, url: &str, writes: Writes) -> Failure {
+        let nothing_written = if writes == Writes::Something {
+            "; nothing was written"
+        } else {
+            ""
+        };
+        match e {
+            BusError::InvalidUrl { url: shown, reason } => {
+                // The reason may show the form already.
+                let example = if reason.contains(LOCAL_REDIS) {
+                    "a valid one"
+                } else {
+                    "a URL such as redis://127.0.0.1:6379"
+                };
+                let (from, fix) = if from_env(url) {
+                    (
+                        "REDIS_URL",
+                        format!("Set REDIS_URL to {example} (or pass --redis)."),
+                    )
+                } else {
+                    ("--redis", format!("Pass --redis {example}."))
+                };
+                Failure::invalid(format!(
+                    "the Redis URL {shown} (from {from}) is not valid: {reason}{nothing_written}. \
+                     {fix}"
+                ))
+            }
+            BusError::Unavailable { url: shown, reason } => {
+                let fix = if url == DEFAULT_REDIS_URL {
+                    format!(
+                        "That is the address inside the Docker stack: on this machine, pass \
+                         --redis {LOCAL_REDIS} or set REDIS_URL."
+                    )
+                } else {
+                    "Start Redis there, or pass --redis (or set REDIS_URL) with where it runs."
+                        .to_owned()
+                };
+                Failure::new(
+                    EXIT_NO_BUS,
+                    format!("Redis at {shown} is unreachable ({reason}){nothing_written}. {fix}"),
+                )
+            }
+            BusError::Timeout(_) => Failure::new(
+                EXIT_NO_BUS,
+                format!("{e}{nothing_written}: it may be overloaded or stopping. Try again."),
+            ),
+            BusError::Redis(_) => Failure::new(EXIT_NO_BUS, format!("{e}{nothing_written}.")),
+        }
+    }
+}
+
+/// Whether `url` is the one `REDIS_URL` sets (rather than `--redis`).
+fn from_env(url: &str) -> bool {
+    std::env::var("REDIS_URL").is_ok_and(|v| v == url)
+}
+
+/// Tells the user what `failure` says and returns its exit code.
+fn fail(failure: &Failure) -> u8 {
+    logs::error(&failure.message);
+    failure.code
+}
+
+/// The exit code of a command's result, the failure told.
+fn exit(result: Result<u8, Failure>) -> u8 {
+    result.unwrap_or_else(|f| fail(&f))
+}
 
 /// How long a one-shot run waits for its last log entries to reach the bus.
 const LOG_FLUSH: Duration = Duration::from_millis(500);
@@ -35,9 +151,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Runs a role and returns the process exit code.
 pub async fn run(command: Command) -> u8 {
     match command {
-        Command::Run { sim, redis, listen } => run_all(sim, redis, &listen).await,
-        Command::Gateway { redis, listen } => gateway(&redis.url, &listen).await,
-        Command::Orchestrator { redis, sim } => orchestrator(&redis.url, sim).await,
+        Command::Run { sim, redis, listen } => exit(run_all(sim, redis, &listen).await),
+        Command::Gateway { redis, listen } => exit(gateway(&redis.url, &listen).await),
+        Command::Orchestrator { redis, sim } => exit(orchestrator(&redis.url, sim).await),
         Command::Source {
             id,
             once,
@@ -69,12 +185,13 @@ pub async fn run(command: Command) -> u8 {
             };
             // A scan or discovery is one-off anyway; a stream has no single poll.
             if once && id == SourceId::NetworkCamera && mode.as_deref() != Some("discover") {
-                tracing::error!(
-                    "the camera streams until it is stopped: run `source network_camera` without --once"
-                );
-                return EXIT_INVALID;
+                return fail(&Failure::invalid(
+                    "the camera streams until it is stopped, so it has no single poll: run \
+                     `source network_camera` without --once (or with --mode discover to look for \
+                     cameras)",
+                ));
             }
-            match mode.as_deref() {
+            exit(match mode.as_deref() {
                 None | Some("poll") => source(id, once, &redis.url, &options).await,
                 Some("stream") if id == SourceId::NetworkCamera => {
                     source(id, once, &redis.url, &options).await
@@ -83,23 +200,21 @@ pub async fn run(command: Command) -> u8 {
                 Some("discover") if id == SourceId::NetworkCamera => {
                     scan(id, &redis.url, &options).await
                 }
-                Some(other) => {
-                    tracing::error!(
-                        "mode `{other}` is not one of {id}'s modes: poll{}",
-                        match id {
-                            SourceId::Co2 => ", scan",
-                            SourceId::NetworkCamera => ", stream, discover",
-                            _ => "",
-                        }
-                    );
-                    EXIT_INVALID
-                }
-            }
+                Some(other) => Err(Failure::invalid(format!(
+                    "`{other}` is not a mode of the {id} source: give --mode {}, or leave --mode \
+                     out to poll",
+                    match id {
+                        SourceId::Co2 => "poll or scan",
+                        SourceId::NetworkCamera => "stream or discover",
+                        _ => "poll",
+                    }
+                ))),
+            })
         }
-        Command::Config { command } => config(command).await,
+        Command::Config { command } => exit(config(command).await),
         Command::Aranet4 {
             command: Aranet4Command::Decode { hex },
-        } => aranet4_decode(&hex),
+        } => exit(aranet4_decode(&hex)),
     }
 }
 
@@ -136,65 +251,94 @@ fn gateway_options(env: &Env, hls_dir: PathBuf) -> GatewayOptions {
     }
 }
 
-fn parse_listen(listen: &str) -> Result<SocketAddr, u8> {
+fn parse_listen(listen: &str) -> Result<SocketAddr, Failure> {
     listen.parse().map_err(|e| {
-        tracing::error!("--listen {listen:?} is not an address such as 127.0.0.1:8080: {e}");
-        EXIT_INVALID
+        Failure::invalid(format!(
+            "--listen `{listen}` is not an address and port ({e}): give an IP address and port, \
+             such as 127.0.0.1:8080 (this machine only) or 0.0.0.0:8080 (every network)"
+        ))
     })
 }
 
-/// The gateway until SIGTERM: waits for Redis, then serves on `listen`.
-async fn gateway(url: &str, listen: &str) -> u8 {
-    let env = Env::process();
-    let address = match parse_listen(listen) {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
-    let listener = match tokio::net::TcpListener::bind(address).await {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::error!("cannot listen on {address}: {e}");
-            return EXIT_FAILURE;
+/// Why `address` cannot be listened on, and what to do.
+fn cannot_listen(address: SocketAddr, e: &std::io::Error) -> Failure {
+    let fix = match e.kind() {
+        std::io::ErrorKind::AddrInUse => format!(
+            "something else listens on port {} already: stop it, or pass --listen with another \
+             port",
+            address.port()
+        ),
+        std::io::ErrorKind::PermissionDenied => {
+            "ports below 1024 need privileges: pass --listen with a port such as 8080".to_owned()
         }
+        std::io::ErrorKind::AddrNotAvailable => {
+            "that address is not one of this machine's: pass --listen 127.0.0.1:PORT or \
+             0.0.0.0:PORT"
+                .to_owned()
+        }
+        _ => "pass --listen with another address or port".to_owned(),
     };
+    Failure::failed(format!("cannot listen on {address} ({e}): {fix}"))
+}
+
+/// The gateway until SIGTERM: waits for Redis, then serves on `listen`.
+async fn gateway(url: &str, listen: &str) -> Result<u8, Failure> {
+    let env = Env::process();
+    let address = parse_listen(listen)?;
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|e| cannot_listen(address, &e))?;
     let stop = shutdown::on_signals();
-    let bus = match wait_for_bus(url, &stop).await {
-        Ok(bus) => bus,
-        Err(code) => return code,
+    let Some(bus) = wait_for_bus(url, &stop).await? else {
+        return Ok(0);
     };
     logs::attach(bus.clone(), "gateway");
     let options = gateway_options(&env, CameraOptions::hls_dir_from(&env));
     let local = tokio::task::LocalSet::new();
-    match local
+    local
         .run_until(sense_gateway::serve(listener, bus, options, stop))
         .await
-    {
-        Ok(()) => 0,
-        Err(e) => bus_error(&e),
-    }
+        .map_err(|e| Failure::bus(&e, url, Writes::Nothing))?;
+    Ok(0)
 }
 
 /// `sense-pulse run`: the orchestrator (running every source in this process), the Sense HAT
 /// service and the gateway, on the in-memory bus or `redis`.
-async fn run_all(sim: bool, redis: Option<String>, listen: &str) -> u8 {
+async fn run_all(sim: bool, redis: Option<String>, listen: &str) -> Result<u8, Failure> {
     let env = Env::process();
-    let address = match parse_listen(listen) {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
+    let address = parse_listen(listen)?;
     let stop = shutdown::on_signals();
+    // `--redis`, else `REDIS_URL` as every role reads it, else the in-memory bus.
+    let redis = match redis {
+        Some(url) => Some((url, "--redis")),
+        None => env
+            .get("REDIS_URL")
+            .filter(|u| !u.trim().is_empty())
+            .map(|url| (url, "REDIS_URL")),
+    };
     let (bus, gateway_bus) = match redis {
-        Some(url) => {
-            let bus = match wait_for_bus(&url, &stop).await {
-                Ok(bus) => bus,
-                Err(code) => return code,
+        Some((url, from)) => {
+            say(&format!(
+                "Bus: Redis at {} (from {from})",
+                sense_bus::redact::any_url(&url)
+            ));
+            let Some(bus) = wait_for_bus(&url, &stop).await? else {
+                return Ok(0);
             };
             (bus, BusSpec::Redis(url))
         }
         None => {
+            say(
+                "Bus: in memory, gone when this process ends (pass --redis URL or set REDIS_URL \
+                 to use Redis)",
+            );
             let bus = Bus::memory();
             (bus.clone(), BusSpec::Shared(bus))
         }
+    };
+    let redis_url = match &gateway_bus {
+        BusSpec::Redis(url) => url.clone(),
+        _ => String::new(),
     };
     logs::attach(bus.clone(), "run");
 
@@ -216,13 +360,8 @@ async fn run_all(sim: bool, redis: Option<String>, listen: &str) -> u8 {
         .as_deref()
         .is_some_and(|d| d.join("index.html").is_file());
     let (address, gateway) =
-        match sense_gateway::spawn(address, gateway_bus, gateway_options, stop.clone()) {
-            Ok(started) => started,
-            Err(e) => {
-                tracing::error!("cannot listen on {address}: {e}");
-                return EXIT_FAILURE;
-            }
-        };
+        sense_gateway::spawn(address, gateway_bus, gateway_options, stop.clone())
+            .map_err(|e| cannot_listen(address, &e))?;
     if !built {
         tracing::warn!(
             "the dashboard is not built (npm ci && npm run build in frontend/, or set FRONTEND_DIR); the API works without it"
@@ -249,13 +388,12 @@ async fn run_all(sim: bool, redis: Option<String>, listen: &str) -> u8 {
         hls_dir,
         env: env.clone(),
     };
-    let launcher = match InProcessLauncher::start(bus.clone(), sources) {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::error!("cannot start the sources' thread: {e}");
-            return EXIT_FAILURE;
-        }
-    };
+    let launcher = InProcessLauncher::start(bus.clone(), sources).map_err(|e| {
+        Failure::failed(format!(
+            "cannot start the sources' thread ({e}): the machine may be out of memory or \
+             threads; close something and try again"
+        ))
+    })?;
     let mut options = OrchestratorOptions::new(LauncherChoice::Process {
         binary: PathBuf::new(),
         extra_args: Vec::new(),
@@ -267,19 +405,24 @@ async fn run_all(sim: bool, redis: Option<String>, listen: &str) -> u8 {
     let result = sense_orchestrator::run_with_launcher(bus, launcher, options, stop.clone()).await;
     stop.cancel();
     let _ = tokio::task::spawn_blocking(move || gateway.join()).await;
-    match result {
-        Ok(()) => 0,
-        Err(OrchestratorError::Bus(e)) => bus_error(&e),
-        Err(e) => {
-            tracing::error!("{e}");
-            EXIT_NO_BUS
-        }
+    result.map_err(|e| orchestrator_failure(&e, &redis_url))?;
+    Ok(0)
+}
+
+/// How the orchestrator's end is told.
+fn orchestrator_failure(e: &OrchestratorError, url: &str) -> Failure {
+    match e {
+        OrchestratorError::Bus(e) => Failure::bus(e, url, Writes::Nothing),
+        OrchestratorError::BusClosed => Failure::new(
+            EXIT_NO_BUS,
+            format!("{e}: the bus went away for good; restart sense-pulse"),
+        ),
     }
 }
 
 /// The orchestrator until SIGTERM: waits for Redis, then schedules the sources as child
 /// processes of this binary, or as containers when it runs in the compose project.
-async fn orchestrator(url: &str, sim: bool) -> u8 {
+async fn orchestrator(url: &str, sim: bool) -> Result<u8, Failure> {
     let env = Env::process();
     let mut options = OrchestratorOptions::from_env(&|v| env.get(v));
     match &mut options.launcher {
@@ -296,142 +439,143 @@ async fn orchestrator(url: &str, sim: bool) -> u8 {
             }
         }
         LauncherChoice::Docker(_) if sim => {
-            tracing::error!(
-                "--sim runs the sources as child processes; unset COMPOSE_PROJECT_NAME or set \
-                 ORCHESTRATOR_LAUNCHER=process"
-            );
-            return EXIT_INVALID;
+            return Err(Failure::invalid(
+                "--sim runs the sources as child processes, and this orchestrator would start \
+                 containers: unset COMPOSE_PROJECT_NAME or set ORCHESTRATOR_LAUNCHER=process",
+            ));
         }
         LauncherChoice::Docker(_) => {}
     }
     let stop = shutdown::on_signals();
-    let bus = match wait_for_bus(url, &stop).await {
-        Ok(bus) => bus,
-        Err(code) => return code,
+    let Some(bus) = wait_for_bus(url, &stop).await? else {
+        return Ok(0);
     };
     logs::attach(bus.clone(), "orchestrator");
-    match sense_orchestrator::run(bus, options, stop).await {
-        Ok(()) => 0,
-        Err(OrchestratorError::Bus(e)) => bus_error(&e),
-        Err(e) => {
-            tracing::error!("{e}");
-            EXIT_NO_BUS
-        }
-    }
+    sense_orchestrator::run(bus, options, stop)
+        .await
+        .map_err(|e| orchestrator_failure(&e, url))?;
+    Ok(0)
 }
 
 /// Scans (co2) or discovers (camera) once, writes the result to `scan:{id}` and prints it.
-async fn scan(id: SourceId, url: &str, options: &SourceOptions) -> u8 {
-    let bus = match connect(url).await {
-        Ok(bus) => bus,
-        Err(code) => return code,
-    };
+async fn scan(id: SourceId, url: &str, options: &SourceOptions) -> Result<u8, Failure> {
+    let bus = connect(url, Writes::Something).await?;
     logs::attach(bus.clone(), id.as_str());
-    let code = match sources::scan(id, &bus, options).await {
+    let result = match sources::scan(id, &bus, options).await {
         Ok(result) => {
             say(&serde_json::to_string_pretty(&result).unwrap_or_default());
-            0
+            Ok(0)
         }
-        Err(SourceError::Bus(e)) => bus_error(&e),
-        Err(e @ SourceError::NotYet { .. }) => {
-            tracing::error!("{e}");
-            EXIT_NOT_YET
-        }
-        Err(e) => {
-            tracing::error!("{e}");
-            EXIT_FAILURE
-        }
+        Err(e) => Err(source_failure(&e, url)),
     };
+    // Told before the last log entries are flushed to the bus, so that they include it.
+    let code = exit(result);
     logs::flush(LOG_FLUSH).await;
-    code
+    Ok(code)
+}
+
+/// How a source's error is told.
+fn source_failure(e: &SourceError, url: &str) -> Failure {
+    match e {
+        SourceError::Bus(e) => Failure::bus(e, url, Writes::Something),
+        SourceError::NotYet { .. } => Failure::new(
+            EXIT_NOT_YET,
+            format!("{e}; the other sources work meanwhile"),
+        ),
+        SourceError::Failed(_) => Failure::failed(e.to_string()),
+    }
 }
 
 /// `aranet4 decode`: bytes from the arguments, or standard input when there are none.
-fn aranet4_decode(hex: &[String]) -> u8 {
+fn aranet4_decode(hex: &[String]) -> Result<u8, Failure> {
     let text = if hex.is_empty() {
         let mut text = String::new();
-        if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text) {
-            tracing::error!("cannot read standard input: {e}");
-            return EXIT_INVALID;
-        }
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|e| {
+            Failure::invalid(format!(
+                "cannot read standard input ({e}): give the bytes as arguments instead"
+            ))
+        })?;
         text
     } else {
         hex.join(" ")
     };
-    match sense_source_aranet4::tool::decode(&text) {
-        Ok(json) => {
-            say(&serde_json::to_string_pretty(&json).unwrap_or_default());
-            0
-        }
-        Err(e) => {
-            tracing::error!("{e}");
-            EXIT_INVALID
-        }
-    }
+    let json = sense_source_aranet4::tool::decode(&text).map_err(Failure::invalid)?;
+    say(&serde_json::to_string_pretty(&json).unwrap_or_default());
+    Ok(0)
 }
 
-fn bus_error(e: &BusError) -> u8 {
-    tracing::error!(error = %e, "nothing was written");
-    EXIT_NO_BUS
-}
-
-async fn source(id: SourceId, once: bool, url: &str, options: &SourceOptions) -> u8 {
+async fn source(
+    id: SourceId,
+    once: bool,
+    url: &str,
+    options: &SourceOptions,
+) -> Result<u8, Failure> {
     if once {
-        let bus = match Bus::connect(url, ConnectOptions::FailAfter(CONNECT_TIMEOUT)).await {
-            Ok(bus) => bus,
-            Err(e) => return bus_error(&e),
-        };
+        let bus = connect(url, Writes::Something).await?;
         logs::attach(bus.clone(), id.as_str());
-        let code = match sources::run(id, bus, options, Mode::Once).await {
+        let result = match sources::run(id, bus, options, Mode::Once).await {
             Ok(Some(report)) if report.failed() => {
                 let error = report.status.last_error.unwrap_or_default();
-                tracing::error!(source = %id, %error, "poll failed; error status written");
-                EXIT_FAILURE
+                Err(Failure::failed(format!(
+                    "the {id} poll failed: {error} (written to status:{id}, where the dashboard \
+                     shows it)"
+                )))
             }
             Ok(report) => {
-                let readings = report.map_or(0, |r| r.readings);
-                tracing::info!(source = %id, readings, "poll written");
-                0
+                let readings = report.as_ref().map_or(0, |r| r.readings);
+                // Partial (one Aranet4 of three not heard): the readings are written, exit 0; the
+                // source warned when it started failing that way, and the status says what.
+                if report.as_ref().is_some_and(|r| r.partial()) {
+                    tracing::info!(
+                        "{id}: {readings} readings written; part of the poll failed (see status:{id})"
+                    );
+                } else {
+                    tracing::info!("{id}: {readings} readings written");
+                }
+                Ok(0)
             }
-            Err(SourceError::Bus(e)) => bus_error(&e),
-            Err(e @ SourceError::NotYet { .. }) => {
-                tracing::error!("{e}");
-                EXIT_NOT_YET
-            }
-            Err(e) => {
-                tracing::error!("{e}");
-                EXIT_FAILURE
-            }
+            Err(e) => Err(source_failure(&e, url)),
         };
+        // Told before the last log entries are flushed to the bus, so that they include it.
+        let code = exit(result);
         logs::flush(LOG_FLUSH).await;
-        return code;
+        return Ok(code);
     }
     let stop = shutdown::on_signals();
-    let bus = match wait_for_bus(url, &stop).await {
-        Ok(bus) => bus,
-        Err(code) => return code,
+    let Some(bus) = wait_for_bus(url, &stop).await? else {
+        return Ok(0);
     };
     logs::attach(bus.clone(), id.as_str());
-    match sources::run(id, bus, options, Mode::Resident(stop)).await {
-        Ok(_) => 0,
-        Err(SourceError::Bus(e)) => bus_error(&e),
-        Err(e @ SourceError::NotYet { .. }) => {
-            tracing::error!("{e}");
-            EXIT_NOT_YET
-        }
-        Err(e) => {
-            tracing::error!("{e}");
-            EXIT_FAILURE
-        }
-    }
+    sources::run(id, bus, options, Mode::Resident(stop))
+        .await
+        .map_err(|e| source_failure(&e, url))?;
+    Ok(0)
 }
 
-/// Connects to the bus of a long-running role, waiting for Redis as long as it takes. `Err` holds
-/// the exit code: 0 when `stop` came first, [`EXIT_NO_BUS`] when the URL is unusable.
-async fn wait_for_bus(url: &str, stop: &CancellationToken) -> Result<Bus, u8> {
-    tokio::select! {
-        bus = Bus::connect(url, ConnectOptions::WaitForever) => bus.map_err(|e| bus_error(&e)),
-        () = stop.cancelled() => Err(0),
+/// Connects to the bus of a long-running role, waiting for Redis as long as it takes: `None`
+/// when `stop` came first. An unusable URL fails at once. Waiting for the default Docker
+/// address, it says after a while how to point the role elsewhere.
+async fn wait_for_bus(url: &str, stop: &CancellationToken) -> Result<Option<Bus>, Failure> {
+    let connect = Bus::connect(url, ConnectOptions::WaitForever);
+    tokio::pin!(connect);
+    let hint = tokio::time::sleep(DOCKER_HINT_AFTER);
+    tokio::pin!(hint);
+    let mut hinted = url != DEFAULT_REDIS_URL;
+    loop {
+        tokio::select! {
+            bus = &mut connect => {
+                return bus.map(Some).map_err(|e| Failure::bus(&e, url, Writes::Nothing));
+            }
+            () = stop.cancelled() => return Ok(None),
+            () = &mut hint, if !hinted => {
+                hinted = true;
+                logs::warning(&format!(
+                    "no answer yet from Redis at {DEFAULT_REDIS_URL}, the address inside the \
+                     Docker stack: on this machine, pass --redis {LOCAL_REDIS} or set REDIS_URL \
+                     (waiting on meanwhile)"
+                ));
+            }
+        }
     }
 }
 
@@ -441,97 +585,207 @@ fn say(text: &str) {
     println!("{text}");
 }
 
-async fn connect(url: &str) -> Result<Bus, u8> {
+/// Connects to the bus of a one-shot command, failing after [`CONNECT_TIMEOUT`].
+async fn connect(url: &str, writes: Writes) -> Result<Bus, Failure> {
     Bus::connect(url, ConnectOptions::FailAfter(CONNECT_TIMEOUT))
         .await
-        .map_err(|e| bus_error(&e))
+        .map_err(|e| Failure::bus(&e, url, writes))
 }
 
-async fn config(command: ConfigCommand) -> u8 {
+async fn config(command: ConfigCommand) -> Result<u8, Failure> {
     let env = Env::process();
     match command {
         ConfigCommand::Import {
             file,
             dry_run,
             redis,
-        } => {
-            let text = match std::fs::read_to_string(&file) {
-                Ok(t) => t,
-                Err(e) => {
-                    tracing::error!("cannot read {}: {e}", file.display());
-                    return EXIT_INVALID;
-                }
-            };
-            let plan = match legacy::plan(&text) {
-                Ok(plan) => plan,
-                Err(e) => {
-                    tracing::error!("{}: {e}. Nothing was written.", file.display());
-                    return EXIT_INVALID;
-                }
-            };
-            say(&plan.to_string());
-            if dry_run {
-                say("Dry run: nothing was written.");
-                return 0;
-            }
-            if plan.sections.is_empty() {
-                return 0;
-            }
-            let bus = match connect(&redis.url).await {
-                Ok(bus) => bus,
-                Err(code) => return code,
-            };
-            if let Err(e) = legacy::apply(&bus, &plan).await {
-                return bus_error(&e);
-            }
-            let keys: Vec<String> = plan
-                .sections
-                .iter()
-                .map(|(n, _)| format!("config:{n}"))
-                .collect();
-            say(&format!(
-                "Wrote {} to {} and announced them on config:changed.",
-                keys.join(", "),
-                bus.describe()
-            ));
-            0
-        }
+        } => config_import(&file, dry_run, &redis.url).await,
         ConfigCommand::Show { redis } => {
-            let bus = match connect(&redis.url).await {
-                Ok(bus) => bus,
-                Err(code) => return code,
-            };
-            let loaded = store::load_config(&bus, &SectionName::ALL, &|v| env.get(v)).await;
-            match loaded {
-                Ok((config, problems)) => {
-                    let shown =
-                        serde_json::to_string_pretty(&config.redacted_json()).unwrap_or_default();
-                    say(&shown);
-                    for p in &problems {
-                        tracing::warn!("{p}");
-                    }
-                    0
-                }
-                Err(e) => bus_error(&e),
-            }
+            let bus = connect(&redis.url, Writes::Nothing).await?;
+            let texts = store::read_config_texts(&bus, &SectionName::ALL)
+                .await
+                .map_err(|e| Failure::bus(&e, &redis.url, Writes::Nothing))?;
+            let env = |v: &str| env.get(v);
+            let explained: Vec<_> = SectionName::ALL
+                .iter()
+                .map(|&name| {
+                    let stored = texts.get(&name).cloned().flatten();
+                    (
+                        name,
+                        bus_config::explain_by_name(name, stored.as_deref(), &env, true),
+                    )
+                })
+                .collect();
+            say(&show_config(&bus.describe(), &explained));
+            Ok(0)
         }
         ConfigCommand::Seed { redis } => {
-            let bus = match connect(&redis.url).await {
-                Ok(bus) => bus,
-                Err(code) => return code,
-            };
-            match store::seed_config_from_env(&bus, &|v| env.get(v)).await {
-                Ok((outcome, problems)) => {
-                    for (name, seeded) in outcome {
-                        say(&format!("config:{name}: {seeded:?}"));
-                    }
-                    for p in &problems {
-                        tracing::warn!("{p}");
-                    }
-                    0
-                }
-                Err(e) => bus_error(&e),
+            let bus = connect(&redis.url, Writes::Something).await?;
+            let env = |v: &str| env.get(v);
+            let (outcome, problems) = store::seed_config_from_env(&bus, &env)
+                .await
+                .map_err(|e| Failure::bus(&e, &redis.url, Writes::Something))?;
+            for p in &problems {
+                logs::warning(p);
             }
+            say(&seed_report(&outcome, &env));
+            Ok(0)
         }
     }
+}
+
+/// `config import`: the plan, then (unless a dry run) the write.
+async fn config_import(file: &std::path::Path, dry_run: bool, url: &str) -> Result<u8, Failure> {
+    let shown = file.display();
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        Failure::invalid(format!(
+            "cannot read {shown} ({e}): give the path of the monolith's config.yaml"
+        ))
+    })?;
+    let plan = legacy::plan(&text).map_err(|e| {
+        Failure::invalid(match e {
+            legacy::ImportError::Invalid(problems) => {
+                let mut message = format!(
+                    "{shown} has {} that cannot be imported, so nothing was written:",
+                    match problems.len() {
+                        1 => "a value".to_owned(),
+                        n => format!("{n} values"),
+                    }
+                );
+                for p in &problems {
+                    message.push_str(&format!("\n  {p}"));
+                }
+                message.push_str(&format!(
+                    "\nFix {} in {shown} and run the import again (--dry-run checks without \
+                     writing).",
+                    if problems.len() == 1 { "it" } else { "them" }
+                ));
+                message
+            }
+            other => format!(
+                "{shown}: {other}. Nothing was written: fix the file and run the import again."
+            ),
+        })
+    })?;
+    say(&plan.to_string());
+    if dry_run {
+        say("Dry run: nothing was written.");
+        return Ok(0);
+    }
+    if plan.sections.is_empty() {
+        return Ok(0);
+    }
+    let bus = connect(url, Writes::Something).await?;
+    legacy::apply(&bus, &plan)
+        .await
+        .map_err(|e| Failure::bus(&e, url, Writes::Something))?;
+    let keys: Vec<String> = plan
+        .sections
+        .iter()
+        .map(|(n, _)| format!("config:{n}"))
+        .collect();
+    say(&format!(
+        "Wrote {} to {} and announced them on config:changed.",
+        keys.join(", "),
+        bus.describe()
+    ));
+    Ok(0)
+}
+
+/// `config show`: each section's fields in force, with where each comes from, then the problems.
+fn show_config(bus: &str, sections: &[(SectionName, bus_config::Explained)]) -> String {
+    use std::fmt::Write as _;
+    let mut out = format!(
+        "The configuration in force. Each value comes from Redis ({bus}), else the environment, \
+         else the default; secrets are shown as {}.\n",
+        bus_config::REDACTED
+    );
+    for (name, explained) in sections {
+        let _ = write!(out, "\nconfig:{name}\n");
+        if explained.value.is_empty() {
+            out.push_str("  (no fields)\n");
+        }
+        let width = explained.value.keys().map(String::len).max().unwrap_or(0);
+        let values: Vec<String> = explained
+            .value
+            .values()
+            .map(serde_json::Value::to_string)
+            .collect();
+        let value_width = values
+            .iter()
+            .map(|v| v.chars().count())
+            .filter(|&w| w <= 40)
+            .max()
+            .unwrap_or(0);
+        for ((field, origin), value) in explained.origins.iter().zip(&values) {
+            let from = match origin {
+                Origin::Stored => "from Redis".to_owned(),
+                Origin::Env(var) => format!("from the environment ({var})"),
+                Origin::Default => "default".to_owned(),
+            };
+            let _ = writeln!(out, "  {field:<width$}  {value:<value_width$}  {from}");
+        }
+    }
+    let problems: Vec<&String> = sections.iter().flat_map(|(_, e)| &e.problems).collect();
+    if problems.is_empty() {
+        out.push_str("\nNo problems.");
+    } else {
+        out.push_str("\nProblems (each value refused is replaced by the next one in line):");
+        for p in problems {
+            let _ = write!(out, "\n  {p}");
+        }
+    }
+    out
+}
+
+/// `config seed`'s report: what was written, what was left alone, in sentences.
+fn seed_report(
+    outcome: &[(SectionName, store::Seeded)],
+    env: &dyn Fn(&str) -> Option<String>,
+) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let mut untouched = Vec::new();
+    for (name, seeded) in outcome {
+        // The variables behind the fields the environment sets of this section.
+        let vars = || {
+            let (fields, _) = bus_config::env_layer_by_name(*name, env);
+            let known: &[bus_config::EnvField] =
+                sense_bus::with_section!(*name, S => <S as bus_config::Section>::ENV);
+            let mut vars: Vec<&str> = known
+                .iter()
+                .filter(|f| fields.contains_key(f.field) && env(f.var).is_some())
+                .map(|f| f.var)
+                .collect();
+            vars.dedup();
+            vars.join(", ")
+        };
+        match seeded {
+            store::Seeded::Written => {
+                let _ = writeln!(out, "config:{name}: written from {}.", vars());
+            }
+            store::Seeded::AlreadyPresent => {
+                let _ = writeln!(
+                    out,
+                    "config:{name}: already in Redis, so left as it is ({} not applied; change \
+                     it in the dashboard, or delete the key and seed again).",
+                    vars()
+                );
+            }
+            store::Seeded::NothingToSeed => untouched.push(name.as_str()),
+        }
+    }
+    if untouched.len() == outcome.len() {
+        out.push_str(
+            "The environment sets no config variable, so there was nothing to seed (the \
+             variables are listed in docs/CONTRACT.md, section 4).",
+        );
+    } else if !untouched.is_empty() {
+        let _ = write!(
+            out,
+            "The environment sets nothing of {}: nothing written there.",
+            untouched.join(", ")
+        );
+    }
+    out.trim_end().to_owned()
 }

@@ -3,8 +3,8 @@
 //!
 //! Jobs run on a worker thread of their own with a current-thread runtime: source futures need
 //! not be `Send`, and a busy source never slows the orchestrator or the gateway. A job's "exit
-//! code" follows the binary's: 0 done, 1 failed (its status written), 3 bus unreachable, 4 not
-//! built.
+//! code" follows the binary's: 0 done (also a partial poll), 1 failed (its status written), 3 bus
+//! unreachable, 4 not built.
 
 use std::future::Future;
 use std::time::Duration;
@@ -141,9 +141,14 @@ async fn run_job(
 ) -> RunOutcome {
     let id: SourceId = job.source;
     let result = match job.mode {
+        // A partial poll (readings written, a part failed) exits 0, as the binary does.
         JobMode::Poll => sources::run(id, bus, options, Mode::Once)
             .await
-            .map(|report| report.and_then(|r| r.status.last_error)),
+            .map(|report| {
+                report
+                    .filter(|r| r.failed())
+                    .and_then(|r| r.status.last_error)
+            }),
         JobMode::Scan | JobMode::Discover => sources::scan(id, &bus, options).await.map(|_| None),
         JobMode::Service => sources::run(id, bus, options, Mode::Resident(stop))
             .await

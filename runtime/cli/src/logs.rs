@@ -25,6 +25,7 @@ use tokio::sync::{Notify, mpsc};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::Layer;
+use tracing_subscriber::filter::FilterExt as _;
 use tracing_subscriber::layer::{Context, SubscriberExt as _};
 use tracing_subscriber::util::SubscriberInitExt as _;
 
@@ -58,6 +59,10 @@ fn now() -> Instant {
 /// Entries queued or being written.
 static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
 
+/// The target of the events of [`error`] and [`warning`]: they go to the bus only, since they
+/// were written to standard error as they are.
+const TOLD: &str = "sense_pulse::told";
+
 /// Logs to stderr at `level` (or as `RUST_LOG` says), and warnings and errors to the bus once
 /// [`attach`]ed.
 pub fn init(level: &str) {
@@ -70,7 +75,10 @@ pub fn init(level: &str) {
             // Before logging exists, stderr is the only place to say so.
             #[allow(clippy::print_stderr)]
             {
-                eprintln!("warning: unknown log level {level:?}; using info");
+                eprintln!(
+                    "warning: unknown log level `{level}` (--log-level, LOG_LEVEL or RUST_LOG): \
+                     use error, warn, info, debug or trace; using info"
+                );
             }
             tracing_subscriber::filter::LevelFilter::INFO
         });
@@ -78,10 +86,26 @@ pub fn init(level: &str) {
         .with_writer(std::io::stderr)
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let not_told = tracing_subscriber::filter::filter_fn(|m| m.target() != TOLD);
     tracing_subscriber::registry()
-        .with(stderr.with_filter(filter))
+        .with(stderr.with_filter(filter.and(not_told)))
         .with(BusLayer)
         .init();
+}
+
+/// Tells the person at the terminal (standard error) `error: {message}`, not as a log line, and
+/// the dashboard's log viewer too once [`attach`]ed.
+#[allow(clippy::print_stderr)]
+pub fn error(message: &str) {
+    eprintln!("error: {message}");
+    tracing::error!(target: TOLD, "{message}");
+}
+
+/// As [`error`], for `warning: {message}`.
+#[allow(clippy::print_stderr)]
+pub fn warning(message: &str) {
+    eprintln!("warning: {message}");
+    tracing::warn!(target: TOLD, "{message}");
 }
 
 /// From now on, warnings and errors also go to `bus`, as said by `role` (`gateway`,

@@ -22,7 +22,10 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            tracing::error!(error = %e, "cannot start the async runtime");
+            logs::error(&format!(
+                "cannot start the async runtime ({e}): the machine may be out of memory or \
+                 threads; close something and try again"
+            ));
             return ExitCode::from(commands::EXIT_FAILURE);
         }
     };

@@ -36,7 +36,7 @@ async fn boot_runs_every_scheduled_source_as_a_child() {
         // Sources other issues build may exit 4 (not built yet) for now.
         let outcome = source["last_run"]["outcome"].as_str().unwrap();
         assert!(
-            matches!(outcome, "ok" | "failed" | "not_built"),
+            matches!(outcome, "ok" | "partial" | "failed" | "not_built"),
             "{id}: {source}"
         );
         assert!(
@@ -53,13 +53,22 @@ async fn boot_runs_every_scheduled_source_as_a_child() {
             .await
             .is_some()
     );
-    // The simulated garage monitor is never heard: a partial poll the child records itself.
+    // The simulated garage monitor is never heard: a partial poll the child records itself, and
+    // exits 0; the orchestrator books it as partial, not failed.
     let co2 = orchestrator.json("status:co2").await.unwrap();
     assert!(
         co2["last_error"].as_str().unwrap().contains("garage"),
         "{co2}"
     );
+    assert_eq!(co2["outcome"], "partial", "{co2}");
     assert_eq!(co2["error_count"], 1, "counted once");
+    let run = &health["sources"]["co2"]["last_run"];
+    assert_eq!(
+        (&run["outcome"], &run["exit_code"]),
+        (&json!("partial"), &json!(0)),
+        "{run}"
+    );
+    assert!(run["error"].as_str().unwrap().contains("garage"), "{run}");
     orchestrator.stop().await;
 }
 

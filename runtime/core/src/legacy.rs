@@ -1,13 +1,16 @@
 //! Imports the monolith's `config.yaml` into the config sections.
 //!
 //! Every setting is mapped to its section and field, or listed as not imported with the reason.
-//! The mapped sections are then checked as strictly as a dashboard write: one invalid value and
-//! the import stops, naming the YAML field and its line, and nothing is written.
+//! The mapped sections are then checked as strictly as a dashboard write: an invalid value stops
+//! the import, and nothing is written. Every invalid value is reported at once, each named as it
+//! is stored (`aranet4.sensors[0].mac`) with its line in the file.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use sense_bus::config::{self, FieldError, REDACTED};
 use sense_bus::{Batch, Bus, BusError, SectionName, keys, store};
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value as Json};
 
 /// Where a legacy setting goes.
@@ -109,54 +112,271 @@ pub enum ImportError {
     /// YAML, but not a mapping of sections.
     #[error("expected a mapping of sections (pihole:, display:, ...) at the top level")]
     NotAMapping,
-    /// A section is not a mapping.
-    #[error("`{section}`{} must be a mapping of settings", line_suffix(*line))]
-    SectionNotAMapping {
-        /// The section.
-        section: String,
-        /// Its line.
-        line: Option<usize>,
-    },
-    /// A value is invalid.
-    #[error("invalid value for `{from}`{} (→ {field}): {message}", line_suffix(*line))]
-    Invalid {
-        /// The YAML setting at fault, e.g. `network_camera.cameras[0].host`.
-        from: String,
-        /// Its line in the file.
-        line: Option<usize>,
-        /// The section field it maps to, e.g. `camera.cameras[0].host`.
-        field: String,
-        /// What is wrong.
-        message: String,
-    },
+    /// Values are invalid: every one found, in the order of the file.
+    #[error("{}", invalid_report(.0))]
+    Invalid(Vec<Problem>),
+}
+
+/// One value that cannot be imported.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// Its line in the file.
+    pub line: Option<usize>,
+    /// The setting as it is stored, e.g. `aranet4.sensors[0].mac` or `display.cycle_interval`;
+    /// for a section of the file that is not a mapping, that section (`display`).
+    pub field: String,
+    /// The setting as the file names it, when its section or key differ from the stored ones
+    /// (`update.interval` for `display.cycle_interval`).
+    pub in_file: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// The message of a section in the file that is not a mapping of settings.
+pub const NOT_A_MAPPING: &str =
+    "must be a mapping of settings (`key: value` lines indented under it)";
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(line) = self.line {
+            write!(f, "line {line}: ")?;
+        }
+        f.write_str(&self.field)?;
+        if let Some(in_file) = &self.in_file {
+            write!(f, " ({in_file} in the file)")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+fn invalid_report(problems: &[Problem]) -> String {
+    let mut report = match problems.len() {
+        1 => "1 invalid value:".to_owned(),
+        n => format!("{n} invalid values:"),
+    };
+    for p in problems {
+        report.push_str("\n  ");
+        report.push_str(&p.to_string());
+    }
+    report
 }
 
 fn line_suffix(line: Option<usize>) -> String {
     line.map(|l| format!(" (line {l})")).unwrap_or_default()
 }
 
-/// The 1-based line of `key:` inside the top-level `section:` block of `text`.
-fn find_line(text: &str, section: &str, key: Option<&str>) -> Option<usize> {
-    let lines: Vec<&str> = text.lines().collect();
-    let start = lines.iter().position(|l| {
-        l.strip_prefix(section)
-            .is_some_and(|rest| rest.trim_start().starts_with(':'))
-    })?;
-    let Some(key) = key else {
-        return Some(start + 1);
-    };
-    lines[start + 1..]
-        .iter()
-        .take_while(|l| {
-            l.trim().is_empty() || l.starts_with(' ') || l.starts_with('\t') || l.starts_with('#')
-        })
-        .position(|l| {
-            let t = l.trim_start();
-            !t.starts_with('#')
-                && t.strip_prefix(key)
-                    .is_some_and(|rest| rest.trim_start().starts_with(':'))
-        })
-        .map(|i| start + 1 + i + 1)
+/// A step on the way to a value in the YAML file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Step {
+    /// The value of a key, under any of these names.
+    Key(Vec<String>),
+    /// An element of a list.
+    Index(usize),
+}
+
+impl Step {
+    fn key(name: &str) -> Step {
+        Step::Key(vec![name.to_owned()])
+    }
+}
+
+/// Keys of list elements the monolith wrote under another name, and the name they are stored
+/// under: `aranet4.sensors[].mac_address` is stored as `mac`.
+const RENAMED: &[(SectionName, &str, &str, &str)] =
+    &[(SectionName::Aranet4, "sensors", "mac_address", "mac")];
+
+/// The 1-based line of the value at `path` in `text` (of its key, when the path ends at a key),
+/// or of the nearest enclosing value found.
+fn find_line(text: &str, path: &[Step]) -> Option<usize> {
+    (1..=path.len())
+        .rev()
+        .find_map(|len| line_of(text, &path[..len]))
+}
+
+/// What a [`Seek`] raises where it arrives, so the YAML reader says where that is.
+const HERE: &str = "\u{0}sense-pulse: here";
+
+/// The line of exactly `path`, if it is in `text`: YAML's own reader walks to it and stops there
+/// with an error, which carries the position.
+fn line_of(text: &str, path: &[Step]) -> Option<usize> {
+    let reader = serde_norway::Deserializer::from_str(text);
+    match Seek(path).deserialize(reader) {
+        // The message starts with the path of the value (`display.rotation: `).
+        Err(e) if e.to_string().contains(HERE) => e.location().map(|l| l.line()),
+        _ => None,
+    }
+}
+
+/// Walks the YAML along a path and fails with [`HERE`] at its end.
+struct Seek<'a>(&'a [Step]);
+
+impl<'de> DeserializeSeed<'de> for Seek<'_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl Seek<'_> {
+    /// A value with nothing under it: here if the path ends, else the path is not in the file.
+    fn scalar<E: de::Error>(&self) -> Result<(), E> {
+        if self.0.is_empty() {
+            Err(E::custom(HERE))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for Seek<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any YAML value")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        self.scalar()
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        self.scalar()
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        self.scalar()
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        self.scalar()
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        self.scalar()
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.scalar()
+    }
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        self.scalar()
+    }
+    fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let (names, rest) = match self.0.split_first() {
+            None => return Err(de::Error::custom(HERE)),
+            Some((Step::Key(names), rest)) => (names, rest),
+            Some((Step::Index(_), _)) => {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                return Ok(());
+            }
+        };
+        while let Some(found) = map.next_key_seed(KeySeed {
+            names,
+            here: rest.is_empty(),
+        })? {
+            if found {
+                map.next_value_seed(Seek(rest))?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let (index, rest) = match self.0.split_first() {
+            None => return Err(de::Error::custom(HERE)),
+            Some((Step::Index(index), rest)) => (*index, rest),
+            Some((Step::Key(_), _)) => {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                return Ok(());
+            }
+        };
+        let mut i = 0;
+        loop {
+            let more = if i == index {
+                seq.next_element_seed(Seek(rest))?
+            } else {
+                seq.next_element::<IgnoredAny>()?.map(drop)
+            };
+            if more.is_none() {
+                return Ok(());
+            }
+            i += 1;
+        }
+    }
+}
+
+/// A key of a mapping: whether it is one of `names` (and, when the path ends at it, [`HERE`]).
+struct KeySeed<'a> {
+    names: &'a [String],
+    here: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = bool;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed<'_> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a key")
+    }
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<bool, E> {
+        let found = self.names.iter().any(|n| n == key);
+        if found && self.here {
+            Err(E::custom(HERE))
+        } else {
+            Ok(found)
+        }
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+}
+
+/// `[0].mac` as steps, a key under its stored name or the name the monolith used.
+fn steps_of(section: SectionName, list: &str, rest: &str) -> Vec<Step> {
+    let mut steps = Vec::new();
+    let mut rest = rest;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('[') {
+            let (digits, tail) = after.split_once(']').unwrap_or((after, ""));
+            match digits.parse() {
+                Ok(i) => steps.push(Step::Index(i)),
+                Err(_) => break,
+            }
+            rest = tail;
+        } else {
+            let after = rest.strip_prefix('.').unwrap_or(rest);
+            let end = after.find(['.', '[']).unwrap_or(after.len());
+            let key = &after[..end];
+            let mut names = vec![key.to_owned()];
+            names.extend(
+                RENAMED
+                    .iter()
+                    .filter(|(s, l, _, to)| *s == section && *l == list && *to == key)
+                    .map(|(_, _, from, _)| (*from).to_owned()),
+            );
+            steps.push(Step::Key(names));
+            rest = &after[end..];
+        }
+    }
+    steps
 }
 
 fn show(section: SectionName, field: &str, value: &Json) -> String {
@@ -188,25 +408,28 @@ pub fn plan(text: &str) -> Result<ImportPlan, ImportError> {
     };
 
     let mut plan = ImportPlan::default();
+    let mut problems = Vec::new();
     let mut objects: Vec<(SectionName, Map<String, Json>)> = Vec::new();
-    // Where each (section, field) came from, to name the YAML setting in errors.
-    let mut origin: Vec<(SectionName, &'static str, String, Option<usize>)> = Vec::new();
+    // Where each (section, field) came from: the file's section and key.
+    let mut origin: Vec<(SectionName, &'static str, String, String)> = Vec::new();
 
     for (section, settings) in &top {
-        let line = find_line(text, section, None);
         let settings = match settings {
             Json::Object(map) => map,
             Json::Null => continue,
             _ => {
-                return Err(ImportError::SectionNotAMapping {
-                    section: section.clone(),
-                    line,
+                problems.push(Problem {
+                    line: find_line(text, &[Step::key(section)]),
+                    field: section.clone(),
+                    in_file: None,
+                    message: NOT_A_MAPPING.to_owned(),
                 });
+                continue;
             }
         };
         for (key, value) in settings {
             let from = format!("{section}.{key}");
-            let line = find_line(text, section, Some(key));
+            let line = find_line(text, &[Step::key(section), Step::key(key)]);
             if value.is_null() {
                 plan.skipped.push(Skipped {
                     from,
@@ -225,22 +448,24 @@ pub fn plan(text: &str) -> Result<ImportPlan, ImportError> {
                             objects.push((name, Map::new()));
                             objects.len() - 1
                         });
-                    objects[i].1.insert(field.to_owned(), value.clone());
+                    objects[i]
+                        .1
+                        .insert(field.to_owned(), renamed(name, field, value.clone()));
                     plan.mapped.push(Mapped {
-                        from: from.clone(),
+                        from,
                         line,
                         section: name,
                         field,
                         shown: show(name, field, value),
                     });
-                    origin.push((name, field, from, line));
+                    origin.push((name, field, section.clone(), key.clone()));
                 }
             }
         }
     }
 
     for (name, object) in &objects {
-        check(*name, object).map_err(|e| {
+        for e in every_problem(*name, object) {
             // e.field is `section.field[...]`: find the YAML setting behind the top-level field.
             let path = e
                 .field
@@ -248,22 +473,180 @@ pub fn plan(text: &str) -> Result<ImportPlan, ImportError> {
                 .unwrap_or(&e.field)
                 .trim_start_matches('.');
             let top_field = path.split(['.', '[']).next().unwrap_or_default();
-            let (from, line) = origin
+            let rest = &path[top_field.len()..];
+            let (line, in_file) = match origin
                 .iter()
                 .find(|(n, f, _, _)| n == name && *f == top_field)
-                .map(|(_, _, from, line)| (format!("{from}{}", &path[top_field.len()..]), *line))
-                .unwrap_or_else(|| (e.field.clone(), None));
-            ImportError::Invalid {
-                from,
-                line,
-                field: e.field.clone(),
-                message: e.message,
+            {
+                Some((_, _, section, key)) => {
+                    let mut steps = vec![Step::key(section), Step::key(key)];
+                    steps.extend(steps_of(*name, top_field, rest));
+                    let renamed = (section.as_str(), key.as_str()) != (name.as_str(), top_field);
+                    (
+                        find_line(text, &steps),
+                        renamed.then(|| format!("{section}.{key}{rest}")),
+                    )
+                }
+                None => (None, None),
+            };
+            // serde lists the legacy names among the fields it expects: only the stored ones.
+            let mut message = e.message;
+            if message.starts_with("unknown field") {
+                for (_, _, from, _) in RENAMED.iter().filter(|(s, ..)| s == name) {
+                    message = message.replace(&format!(", `{from}`"), "");
+                }
             }
-        })?;
+            problems.push(Problem {
+                line,
+                field: e.field,
+                in_file,
+                message,
+            });
+        }
+    }
+    if !problems.is_empty() {
+        problems.sort_by(|a, b| {
+            (a.line.is_none(), a.line, &a.field).cmp(&(b.line.is_none(), b.line, &b.field))
+        });
+        return Err(ImportError::Invalid(problems));
     }
     objects.sort_by_key(|(n, _)| *n);
     plan.sections = objects;
     Ok(plan)
+}
+
+/// `value` of `section.field` with the keys of its list elements under their stored names
+/// ([`RENAMED`]): `mac_address` becomes `mac` (unless the element has both).
+fn renamed(section: SectionName, field: &str, mut value: Json) -> Json {
+    for (_, _, from, to) in RENAMED
+        .iter()
+        .filter(|(s, list, _, _)| *s == section && *list == field)
+    {
+        for element in value.as_array_mut().into_iter().flatten() {
+            if let Json::Object(keys) = element
+                && !keys.contains_key(*to)
+                && let Some(v) = keys.remove(*from)
+            {
+                keys.insert((*to).to_owned(), v);
+            }
+        }
+    }
+    value
+}
+
+/// Rounds of [`every_problem`] at most: each takes a value out, so a section has far fewer.
+const MAX_ROUNDS: usize = 1000;
+
+/// Every problem of `object`, a section as the import would write it, each named within the
+/// section as `object` has it (`aranet4.sensors[2].mac`).
+///
+/// The check stops at the first problem, so this checks again and again, each time with the
+/// value at fault taken out: a field of a list's element (then, if the element cannot do without
+/// it, the element), or a top-level field (which then takes its default), until the rest passes.
+fn every_problem(name: SectionName, object: &Map<String, Json>) -> Vec<FieldError> {
+    let mut work = object.clone();
+    // For each list, the index in `object` of each element still in `work`.
+    let mut kept: HashMap<String, Vec<usize>> = object
+        .iter()
+        .filter_map(|(k, v)| Some((k.clone(), (0..v.as_array()?.len()).collect())))
+        .collect();
+    // The fields taken out of elements: (list, index in `object`, field).
+    let mut taken: HashSet<(String, usize, String)> = HashSet::new();
+    let mut problems: Vec<FieldError> = Vec::new();
+    for _ in 0..MAX_ROUNDS {
+        let Err(e) = check(name, &work) else { break };
+        let path = e
+            .field
+            .strip_prefix(name.as_str())
+            .unwrap_or(&e.field)
+            .trim_start_matches('.')
+            .to_owned();
+        let top = path.split(['.', '[']).next().unwrap_or_default().to_owned();
+        let element = path[top.len()..]
+            .strip_prefix('[')
+            .and_then(|r| r.split_once(']'))
+            .and_then(|(i, tail)| Some((i.parse::<usize>().ok()?, tail.to_owned())));
+        let mut record = |field: String, message: String| {
+            let problem = FieldError::new(field, message);
+            if !problems.contains(&problem) {
+                problems.push(problem);
+            }
+        };
+        match (element, kept.get_mut(&top)) {
+            (Some((i, tail)), Some(origins)) if i < origins.len() => {
+                let original = origins[i];
+                let sub = tail
+                    .trim_start_matches('.')
+                    .split(['.', '['])
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                // "missing field `mac`" after this very loop took `mac` out: not the file's fault.
+                // (A problem with an element that holds a secret does not say which field.)
+                let was_taken = |f: &str| taken.contains(&(top.clone(), original, f.to_owned()));
+                let ours = sub.is_empty()
+                    && match missing_field(&e.message) {
+                        Some(field) => was_taken(field),
+                        None => taken.iter().any(|(l, o, _)| *l == top && *o == original),
+                    };
+                if !ours {
+                    record(
+                        format!("{name}.{top}[{original}]{tail}"),
+                        renumbered(&e.message, &top, origins),
+                    );
+                }
+                let list = work.get_mut(&top).and_then(Json::as_array_mut);
+                let fields = list
+                    .and_then(|l| l.get_mut(i))
+                    .and_then(Json::as_object_mut);
+                if !sub.is_empty() && fields.and_then(|f| f.remove(&sub)).is_some() {
+                    taken.insert((top.clone(), original, sub));
+                } else {
+                    if let Some(list) = work.get_mut(&top).and_then(Json::as_array_mut) {
+                        list.remove(i);
+                    }
+                    origins.remove(i);
+                }
+            }
+            _ => {
+                record(e.field.clone(), e.message.clone());
+                if work.remove(&top).is_none() {
+                    // Not a field of the file's (a rule across fields): nothing more to take out.
+                    break;
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// The field serde says is missing: `mac` of "missing field `mac`".
+fn missing_field(message: &str) -> Option<&str> {
+    message
+        .strip_prefix("missing field `")?
+        .split_once('`')
+        .map(|(f, _)| f)
+}
+
+/// `message` with each `list[j]` it names renumbered from the elements still checked to their
+/// indexes in the file (`"Office" is already used by sensors[0]`).
+fn renumbered(message: &str, list: &str, origins: &[usize]) -> String {
+    let opening = format!("{list}[");
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find(&opening) {
+        let (before, after) = rest.split_at(at + opening.len());
+        out.push_str(before);
+        rest = after;
+        if let Some((digits, tail)) = rest.split_once(']')
+            && let Some(&original) = digits.parse::<usize>().ok().and_then(|j| origins.get(j))
+        {
+            out.push_str(&format!("{original}]"));
+            rest = tail;
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn check(name: SectionName, object: &Map<String, Json>) -> Result<(), FieldError> {
@@ -400,36 +783,142 @@ mod tests {
         let plan = plan(yaml).unwrap();
         let c: Aranet4Config = config::check_section(&plan.sections[0].1).unwrap();
         assert_eq!(c.sensors[0].mac, "AA:BB:CC:DD:EE:FF");
+        // Stored under the name the dashboard writes.
+        let stored = &plan.sections[0].1["sensors"][0];
+        assert_eq!(stored["mac"], "AA:BB:CC:DD:EE:FF");
+        assert!(stored.get("mac_address").is_none(), "{stored}");
     }
 
     #[test]
-    fn an_invalid_value_names_the_yaml_setting_and_its_line() {
+    fn an_invalid_value_names_the_stored_setting_and_its_line() {
         let yaml = "display:\n  rotation: 45\n";
         let err = plan(yaml).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "invalid value for `display.rotation` (line 2) (→ display.rotation): must be one of 0, 90, 180, 270 (got 45)"
+            "1 invalid value:\n  line 2: display.rotation: must be one of 0, 90, 180, 270 (got 45)"
         );
 
         let yaml = "network_camera:\n  cameras:\n    - name: cam\n      host: \"cam; reboot\"\n";
-        let err = plan(yaml).unwrap_err();
-        match err {
-            ImportError::Invalid {
-                from, field, line, ..
-            } => {
-                assert_eq!(from, "network_camera.cameras[0].host");
-                assert_eq!(field, "camera.cameras[0].host");
-                assert_eq!(line, Some(2));
-            }
-            other => panic!("{other:?}"),
-        }
+        let ImportError::Invalid(problems) = plan(yaml).unwrap_err() else {
+            panic!("not an invalid value")
+        };
+        assert_eq!(
+            problems,
+            [Problem {
+                line: Some(4),
+                field: "camera.cameras[0].host".into(),
+                in_file: Some("network_camera.cameras[0].host".into()),
+                message: "must be a host name or IP address (letters, digits, '.', '-', ':' only)"
+                    .into(),
+            }]
+        );
 
         let err = plan("tailscale:\n  cache_duration: 2\n").unwrap_err();
         assert!(
-            err.to_string()
-                .contains("`tailscale.cache_duration` (line 2) (→ schedule.tailscale)"),
+            err.to_string().contains(
+                "line 2: schedule.tailscale (tailscale.cache_duration in the file): must be"
+            ),
             "{err}"
         );
+    }
+
+    #[test]
+    fn every_invalid_value_is_reported_at_once_on_its_own_line() {
+        let yaml = "\
+display:
+  rotation: 45
+  scroll_speed: 0.08
+aranet4:
+  timeout: 500
+  sensors:
+    - label: Office
+      mac_address: \"zz\"
+    - label: \"a:b\"
+      mac_address: AA:BB:CC:DD:EE:01
+    - label: Office
+      mac_address: AA:BB:CC:DD:EE:02
+      colour: red
+    - {label: Flow, mac_address: nope}
+update:
+  interval: -3
+network_camera:
+  cameras:
+    - name: cam
+      host: \"cam; reboot\"
+      port: 99999
+";
+        let ImportError::Invalid(problems) = plan(yaml).unwrap_err() else {
+            panic!("not an invalid value")
+        };
+        let shown: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "line 2: display.rotation: must be one of 0, 90, 180, 270 (got 45)",
+                "line 5: aranet4.timeout: must be between 1 and 120 s (got 500)",
+                "line 8: aranet4.sensors[0].mac: must be a Bluetooth address like \
+                 AA:BB:CC:DD:EE:FF (got \"zz\")",
+                "line 9: aranet4.sensors[1].label: must not contain : (none of : * ? [ ] \\ may \
+                 be in a label)",
+                "line 13: aranet4.sensors[2].colour: unknown field `colour`, expected one of \
+                 `label`, `mac`, `enabled`",
+                "line 14: aranet4.sensors[3].mac: must be a Bluetooth address like \
+                 AA:BB:CC:DD:EE:FF (got \"nope\")",
+                "line 16: display.cycle_interval (update.interval in the file): must not be \
+                 negative (got -3)",
+                "line 20: camera.cameras[0].host (network_camera.cameras[0].host in the file): \
+                 must be a host name or IP address (letters, digits, '.', '-', ':' only)",
+                "line 21: camera.cameras[0].port (network_camera.cameras[0].port in the file): \
+                 is too large for this setting (got 99999)",
+            ],
+            "{}",
+            shown.join("\n")
+        );
+        let report = plan(yaml).unwrap_err().to_string();
+        assert!(
+            report.starts_with("9 invalid values:\n  line 2: "),
+            "{report}"
+        );
+        assert!(!report.contains("mac_address"), "{report}");
+    }
+
+    #[test]
+    fn a_duplicate_is_named_by_its_index_in_the_file() {
+        let yaml = "\
+aranet4:
+  sensors:
+    - label: Broken
+      mac_address: zz
+    - label: Office
+      mac_address: AA:BB:CC:DD:EE:01
+    - label: Office
+      mac_address: AA:BB:CC:DD:EE:02
+";
+        let err = plan(yaml).unwrap_err().to_string();
+        assert!(
+            err.contains("line 4: aranet4.sensors[0].mac: must be a Bluetooth address"),
+            "{err}"
+        );
+        assert!(
+            err.contains(
+                "line 7: aranet4.sensors[2].label: \"Office\" is already used by sensors[1]"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn lines_are_found_in_any_yaml_style() {
+        let text = "# comment\na: {b: [1, {c: 2}]}\nd:\n  - x\n  -\n    e: 3\n";
+        let at = |path: &[Step]| line_of(text, path);
+        let k = Step::key;
+        assert_eq!(at(&[k("a")]), Some(2));
+        assert_eq!(at(&[k("a"), k("b"), Step::Index(1), k("c")]), Some(2));
+        assert_eq!(at(&[k("d"), Step::Index(1), k("e")]), Some(6));
+        assert_eq!(at(&[k("d"), Step::Index(1)]), Some(6));
+        assert_eq!(at(&[k("d"), Step::Index(7)]), None);
+        assert_eq!(at(&[k("zz")]), None);
+        assert_eq!(find_line(text, &[k("d"), Step::Index(7)]), Some(3));
     }
 
     #[test]
@@ -440,10 +929,14 @@ mod tests {
         };
         assert!(message.contains("line"), "{message}");
         assert_eq!(plan("- a\n- b\n").unwrap_err(), ImportError::NotAMapping);
-        assert!(matches!(
-            plan("display: 5\n").unwrap_err(),
-            ImportError::SectionNotAMapping { .. }
-        ));
+        assert_eq!(
+            plan("sleep:\n  start_hour: 22\ndisplay: 5\nweb: [1]\n")
+                .unwrap_err()
+                .to_string(),
+            format!(
+                "2 invalid values:\n  line 3: display: {NOT_A_MAPPING}\n  line 4: web: {NOT_A_MAPPING}"
+            )
+        );
         assert!(plan("").unwrap().sections.is_empty());
     }
 }

@@ -20,10 +20,10 @@ use std::time::Duration;
 use sense_bus::config::Config;
 use sense_bus::keys::{self, channels};
 use sense_bus::model::Reading;
-use sense_bus::model::{ConfigChanged, Meta, Status};
+use sense_bus::model::{ConfigChanged, Meta, PollOutcome, Status};
 use sense_bus::source::{Inputs, PollContext, Source};
 use sense_bus::store::PollWrite;
-use sense_bus::{Batch, Bus, BusError, SectionName, Subscription, Topic, unix_now};
+use sense_bus::{Batch, Bus, BusError, SectionName, SourceId, Subscription, Topic, unix_now};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use tokio::sync::Notify;
@@ -57,6 +57,10 @@ struct Counters {
     /// the one-poll processes the orchestrator starts (the status keeps listing them).
     #[serde(default)]
     problems_logged: Vec<String>,
+    /// The previous poll's error: a partial poll that fails the same way again is not logged
+    /// again (the status keeps saying it).
+    #[serde(default)]
+    last_error: Option<String>,
 }
 
 /// What one poll produced.
@@ -66,12 +70,37 @@ pub struct PollReport {
     pub status: Status,
     /// How many readings were written.
     pub readings: usize,
+    /// The previous poll ended with the same error (or with none, like this one).
+    pub same_as_before: bool,
 }
 
 impl PollReport {
-    /// Whether the poll failed, in whole or in part (see `status.last_error`).
+    /// How the poll went (`status.outcome`).
+    pub fn outcome(&self) -> PollOutcome {
+        self.status.outcome()
+    }
+
+    /// Whether the poll failed as a whole: no fresh readings (see `status.last_error`).
     pub fn failed(&self) -> bool {
-        self.status.last_error.is_some()
+        self.outcome() == PollOutcome::Failed
+    }
+
+    /// Whether the poll wrote readings but something failed (see `status.last_error` and
+    /// `status.missing`).
+    pub fn partial(&self) -> bool {
+        self.outcome() == PollOutcome::Partial
+    }
+
+    /// Logs a partial poll when it does not fail as the previous poll did: a monitor out of
+    /// range for a day is one warning, not one a minute (the status says it all along). A
+    /// failed poll is for the caller to log.
+    pub fn log_partial(&self, source: SourceId) {
+        if self.partial()
+            && !self.same_as_before
+            && let Some(error) = &self.status.last_error
+        {
+            tracing::warn!(source = %source, readings = self.readings, %error, "poll partly failed; the other readings written");
+        }
     }
 }
 
@@ -211,10 +240,24 @@ impl<S: Source> Runner<S> {
         let context = PollContext::new(&self.config, &self.inputs);
         let result = self.source.poll(context, &mut state).await;
         let now = unix_now();
-        let (measurements, error, measured_at, stale) = match result {
-            Ok(out) => (out.measurements, out.error, out.measured_at, out.stale),
-            Err(e) => (Vec::new(), Some(e.0), None, false),
+        let (measurements, error, measured_at, stale, missing) = match result {
+            Ok(out) => (
+                out.measurements,
+                out.error,
+                out.measured_at,
+                out.stale,
+                out.missing,
+            ),
+            Err(e) => (Vec::new(), Some(e.0), None, false, Vec::new()),
         };
+        // Partial: fresh readings written, something else failed. Stale data is no fresh reading.
+        let outcome = match (&error, measurements.is_empty() || stale) {
+            (None, _) => PollOutcome::Ok,
+            (Some(_), false) => PollOutcome::Partial,
+            (Some(_), true) => PollOutcome::Failed,
+        };
+        let same_as_before = counters.last_error == error;
+        counters.last_error.clone_from(&error);
         counters.poll_count += 1;
         counters.problems_logged.clone_from(&self.problems);
         if error.is_some() {
@@ -233,6 +276,8 @@ impl<S: Source> Runner<S> {
             error_count: counters.error_count,
             warnings: self.problems.clone(),
             stale,
+            outcome: Some(outcome),
+            missing,
         };
         let interval = self.config.schedule.interval(S::ID).unwrap_or(0);
         let meta = Meta {
@@ -266,6 +311,7 @@ impl<S: Source> Runner<S> {
             PollReport {
                 status,
                 readings: measurements.len(),
+                same_as_before,
             },
             batch,
         )
@@ -304,9 +350,12 @@ impl<S: Source> Runner<S> {
                 tracing::warn!(source = %S::ID, error = %e, "cannot read config; keeping the last known");
             }
             let (report, batch) = self.poll().await;
-            if let Some(e) = &report.status.last_error {
+            if report.failed()
+                && let Some(e) = &report.status.last_error
+            {
                 tracing::warn!(source = %S::ID, error = %e, "poll failed");
             }
+            report.log_partial(S::ID);
             let missing_input = S::INPUTS
                 .iter()
                 .any(|(source, sensor)| self.inputs.get(*source, sensor).is_none());

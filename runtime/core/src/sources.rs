@@ -170,7 +170,14 @@ pub async fn run(
                 };
                 match camera::run(bus, &camera, shutdown).await {
                     EndReason::UserStopped => Ok(None),
-                    reason => Err(SourceError::Failed(format!("the stream ended: {reason}"))),
+                    EndReason::MaxReconnects => Err(SourceError::Failed(
+                        "the stream ended: it failed more often than config:camera's \
+                         max_reconnect_attempts allows"
+                            .into(),
+                    )),
+                    EndReason::Error(why) => {
+                        Err(SourceError::Failed(format!("the stream ended: {why}")))
+                    }
                 }
             }
         },
@@ -236,7 +243,11 @@ async fn drive<S: Source>(
     mode: Mode,
 ) -> Result<Option<PollReport>, SourceError> {
     match mode {
-        Mode::Once => Ok(Some(runner.run_once().await?)),
+        Mode::Once => {
+            let report = runner.run_once().await?;
+            report.log_partial(S::ID);
+            Ok(Some(report))
+        }
         Mode::Resident(shutdown) => {
             runner.run_resident(shutdown).await;
             Ok(None)

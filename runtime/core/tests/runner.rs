@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sense_bus::model::{Measurement, Status, Value};
+use sense_bus::model::{Measurement, MissingPart, PollOutcome, Status, Value};
 use sense_bus::source::{PollContext, PollError, PollOutput, Source};
 use sense_bus::{Bus, ConnectOptions, SectionName, SourceId, Ttl, store};
 use sense_hal::Unit;
@@ -18,6 +18,8 @@ use tokio_util::sync::CancellationToken;
 #[derive(Clone, Default)]
 struct Scripted {
     fail: Arc<AtomicBool>,
+    /// Measures, but names a part it got nothing from (this text).
+    partial: Arc<Mutex<Option<String>>>,
     polls: Arc<AtomicU32>,
 }
 
@@ -41,14 +43,27 @@ impl Source for Scripted {
         if self.fail.load(Ordering::SeqCst) {
             return Err(PollError::new("reading /proc/stat: permission denied"));
         }
-        Ok(PollOutput::complete(vec![
-            Measurement::new(
-                "cpu_percent".into(),
-                Value::Float(12.5),
-                Some(Unit::PERCENT),
-            ),
-            Measurement::new("runs".into(), Value::Int(i64::from(state.runs)), None),
-        ]))
+        let partial = self.partial.lock().unwrap().clone();
+        Ok(PollOutput {
+            error: partial.clone(),
+            missing: partial
+                .into_iter()
+                .map(|error| MissingPart {
+                    name: "garage".into(),
+                    error,
+                    since: 1_700_000_000.0,
+                    last_seen: None,
+                })
+                .collect(),
+            ..PollOutput::complete(vec![
+                Measurement::new(
+                    "cpu_percent".into(),
+                    Value::Float(12.5),
+                    Some(Unit::PERCENT),
+                ),
+                Measurement::new("runs".into(), Value::Int(i64::from(state.runs)), None),
+            ])
+        })
     }
 }
 
@@ -198,6 +213,72 @@ async fn a_config_problem_is_logged_once_across_one_poll_runs_until_it_changes()
             .unwrap();
     }
     assert_eq!(logs.count("config problem"), 2);
+}
+
+#[tokio::test]
+async fn a_partial_poll_writes_its_readings_and_names_what_failed_logging_it_once() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let _guard = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish(),
+    );
+    let bus = Bus::memory();
+    let source = Scripted::default();
+    let report = Runner::new(bus.clone(), source.clone(), no_env())
+        .run_once()
+        .await
+        .unwrap();
+    assert_eq!(report.outcome(), PollOutcome::Ok);
+    assert_eq!(status(&bus).await.outcome, Some(PollOutcome::Ok));
+
+    *source.partial.lock().unwrap() = Some("garage not heard".into());
+    // Each poll a process of its own, as the orchestrator runs them.
+    for run in 2..=4u64 {
+        let report = Runner::new(bus.clone(), source.clone(), no_env())
+            .run_once()
+            .await
+            .unwrap();
+        report.log_partial(SourceId::System);
+        assert!(report.partial() && !report.failed(), "{:?}", report.status);
+        assert_eq!(report.readings, 2);
+        let s = status(&bus).await;
+        assert_eq!(s.outcome, Some(PollOutcome::Partial));
+        assert_eq!(s.last_error.as_deref(), Some("garage not heard"));
+        assert_eq!(s.last_success, s.last_poll, "readings written: a success");
+        assert_eq!((s.poll_count, s.error_count), (run, run - 1));
+        assert_eq!(s.missing.len(), 1);
+        assert_eq!(s.missing[0].name, "garage");
+        assert_eq!(
+            store::read_source(&bus, "system").await.unwrap().readings["runs"].value,
+            Value::Int(i64::try_from(run).unwrap()),
+            "the readings are fresh"
+        );
+    }
+    assert_eq!(
+        logs.count("poll partly failed"),
+        1,
+        "logged once, not per poll"
+    );
+    // A different failure is news; a whole failure is "failed", not "partial".
+    *source.partial.lock().unwrap() = Some("office not heard".into());
+    let report = Runner::new(bus.clone(), source.clone(), no_env())
+        .run_once()
+        .await
+        .unwrap();
+    report.log_partial(SourceId::System);
+    assert_eq!(logs.count("poll partly failed"), 2);
+    source.fail.store(true, Ordering::SeqCst);
+    let report = Runner::new(bus.clone(), source.clone(), no_env())
+        .run_once()
+        .await
+        .unwrap();
+    assert!(report.failed());
+    let s = status(&bus).await;
+    assert_eq!(s.outcome, Some(PollOutcome::Failed));
+    assert!(s.missing.is_empty());
 }
 
 #[tokio::test]

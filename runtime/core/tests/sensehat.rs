@@ -197,6 +197,25 @@ async fn readings_matrix_state_and_commands() {
             })
             .await;
 
+            // Dimmed by a command: the state says so (the dashboard shows which is on).
+            assert_eq!(now.data["low_light"], false);
+            let dim = client
+                .send(
+                    "sensors",
+                    "set_low_light",
+                    params(json!({"enabled": true})),
+                    timeout,
+                )
+                .await
+                .unwrap();
+            assert!(dim.is_ok(), "{:?}", dim.error);
+            wait_for("a state with low light on", async || {
+                let m = states.recv().await?;
+                let s: MatrixState = serde_json::from_str(&m.payload).ok()?;
+                s.low_light.then_some(())
+            })
+            .await;
+
             let mut pixels = vec![json!([0, 0, 0]); 64];
             pixels[0] = json!([255, 0, 0]);
             let set = client

@@ -169,6 +169,9 @@ fn run_data(source: SourceId, record: Option<&RunRecord>, started: bool) -> Map<
     if let Some(r) = record {
         d.insert("exit_code".into(), json!(r.exit_code));
         d.insert("outcome".into(), json!(r.outcome));
+        if let Some(e) = &r.error {
+            d.insert("error".into(), json!(e));
+        }
     }
     d
 }
@@ -202,7 +205,8 @@ async fn trigger<L: Launcher>(
     }
     let record = run.await.map_err(|e| format!("the run was lost: {e}"))?;
     match &record.error {
-        Some(e) if !record.ok() => Err(format!("{}: {e}", Job::poll(source))),
+        // A partial poll wrote readings: an answer, whose `outcome` and `error` say what failed.
+        Some(e) if !record.wrote_readings() => Err(format!("{}: {e}", Job::poll(source))),
         _ => Ok(run_data(source, Some(&record), true)),
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use sense_bus::config::{self, Config, ScheduleConfig};
 use sense_bus::ids::Lifecycle;
 use sense_bus::keys::{self, channels};
-use sense_bus::model::{ConfigChanged, Status, StreamEnded};
+use sense_bus::model::{ConfigChanged, PollOutcome, Status, StreamEnded};
 use sense_bus::store::{self, status_ttl, to_json};
 use sense_bus::{Batch, Bus, BusError, SectionName, SourceId, Subscription, unix_now};
 use serde_json::{Map, Value as Json, json};
@@ -49,7 +49,7 @@ pub(crate) struct RunRecord {
     pub(crate) started_at: f64,
     pub(crate) ended_at: f64,
     pub(crate) exit_code: Option<i32>,
-    /// `ok`, `failed`, `not_built`, `timeout`, `stopped`, `launch_failed`.
+    /// `ok`, `partial`, `failed`, `not_built`, `timeout`, `stopped`, `launch_failed`.
     pub(crate) outcome: &'static str,
     pub(crate) error: Option<String>,
     pub(crate) log_tail: Vec<String>,
@@ -79,6 +79,11 @@ impl RunRecord {
         self.outcome == "ok"
     }
 
+    /// Whether the run wrote readings: `ok`, or `partial` (exit 0, the status naming what failed).
+    pub(crate) fn wrote_readings(&self) -> bool {
+        matches!(self.outcome, "ok" | "partial")
+    }
+
     fn to_json(&self) -> Json {
         let mut j = json!({
             "mode": self.mode.as_str(),
@@ -89,7 +94,7 @@ impl RunRecord {
             "outcome": self.outcome,
             "error": self.error,
         });
-        if !self.ok() && !self.log_tail.is_empty() {
+        if !self.wrote_readings() && !self.log_tail.is_empty() {
             j["log_tail"] = json!(self.log_tail);
         }
         j
@@ -381,9 +386,19 @@ impl<L: Launcher> Core<L> {
 
     /// Books a run's end, and writes `status:{id}` when the run could not.
     async fn finish(&self, job: Job, started_unix: f64, outcome: &RunOutcome) -> RunRecord {
-        let record = RunRecord::new(job.mode, started_unix, outcome);
+        let mut record = RunRecord::new(job.mode, started_unix, outcome);
+        // A poll that exits 0 may have been partial (a monitor not heard): its status says so.
+        if job.mode == JobMode::Poll
+            && record.ok()
+            && let Some(error) = self.partial_error(job.source, started_unix).await
+        {
+            record.outcome = "partial";
+            record.error = Some(error);
+        }
         match (&record.error, record.outcome) {
             (None, _) => tracing::debug!(%job, "run ended"),
+            // The source warned itself, when the failing part changed; not again every run.
+            (Some(e), "partial") => tracing::debug!(%job, error = %e, "run ended, in part"),
             (Some(_), "not_built") => {
                 tracing::info!(%job, "this build has no such source yet (exit 4)");
                 // It will never poll: no status says its first poll is under way.
@@ -400,7 +415,7 @@ impl<L: Launcher> Core<L> {
             (Some(e), _) => tracing::warn!(%job, error = %e, "run failed"),
         }
         if job.mode == JobMode::Poll
-            && record.outcome != "not_built"
+            && !matches!(record.outcome, "not_built" | "partial")
             && let Some(error) = &record.error
         {
             // A child that got as far as its poll wrote its own status (exit 1); one killed,
@@ -417,7 +432,7 @@ impl<L: Launcher> Core<L> {
             let mut st = self.state();
             let s = st.sources.entry(job.source).or_default();
             s.running = None;
-            if record.outcome == "ok" {
+            if record.wrote_readings() {
                 s.last_ok = Some(record.ended_at);
             }
             // A poll that ran (exit 0, or 1 with its error status) wrote its status.
@@ -428,6 +443,22 @@ impl<L: Launcher> Core<L> {
         }
         self.changed.notify_one();
         record
+    }
+
+    /// `last_error` of `source`'s status when the poll that started at `since` wrote it with
+    /// `outcome: partial`.
+    async fn partial_error(&self, source: SourceId, since: f64) -> Option<String> {
+        let text = match self.bus.get(&keys::status(source.as_str())).await {
+            Ok(text) => text?,
+            Err(e) => {
+                tracing::debug!(%source, error = %e, "cannot read the status of the run");
+                return None;
+            }
+        };
+        let status: Status = serde_json::from_str(&text).ok()?;
+        (status.outcome() == PollOutcome::Partial && status.last_poll.is_some_and(|t| t >= since))
+            .then_some(status.last_error)
+            .flatten()
     }
 
     /// Writes `error` as the last poll's outcome of `source`, counting it as a failed poll like
@@ -483,6 +514,7 @@ impl<L: Launcher> Core<L> {
         status.last_poll = Some(unix_now());
         status.last_success = last_success;
         status.last_error = Some(error.to_owned());
+        status.outcome = Some(PollOutcome::Failed);
         status.poll_count = poll_count;
         status.error_count = error_count;
         let mut batch = Batch::new();
@@ -616,7 +648,9 @@ impl<L: Launcher> Core<L> {
             } else if message.channel == channels::STREAM_ENDED {
                 match serde_json::from_str::<StreamEnded>(&message.payload) {
                     Ok(ended) => {
-                        tokio::spawn(Arc::clone(&self).stream_ended(ended));
+                        // The camera that announced it, taken now: one started later is not it.
+                        let generation = self.state().camera.as_ref().map(|c| c.generation);
+                        tokio::spawn(Arc::clone(&self).stream_ended(ended, generation));
                     }
                     Err(e) => tracing::warn!(error = %e, "ignoring a malformed stream:ended"),
                 }
@@ -846,7 +880,10 @@ impl<L: Launcher> Core<L> {
         tokio::spawn(async move {
             let outcome = run.await;
             let record = RunRecord::new(JobMode::Service, started_unix, &outcome);
-            tracing::info!(outcome = record.outcome, error = ?record.error, "camera ended");
+            match &record.error {
+                Some(error) => tracing::info!("camera ended ({}): {error}", record.outcome),
+                None => tracing::info!("camera ended ({})", record.outcome),
+            }
             core.camera_gone(generation, Some(record.clone()));
             if !matches!(record.outcome, "ok" | "stopped" | "not_built")
                 && let Some(error) = &record.error
@@ -915,19 +952,33 @@ impl<L: Launcher> Core<L> {
         true
     }
 
-    /// `stream:ended`: makes sure the camera is gone, and records why in its status.
-    async fn stream_ended(self: Arc<Self>, ended: StreamEnded) {
+    /// `stream:ended`: makes sure the camera that announced it (`ended_generation`, the one that
+    /// ran when it came; `None`: it was gone already) is gone, and records why in its status. A
+    /// camera started since (Start right after Stop, Restart) is left running.
+    async fn stream_ended(self: Arc<Self>, ended: StreamEnded, ended_generation: Option<u64>) {
         tracing::info!(reason = %ended.reason, "the camera stream ended");
         // The camera exits by itself after announcing it; give it time to.
         tokio::select! {
             () = tokio::time::sleep(self.options.camera_cleanup_delay) => {}
             () = self.shutdown.cancelled() => return,
         }
-        if self.stop_camera_service() {
-            tracing::info!("the camera is still running after stream:ended; stopping it");
-            self.camera_stopped(Duration::from_secs(20)).await;
-        } else if let Err(e) = self.launcher.clean_up(SourceId::NetworkCamera).await {
-            tracing::warn!(error = %e, "cannot clean up the camera");
+        let current = self
+            .state()
+            .camera
+            .as_ref()
+            .map(|c| (c.generation, c.stop.clone()));
+        match current {
+            Some((generation, stop)) if Some(generation) == ended_generation => {
+                tracing::info!("the camera is still running after stream:ended; stopping it");
+                stop.cancel();
+                self.camera_stopped(Duration::from_secs(20)).await;
+            }
+            Some(_) => tracing::info!("a camera started since the stream ended; it keeps running"),
+            None => {
+                if let Err(e) = self.launcher.clean_up(SourceId::NetworkCamera).await {
+                    tracing::warn!(error = %e, "cannot clean up the camera");
+                }
+            }
         }
         if let Err(e) = self.record_stream_end(&ended).await {
             tracing::warn!(error = %e, "cannot record the end of the stream");

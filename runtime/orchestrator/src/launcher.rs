@@ -219,7 +219,9 @@ fn last_line(lines: &[String]) -> Option<String> {
         };
         let level = without_time.split_whitespace().next().unwrap_or_default();
         let informs = matches!(level, "INFO" | "DEBUG" | "TRACE");
-        (!without_time.is_empty() && !informs).then(|| without_time.to_owned())
+        // The binary tells its errors as `error: …`: the run's error says it already.
+        let said = without_time.strip_prefix("error: ").unwrap_or(without_time);
+        (!said.is_empty() && !informs).then(|| said.to_owned())
     })
 }
 
@@ -344,6 +346,17 @@ mod tests {
         assert_eq!(
             exited.error().as_deref(),
             Some("exited with code 3: ERROR Redis at redis://redis:6379 is unreachable")
+        );
+        let told = RunOutcome {
+            end: RunEnd::Exited(1),
+            log_tail: vec![
+                "2025-01-01T00:00:00.000000Z  WARN a monitor is out of range".into(),
+                "error: the co2 poll failed: garage not heard within 10 s".into(),
+            ],
+        };
+        assert_eq!(
+            told.error().as_deref(),
+            Some("exited with code 1: the co2 poll failed: garage not heard within 10 s")
         );
         let oom = RunOutcome::new(RunEnd::Exited(137));
         assert_eq!(

@@ -283,8 +283,9 @@ pub enum OrchestratorError {
 ///    "network_camera": {"lifecycle": "on_demand", "stream": {"running": false, …}}, …}}
 /// ```
 ///
-/// `outcome` is `ok`, `failed`, `not_built`, `timeout`, `stopped` or `launch_failed`; a failed
-/// run adds its `log_tail`. A source is `overdue` when `status:{id}.last_success` is missing or
+/// `outcome` is `ok`, `partial`, `failed`, `not_built`, `timeout`, `stopped` or `launch_failed`;
+/// `partial` is a poll that exited 0 having written `status:{id}` with `outcome: partial` (some
+/// readings written; `error` is the status's `last_error`); a failed run adds its `log_tail`. A source is `overdue` when `status:{id}.last_success` is missing or
 /// older than [`OVERDUE_INTERVALS`] intervals, once the orchestrator has run that long.
 pub async fn run(
     bus: Bus,

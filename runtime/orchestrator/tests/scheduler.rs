@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sense_bus::command::CommandClient;
-use sense_bus::model::{CommandResponse, Status};
+use sense_bus::model::{CommandResponse, PollOutcome, Status};
 use sense_bus::{Bus, SectionName, SourceId, Topic, unix_now};
 use sense_orchestrator::{
     CancellationToken, HEALTH_KEY, Job, JobMode, LaunchError, Launcher, LauncherChoice,
@@ -27,6 +27,8 @@ struct Plan {
     writes_status: bool,
     /// Its output.
     log: Vec<String>,
+    /// Exit 0 after writing a partial poll's status (a monitor not heard).
+    partial: bool,
 }
 
 impl Plan {
@@ -36,6 +38,7 @@ impl Plan {
             code: 0,
             writes_status: true,
             log: Vec::new(),
+            partial: false,
         }
     }
 }
@@ -113,7 +116,7 @@ impl Fake {
     }
 
     /// What `sense-pulse source` writes at the end of a poll.
-    async fn write_status(&self, job: Job, code: i32) {
+    async fn write_status(&self, job: Job, code: i32, partial: bool) {
         let key = format!("status:{}", job.source);
         let previous: Option<Status> = self
             .bus
@@ -125,7 +128,12 @@ impl Fake {
         let mut status = previous.unwrap_or_else(|| Status::new(job.source.as_str()));
         status.last_poll = Some(now);
         status.poll_count += 1;
-        if code == 0 {
+        if partial {
+            status.last_success = Some(now);
+            status.error_count += 1;
+            status.last_error = Some("garage not heard".into());
+            status.outcome = Some(PollOutcome::Partial);
+        } else if code == 0 {
             status.last_success = Some(now);
             status.last_error = None;
         } else {
@@ -160,7 +168,7 @@ impl Launcher for Fake {
             () = kill.cancelled() => RunEnd::Stopped,
         };
         if plan.writes_status && matches!(end, RunEnd::Exited(0 | 1)) {
-            self.write_status(job, plan.code).await;
+            self.write_status(job, plan.code, plan.partial).await;
         }
         self.leave(job);
         RunOutcome {
@@ -437,6 +445,7 @@ async fn the_exit_code_decides_who_writes_the_status() {
         "exited with code 3: ERROR Redis at redis://redis:6379 is unreachable: refused"
     );
     assert_eq!(tailscale["poll_count"], 1);
+    assert_eq!(tailscale["outcome"], "failed");
     assert_eq!(json_at(&bus, "status:weather").await, None);
     let health = json_at(&bus, HEALTH_KEY).await.unwrap();
     assert_eq!(
@@ -454,6 +463,47 @@ async fn the_exit_code_decides_who_writes_the_status() {
             .map(|l| l.contains("unreachable")),
         Some(true)
     );
+    running.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_partial_poll_is_recorded_as_partial_and_is_no_failure() {
+    let bus = Bus::memory();
+    set_schedule(&bus, json!({"co2": 5})).await;
+    // Exits 0 having written readings and a status naming the monitor it did not hear.
+    let fake = Fake::new(&bus, |job| Plan {
+        partial: job.source == SourceId::Co2,
+        log: vec!["WARN poll partly failed; the other readings written".into()],
+        ..Plan::ok(100)
+    });
+    let running = start(&bus, &fake, options()).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let health = json_at(&bus, HEALTH_KEY).await.unwrap();
+    let run = &health["sources"]["co2"]["last_run"];
+    assert_eq!(run["outcome"], "partial", "{health}");
+    assert_eq!(run["exit_code"], 0);
+    assert_eq!(run["error"], "garage not heard");
+    assert_eq!(run.get("log_tail"), None, "no failure, no log tail: {run}");
+    let co2 = json_at(&bus, "status:co2").await.unwrap();
+    assert_eq!(co2["outcome"], "partial");
+    assert_eq!(
+        co2["error_count"], 1,
+        "the source's own status, not rewritten"
+    );
+    // Triggered and waited for: an answer, not an error.
+    let reply = command(&bus, "trigger", json!({"service": "co2", "wait": true})).await;
+    assert_eq!(
+        reply.status,
+        sense_bus::model::ResponseStatus::Ok,
+        "{reply:?}"
+    );
+    assert_eq!(reply.data["outcome"], "partial");
+    assert_eq!(reply.data["error"], "garage not heard");
+    // Readings were written every time: never overdue.
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    let health = json_at(&bus, HEALTH_KEY).await.unwrap();
+    assert_eq!(health["sources"]["co2"]["overdue"], false, "{health}");
+    assert_eq!(health["last_error"], Json::Null);
     running.stop().await;
 }
 
@@ -768,6 +818,58 @@ async fn the_camera_starts_once_stops_on_request_and_is_cleaned_up_after_stream_
         fake.record.lock().unwrap().running[&SourceId::NetworkCamera],
         0
     );
+    running.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_camera_started_right_after_a_stop_is_left_running_by_the_old_streams_end() {
+    let bus = Bus::memory();
+    let fake = Fake::new(&bus, |_| Plan::ok(3_600_000));
+    let mut o = options();
+    o.scheduled.clear();
+    let running = start(&bus, &fake, o).await;
+    let camera_running = || fake.record.lock().unwrap().running[&SourceId::NetworkCamera];
+    assert!(command(&bus, "start_camera", json!({})).await.is_ok());
+    // Stop: the camera announces the end of its stream, then exits (nothing listens on
+    // cmd:network_camera here, so stop_camera ends it).
+    bus.publish(
+        "stream:ended",
+        &json!({"source_id": "network_camera", "reason": "user_stopped", "timestamp": unix_now()})
+            .to_string(),
+    )
+    .await
+    .unwrap();
+    assert!(command(&bus, "stop_camera", json!({})).await.is_ok());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while json_at(&bus, HEALTH_KEY)
+        .await
+        .is_none_or(|h| h["sources"]["network_camera"]["stream"]["running"] != false)
+    {
+        assert!(Instant::now() < deadline, "the camera did not stop");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(camera_running(), 0);
+    // Start again at once, before the old stream's end is dealt with.
+    let answer = command(&bus, "start_camera", json!({})).await;
+    assert_eq!(
+        answer.data.get("already_running"),
+        Some(&json!(false)),
+        "{answer:?}"
+    );
+    // Once it is (its reason recorded), the new camera still runs.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while json_at(&bus, "status:network_camera")
+        .await
+        .is_none_or(|s| s["stream_ended"].is_null())
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the stream's end was not recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(camera_running(), 1, "the new camera was stopped");
+    assert_eq!(fake.launches(SourceId::NetworkCamera, JobMode::Service), 2);
     running.stop().await;
 }
 

@@ -14,25 +14,28 @@
 //! Readings come from the monitors' "Smart Home integrations" advertisements: no connection and no
 //! pairing. The [`client`] listens until every configured monitor has been heard or the timeout
 //! passes. A monitor that advertises with integrations off is read over GATT instead (that needs
-//! it to be paired). A monitor not heard at all is named in the status error; the others are
-//! still written.
+//! it to be paired). A monitor not heard at all is named in the status error and in
+//! `status.missing`, with since when it has been missing and when it was last heard (remembered
+//! in `state:co2` across the orchestrator's one-shot runs); the others are still written, and the
+//! poll is partial. Only when no monitor is heard does the poll fail.
 //!
 //! [`scan`] lists the Aranet devices nearby, for the dashboard's "scan and add".
 
 pub mod client;
 pub mod tool;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use sense_aranet4::Measurement as Aranet4Measurement;
 use sense_bus::config::Aranet4Sensor;
-use sense_bus::model::{Measurement, Value};
+use sense_bus::model::{Measurement, MissingPart, Value};
 use sense_bus::source::{PollContext, PollError, PollOutput, Source};
 use sense_bus::{SectionName, SourceId};
 use sense_hal::Unit;
 use sense_hal::ble::{Address, BleCentral};
 use sense_hal::value::round_to;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use client::{Heard, listen};
 
@@ -109,7 +112,7 @@ impl<C: BleCentral> Aranet4Source<C> {
 impl<C: BleCentral> Source for Aranet4Source<C> {
     const ID: SourceId = SourceId::Co2;
     const SECTIONS: &'static [SectionName] = &[SectionName::Aranet4];
-    type State = ();
+    type State = Monitors;
 
     fn enabled(&self, config: &sense_bus::config::Config) -> bool {
         self.sensors(&config.aranet4.sensors)
@@ -120,7 +123,7 @@ impl<C: BleCentral> Source for Aranet4Source<C> {
     async fn poll(
         &mut self,
         context: PollContext<'_>,
-        _state: &mut (),
+        state: &mut Monitors,
     ) -> Result<PollOutput, PollError> {
         let config = &context.config.aranet4;
         // Labels and addresses were validated with the config; an address that does not parse
@@ -131,6 +134,10 @@ impl<C: BleCentral> Source for Aranet4Source<C> {
             .filter(|s| s.enabled)
             .filter_map(|s| Some((s.label.clone(), Address::parse(&s.mac)?)))
             .collect();
+        // Monitors no longer configured are forgotten: one added back starts afresh.
+        state
+            .0
+            .retain(|mac, _| wanted.iter().any(|(_, a)| a.to_string() == *mac));
         if wanted.is_empty() {
             return Ok(PollOutput::default());
         }
@@ -142,32 +149,70 @@ impl<C: BleCentral> Source for Aranet4Source<C> {
 
         let mut measurements = Vec::new();
         let mut problems = Vec::new();
+        let mut missing = Vec::new();
         for (label, address) in &wanted {
-            match heard.get(address) {
-                Some(Heard::Reading(r)) => measurements.extend(readings(label, &r.measurement)),
+            let problem = match heard.get(address) {
+                Some(Heard::Reading(r)) => {
+                    measurements.extend(readings(label, &r.measurement));
+                    None
+                }
                 Some(Heard::IntegrationsOff { .. }) => {
                     match client::read_over_gatt(&mut self.central, *address).await {
-                        Ok(m) => measurements.extend(readings(label, &m)),
-                        Err(e) => problems.push(format!("{label} ({address}): {e}")),
+                        Ok(m) => {
+                            measurements.extend(readings(label, &m));
+                            None
+                        }
+                        Err(e) => Some(format!("{label} ({address}): {e}")),
                     }
                 }
-                Some(Heard::Undecodable(e)) => problems.push(format!("{label} ({address}): {e}")),
-                None => problems.push(format!(
+                Some(Heard::Undecodable(e)) => Some(format!("{label} ({address}): {e}")),
+                None => Some(format!(
                     "{label} ({address}) not heard within {} s (out of range, or its battery is flat?)",
                     timeout.as_secs()
                 )),
+            };
+            let now = sense_bus::unix_now();
+            let memory = state.0.entry(address.to_string()).or_default();
+            match problem {
+                None => {
+                    memory.last_heard = Some(now);
+                    memory.missing_since = None;
+                }
+                Some(error) => {
+                    missing.push(MissingPart {
+                        name: label.clone(),
+                        error: error.clone(),
+                        since: *memory.missing_since.get_or_insert(now),
+                        last_seen: memory.last_heard,
+                    });
+                    problems.push(error);
+                }
             }
         }
-        let error = (!problems.is_empty()).then(|| problems.join("; "));
-        if measurements.is_empty() {
-            return Err(PollError::new(error.unwrap_or_default()));
-        }
+        // Some monitors heard: a partial poll. None: a failed one, still naming each monitor.
         Ok(PollOutput {
             measurements,
-            error,
+            error: (!problems.is_empty()).then(|| problems.join("; ")),
+            missing,
             ..PollOutput::default()
         })
     }
+}
+
+/// What the source remembers of each configured monitor, by address (`state:co2`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Monitors(pub BTreeMap<String, Monitor>);
+
+/// What the source remembers of one monitor.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Monitor {
+    /// When it last gave readings (Unix seconds).
+    #[serde(default)]
+    pub last_heard: Option<f64>,
+    /// Since when it has given none: the first poll of the current run of misses.
+    #[serde(default)]
+    pub missing_since: Option<f64>,
 }
 
 /// An Aranet device found by [`scan`].

@@ -97,7 +97,7 @@ async fn heard_monitors_are_written_and_the_unheard_one_named() {
     ]);
     let started = tokio::time::Instant::now();
     let out = source
-        .poll(PollContext::config_only(&config), &mut ())
+        .poll(PollContext::config_only(&config), &mut Monitors::default())
         .await
         .unwrap();
 
@@ -148,7 +148,7 @@ async fn the_scan_stops_as_soon_as_every_monitor_is_heard() {
     let config = config(vec![sensor("office", OFFICE)]);
     let started = tokio::time::Instant::now();
     let out = source
-        .poll(PollContext::config_only(&config), &mut ())
+        .poll(PollContext::config_only(&config), &mut Monitors::default())
         .await
         .unwrap();
     assert_eq!(out.error, None);
@@ -162,14 +162,76 @@ async fn the_scan_stops_as_soon_as_every_monitor_is_heard() {
 async fn nothing_heard_is_a_failed_poll_naming_every_label() {
     let mut source = Aranet4Source::new(radio());
     let config = config(vec![sensor("garage", GARAGE)]);
-    let err = source
-        .poll(PollContext::config_only(&config), &mut ())
+    let out = source
+        .poll(PollContext::config_only(&config), &mut Monitors::default())
         .await
-        .unwrap_err();
+        .unwrap();
+    assert!(out.measurements.is_empty(), "no readings: a failed poll");
+    let err = out.error.unwrap();
     assert!(
-        err.0.starts_with("garage (D4:7B:0C:4A:11:03) not heard"),
+        err.starts_with("garage (D4:7B:0C:4A:11:03) not heard"),
         "{err}"
     );
+    assert_eq!(out.missing.len(), 1);
+    assert_eq!(out.missing[0].name, "garage");
+    assert_eq!(out.missing[0].error, err);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_missing_monitor_is_named_with_since_when_across_polls() {
+    let config = config(vec![sensor("office", OFFICE), sensor("garage", GARAGE)]);
+    let mut state = Monitors::default();
+    // Each poll a new source, as each one-shot run is: only `state` (state:co2) carries over.
+    let first = Aranet4Source::new(radio())
+        .poll(PollContext::config_only(&config), &mut state)
+        .await
+        .unwrap();
+    let [garage] = first.missing.as_slice() else {
+        panic!("{:?}", first.missing)
+    };
+    assert_eq!(garage.name, "garage");
+    assert!(garage.error.contains("not heard within 10 s"), "{garage:?}");
+    assert_eq!(garage.last_seen, None, "never heard");
+    let since = garage.since;
+    let office = state.0[&OFFICE.to_string()].clone();
+    assert!(office.last_heard.is_some() && office.missing_since.is_none());
+
+    let state_text = serde_json::to_string(&state).unwrap();
+    let mut state: Monitors = serde_json::from_str(&state_text).unwrap();
+    let second = Aranet4Source::new(radio())
+        .poll(PollContext::config_only(&config), &mut state)
+        .await
+        .unwrap();
+    assert_eq!(second.missing.len(), 1);
+    assert_eq!(
+        second.missing[0].since, since,
+        "missing since the first poll"
+    );
+
+    // A monitor heard before that goes out of range: missing since now, last seen when heard.
+    let garage_only = self::config(vec![sensor("garage", GARAGE)]);
+    let mut state = Monitors::default();
+    state.0.insert(
+        GARAGE.to_string(),
+        Monitor {
+            last_heard: Some(1_795_000_000.0),
+            missing_since: None,
+        },
+    );
+    let third = Aranet4Source::new(radio())
+        .poll(PollContext::config_only(&garage_only), &mut state)
+        .await
+        .unwrap();
+    assert_eq!(third.missing[0].last_seen, Some(1_795_000_000.0));
+    assert!(third.missing[0].since > 1_795_000_000.0);
+
+    // A monitor taken out of the config is forgotten.
+    let none = self::config(vec![sensor("office", OFFICE)]);
+    Aranet4Source::new(radio())
+        .poll(PollContext::config_only(&none), &mut state)
+        .await
+        .unwrap();
+    assert_eq!(state.0.keys().collect::<Vec<_>>(), [&OFFICE.to_string()]);
 }
 
 #[tokio::test(start_paused = true)]
@@ -179,7 +241,7 @@ async fn disabled_or_no_monitors_mean_no_scan() {
     off.enabled = false;
     let config = config(vec![off]);
     let out = source
-        .poll(PollContext::config_only(&config), &mut ())
+        .poll(PollContext::config_only(&config), &mut Monitors::default())
         .await
         .unwrap();
     assert!(out.measurements.is_empty() && out.error.is_none());
@@ -278,7 +340,7 @@ async fn no_advertisement_however_malformed_stops_the_scan() {
     });
     let config = config(vec![sensor("office", OFFICE)]);
     let out = source
-        .poll(PollContext::config_only(&config), &mut ())
+        .poll(PollContext::config_only(&config), &mut Monitors::default())
         .await
         .unwrap();
     assert_eq!(

@@ -12,10 +12,22 @@ pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
         .chars()
         .filter(|c| !c.is_whitespace())
         .collect();
-    if !compact.is_empty()
-        && compact.len().is_multiple_of(2)
-        && compact.chars().all(|c| c.is_ascii_hexdigit())
-    {
+    let shown = || {
+        let mut shown: String = text.trim().chars().take(60).collect();
+        if shown.len() < text.trim().len() {
+            shown.push('…');
+        }
+        shown
+    };
+    if !compact.is_empty() && compact.chars().all(|c| c.is_ascii_hexdigit()) {
+        if !compact.len().is_multiple_of(2) {
+            return Err(format!(
+                "`{}` has {} hex digits, an odd number: every byte is two digits (21 05 03 …), \
+                 so one is missing or one too many; copy the bytes again",
+                shown(),
+                compact.len()
+            ));
+        }
         return (0..compact.len())
             .step_by(2)
             .map(|i| u8::from_str_radix(&compact[i..i + 2], 16).map_err(|e| e.to_string()))
@@ -37,8 +49,9 @@ pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
     }
     if bytes.is_empty() {
         return Err(format!(
-            "no hex bytes found in {:?}",
-            text.chars().take(60).collect::<String>()
+            "no hex bytes found in `{}`: give them as bluetoothctl prints them (21 05 03 …) or \
+             in one run (210503…)",
+            shown()
         ));
     }
     Ok(bytes)
@@ -118,6 +131,21 @@ mod tests {
         let dump = "  21 05 03 01 00 05 00 01 43 04 9f 01 8b 27 35 0c  !.......C...'5.\n  02 3c 00 10 00 55                                .<...U\n";
         assert_eq!(parse_hex(dump).unwrap(), expected);
         assert!(parse_hex("hello").is_err());
+    }
+
+    #[test]
+    fn an_odd_number_of_digits_is_said() {
+        for odd in ["abc", "2105030", "21 05 0", &VECTOR[..VECTOR.len() - 1]] {
+            let err = parse_hex(odd).unwrap_err();
+            assert!(err.contains("an odd number"), "{odd}: {err}");
+        }
+        assert_eq!(
+            parse_hex("abc").unwrap_err(),
+            "`abc` has 3 hex digits, an odd number: every byte is two digits (21 05 03 …), so \
+             one is missing or one too many; copy the bytes again"
+        );
+        // Bytes written as 0x1, 0x2 are not digits in a row.
+        assert_eq!(parse_hex("0x1, 0x2, 0x3").unwrap(), [1, 2, 3]);
     }
 
     #[test]

@@ -224,7 +224,7 @@ pub async fn discover(options: DiscoveryOptions) -> Vec<Found> {
     let hosts: BTreeSet<Ipv4Addr> = subnets.iter().flat_map(|s| s.hosts()).collect();
     let ports: BTreeSet<u16> = options.ports.iter().copied().filter(|p| *p != 0).collect();
     tracing::info!(
-        "scanning {} hosts on {} for RTSP ports {:?}",
+        "scanning {} hosts on {} for RTSP ports {}",
         hosts.len(),
         subnets
             .iter()
@@ -232,6 +232,10 @@ pub async fn discover(options: DiscoveryOptions) -> Vec<Found> {
             .collect::<Vec<_>>()
             .join(", "),
         ports
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let limit = Arc::new(Semaphore::new(options.concurrency.max(1)));
     let mut probes = JoinSet::new();

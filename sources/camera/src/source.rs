@@ -49,8 +49,7 @@ impl Source for StreamSource {
         Ok(PollOutput {
             measurements: state.measurements(),
             error,
-            measured_at: None,
-            stale: false,
+            ..PollOutput::default()
         })
     }
 }

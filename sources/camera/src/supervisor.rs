@@ -608,8 +608,10 @@ impl Supervisor {
             ffmpeg::feed(stdin, script);
         }
         tracing::info!(
-            "FFmpeg (pid {:?}) streaming {} to {}",
-            child.id(),
+            "FFmpeg ({}) streaming {} to {}",
+            child
+                .id()
+                .map_or_else(|| "exited already".to_owned(), |pid| format!("pid {pid}")),
             settings.input.describe(),
             settings.hls_dir.display()
         );

@@ -116,6 +116,7 @@ impl Fetched {
             error,
             measured_at: Some(self.fetched_at),
             stale,
+            ..PollOutput::default()
         }
     }
 }

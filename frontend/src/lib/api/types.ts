@@ -3,6 +3,8 @@
 // names them for the app and adds what has no Rust type of its own.
 export type { Reading } from './generated/Reading';
 export type { Status } from './generated/Status';
+export type { MissingPart } from './generated/MissingPart';
+export type { PollOutcome } from './generated/PollOutcome';
 export type { Meta } from './generated/Meta';
 export type { MatrixState } from './generated/MatrixState';
 export type { LogEntry } from './generated/LogEntry';

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import type { SourceView } from '$lib/api/types';
 import * as specs from '$lib/settings';
 import type { SaveResult } from '$lib/stores/config.svelte';
+import Aranet4Card from './Aranet4Card.svelte';
 import Aranet4Settings from './Aranet4Settings.svelte';
 import Card from './Card.svelte';
 import LedMatrix from './LedMatrix.svelte';
@@ -60,6 +61,80 @@ describe('Card', () => {
 		expect(el.querySelector('.content')).not.toBeNull();
 		expect(el.textContent).toContain('wttr.in answered 503');
 	});
+
+	test('a last poll that failed in part is amber, in whole red, never green', () => {
+		const readings = { a: { value: 1, unit: null, timestamp: now } };
+		const partial: SourceView = { readings, status: { ...status, last_error: 'LPS25H: no answer', outcome: 'partial' } };
+		let el = render(Card, { id: 't', title: 'T', source: partial, interval: 30, children: body });
+		const card = () => el.querySelector('[data-testid="card-t"]')!;
+		expect(card().getAttribute('data-health')).toBe('warn');
+		expect(card().querySelector('[data-testid="badge"]')!.textContent).toBe('partial');
+		expect(el.textContent).toContain('LPS25H: no answer');
+		unmount(component!);
+		target.remove();
+
+		const failed: SourceView = { readings, status: { ...status, last_error: 'reading /proc/stat: denied' } };
+		el = render(Card, { id: 't', title: 'T', source: failed, interval: 30, children: body });
+		expect(card().getAttribute('data-health')).toBe('alert');
+		expect(card().querySelector('[data-testid="badge"]')!.textContent).toBe('failing');
+		unmount(component!);
+		target.remove();
+
+		el = render(Card, { id: 't', title: 'T', source: { readings, status }, interval: 30, children: body });
+		expect(card().getAttribute('data-health')).toBe('ok');
+		expect(card().querySelector('[data-testid="badge"]')!.textContent).toBe('live');
+	});
+});
+
+describe('Aranet4Card', () => {
+	const reading = (value: number) => ({ value, unit: 'ppm', timestamp: now });
+	const garage = {
+		name: 'garage',
+		error: 'garage (D4:7B:0C:4A:11:03) not heard within 10 s (out of range, or its battery is flat?)',
+		since: Math.floor(now) - 540,
+		last_seen: null
+	};
+
+	afterEach(() => {
+		sources.sources = {};
+	});
+
+	test('a monitor not heard says so and since when; one heard stays green', () => {
+		sources.sources = {
+			co2: {
+				readings: { 'office:co2': reading(620) },
+				status: { ...status, source_id: 'co2', last_error: garage.error, outcome: 'partial', missing: [garage] }
+			}
+		};
+		let el = render(Aranet4Card, { label: 'garage' });
+		let card = el.querySelector('[data-testid="card-co2-garage"]')!;
+		expect(card.getAttribute('data-health')).toBe('warn');
+		expect(card.querySelector('[data-testid="badge"]')!.textContent).toBe('not heard');
+		expect(card.textContent).toContain(`Not heard since ${clockTime(garage.since)} (9 min ago); never heard before.`);
+		expect(card.textContent).toContain('out of range, or its battery is flat?');
+		unmount(component!);
+		target.remove();
+
+		el = render(Aranet4Card, { label: 'office' });
+		card = el.querySelector('[data-testid="card-co2-office"]')!;
+		expect(card.getAttribute('data-health')).toBe('ok');
+		expect(card.querySelector('[data-testid="badge"]')!.textContent).toBe('live');
+		expect(card.textContent).not.toContain('garage');
+	});
+
+	test('a poll that failed as a whole is red on every monitor, with its cause', () => {
+		sources.sources = {
+			co2: {
+				readings: { 'office:co2': reading(620) },
+				status: { ...status, source_id: 'co2', last_error: 'Bluetooth scan failed: no adapter', outcome: 'failed' }
+			}
+		};
+		const el = render(Aranet4Card, { label: 'office' });
+		const card = el.querySelector('[data-testid="card-co2-office"]')!;
+		expect(card.getAttribute('data-health')).toBe('alert');
+		expect(card.querySelector('[data-testid="badge"]')!.textContent).toBe('failing');
+		expect(card.textContent).toContain('Bluetooth scan failed: no adapter');
+	});
 });
 
 describe('LedMatrix', () => {
@@ -115,7 +190,7 @@ describe('Settings: a stored value that is not in use', () => {
 		const field = el.querySelector('[data-field="rotation"]')!;
 		const message = field.querySelector('[data-testid="field-warning"]');
 		expect(message?.textContent).toContain(
-			'The stored value is not in use: must be one of 0, 90, 180, 270 (got 45); using 0. ' +
+			'The stored value is not in use: “Rotation” must be one of 0, 90, 180, 270 (got 45); using 0. ' +
 				'Saving a value here replaces it; saving other fields keeps it.'
 		);
 		// Read out with the select it belongs to.
@@ -135,7 +210,9 @@ describe('Settings: a stored value that is not in use', () => {
 		await tick();
 		expect(calls).toEqual([['display', { low_light: true }]]);
 		const status = el.querySelector('[data-testid="save-status"]')!;
-		expect(status.textContent).toContain(`Saved. Still stored and not in use until fixed: ${warning}`);
+		expect(status.textContent).toContain(
+			'Saved. Still stored and not in use until fixed: LED display: “Rotation” must be one of 0, 90, 180, 270 (got 45)'
+		);
 		expect(status.classList.contains('warn-text')).toBe(true);
 
 		// The store reloads after a save: the bad value is still stored, and still named.
@@ -166,8 +243,8 @@ describe('Settings: a stored value that is not in use', () => {
 		} as never;
 		const el = render(Aranet4Settings, {});
 		const message = el.querySelector('[data-testid="field-warning"][data-field="sensors"]');
-		expect(message?.textContent).toContain('A stored value is not in use: sensors[1].mac: must be a Bluetooth address');
-		expect(message?.textContent).toContain('saving sensors replaces the stored value; saving other fields keeps it.');
+		expect(message?.textContent).toContain('A stored value is not in use: “Bluetooth address” of monitor 2 must be a Bluetooth address');
+		expect(message?.textContent).toContain('saving “Monitors” replaces the stored value; saving other fields keeps it.');
 	});
 });
 

@@ -1,7 +1,10 @@
 // The config sections as the gateway shows them (secrets as ********), and saving them with the
-// API's validation: a refusal names the field, and the message is kept for that field.
+// API's validation: a refusal names the field, and the message is kept for that field, in words,
+// for as long as the form still holds the value that was refused.
+import { SvelteSet } from 'svelte/reactivity';
 import { ApiError, type Client } from '$lib/api/client';
 import type { ConfigPatch, ConfigView, SectionName, SourceId } from '$lib/api/types';
+import { describe, valueAt } from '$lib/settings';
 
 /** Poll intervals used until the config has loaded (the contract's defaults). */
 export const DEFAULT_INTERVALS: Record<SourceId, number | null> = {
@@ -27,12 +30,26 @@ export interface StoredProblem {
 /** The top-level field a path within a section belongs to (`sensors[1].mac` → `sensors`). */
 export const topField = (path: string) => path.split(/[.[]/, 1)[0]!;
 
+/** A refused save of a section: the field at fault (its path within the section, `''` for the
+ *  section as a whole), the message in words, and the changes that were sent. */
+export interface Refusal {
+	path: string;
+	message: string;
+	sent: Record<string, unknown>;
+	/** Said until the next save, whatever the form holds (the section changed elsewhere). */
+	sticky: boolean;
+}
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
 export class ConfigStore {
 	config = $state<ConfigView | null>(null);
 	loadError = $state<string | null>(null);
-	/** Refusal messages by field path (`display.rotation`, `aranet4.sensors[0].mac`). */
-	errors = $state<Record<string, string>>({});
+	/** The last refused save of each section. */
+	refusals = $state<Partial<Record<SectionName, Refusal>>>({});
 	saving = $state<SectionName | null>(null);
+	/** The sections whose forms hold changes not saved yet (a page asks before leaving them). */
+	unsaved = new SvelteSet<SectionName>();
 
 	constructor(private readonly client: Pick<Client, 'config' | 'saveConfig'>) {}
 
@@ -62,14 +79,31 @@ export class ConfigStore {
 		}
 	}
 
-	/** Errors of one section, by field within it. */
-	sectionErrors(section: SectionName): Record<string, string> {
-		const out: Record<string, string> = {};
-		for (const [path, message] of Object.entries(this.errors)) {
-			if (path === section) out[''] = message;
-			else if (path.startsWith(`${section}.`)) out[path.slice(section.length + 1)] = message;
-		}
-		return out;
+	/**
+	 * The refusal of a section's last save, while it still applies to `edits` (the changes its
+	 * form would send now): while the field it names holds the refused value, or, when the
+	 * message is about a field the form did not send (the stored password), while nothing
+	 * changed. Fixing the value, or removing the list entry it named, makes it go.
+	 */
+	refusal(section: SectionName, edits?: Record<string, unknown>): Refusal | null {
+		const r = this.refusals[section];
+		if (!r || edits === undefined || r.sticky) return r ?? null;
+		const sent = r.path ? valueAt(r.sent, r.path) : undefined;
+		if (sent !== undefined) return same(valueAt(edits, r.path), sent) ? r : null;
+		return same(edits, r.sent) ? r : null;
+	}
+
+	/** The refusal message of one section by the path of its field (`''`: the section), while
+	 *  it applies to `edits` (see `refusal`). */
+	sectionErrors(section: SectionName, edits?: Record<string, unknown>): Record<string, string> {
+		const r = this.refusal(section, edits);
+		return r ? { [r.path]: r.message } : {};
+	}
+
+	/** Records whether a section's form holds unsaved changes. */
+	setUnsaved(section: SectionName, unsaved: boolean): void {
+		if (unsaved) this.unsaved.add(section);
+		else this.unsaved.delete(section);
 	}
 
 	/** The stored values of one section that are not in use (`_problems` naming the section),
@@ -96,9 +130,10 @@ export class ConfigStore {
 	/** Saves one section's changed fields; on success reloads, on refusal records the message. */
 	async save<S extends SectionName>(section: S, patch: ConfigPatch[S]): Promise<SaveResult> {
 		this.saving = section;
-		const clear = Object.fromEntries(
-			Object.entries(this.errors).filter(([p]) => p !== section && !p.startsWith(`${section}.`))
-		);
+		const clear = () => {
+			const { [section]: _, ...others } = this.refusals;
+			this.refusals = others;
+		};
 		try {
 			// The revision this form was loaded at: if someone else saved the section since, the
 			// gateway refuses (409, "changed elsewhere — reload") rather than overwrite theirs.
@@ -106,20 +141,24 @@ export class ConfigStore {
 			const body = { [section]: patch } as ConfigPatch;
 			if (revision) body._revisions = { [section]: revision };
 			const reply = await this.client.saveConfig(body);
-			this.errors = clear;
+			clear();
 			await this.load();
 			// Stored values this save did not set that are still invalid (kept, not in use).
 			return { ok: true, warnings: reply?.warnings ?? [] };
 		} catch (e) {
 			const err = e as ApiError;
 			const field = err instanceof ApiError && err.field ? err.field : section;
-			// The gateway's message starts with the field's path; next to the field it is noise.
-			const message =
-				err instanceof ApiError && err.status === 409
-					? 'Changed elsewhere since this page loaded: reload to see the new values, then save again.'
-					: err.message.replace(/^[\w.[\]]+: /, '');
-			this.errors = { ...clear, [field]: message };
-			return { ok: false, field, error: err.message };
+			const path = field === section ? '' : field.startsWith(`${section}.`) ? field.slice(section.length + 1) : field;
+			const stale = err instanceof ApiError && err.status === 409;
+			// The gateway names the field by its path (`schedule.system: …`): said with its label.
+			const message = stale
+				? 'Changed elsewhere since this page loaded: reload to see the new values, then save again.'
+				: describe(section, path, err.message, path ? valueAt(patch, path) : undefined);
+			this.refusals = {
+				...this.refusals,
+				[section]: { path, message, sent: JSON.parse(JSON.stringify(patch ?? {})), sticky: stale || path === '' }
+			};
+			return { ok: false, field, error: message };
 		} finally {
 			this.saving = null;
 		}

@@ -9,6 +9,35 @@ export const LOG_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error'];
 /** Entries kept in the page. */
 export const LOGS_KEPT = 500;
 
+/** Identical lines (same level, service and message) shown once: the latest, with how many
+ *  times and since when. */
+export interface LogGroup {
+	key: string;
+	/** The latest of them. */
+	entry: LogEntry;
+	count: number;
+	/** When the first of them was logged (Unix seconds). */
+	first: number;
+}
+
+/** Groups identical lines, wherever they are among the others: each group stands where its
+ *  latest line does, so the order is still that of the latest news. */
+export function groupLogs(entries: readonly LogEntry[]): LogGroup[] {
+	const groups = new Map<string, LogGroup>();
+	for (const entry of entries) {
+		const key = `${entry.level}\u0000${entry.service}\u0000${entry.message}`;
+		const group = groups.get(key);
+		if (group) {
+			// Re-inserted: a Map keeps insertion order, so the group moves to its latest line.
+			groups.delete(key);
+			groups.set(key, { key, entry, count: group.count + 1, first: group.first });
+		} else {
+			groups.set(key, { key, entry, count: 1, first: entry.timestamp });
+		}
+	}
+	return [...groups.values()];
+}
+
 export class LogsStore {
 	entries = $state<LogEntry[]>([]);
 	level = $state<LogLevel>('warn');

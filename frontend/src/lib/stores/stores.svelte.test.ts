@@ -6,7 +6,7 @@ import { Repeater, type RepeatTimers } from '$lib/util/repeat';
 import { ConfigStore } from './config.svelte';
 import { asWired, GridStore } from './grid.svelte';
 import { HistoryStore } from './history.svelte';
-import { LogsStore } from './logs.svelte';
+import { LogsStore, groupLogs } from './logs.svelte';
 import { PrefsStore } from './prefs.svelte';
 import { SessionStore } from './session.svelte';
 import { SILENCE_MS, SOURCES_PATH, SourcesStore } from './sources.svelte';
@@ -347,6 +347,29 @@ describe('LogsStore', () => {
 		l.flush();
 		expect(l.entries.map((e) => e.message)).toEqual(['a', 'b', 'c']);
 	});
+
+	test('identical lines are grouped with their count, where the latest of them stands', () => {
+		const e = (message: string, timestamp: number, level = 'warn', service = 'orchestrator') => ({
+			level,
+			service,
+			message,
+			timestamp
+		});
+		const groups = groupLogs([
+			e('run failed co2', 60),
+			e('cannot write', 70, 'warn', 'gateway'),
+			e('run failed co2', 120),
+			e('run failed co2', 120, 'error'),
+			e('run failed co2', 180),
+			e('run failed co2', 180, 'warn', 'co2')
+		]);
+		expect(groups.map((g) => [g.entry.service, g.entry.level, g.entry.message, g.count, g.first, g.entry.timestamp])).toEqual([
+			['gateway', 'warn', 'cannot write', 1, 70, 70],
+			['orchestrator', 'error', 'run failed co2', 1, 120, 120],
+			['orchestrator', 'warn', 'run failed co2', 3, 60, 180],
+			['co2', 'warn', 'run failed co2', 1, 180, 180]
+		]);
+	});
 });
 
 describe('GridStore and rotation', () => {
@@ -373,7 +396,7 @@ describe('GridStore and rotation', () => {
 });
 
 describe('ConfigStore', () => {
-	test('a refusal is kept next to the field it names, a success clears it', async () => {
+	test('a refusal is kept next to the field it names, in words, until the value or a save changes', async () => {
 		const saveConfig = vi
 			.fn()
 			.mockRejectedValueOnce(
@@ -382,11 +405,33 @@ describe('ConfigStore', () => {
 			.mockResolvedValueOnce({ status: 'ok', sections_updated: ['display'] });
 		const c = new ConfigStore({ config: vi.fn(async () => ({}) as never), saveConfig });
 		const refused = await c.save('display', { scroll_speed: 5 });
-		expect(refused).toMatchObject({ ok: false, field: 'display.scroll_speed' });
-		expect(c.sectionErrors('display')).toEqual({ scroll_speed: 'must be between 0.01 and 1 s (got 5)' });
+		const said = '“Scroll speed” must be between 0.01 and 1 s (got 5)';
+		expect(refused).toEqual({ ok: false, field: 'display.scroll_speed', error: said });
+		expect(c.sectionErrors('display')).toEqual({ scroll_speed: said });
+		expect(c.sectionErrors('display', { scroll_speed: 5, low_light: true })).toEqual({ scroll_speed: said });
+		// Fixed in the form (or put back as stored): the message goes, before any save.
+		expect(c.sectionErrors('display', { scroll_speed: 0.5 })).toEqual({});
+		expect(c.sectionErrors('display', {})).toEqual({});
 		expect(c.sectionErrors('sleep')).toEqual({});
 		expect((await c.save('display', { scroll_speed: 0.2 })).ok).toBe(true);
 		expect(c.sectionErrors('display')).toEqual({});
+	});
+
+	test('a refused list entry is not said once it is removed; a field not sent, until anything changes', async () => {
+		const cameras = [{ host: 'ok' }, { host: 'bad host' }];
+		const saveConfig = vi
+			.fn()
+			.mockRejectedValueOnce(new ApiError(400, 'camera.cameras[1].host: must be a host name or IP address', 'camera.cameras[1].host'))
+			.mockRejectedValueOnce(new ApiError(400, 'auth.password_hash: must be a bcrypt hash', 'auth.password_hash'));
+		const c = new ConfigStore({ config: vi.fn(), saveConfig });
+		await c.save('camera', { cameras } as never);
+		expect(c.sectionErrors('camera', { cameras })).toEqual({
+			'cameras[1].host': '“Host” of camera 2 must be a host name or IP address'
+		});
+		expect(c.sectionErrors('camera', { cameras: [cameras[0]] })).toEqual({});
+		await c.save('auth', { username: 'a' });
+		expect(Object.keys(c.sectionErrors('auth', { username: 'a' }))).toEqual(['password_hash']);
+		expect(c.sectionErrors('auth', { username: 'b' })).toEqual({});
 	});
 
 	test('a save sends the revision the form was loaded at; a stale one says to reload', async () => {
@@ -401,6 +446,8 @@ describe('ConfigStore', () => {
 		expect(saveConfig).toHaveBeenCalledWith({ sleep: { start_hour: 21 }, _revisions: { sleep: 'abc123' } });
 		expect(stale).toMatchObject({ ok: false, field: 'sleep' });
 		expect(c.sectionErrors('sleep')['']).toMatch(/reload/);
+		// Whatever the form holds now: it is out of date.
+		expect(c.sectionErrors('sleep', { start_hour: 22 })['']).toMatch(/reload/);
 	});
 
 	test('stored values not in use are found by field; a save answers the warnings left', async () => {

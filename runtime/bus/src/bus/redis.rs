@@ -74,7 +74,23 @@ fn redact_url(url: &str) -> String {
 /// A Redis error's text, any URL password in it hidden: every [`BusError`] is made from these,
 /// so no message built from one (logs, `/health`, a 503's `cause`) can carry it.
 fn describe(e: &RedisError) -> String {
-    redact_url(&e.to_string())
+    let text = e.to_string();
+    // The redis crate writes `what - Kind: detail`, the kind as its Rust enum names it
+    // (`InvalidClientConfig`): left out, it says nothing a person needs.
+    let plain = text.split_once(" - ").and_then(|(what, rest)| {
+        let (kind, detail) = rest
+            .split_once(": ")
+            .map_or((rest, None), |(k, d)| (k, Some(d)));
+        let rusty = kind.starts_with(|c: char| c.is_ascii_uppercase())
+            && kind
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '(' | ')'));
+        rusty.then(|| match detail {
+            Some(detail) => format!("{what}: {detail}"),
+            None => what.to_owned(),
+        })
+    });
+    redact_url(plain.as_deref().unwrap_or(&text))
 }
 
 /// Reconnection policy: attempts back off from 100 ms to about 1 s (0.5 s plus jitter), so a
@@ -113,12 +129,67 @@ fn push_to_message(info: &PushInfo) -> Option<Message> {
     }
 }
 
+/// How a Redis URL looks, for the messages about one that does not.
+const URL_FORM: &str = "a Redis URL looks like redis://HOST:PORT, such as redis://127.0.0.1:6379";
+
+/// What is wrong with `url` as a Redis URL, in words, or `None` when nothing is found wrong. Never
+/// quotes the URL (it may hold a password), nor any part of it but the scheme and database.
+fn url_problem(url: &str) -> Option<String> {
+    let unix = |scheme: &str| matches!(scheme, "unix" | "redis+unix" | "valkey+unix");
+    let parsed = match url::Url::parse(url) {
+        Ok(parsed) => parsed,
+        Err(url::ParseError::RelativeUrlWithoutBase) => {
+            return Some(format!("it does not start with redis://: {URL_FORM}"));
+        }
+        Err(url::ParseError::InvalidPort) => {
+            return Some("its port is not a number from 1 to 65535".to_owned());
+        }
+        Err(url::ParseError::EmptyHost) => return Some(format!("it names no host: {URL_FORM}")),
+        Err(e) => return Some(format!("{e}: {URL_FORM}")),
+    };
+    let scheme = parsed.scheme();
+    // `localhost:6379` parses as the scheme `localhost`.
+    if !url.contains("://") && !unix(scheme) {
+        return Some(format!("it does not start with redis://: {URL_FORM}"));
+    }
+    match scheme {
+        "redis" | "valkey" => {}
+        "rediss" | "valkeys" => {
+            return Some("TLS (rediss://) is not built into this binary: use redis://".to_owned());
+        }
+        s if unix(s) => return None,
+        other => {
+            return Some(format!(
+                "{other}:// is not a Redis scheme (redis:// or unix://): {URL_FORM}"
+            ));
+        }
+    }
+    match parsed.host_str() {
+        None | Some("") => return Some(format!("it names no host: {URL_FORM}")),
+        Some("0.0.0.0" | "[::]") => {
+            return Some(
+                "0.0.0.0 and :: are addresses to listen on, not to connect to: use 127.0.0.1 \
+                 for this machine, or the address of the machine Redis runs on"
+                    .to_owned(),
+            );
+        }
+        Some(_) => {}
+    }
+    let db = parsed.path().trim_matches('/');
+    if !db.is_empty() && db.parse::<i64>().is_err() {
+        return Some(format!(
+            "the database after the host must be a number, such as /0 (got /{db})"
+        ));
+    }
+    None
+}
+
 impl RedisBus {
     pub(super) async fn connect(url: &str, options: ConnectOptions) -> Result<Self, BusError> {
         let shown = redact_url(url);
         let invalid = |e: RedisError| BusError::InvalidUrl {
-            url: shown.clone(),
-            reason: describe(&e),
+            url: crate::redact::any_url(url).into_owned(),
+            reason: url_problem(url).unwrap_or_else(|| describe(&e)),
         };
         let info = url.into_connection_info().map_err(invalid)?;
         let settings = info
@@ -171,7 +242,10 @@ impl RedisBus {
                     // Say so at once, then once a minute: a service waiting for Redis is normal at
                     // boot, but a long wait deserves a line in the log.
                     if started.elapsed() >= next_warning {
-                        tracing::warn!(url = %shown, %error, waited_s = started.elapsed().as_secs(), "waiting for Redis");
+                        let waited = started.elapsed().as_secs();
+                        tracing::warn!(
+                            "waiting for Redis at {shown} ({error}); waited {waited} s so far"
+                        );
                         next_warning += Duration::from_secs(60);
                     }
                 }
@@ -451,7 +525,39 @@ impl RedisBus {
 
 #[cfg(test)]
 mod tests {
-    use super::redact_url;
+    use super::{redact_url, url_problem};
+
+    #[test]
+    fn a_bad_url_is_said_in_words_without_quoting_it() {
+        for (url, expected) in [
+            ("nonsense", "it does not start with redis://"),
+            ("localhost:6379", "it does not start with redis://"),
+            ("http://pi:6379", "http:// is not a Redis scheme"),
+            ("redis://:hunter2@host:port", "its port is not a number"),
+            ("redis://:6379", "it names no host"),
+            (
+                "redis://host:6379/zero",
+                "must be a number, such as /0 (got /zero)",
+            ),
+            (
+                "rediss://host:6379",
+                "TLS (rediss://) is not built into this binary",
+            ),
+            ("redis://0.0.0.0:6379", "addresses to listen on"),
+        ] {
+            let problem = url_problem(url).unwrap_or_else(|| panic!("{url} passed"));
+            assert!(problem.contains(expected), "{url}: {problem}");
+            assert!(!problem.contains("hunter2"), "{problem}");
+        }
+        for url in [
+            "redis://127.0.0.1:6379",
+            "redis://:pw@redis:6379/2",
+            "redis://[::1]:6379",
+            "unix:///run/redis.sock",
+        ] {
+            assert_eq!(url_problem(url), None, "{url}");
+        }
+    }
 
     #[test]
     fn passwords_never_reach_messages() {

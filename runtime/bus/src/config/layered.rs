@@ -150,8 +150,52 @@ fn json_kind(v: &Json) -> &'static str {
     }
 }
 
-/// Rewords serde's messages about numbers that do not fit their field's type.
+/// What serde calls a type (`u32`, `a sequence`, `struct Aranet4Sensor`), in words.
+fn type_in_words(expected: &str) -> String {
+    match expected {
+        "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number, 0 or more".to_owned(),
+        "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number".to_owned(),
+        "f32" | "f64" => "a number".to_owned(),
+        "a sequence" => "a list".to_owned(),
+        "a map" => "an object".to_owned(),
+        other if other.starts_with("struct ") => "an object of fields".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+/// What serde calls a value it got (``integer `5` ``, `string "x"`), in words.
+fn value_in_words(got: &str) -> String {
+    for prefix in [
+        "integer ",
+        "floating point ",
+        "boolean ",
+        "string ",
+        "character ",
+    ] {
+        if let Some(value) = got.strip_prefix(prefix) {
+            return value.trim_matches('`').to_owned();
+        }
+    }
+    match got {
+        "sequence" => "a list".to_owned(),
+        "map" => "an object".to_owned(),
+        "unit value" | "null" => "null".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+/// Rewords serde's messages about values of the wrong type (`invalid type: string "x", expected
+/// u16`) and numbers that do not fit their field's type, without Rust's type names.
 fn friendlier(message: String) -> String {
+    if let Some(rest) = message.strip_prefix("invalid type: ")
+        && let Some((got, expected)) = rest.rsplit_once(", expected ")
+    {
+        return format!(
+            "must be {} (got {})",
+            type_in_words(expected),
+            value_in_words(got)
+        );
+    }
     let Some(rest) = message.strip_prefix("invalid value: integer `") else {
         return message;
     };
@@ -171,7 +215,7 @@ fn check_map<S: Section>(map: &Map<String, Json>) -> Result<S, FieldError> {
     let value: Result<S, FieldError> = serde_path_to_error::deserialize(Json::Object(map.clone()))
         .map_err(|e| {
             let path = e.path().to_string();
-            let message = friendlier(e.inner().to_string());
+            let message = e.inner().to_string();
             // serde_path_to_error reports `.` or `?` when the error sits on the object itself (an
             // unknown field): name the field from serde's message instead.
             let field = if path == "." || path == "?" {
@@ -186,7 +230,7 @@ fn check_map<S: Section>(map: &Map<String, Json>) -> Result<S, FieldError> {
 }
 
 /// `e` made fit to show: a problem with a secret says what is wrong but never quotes the value;
-/// a URL's password anywhere in the message is hidden.
+/// serde's words are put in plain ones; a URL's password anywhere in the message is hidden.
 fn safe_error<S: Section>(mut e: FieldError) -> FieldError {
     if super::is_secret_path::<S>(&e.field) {
         // serde says "invalid type: integer `31415926535`, expected a string": keep what was
@@ -196,14 +240,17 @@ fn safe_error<S: Section>(mut e: FieldError) -> FieldError {
             .rsplit_once(", expected ")
             .map(|(_, x)| x.to_owned());
         e.message = match expected {
-            Some(x) => format!("must be {x} (the value is not shown: it holds a secret)"),
+            Some(x) => format!(
+                "must be {} (the value is not shown: it holds a secret)",
+                type_in_words(&x)
+            ),
             None if e.message.contains('`') || e.message.contains('"') => {
                 "is not valid (the value is not shown: it holds a secret)".to_owned()
             }
             None => e.message,
         };
     }
-    e.message = crate::redact::url_credentials(&e.message).into_owned();
+    e.message = crate::redact::url_credentials(&friendlier(e.message)).into_owned();
     e
 }
 
@@ -232,7 +279,7 @@ fn show(v: Option<&Json>) -> String {
         Some(Json::String(s)) => {
             let s = url_credentials(s);
             if s.len() > 40 {
-                format!("{:?}…", cut(&s, 40))
+                format!("{}…", Json::String(cut(&s, 40).to_owned()))
             } else {
                 Json::String(s.into_owned()).to_string()
             }
@@ -299,7 +346,7 @@ pub fn env_layer<S: Section>(
             // passwords) is not quoted either.
             "(not shown: it holds secrets)".to_owned()
         } else {
-            format!("{:?}", crate::redact::url_credentials(&raw))
+            Json::String(crate::redact::url_credentials(&raw).into_owned()).to_string()
         };
         match f.kind.parse(&raw) {
             Ok(v) => {
@@ -328,16 +375,125 @@ pub fn resolve<S: Section>(
     stored: Option<&str>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Resolved<S> {
+    resolve_traced(stored, env).0
+}
+
+/// Where the value in force of a field comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// `config:{section}` in Redis (what the dashboard or an import wrote).
+    Stored,
+    /// This environment variable.
+    Env(&'static str),
+    /// The built-in default.
+    Default,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Stored => f.write_str("Redis"),
+            Origin::Env(var) => write!(f, "environment ({var})"),
+            Origin::Default => f.write_str("default"),
+        }
+    }
+}
+
+/// A section as resolved, as JSON, with where each field's value comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Explained {
+    /// The section's fields in force (secrets redacted when asked), by name.
+    pub value: Map<String, Json>,
+    /// Where each field of `value` comes from, in `value`'s order.
+    pub origins: Vec<(String, Origin)>,
+    /// As [`Resolved::problems`].
+    pub problems: Vec<String>,
+}
+
+/// [`resolve`], saying where each field's value comes from: Redis (a stored field that was
+/// accepted), the environment (naming the variable), or the default.
+pub fn explain<S: Section>(
+    stored: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+    redact: bool,
+) -> Explained {
+    let (mut resolved, from_redis, from_env) = resolve_traced::<S>(stored, env);
+    if redact {
+        resolved.value.redact();
+    }
+    let value = match serde_json::to_value(&resolved.value) {
+        Ok(Json::Object(map)) => map,
+        _ => Map::new(),
+    };
+    let origins = value
+        .keys()
+        .map(|key| {
+            let origin = if from_redis.contains(key) {
+                Origin::Stored
+            } else if let Some(var) = from_env
+                .iter()
+                .rev()
+                .find(|(field, _)| field == key)
+                .map(|(_, var)| *var)
+            {
+                Origin::Env(var)
+            } else {
+                Origin::Default
+            };
+            (key.clone(), origin)
+        })
+        .collect();
+    Explained {
+        value,
+        origins,
+        problems: resolved.problems,
+    }
+}
+
+/// [`explain`] for a section known by name.
+pub fn explain_by_name(
+    name: SectionName,
+    stored: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+    redact: bool,
+) -> Explained {
+    crate::with_section!(name, S => explain::<S>(stored, env, redact))
+}
+
+/// [`resolve`], with the stored fields that went in and the environment's (field, variable) pairs
+/// that went in.
+fn resolve_traced<S: Section>(
+    stored: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> (Resolved<S>, Vec<String>, Vec<(String, &'static str)>) {
     let name = S::NAME;
     let mut merged = defaults::<S>();
     let (env_values, mut problems) = env_layer::<S>(env);
+    // The variable behind each field the environment set: the last one set, as in `env_layer`.
+    let from_env = env_values
+        .keys()
+        .filter_map(|field| {
+            S::ENV
+                .iter()
+                .rev()
+                .find(|f| f.field == field && env(f.var).is_some())
+                .map(|f| (field.clone(), f.var))
+        })
+        .collect();
     merged.extend(env_values);
+    let mut from_redis = Vec::new();
 
     if let Some(text) = stored {
         match serde_json::from_str::<Json>(text) {
             Ok(Json::Object(stored)) => {
                 let fallback = merged.clone();
-                for (key, _, e) in apply_layer::<S>(&mut merged, stored.into_iter().collect()) {
+                let keys: Vec<String> = stored.keys().cloned().collect();
+                let refused = apply_layer::<S>(&mut merged, stored.into_iter().collect());
+                from_redis = keys
+                    .into_iter()
+                    .filter(|k| !refused.iter().any(|(r, _, _)| r == k))
+                    .collect();
+                for (key, _, e) in refused {
                     let using = if super::is_secret_path::<S>(&key) {
                         "the previous value".to_owned()
                     } else {
@@ -357,7 +513,7 @@ pub fn resolve<S: Section>(
     }
     // Every field in `merged` passed `check_map` when it went in, so this succeeds.
     let value = check_map::<S>(&merged).unwrap_or_default();
-    Resolved { value, problems }
+    (Resolved { value, problems }, from_redis, from_env)
 }
 
 /// Checks a complete section given as a JSON object (fields left out take their defaults): the

@@ -16,8 +16,9 @@ mod sections;
 pub use endpoint::Endpoint;
 
 pub use layered::{
-    CheckedUpdate, EnvField, EnvKind, FieldError, Resolved, check_section, check_update,
-    check_update_by_name, env_layer, env_layer_by_name, resolve, resolve_by_name,
+    CheckedUpdate, EnvField, EnvKind, Explained, FieldError, Origin, Resolved, check_section,
+    check_update, check_update_by_name, env_layer, env_layer_by_name, explain, explain_by_name,
+    resolve, resolve_by_name,
 };
 pub use net::{IpRange, canonical as canonical_ip};
 pub use sections::*;

@@ -31,6 +31,84 @@ fn nothing_stored_and_no_environment_gives_the_defaults() {
 }
 
 #[test]
+fn explain_says_where_each_value_comes_from() {
+    let env = env_of(&[
+        ("SCHEDULE_SYSTEM", "15"),
+        ("SCHEDULE_WEATHER", "600"),
+        ("SCHEDULE_PIHOLE", "-1"),
+    ]);
+    // weather from Redis over the environment; tailscale stored but refused.
+    let e = explain::<ScheduleConfig>(Some(r#"{"weather": 900, "tailscale": -2}"#), &env, false);
+    let origin = |field: &str| {
+        e.origins
+            .iter()
+            .find(|(f, _)| f == field)
+            .map(|(_, o)| *o)
+            .unwrap()
+    };
+    assert_eq!(origin("weather"), Origin::Stored);
+    assert_eq!(origin("system"), Origin::Env("SCHEDULE_SYSTEM"));
+    assert_eq!(origin("pihole"), Origin::Default);
+    assert_eq!(origin("tailscale"), Origin::Default);
+    assert_eq!(e.value["weather"], 900);
+    assert_eq!(e.value["system"], 15);
+    assert_eq!(e.origins.len(), e.value.len());
+    assert_eq!(e.problems.len(), 2, "{:?}", e.problems);
+    assert_eq!(
+        Origin::Env("SCHEDULE_SYSTEM").to_string(),
+        "environment (SCHEDULE_SYSTEM)"
+    );
+
+    // Secrets redacted, their origin still said.
+    let env = env_of(&[("PIHOLE_PASSWORD", "hunter2")]);
+    let e = explain_by_name(SectionName::Pihole, None, &env, true);
+    assert_eq!(e.value["password"], REDACTED);
+    assert!(
+        e.origins
+            .contains(&("password".to_owned(), Origin::Env("PIHOLE_PASSWORD")))
+    );
+}
+
+#[test]
+fn wrong_types_are_said_without_rust_type_names() {
+    for (section, patch, expected) in [
+        (
+            SectionName::Aranet4,
+            json!({"timeout": "abc"}),
+            "aranet4.timeout: must be a whole number, 0 or more (got \"abc\")",
+        ),
+        (
+            SectionName::Aranet4,
+            json!({"sensors": ["x"]}),
+            "aranet4.sensors[0]: must be an object of fields (got \"x\")",
+        ),
+        (
+            SectionName::Aranet4,
+            json!({"sensors": "x"}),
+            "aranet4.sensors: must be a list (got \"x\")",
+        ),
+        (
+            SectionName::Display,
+            json!({"scroll_speed": "fast"}),
+            "display.scroll_speed: must be a number (got \"fast\")",
+        ),
+        (
+            SectionName::Display,
+            json!({"show_icons": 1}),
+            "display.show_icons: must be a boolean (got 1)",
+        ),
+        (
+            SectionName::Aranet4,
+            json!({"sensors": [{"label": "a:b", "mac": "AA:BB:CC:DD:EE:FF"}]}),
+            "aranet4.sensors[0].label: must not contain : (none of : * ? [ ] \\ may be in a label)",
+        ),
+    ] {
+        let err = check_update_by_name(section, None, &object(patch), &no_env).unwrap_err();
+        assert_eq!(err.to_string(), expected);
+    }
+}
+
+#[test]
 fn redis_wins_over_environment_which_wins_over_defaults() {
     let env = env_of(&[("SCHEDULE_SYSTEM", "15"), ("SCHEDULE_WEATHER", "600")]);
     let r = resolve::<ScheduleConfig>(Some(r#"{"weather": 900}"#), &env);
@@ -151,9 +229,7 @@ fn a_long_url_in_force_is_cut_short_after_its_password_is_hidden() {
     assert_eq!(r.value.host, url);
     assert_eq!(
         r.problems,
-        [
-            "config:pihole.host: invalid type: integer `5`, expected a string; using \"http://admin:***@pi.hole\""
-        ]
+        ["config:pihole.host: must be a string (got 5); using \"http://admin:***@pi.hole\""]
     );
     let r = resolve::<WeatherConfig>(
         Some(r#"{"base_url": 5}"#),
@@ -252,7 +328,10 @@ fn updates_are_all_or_nothing_and_name_the_field() {
     )
     .unwrap_err();
     assert_eq!(err.field, "schedule.system");
-    assert!(err.message.contains("invalid type"), "{err}");
+    assert_eq!(
+        err.message, "must be a whole number, 0 or more (got \"often\")",
+        "{err}"
+    );
 }
 
 /// `check_update` of `patch` (JSON) over `stored`, without an environment.

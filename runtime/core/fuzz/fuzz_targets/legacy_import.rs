@@ -9,7 +9,8 @@
 //! - each setting carried over is in its section; a secret (`pihole.password`,
 //!   `auth.password_hash`) is shown as `********` (or `""`), and nothing shown or reported holds
 //!   a URL's password;
-//! - an error names a section field, and its message holds no URL password;
+//! - an error names at least one problem, each a section field (or a section of the file that is
+//!   not a mapping), and no message holds a URL password;
 //! - a secret (those two, and the cameras' passwords) changed in the file changes nothing in the
 //!   report or the error but the secret itself, which is never in either.
 #![no_main]
@@ -81,13 +82,20 @@ fn check_plan(plan: &ImportPlan) {
 }
 
 fn check_error(e: &ImportError) {
-    if let ImportError::Invalid { field, message, .. } = e {
-        let section = field.split(['.', '[']).next().unwrap_or_default();
-        assert!(
-            section.parse::<SectionName>().is_ok(),
-            "an error outside the sections: {e:?}"
-        );
-        assert_eq!(url_credentials(message), *message, "a URL password in {e}");
+    if let ImportError::Invalid(problems) = e {
+        assert!(!problems.is_empty(), "an invalid file with no problem named");
+        for p in problems {
+            // A value is named as stored, in its section; a section of the file that is not a
+            // mapping by its own name.
+            if p.message != legacy::NOT_A_MAPPING {
+                let section = p.field.split(['.', '[']).next().unwrap_or_default();
+                assert!(
+                    section.parse::<SectionName>().is_ok(),
+                    "an error outside the sections: {p}"
+                );
+            }
+            assert_eq!(url_credentials(&p.message), p.message, "a URL password in {p}");
+        }
     }
 }
 

@@ -85,8 +85,8 @@ struct Panel {
     sleep: SleepConfig,
     leds: PiLeds,
     sys_root: std::path::PathBuf,
-    /// The last frame and mode published, to publish only changes.
-    published: Option<(Frame, Mode, Rotation)>,
+    /// The last frame, mode, rotation and brightness published, to publish only changes.
+    published: Option<(Frame, Mode, Rotation, bool)>,
     /// What the matrix shows now, to write only changes (`None`: unknown, write the next frame).
     shown: Option<(Frame, Rotation)>,
     /// The gamma table in use (low light or not).
@@ -146,6 +146,7 @@ impl Panel {
             mode: self.display.mode().as_str().to_owned(),
             rotation: self.display.settings().rotation.degrees(),
             available: self.matrix.is_some(),
+            low_light: self.display.settings().low_light,
         }
     }
 
@@ -173,7 +174,12 @@ impl Panel {
         if self.shown != Some(wanted) {
             self.show(&wanted.0, rotation).await;
         }
-        let current = (*self.display.frame(), tick.mode, rotation);
+        let current = (
+            *self.display.frame(),
+            tick.mode,
+            rotation,
+            self.display.settings().low_light,
+        );
         if self.published != Some(current) || self.last_publish.elapsed() >= MATRIX_KEEPALIVE {
             self.publish_state().await;
             self.published = Some(current);

@@ -20,4 +20,9 @@ rotation: number,
 /**
  * Whether an LED matrix is present.
  */
-available: boolean, };
+available: boolean, 
+/**
+ * **[ours]** Whether the LEDs are dimmed (the low-light gamma table): the display setting,
+ * or a `set_low_light` command since. Absent (older publishers): not dimmed.
+ */
+low_light: boolean, };

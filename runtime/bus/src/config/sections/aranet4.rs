@@ -60,10 +60,12 @@ impl Section for Aranet4Config {
                 .chars()
                 .find(|c| ":*?[]\\".contains(*c) || c.is_control())
             {
-                return Err(FieldError::new(
-                    at("label"),
-                    format!("must not contain {c:?}"),
-                ));
+                let message = if c.is_control() {
+                    "must not contain control characters such as newlines".to_owned()
+                } else {
+                    format!("must not contain {c} (none of : * ? [ ] \\ may be in a label)")
+                };
+                return Err(FieldError::new(at("label"), message));
             }
             if sense_hal::ble::Address::parse(&s.mac).is_none() {
                 return Err(FieldError::new(

@@ -1,0 +1,64 @@
+import { describe as group, expect, test } from 'vitest';
+import { describe, describeProblem, fieldName, humanMessage, SECTIONS, valueAt } from './settings';
+
+group('field names in messages', () => {
+	test('a field is named by its label, an entry of a list by its number', () => {
+		expect(fieldName('schedule', 'system')).toBe('“System”');
+		expect(fieldName('camera', 'cameras[0].host')).toBe('“Host” of camera 1');
+		expect(fieldName('aranet4', 'sensors[1].mac')).toBe('“Bluetooth address” of monitor 2');
+		expect(fieldName('auth', 'trusted_proxies[2]')).toBe('entry 3 of “Trusted proxies”');
+		expect(fieldName('auth', 'password_hash')).toBe('“Password”');
+		expect(fieldName('sleep', '')).toBe('“Night”');
+		// Never a path, even for a field with no label here.
+		expect(fieldName('camera', 'cameras[0].onvif_wsdl_dir')).toBe('“onvif wsdl dir” of camera 1');
+	});
+
+	test('the gateway’s messages use the labels; an empty number field says what it takes', () => {
+		expect(describe('schedule', 'system', 'schedule.system: must be a whole number, 0 or more (got "")', '')).toBe(
+			'“System” is empty: enter a whole number from 5 to 86400.'
+		);
+		expect(describe('display', 'scroll_speed', 'display.scroll_speed: must be a number (got null)', null)).toBe(
+			'“Scroll speed” is empty: enter a number from 0.01 to 1.'
+		);
+		expect(describe('display', 'scroll_speed', 'display.scroll_speed: must be between 0.01 and 1 s (got 5)', 5)).toBe(
+			'“Scroll speed” must be between 0.01 and 1 s (got 5)'
+		);
+		expect(describe('auth', 'password', 'auth.password must be text of at least 8 characters', 'short')).toBe(
+			'“New password” must be text of at least 8 characters'
+		);
+		expect(
+			describe('auth', 'enabled', 'auth.enabled: cannot be true without a username and password_hash (or a trusted proxy for Tailscale logins)')
+		).toBe('“Require a login” cannot be on without a username and “Password” (or a trusted proxy for Tailscale logins)');
+		expect(describe('aranet4', 'sensors[1].label', 'aranet4.sensors[1].label: "kitchen" is already used by sensors[0]')).toBe(
+			'“Name” of monitor 2: "kitchen" is already used by monitor 1'
+		);
+		// A list entry's field: the gateway's words, with the field's label.
+		expect(describe('camera', 'cameras[0].port', 'camera.cameras[0].port: must be a whole number, 0 or more (got null)', null)).toBe(
+			'“RTSP port” of camera 1 must be a whole number, 0 or more (got null)'
+		);
+		expect(humanMessage('display', 'rotation', 'must be one of 0, 90, 180, 270 (got 45); using 0')).toBe(
+			'must be one of 0, 90, 180, 270 (got 45); using 0'
+		);
+	});
+
+	test('problems and warnings name the section and the field', () => {
+		expect(describeProblem('config:display.rotation: must be one of 0, 90, 180, 270 (got 45); using 0')).toBe(
+			'LED display: “Rotation” must be one of 0, 90, 180, 270 (got 45); using 0'
+		);
+		expect(describeProblem('display.rotation: must be one of 0, 90, 180, 270 (got 45)')).toBe(
+			'LED display: “Rotation” must be one of 0, 90, 180, 270 (got 45)'
+		);
+		expect(describeProblem('config:sleep is not valid JSON (expected value at line 1 column 1); using defaults')).toBe(
+			'Night: the stored section is not valid JSON (expected value at line 1 column 1); using defaults'
+		);
+		expect(describeProblem('DISPLAY_ROTATION="x" is not a whole number; ignored')).toBe(
+			'DISPLAY_ROTATION="x" is not a whole number; ignored'
+		);
+	});
+
+	test('one title per section, and values found by path', () => {
+		expect(new Set(SECTIONS.map((s) => s.title)).size).toBe(SECTIONS.length);
+		expect(valueAt({ cameras: [{ host: 'a' }, { host: 'b' }] }, 'cameras[1].host')).toBe('b');
+		expect(valueAt({ cameras: [] }, 'cameras[1].host')).toBeUndefined();
+	});
+});

@@ -1,0 +1,134 @@
+// What is wrong, in words, from the sources' statuses and the bus state: the overview's problem
+// strip, the cards' and the Status page's amber/red. Pure, so all of it is unit-tested.
+//
+// A poll's outcome (`status.outcome`, ours) is `ok`, `partial` (readings written, part of the
+// source failed: `last_error` and `missing` say what) or `failed` (nothing fresh written).
+// Statuses without it (upstream's services) are read from `last_error`: none ok, else failed.
+import type { BusState, MissingPart, Sources, Status } from '$lib/api/types';
+import { clock, formatAgo } from './format';
+
+export type Outcome = 'ok' | 'partial' | 'failed';
+
+/** How the last poll went; `null` without a status. */
+export function outcomeOf(status: Status | null | undefined): Outcome | null {
+	if (!status) return null;
+	if (status.outcome) return status.outcome;
+	return status.last_error ? 'failed' : 'ok';
+}
+
+/** Amber (something to look at) or red (something broken). */
+export type Level = 'warn' | 'alert';
+
+/** A badge for a source whose last poll did not go well (`null`: it went well). */
+export function outcomeBadge(status: Status | null | undefined): { level: Level; label: string } | null {
+	switch (outcomeOf(status)) {
+		case 'partial':
+			return { level: 'warn', label: 'partial' };
+		case 'failed':
+			return { level: 'alert', label: 'failing' };
+		default:
+			return null;
+	}
+}
+
+/** The sources' names as the dashboard says them. */
+export const SOURCE_NAMES: Record<string, string> = {
+	sensors: 'Sense HAT',
+	co2: 'Aranet4',
+	system: 'System',
+	weather: 'Weather',
+	pihole: 'Pi-hole',
+	tailscale: 'Tailscale',
+	network_camera: 'Camera',
+	orchestrator: 'Orchestrator'
+};
+
+const nameOf = (id: string) => SOURCE_NAMES[id] ?? id;
+
+/** A time for "since …": the clock time today, with the date before that. */
+export function when(timestamp: number, now: number): string {
+	const sameDay = new Date(timestamp * 1000).toDateString() === new Date(now * 1000).toDateString();
+	if (sameDay) return clock(timestamp);
+	const day = new Date(timestamp * 1000).toLocaleDateString('en-GB', { day: 'numeric', month: 'short' });
+	return `${day} ${clock(timestamp)}`;
+}
+
+/** "not heard since 05:48 (12 min ago); never heard before" for a part that gave nothing. */
+export function missingText(part: MissingPart, now: number): string {
+	const since = `not heard since ${when(part.since, now)} (${formatAgo(now - part.since)})`;
+	const last =
+		part.last_seen === null || part.last_seen === undefined
+			? 'never heard before'
+			: `last heard ${when(part.last_seen, now)}`;
+	return `${since}; ${last}`;
+}
+
+/** One problem: what it concerns (a source id, `bus`), how bad, and what to say. */
+export interface Problem {
+	key: string;
+	source: string;
+	level: Level;
+	text: string;
+}
+
+/** Sources the orchestrator says have had no success for three intervals. */
+function overdueIds(orchestrator: Status | null | undefined): string[] {
+	const m = /^overdue: (.+)$/.exec(orchestrator?.last_error ?? '');
+	return m?.[1] ? m[1].split(',').map((s) => s.trim()).filter(Boolean) : [];
+}
+
+/**
+ * Every real problem, worst first: the bus down; a source whose last poll failed (one problem,
+ * red); each part a partial poll missed (amber; a partial poll without named parts is one
+ * problem); a source the orchestrator says is overdue and that is not already counted; any
+ * other trouble the orchestrator reports. A source without a status (the camera before it is
+ * started) is no problem, nor are config warnings (the Status page lists those).
+ */
+export function problems(sources: Sources, bus: BusState | null, now: number): Problem[] {
+	const out: Problem[] = [];
+	if (bus?.state === 'down') {
+		out.push({
+			key: 'bus',
+			source: 'bus',
+			level: 'alert',
+			text: `Data bus unreachable since ${when(bus.since, now)}: values are frozen`
+		});
+	}
+	const counted = new Set<string>();
+	for (const [id, view] of Object.entries(sources)) {
+		const status = view?.status;
+		if (id === 'orchestrator' || !status) continue;
+		const outcome = outcomeOf(status);
+		if (outcome === 'failed') {
+			counted.add(id);
+			out.push({ key: id, source: id, level: 'alert', text: `${nameOf(id)}: ${status.last_error ?? 'failing'}` });
+		} else if (outcome === 'partial') {
+			counted.add(id);
+			const missing = status.missing ?? [];
+			if (missing.length === 0) {
+				out.push({ key: id, source: id, level: 'warn', text: `${nameOf(id)}: ${status.last_error ?? 'partly failing'}` });
+			}
+			for (const part of missing) {
+				out.push({
+					key: `${id}:${part.name}`,
+					source: id,
+					level: 'warn',
+					text: `${nameOf(id)} ${part.name} ${missingText(part, now)}`
+				});
+			}
+		}
+	}
+	const orchestrator = sources.orchestrator?.status;
+	const overdue = overdueIds(orchestrator);
+	for (const id of overdue.filter((id) => !counted.has(id))) {
+		out.push({ key: `overdue:${id}`, source: id, level: 'warn', text: `${nameOf(id)}: no successful poll for 3 intervals` });
+	}
+	if (orchestrator?.last_error && overdue.length === 0) {
+		out.push({ key: 'orchestrator', source: 'orchestrator', level: 'warn', text: `Orchestrator: ${orchestrator.last_error}` });
+	}
+	const rank = (p: Problem) => (p.level === 'alert' ? 0 : 1);
+	return out.sort((a, b) => rank(a) - rank(b));
+}
+
+/** "1 problem", "2 problems". */
+export const countText = (n: number) => `${n} problem${n === 1 ? '' : 's'}`;
