@@ -347,6 +347,21 @@ describe('frozen data', () => {
 		expect(card.textContent).not.toMatch(/unavailable/i);
 	});
 
+	test('while frozen, a card keeps its own reason for having no values (not the generic blame)', () => {
+		sources.receive(message({ state: 'down', since: now - 60 }));
+		const el = render(Card, {
+			id: 'co2-garage',
+			title: 'CO₂ · garage',
+			source: { readings: {}, status },
+			availabilityOverride: 'unavailable',
+			unavailableText: 'Not heard since 06:47.',
+			children: body
+		});
+		const card = el.querySelector('[data-testid="card-co2-garage"]')!;
+		expect(card.getAttribute('data-availability')).toBe('frozen');
+		expect(card.textContent).toContain('Not heard since 06:47.');
+	});
+
 	test('a source in its first poll is waiting for it, not unavailable', () => {
 		const never = { ...status, last_poll: null, last_success: null, poll_count: 0 };
 		const el = render(Card, {
