@@ -352,7 +352,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(grid.pixels[1], [0, 255, 0]);
-        assert!(!grid.low_light, "the contract's payload has no low_light: not dimmed");
+        assert!(
+            !grid.low_light,
+            "the contract's payload has no low_light: not dimmed"
+        );
     }
 
     #[test]
