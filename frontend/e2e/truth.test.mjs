@@ -131,6 +131,17 @@ describe('the data bus and the gateway go away and come back', () => {
 		await assertFrozen(page, 'the data bus is unreachable', ids, frozen);
 		await shots(page, 'bus-down-reloaded');
 
+		// The Status page says the same: every source frozen, none stale or unavailable.
+		await page.getByRole('link', { name: 'Status', exact: true }).first().click();
+		const states = () => page.locator('[data-testid^="status-"] [data-testid="state"]').allInnerTexts();
+		await waitFor(async () => {
+			const shown = await states();
+			return shown.length > 0 && shown.every((s) => s.trim() === 'frozen');
+		}, 'every Status row frozen', 5000, 50);
+		await shots(page, 'bus-down-status');
+		await page.getByRole('link', { name: 'Overview', exact: true }).first().click();
+		await waitFor(async () => (await cards(page)).system?.state === 'frozen', 'the cards frozen again', 5000, 50);
+
 		// Back, empty (a crash without persistence): live again, every value back, fresh ones
 		// included for sources polled every 30 s and 300 s (weather), without waiting for their turn.
 		await redis.start();
