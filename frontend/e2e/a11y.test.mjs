@@ -6,8 +6,8 @@
 //   npm run build && SENSE_PULSE_BIN=target/debug/sense-pulse node --test e2e/a11y.test.mjs
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Stack, assertFits, assertLabelled, live, waitFor } from './harness.mjs';
-import { NARROW, WIDE, assertAxeClean, shotEachView } from './views.mjs';
+import { NARROW, Stack, WIDE, assertFits, assertLabelled, live, shotEachView, waitFor } from './harness.mjs';
+import { assertAxeClean } from './axe.mjs';
 
 let stack;
 const api = (path, init) => stack.api(path, init);

@@ -1,6 +1,8 @@
 // axe-core (npm) in the page: its source injected as a script, `axe.run()` over the document.
+import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { inEachView } from './harness.mjs';
 
 const require = createRequire(import.meta.url);
 const source = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
@@ -26,3 +28,13 @@ export async function axeViolations(page) {
 /** The violations as lines, for an assertion message. */
 export const describeViolations = (violations) =>
 	violations.map((v) => `${v.id} (${v.impact}): ${v.help}\n    ${v.targets.join('\n    ')}`).join('\n');
+
+/** axe-core finds nothing in any view; `where` names the page in the message. */
+export async function assertAxeClean(page, where) {
+	const found = [];
+	await inEachView(page, async (view) => {
+		const v = await axeViolations(page);
+		if (v.length) found.push(`${where} at ${view.name}:\n${describeViolations(v)}`);
+	});
+	assert.equal(found.length, 0, `axe-core violations:\n${found.join('\n')}`);
+}

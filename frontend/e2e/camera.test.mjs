@@ -3,7 +3,7 @@
 // says why in words, with a Retry that plays it once it can.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Stack, assertLabelled, hlsChunk, live, shot, waitFor } from './harness.mjs';
+import { Stack, assertLabelled, hlsChunk, live, shot, shotEachView, waitFor } from './harness.mjs';
 
 let stack;
 const open = (path, viewport, colorScheme) => stack.open(path, viewport, colorScheme);
@@ -60,7 +60,7 @@ describe('camera', () => {
 		await assertNoPlayerError(page);
 		const ptz = page.getByRole('group', { name: /Pan, tilt and zoom/ });
 		if (await ptz.count()) await ptz.getByRole('button', { name: 'Pan left' }).waitFor();
-		await shot(page, 'camera-desktop-dark');
+		await shotEachView(page, 'camera-playing');
 		await page.getByTestId('camera-stop').click();
 		await page.locator('[data-testid="stream-status"]', { hasText: 'stopped' }).waitFor({ timeout: 20_000 });
 		assert.ok(scripts.some((u) => u.endsWith(chunk)), 'hls.js was loaded for the stream');

@@ -6,8 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { Redis, Stack, live } from './harness.mjs';
-import { WIDE, inEachView, shotEachView } from './views.mjs';
+import { Redis, Stack, WIDE, inEachView, live, shotEachView } from './harness.mjs';
 
 let redis;
 let stack;

@@ -24,6 +24,40 @@ const browserPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
 export const DESKTOP = { width: 1280, height: 900 };
 export const PHONE = { width: 360, height: 740 };
+
+// The four ways the issue's checks look at a page: 1280 px and 390 px wide, dark and light.
+export const WIDE = { width: 1280, height: 900 };
+export const NARROW = { width: 390, height: 844 };
+export const VIEWS = [
+	{ name: 'desktop-dark', viewport: WIDE, colorScheme: 'dark' },
+	{ name: 'desktop-light', viewport: WIDE, colorScheme: 'light' },
+	{ name: 'phone-dark', viewport: NARROW, colorScheme: 'dark' },
+	{ name: 'phone-light', viewport: NARROW, colorScheme: 'light' }
+];
+
+/** Runs `fn(view)` with the page in each view in turn (resized, the colour scheme emulated),
+ *  and leaves it in the first. */
+export async function inEachView(page, fn) {
+	for (const view of VIEWS) {
+		await page.setViewportSize(view.viewport);
+		await page.emulateMedia({ colorScheme: view.colorScheme });
+		// The page has laid itself out for the new size once two frames have been drawn.
+		await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+		await fn(view);
+	}
+	await page.setViewportSize(VIEWS[0].viewport);
+	await page.emulateMedia({ colorScheme: VIEWS[0].colorScheme });
+}
+
+/** Screenshots `{name}-{view}` in every view. */
+export async function shotEachView(page, name) {
+	await inEachView(page, async (view) => {
+		// From the top: a full-page shot of a scrolled page draws the sticky header mid-page.
+		await page.evaluate(() => window.scrollTo(0, 0));
+		await shot(page, `${name}-${view.name}`);
+	});
+}
+
 /** The scheduled sources, each polled once before a stack is handed out. */
 export const SOURCES = ['sensors', 'co2', 'system', 'weather', 'pihole', 'tailscale'];
 

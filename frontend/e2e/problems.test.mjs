@@ -6,9 +6,8 @@
 //   npm run build && SENSE_PULSE_BIN=target/debug/sense-pulse node --test e2e/problems.test.mjs
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DESKTOP, Stack, assertFits, assertLabelled, live, shot, waitFor } from './harness.mjs';
+import { DESKTOP, NARROW, Stack, assertFits, assertLabelled, live, shot, waitFor } from './harness.mjs';
 
-const PHONE = { width: 390, height: 844 };
 const GARAGE = { label: 'garage', mac: 'D4:7B:0C:4A:11:03', enabled: true };
 
 /** `run --sim` with a 5 s Bluetooth listen (office advertises at least every 4 s). */
@@ -67,8 +66,8 @@ describe('problems', () => {
 		for (const [viewport, scheme, name] of [
 			[DESKTOP, 'dark', 'desktop-dark'],
 			[DESKTOP, 'light', 'desktop-light'],
-			[PHONE, 'dark', 'phone-dark'],
-			[PHONE, 'light', 'phone-light']
+			[NARROW, 'dark', 'phone-dark'],
+			[NARROW, 'light', 'phone-light']
 		]) {
 			const { page, context, errors } = await stack.open('/', viewport, scheme);
 			await live(page);
@@ -105,7 +104,7 @@ describe('problems', () => {
 				assert.equal(await card.getAttribute('data-health'), 'ok', id);
 				assert.equal(await card.getByTestId('badge').innerText(), 'live', id);
 			}
-			if (viewport === PHONE) await assertFits(page, PHONE.width);
+			if (viewport === NARROW) await assertFits(page, NARROW.width);
 			await assertLabelled(page);
 			await shot(page, `problems-overview-${name}`);
 
@@ -125,8 +124,8 @@ describe('problems', () => {
 		for (const [viewport, scheme, name] of [
 			[DESKTOP, 'dark', 'desktop-dark'],
 			[DESKTOP, 'light', 'desktop-light'],
-			[PHONE, 'dark', 'phone-dark'],
-			[PHONE, 'light', 'phone-light']
+			[NARROW, 'dark', 'phone-dark'],
+			[NARROW, 'light', 'phone-light']
 		]) {
 			const { page, context, errors } = await stack.open('/status', viewport, scheme);
 			const co2 = page.getByTestId('status-co2');
@@ -145,7 +144,7 @@ describe('problems', () => {
 				assert.equal(await s.innerText(), 'available', id);
 				assert.equal(await s.getAttribute('data-level'), 'good', id);
 			}
-			if (viewport === PHONE) await assertFits(page, PHONE.width);
+			if (viewport === NARROW) await assertFits(page, NARROW.width);
 			await assertLabelled(page);
 			await shot(page, `problems-status-${name}`);
 			assert.deepEqual(errors, []);

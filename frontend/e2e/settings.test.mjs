@@ -5,8 +5,7 @@
 //   npm run build && SENSE_PULSE_BIN=target/debug/sense-pulse node --test e2e/settings.test.mjs
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Stack, assertFits, waitFor } from './harness.mjs';
-import { NARROW, WIDE, shotEachView } from './views.mjs';
+import { NARROW, Stack, WIDE, assertFits, shotEachView, waitFor } from './harness.mjs';
 
 let stack;
 const api = (path, init) => stack.api(path, init);

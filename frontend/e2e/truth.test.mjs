@@ -7,24 +7,15 @@
 // Screenshots of each state at 1280 and 390 px, light and dark, in artifacts/screenshots/truth-*.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DESKTOP, Redis, Stack, assertFits, assertLabelled, live, shot, waitFor } from './harness.mjs';
+import { DESKTOP, Redis, Stack, WIDE, assertFits, assertLabelled, inEachView, live, shot, waitFor } from './harness.mjs';
 
-const WIDTHS = [1280, 390];
-const SCHEMES = ['light', 'dark'];
-
-/** Screenshots of the page as it is, at each width and in each colour scheme; at 390 px it must
- *  fit without sideways scrolling. */
+/** Screenshots of the page as it is, at 1280 and 390 px, light and dark; at 390 px it must fit
+ *  without sideways scrolling. */
 async function shots(page, name) {
-	for (const width of WIDTHS) {
-		await page.setViewportSize({ width, height: 900 });
-		for (const colorScheme of SCHEMES) {
-			await page.emulateMedia({ colorScheme });
-			await shot(page, `truth-${name}-${width}-${colorScheme}`);
-		}
-		if (width < 1280) await assertFits(page, width);
-	}
-	await page.setViewportSize(DESKTOP);
-	await page.emulateMedia({ colorScheme: 'dark' });
+	await inEachView(page, async (view) => {
+		await shot(page, `truth-${name}-${view.name}`);
+		if (view.viewport.width < WIDE.width) await assertFits(page, view.viewport.width);
+	});
 }
 
 const elapsed = (t0) => Date.now() - t0;
