@@ -443,7 +443,7 @@ fn aranet4_decode_says_when_the_hex_has_an_odd_length() {
 }
 
 #[test]
-fn source_once_failures_read_as_errors() {
+fn source_once_failures_read_as_errors_and_are_written_to_the_status() {
     let server = RedisServer::start();
     let url = server.url();
     let env = [("REDIS_URL", url.as_str())];
@@ -471,6 +471,16 @@ fn source_once_failures_read_as_errors() {
         last.ends_with("(written to status:system, where the dashboard shows it)"),
         "{err}"
     );
+    // Where it says it was written: the error status, counted once.
+    let status: serde_json::Value = serde_json::from_str(
+        &server
+            .command(&["GET", "status:system"])
+            .expect("status:system"),
+    )
+    .unwrap();
+    let error = status["last_error"].as_str().unwrap();
+    assert!(error.contains("/nonexistent/stat"), "{error}");
+    assert_eq!(status["error_count"], 1);
 
     let out = run(&env, &["source", "system", "--mode", "scan"]);
     assert_eq!(
