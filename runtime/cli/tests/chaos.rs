@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use common::procs::signal;
 use common::{Resources, Run, json_of};
+use rustix::process::Signal;
 use sense_http::{HttpClient, Request};
 use sense_testkit::RedisServer;
 use sense_testkit::ws::WsClient;
@@ -372,17 +374,9 @@ async fn redis_hung_for_20_s_is_said_and_survived() {
     let before = run.resources();
     let sockets = Sockets::open(&run);
     let load = HttpLoad::start(&run);
-    let redis = server.pid().expect("redis runs").to_string();
-
-    let signal = |sig: &str| {
-        let done = std::process::Command::new("kill")
-            .args([sig, redis.as_str()])
-            .status()
-            .unwrap();
-        assert!(done.success());
-    };
+    let redis = server.pid().expect("redis runs");
     let gone = sense_bus::unix_now();
-    signal("-STOP");
+    signal(redis, Signal::STOP);
     let told = Sockets::until_all(&sockets.told_down, Duration::from_secs(20), "told down").await;
     assert_eq!(
         sockets.closed.load(Ordering::SeqCst),
@@ -392,7 +386,7 @@ async fn redis_hung_for_20_s_is_said_and_survived() {
     // The hang itself: 20 s of a Redis that accepts and never answers.
     tokio::time::sleep(Duration::from_secs(20).saturating_sub(told)).await;
     still_running(&mut run);
-    signal("-CONT");
+    signal(redis, Signal::CONT);
     let up = Sockets::until_all(&sockets.told_up_again, Duration::from_secs(15), "told up").await;
     let resumed = readings_resume(&run, gone).await;
     let (answered, failed, slowest_ms) = load.finish().await;

@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use common::Resources;
 use common::orchestrator::{Orchestrator, options, sense_pulse, set};
-use common::procs::{alive, children};
-use rustix::process::{Pid, Signal, kill_process};
+use common::procs::{alive, children, signal};
+use rustix::process::Signal;
 use sense_orchestrator::{CO2_MARGIN, HEALTH_KEY};
 use sense_testkit::RedisServer;
 use serde_json::{Value as Json, json};
@@ -74,11 +74,6 @@ async fn co2_child_polling(server: &RedisServer, within: Duration) -> u32 {
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-}
-
-fn signal(pid: u32, signal: Signal) {
-    let pid = Pid::from_raw(i32::try_from(pid).unwrap()).unwrap();
-    kill_process(pid, signal).unwrap();
 }
 
 async fn started(server: &RedisServer, run_timeout: Duration) -> Orchestrator {

@@ -64,3 +64,9 @@ pub fn descendants(root: u32) -> Vec<u32> {
 pub fn alive(pid: u32) -> bool {
     stat(pid).is_some_and(|(state, _)| state != 'Z')
 }
+
+/// Sends `signal` to `pid` (a process this test started: a child, or its redis-server).
+pub fn signal(pid: u32, signal: rustix::process::Signal) {
+    let pid = rustix::process::Pid::from_raw(i32::try_from(pid).unwrap()).unwrap();
+    rustix::process::kill_process(pid, signal).unwrap();
+}
