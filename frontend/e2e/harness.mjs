@@ -130,6 +130,23 @@ export async function assertLabelled(page) {
 	assert.deepEqual(unnamed, [], 'controls without an accessible name');
 }
 
+/** Whether `locator`'s computed `property` (`color`, `borderTopColor`…) is the theme's colour
+ *  `name` (`--warn`, `--good`…) where it stands: the colour a person sees, not the class or
+ *  attribute that picks it. */
+export async function hasColour(locator, property, name) {
+	return locator.evaluate(
+		(el, [property, name]) => {
+			const probe = document.createElement('span');
+			probe.style.color = `var(${name})`;
+			el.appendChild(probe);
+			const wanted = getComputedStyle(probe).color;
+			probe.remove();
+			return getComputedStyle(el)[property] === wanted;
+		},
+		[property, name]
+	);
+}
+
 /** Stops a child: SIGTERM, then SIGKILL after 5 s. */
 async function stopChild(child) {
 	if (!child || child.exitCode !== null || child.signalCode !== null) return;

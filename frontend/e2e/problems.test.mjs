@@ -6,7 +6,7 @@
 //   npm run build && SENSE_PULSE_BIN=target/debug/sense-pulse node --test e2e/problems.test.mjs
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DESKTOP, NARROW, Stack, assertFits, assertLabelled, live, shot, waitFor } from './harness.mjs';
+import { NARROW, Stack, VIEWS, assertFits, assertLabelled, hasColour, live, shot, waitFor } from './harness.mjs';
 
 const GARAGE = { label: 'garage', mac: 'D4:7B:0C:4A:11:03', enabled: true };
 
@@ -63,18 +63,15 @@ describe('problems', () => {
 	test('the overview: a card for the monitor not heard, since when, and a strip counting the problems', async () => {
 		const { body } = await api('/api/sources/co2');
 		const since = body.status.missing[0].since;
-		for (const [viewport, scheme, name] of [
-			[DESKTOP, 'dark', 'desktop-dark'],
-			[DESKTOP, 'light', 'desktop-light'],
-			[NARROW, 'dark', 'phone-dark'],
-			[NARROW, 'light', 'phone-light']
-		]) {
+		for (const { viewport, colorScheme: scheme, name } of VIEWS) {
 			const { page, context, errors } = await stack.open('/', viewport, scheme);
 			await live(page);
 			const garage = page.getByTestId('card-co2-garage');
 			await garage.waitFor();
 			assert.equal(await garage.getByTestId('badge').innerText(), 'not heard');
 			assert.equal(await garage.getAttribute('data-health'), 'warn', 'amber, not green');
+			assert.ok(await hasColour(garage.getByTestId('badge'), 'color', '--warn'), 'the badge is drawn amber');
+			assert.ok(await hasColour(garage, 'borderTopColor', '--warn'), 'the card is outlined amber');
 			const text = await garage.innerText();
 			assert.match(text, new RegExp(`Not heard since ${await clockIn(page, since)} \\(`), text);
 			assert.match(text, /never heard before/, text);
@@ -103,6 +100,7 @@ describe('problems', () => {
 				await waitFor(async () => (await card.getAttribute('data-availability')) === 'available', `${id} live`);
 				assert.equal(await card.getAttribute('data-health'), 'ok', id);
 				assert.equal(await card.getByTestId('badge').innerText(), 'live', id);
+				assert.ok(await hasColour(card.getByTestId('badge'), 'color', '--good'), `${id}: drawn green`);
 			}
 			if (viewport === NARROW) await assertFits(page, NARROW.width);
 			await assertLabelled(page);
@@ -121,18 +119,14 @@ describe('problems', () => {
 	test('Status: co2 is amber (partial) with the reason in words; a healthy source stays green', async () => {
 		const { body } = await api('/api/sources/co2');
 		const since = body.status.missing[0].since;
-		for (const [viewport, scheme, name] of [
-			[DESKTOP, 'dark', 'desktop-dark'],
-			[DESKTOP, 'light', 'desktop-light'],
-			[NARROW, 'dark', 'phone-dark'],
-			[NARROW, 'light', 'phone-light']
-		]) {
+		for (const { viewport, colorScheme: scheme, name } of VIEWS) {
 			const { page, context, errors } = await stack.open('/status', viewport, scheme);
 			const co2 = page.getByTestId('status-co2');
 			await co2.getByTestId('reason').waitFor();
 			const state = co2.getByTestId('state');
 			assert.equal(await state.innerText(), 'partial');
 			assert.equal(await state.getAttribute('data-level'), 'warn', 'amber, never green');
+			assert.ok(await hasColour(state, 'color', '--warn'), 'drawn amber');
 			const reason = await co2.getByTestId('reason').innerText();
 			assert.match(
 				reason,
@@ -143,6 +137,7 @@ describe('problems', () => {
 				const s = page.getByTestId(`status-${id}`).getByTestId('state');
 				assert.equal(await s.innerText(), 'available', id);
 				assert.equal(await s.getAttribute('data-level'), 'good', id);
+				assert.ok(await hasColour(s, 'color', '--good'), `${id}: drawn green`);
 			}
 			if (viewport === NARROW) await assertFits(page, NARROW.width);
 			await assertLabelled(page);
@@ -176,6 +171,7 @@ describe('problems', () => {
 		const state = page.getByTestId('status-co2').getByTestId('state');
 		await waitFor(async () => (await state.innerText()) === 'failing', 'co2 failing on Status');
 		assert.equal(await state.getAttribute('data-level'), 'alert');
+		assert.ok(await hasColour(state, 'color', '--alert'), 'drawn red');
 		await shot(page, 'problems-status-failing-desktop-dark');
 		const overview = await stack.open('/');
 		await live(overview.page);
