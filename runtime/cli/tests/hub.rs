@@ -21,6 +21,9 @@ fn listen(address: &str, path: &str) -> UnboundedReceiver<Json> {
     let (address, path) = (address.to_owned(), path.to_owned());
     std::thread::spawn(move || {
         let mut ws = WsClient::connect(&address, &path, &[]).unwrap();
+        // A contract feed is quiet between changes (a simulated run can go 10 s without one);
+        // the caller's own timeout decides what is too long, not the socket's default 10 s.
+        ws.set_timeout(Duration::from_secs(120));
         while let Some(text) = ws.next_text() {
             if tx.send(serde_json::from_str(&text).unwrap()).is_err() {
                 break;
