@@ -106,6 +106,14 @@ pub enum Command {
         #[command(subcommand)]
         command: Aranet4Command,
     },
+    /// Asks a gateway whether it is healthy (`GET /health`): exit 0 when it answers 200, else 1
+    /// (Docker's healthcheck codes). The containers' healthcheck: their images have no shell or
+    /// curl.
+    Health {
+        /// The gateway's health URL. Default: port of `GATEWAY_LISTEN` (8080) on 127.0.0.1.
+        #[arg(long)]
+        url: Option<String>,
+    },
 }
 
 /// `sense-pulse aranet4 …`

@@ -589,3 +589,53 @@ fn run_reads_redis_url_like_every_role_and_says_which_bus() {
     );
     drop(child);
 }
+
+#[test]
+fn health_is_the_gateways_answer_in_an_exit_code() {
+    let mut server = RedisServer::start();
+    let url = server.url();
+    let (child, said) = run_until_listening(
+        &[("REDIS_URL", &url)],
+        &["run", "--sim", "--listen", "127.0.0.1:0"],
+    );
+    let address = said
+        .iter()
+        .find_map(|l| l.split("open http://").nth(1))
+        .and_then(|rest| rest.split(['/', ' ']).next())
+        .unwrap_or_else(|| panic!("no address in {said:?}"))
+        .to_owned();
+    let health = format!("http://{address}/health");
+
+    let out = run(&[], &["health", "--url", &health]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), format!("{health}: healthy\n"));
+
+    // The bus gone: the gateway answers 503, which is exit 1 (never 2: Docker reserves it).
+    server.stop();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let message = loop {
+        let out = run(&[], &["health", "--url", &health]);
+        if out.status.code() != Some(0) {
+            break the_error(&out, 1);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still healthy 20 s after Redis stopped"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        message.starts_with(&format!("{health} answered 503")),
+        "{message}"
+    );
+    drop(child);
+
+    // Nothing there.
+    let nothing = format!("http://127.0.0.1:{}/health", sense_testkit::free_port());
+    let message = the_error(&run(&[], &["health", "--url", &nothing]), 1);
+    assert!(
+        message.starts_with(&format!("{nothing} cannot be reached (")),
+        "{message}"
+    );
+    assert!(message.ends_with("is the gateway running?"), "{message}");
+}

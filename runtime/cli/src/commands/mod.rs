@@ -16,6 +16,7 @@ use crate::in_process::InProcessLauncher;
 use crate::logs;
 
 mod config;
+mod health;
 use config::config;
 use sense_gateway::{BusSpec, GatewayOptions};
 use sense_orchestrator::CancellationToken;
@@ -217,6 +218,7 @@ pub async fn run(command: Command) -> u8 {
         Command::Aranet4 {
             command: Aranet4Command::Decode { hex },
         } => exit(aranet4_decode(&hex)),
+        Command::Health { url } => exit(health::check(url).await),
     }
 }
 
