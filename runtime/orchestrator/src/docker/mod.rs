@@ -1,0 +1,237 @@
+//! Jobs as Docker containers, through the Docker Engine API on its unix socket, by hand over
+//! `sense-http` (bollard would cost about 40 s of compile time on a Pi for six endpoints): the
+//! calls are in `engine.rs`, the containers' create bodies ([`ContainerSpec`]) in `spec.rs`.
+//!
+//! A one-shot job:
+//!
+//! 1. `GET /version` once: the API prefix is `/v{min(ours, the daemon's)}` (Debian 12's Docker
+//!    speaks 1.41, Docker 28 speaks 1.50; ours is [`API_VERSION`]).
+//! 2. `GET /v…/containers/{HOSTNAME}/json` once: the orchestrator's own container tells the image
+//!    (unless one is configured) and the compose network.
+//! 3. `POST /v…/containers/create?name=…` with the [`ContainerSpec`] of the job, `POST
+//!    /v…/containers/{id}/start`, `POST /v…/containers/{id}/wait` (the exit code),
+//!    `GET /v…/containers/{id}/logs?stdout=1&stderr=1&tail=20` (the multiplexed stream: 8-byte
+//!    frame headers), `DELETE /v…/containers/{id}?force=1`.
+//! 4. On timeout: `POST /v…/containers/{id}/kill`, then the logs and the removal.
+//!
+//! Long-running containers (the camera, resident sources) have fixed names
+//! (`{project}-source-camera`) so a leftover from before a restart is found and replaced; they are
+//! stopped with `POST /v…/containers/{id}/stop?t=10` (SIGTERM, SIGKILL after 10 s).
+//!
+//! # The containers
+//!
+//! Every container runs the one image with `Entrypoint ["sense-pulse"]` (the image must have it
+//! on its `PATH`) and the job's arguments as `Cmd`; it joins the compose network; its environment
+//! is `REDIS_URL`, `LOG_LEVEL`, `TZ` and every config variable of the orchestrator's own
+//! environment (the `.env` file), so a source falls back to the same values the orchestrator
+//! seeded. Labels make it part of the compose project (`com.docker.compose.project`,
+//! `com.docker.compose.service=source-<name>`, `com.docker.compose.oneoff=True` for one-shot
+//! jobs) and mark it as ours (`io.sense-pulse.orchestrated=true`, `io.sense-pulse.source=<id>`).
+//! Per source:
+//!
+//! | source | service | binds | other |
+//! |---|---|---|---|
+//! | `system` | `source-system` | `/proc:/host/proc:ro`, `/sys:/host/sys:ro` | `HOST_PROC`, `HOST_SYS` |
+//! | `co2` | `source-aranet4` | `/run/dbus/system_bus_socket` (read-only) | |
+//! | `tailscale` | `source-tailscale` | `/var/run/tailscale` (read-only) | |
+//! | `network_camera` | `source-camera` | `{project}_hls:/hls` | `HLS_OUTPUT_DIR=/hls` |
+//! | `sensors` | `source-sensehat` | | privileged (I2C, framebuffer, joystick, LEDs) |
+//! | `pihole`, `weather` | `source-pihole`, `source-weather` | | |
+//!
+//! The co2 source talks to the host's BlueZ over D-Bus: the system bus socket is all it needs.
+//! Neither host networking nor a privileged container is required (those are for raw HCI
+//! sockets, which we do not use); the container runs as root, which BlueZ's D-Bus policy admits.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sense_bus::SourceId;
+use sense_http::Method;
+use serde_json::{Value as Json, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::launcher::{Job, LaunchError, Launcher, RunEnd, RunOutcome, ServiceRun};
+
+mod engine;
+mod spec;
+
+pub use engine::demultiplex;
+use engine::{Inner, encode};
+pub use spec::{ContainerSpec, SENSE_USER, service_name};
+
+/// The newest Engine API version we speak; older daemons are spoken to in theirs.
+pub const API_VERSION: (u32, u32) = (1, 44);
+
+/// The oldest daemon API we accept (Docker 20.10).
+pub const MIN_API_VERSION: (u32, u32) = (1, 41);
+
+/// How long `docker stop` gives a long-running container before SIGKILL.
+const STOP_SECONDS: u32 = 10;
+
+/// The label that marks the containers the orchestrator made.
+pub const LABEL_ORCHESTRATED: &str = "io.sense-pulse.orchestrated";
+
+/// What the Docker launcher needs to know.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DockerOptions {
+    /// The daemon's socket, normally `/var/run/docker.sock`.
+    pub socket: PathBuf,
+    /// The compose project (`COMPOSE_PROJECT_NAME`): labels, the network and volume names.
+    pub project: String,
+    /// The image to run (`SENSE_IMAGE`); `None`: the orchestrator's own container's image.
+    pub image: Option<String>,
+    /// The orchestrator's own container, by id or name (its `HOSTNAME`), to find the image and
+    /// network from.
+    pub self_container: Option<String>,
+    /// The environment given to every container.
+    pub env: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for DockerOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Variable names only: values may be secrets.
+        let env: Vec<&str> = self.env.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("DockerOptions")
+            .field("socket", &self.socket)
+            .field("project", &self.project)
+            .field("image", &self.image)
+            .field("self_container", &self.self_container)
+            .field("env", &env)
+            .finish()
+    }
+}
+
+/// Runs jobs as containers of the compose project. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct DockerLauncher {
+    inner: Arc<Inner>,
+}
+
+impl DockerLauncher {
+    /// A launcher talking to the daemon at `options.socket`. Nothing is asked of the daemon
+    /// until the first job.
+    pub fn new(options: DockerOptions) -> Self {
+        DockerLauncher {
+            inner: Arc::new(Inner::new(options)),
+        }
+    }
+
+    /// The options it was made with.
+    pub fn options(&self) -> &DockerOptions {
+        &self.inner.options
+    }
+}
+
+impl Launcher for DockerLauncher {
+    fn kind(&self) -> &'static str {
+        "docker"
+    }
+
+    async fn run_once(&self, job: Job, timeout: Duration, kill: CancellationToken) -> RunOutcome {
+        let this = &self.inner;
+        let started = tokio::time::Instant::now();
+        let setup = match this.setup().await {
+            Ok(s) => s,
+            Err(e) => return RunOutcome::new(RunEnd::Failed(e)),
+        };
+        let id = match tokio::time::timeout(timeout, this.launch(&setup, job)).await {
+            Ok(Ok(id)) => id,
+            Ok(Err(e)) => return RunOutcome::new(RunEnd::Failed(e)),
+            Err(_) => return RunOutcome::new(RunEnd::TimedOut(timeout)),
+        };
+        let left = timeout.saturating_sub(started.elapsed());
+        let end = tokio::select! {
+            code = this.wait(&setup, &id) => match code {
+                Ok(code) => RunEnd::Exited(code),
+                Err(e) => RunEnd::Failed(e),
+            },
+            () = tokio::time::sleep(left) => {
+                tracing::warn!(%job, container = %id, "run timed out; killing it");
+                let _ = this.post(&setup, &id, "kill").await;
+                RunEnd::TimedOut(timeout)
+            }
+            () = kill.cancelled() => {
+                let _ = this.post(&setup, &id, "kill").await;
+                RunEnd::Stopped
+            }
+        };
+        let log_tail = this.logs(&setup, &id).await;
+        let _ = this.remove(&setup, &id).await;
+        RunOutcome { end, log_tail }
+    }
+
+    async fn start_service(
+        &self,
+        job: Job,
+        stop: CancellationToken,
+    ) -> Result<ServiceRun, LaunchError> {
+        let this = Arc::clone(&self.inner);
+        let setup = this.setup().await.map_err(LaunchError)?;
+        let id = this.launch(&setup, job).await.map_err(LaunchError)?;
+        Ok(Box::pin(async move {
+            let end = tokio::select! {
+                code = this.wait(&setup, &id) => match code {
+                    Ok(code) => RunEnd::Exited(code),
+                    Err(e) => RunEnd::Failed(e),
+                },
+                () = stop.cancelled() => {
+                    let path = format!("{}/containers/{}/stop?t={STOP_SECONDS}", setup.prefix, encode(&id));
+                    let stopping = this.send(&this.waiter, this.request(Method::POST, &path));
+                    let limit = Duration::from_secs(u64::from(STOP_SECONDS) + 5);
+                    match tokio::time::timeout(limit, stopping).await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => tracing::warn!(container = %id, error = %e, "stop failed"),
+                        Err(_) => tracing::warn!(container = %id, "stop did not finish in time"),
+                    }
+                    RunEnd::Stopped
+                }
+            };
+            let log_tail = this.logs(&setup, &id).await;
+            let _ = this.remove(&setup, &id).await;
+            RunOutcome { end, log_tail }
+        }))
+    }
+
+    async fn clean_up(&self, source: SourceId) -> Result<(), LaunchError> {
+        let this = &self.inner;
+        let setup = this.setup().await.map_err(LaunchError)?;
+        let name = this.name(Job::service(source));
+        this.remove(&setup, &name).await.map_err(LaunchError)
+    }
+
+    async fn restart_other(&self, service: &str) -> Result<bool, LaunchError> {
+        let this = &self.inner;
+        let setup = this.setup().await.map_err(LaunchError)?;
+        let filters = json!({"label": [
+            format!("com.docker.compose.project={}", this.options.project),
+            format!("com.docker.compose.service={service}"),
+        ]});
+        let path = format!(
+            "{}/containers/json?all=1&filters={}",
+            setup.prefix,
+            encode(&filters.to_string())
+        );
+        let containers: Vec<Json> = this
+            .send(&this.client, this.request(Method::GET, &path))
+            .await
+            .map_err(LaunchError)?
+            .json()
+            .map_err(|e| LaunchError(format!("docker: {e}")))?;
+        if containers.is_empty() {
+            return Ok(false);
+        }
+        for c in &containers {
+            let Some(id) = c["Id"].as_str() else { continue };
+            let path = format!(
+                "{}/containers/{}/restart?t={STOP_SECONDS}",
+                setup.prefix,
+                encode(id)
+            );
+            this.send(&this.waiter, this.request(Method::POST, &path))
+                .await
+                .map_err(LaunchError)?;
+        }
+        Ok(true)
+    }
+}
