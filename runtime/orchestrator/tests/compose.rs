@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use sense_bus::config::Section;
 use sense_bus::{SectionName, SourceId, with_section};
-use sense_orchestrator::docker::{ContainerSpec, service_name};
+use sense_orchestrator::docker::{ContainerSpec, MountKind, service_name};
 use sense_orchestrator::{
     DOCKER_SOCKET, Job, LauncherChoice, OrchestratorOptions, choose_launcher_at, passthrough_env,
 };
@@ -337,6 +337,29 @@ fn volume_parts(entry: &str) -> (String, String, String) {
     (source, target, mode)
 }
 
+/// A service's `volumes:` entry, in the short syntax (`source:target[:ro]`) or the long one (`type`,
+/// `source`, `target`, `read_only`): (type, source, target, read-only).
+fn volume_entry(entry: &Json) -> (String, String, String, bool) {
+    match entry {
+        Json::Object(long) => (
+            text(&long["type"]),
+            text(&long["source"]),
+            text(&long["target"]),
+            long["read_only"].as_bool().unwrap_or(false),
+        ),
+        short => {
+            let (source, target, mode) = volume_parts(&text(short));
+            let kind = if source.starts_with(['/', '.', '~']) {
+                "bind"
+            } else {
+                "volume"
+            };
+            let read_only = mode.split(',').any(|m| m == "ro");
+            (kind.to_owned(), source, target, read_only)
+        }
+    }
+}
+
 /// The services that run the Sense Pulse image.
 fn sense_services(compose: &Json) -> Vec<(&String, &Json)> {
     services(compose)
@@ -533,11 +556,11 @@ fn the_hls_volume_is_shared_by_the_camera_and_the_gateway() {
         &[],
         "camera".to_owned(),
     );
-    let (volume, camera_dir, _) = camera
-        .binds
+    let (volume, camera_dir) = camera
+        .mounts
         .iter()
-        .map(|b| volume_parts(b))
-        .find(|(source, _, _)| !source.starts_with('/'))
+        .find(|m| m.kind == MountKind::Volume)
+        .map(|m| (m.source.clone(), m.target.clone()))
         .expect("the camera's named volume");
     let key = volume
         .strip_prefix(&format!("{PROJECT}_"))
@@ -577,15 +600,40 @@ fn source_services_declare_what_the_orchestrator_creates() {
         };
         let spec = ContainerSpec::for_job(job, PROJECT, &image, "net", &[], name.to_owned());
         assert_eq!(strings(&s["command"]), spec.cmd, "{name}: command");
-        let binds: Vec<String> = spec
-            .binds
+        let mounts: Vec<(String, String, String, bool)> = spec
+            .mounts
             .iter()
-            .map(|b| {
-                b.strip_prefix(&format!("{PROJECT}_"))
-                    .map_or_else(|| b.clone(), str::to_owned)
+            .map(|m| {
+                let source = match m.kind {
+                    // Compose's `hls` is the Engine's `{project}_hls`.
+                    MountKind::Volume => m
+                        .source
+                        .strip_prefix(&format!("{PROJECT}_"))
+                        .unwrap_or_else(|| panic!("{name}: {} is not {PROJECT}'s", m.source))
+                        .to_owned(),
+                    MountKind::Bind => m.source.clone(),
+                };
+                (
+                    m.kind.as_str().to_owned(),
+                    source,
+                    m.target.clone(),
+                    m.read_only,
+                )
             })
             .collect();
-        assert_eq!(strings(&s["volumes"]), binds, "{name}: volumes");
+        let volumes = s["volumes"].as_array().cloned().unwrap_or_default();
+        let declared: Vec<_> = volumes.iter().map(volume_entry).collect();
+        assert_eq!(declared, mounts, "{name}: volumes");
+        for entry in &volumes {
+            if volume_entry(entry).0 == "bind" {
+                // The short syntax (and `bind: create_host_path`, which compose v1 does not
+                // know) makes compose create a missing host path as root's directory.
+                assert!(
+                    entry.is_object() && entry.get("bind").is_none(),
+                    "{name}: host path {entry} in the long syntax, without `bind:`"
+                );
+            }
+        }
         assert_eq!(
             s["privileged"].as_bool().unwrap_or(false),
             spec.privileged,

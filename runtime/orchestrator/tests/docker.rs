@@ -315,9 +315,14 @@ async fn a_poll_is_a_container_created_started_waited_read_and_removed() {
     ] {
         assert!(env.contains(&var), "{var} in {env:?}");
     }
+    // Host paths as bind mounts: the Engine refuses a missing one instead of creating it.
+    assert_eq!(body["HostConfig"].get("Binds"), None);
     assert_eq!(
-        body["HostConfig"]["Binds"],
-        json!(["/proc:/host/proc:ro", "/sys:/host/sys:ro"])
+        body["HostConfig"]["Mounts"],
+        json!([
+            {"Type": "bind", "Source": "/proc", "Target": "/host/proc", "ReadOnly": true},
+            {"Type": "bind", "Source": "/sys", "Target": "/host/sys", "ReadOnly": true},
+        ])
     );
     assert_eq!(body["HostConfig"]["NetworkMode"], "sp_default");
     assert_eq!(body["HostConfig"]["Privileged"], false);
@@ -524,6 +529,83 @@ async fn a_daemon_that_is_down_is_named_and_the_orchestrator_carries_on() {
     orchestrator.stop().await;
 }
 
+/// The Engine's answer to a bind mount whose source the host does not have (Docker 20.10 to 28).
+fn no_such_host_path(path: &str) -> Reply {
+    Reply::Json {
+        status: 400,
+        body: json!({
+            "message": format!(
+                "invalid mount config for type \"bind\": bind source path does not exist: {path}"
+            )
+        })
+        .to_string(),
+    }
+}
+
+#[tokio::test]
+async fn a_host_path_the_host_lacks_is_named_in_the_status_with_what_to_check() {
+    let fixture = Fixture::new(
+        "nodbus",
+        Engine {
+            create: no_such_host_path("/run/dbus/system_bus_socket"),
+            ..Engine::default()
+        },
+    )
+    .await;
+    let orchestrator =
+        Orchestrator::start(orchestrator_options(fixture.options(), &[SourceId::Co2])).await;
+    let status = orchestrator
+        .wait_json("status:co2", |s| !s["last_error"].is_null())
+        .await;
+    assert_eq!(
+        status["last_error"],
+        "the host has no /run/dbus/system_bus_socket: is D-Bus (and bluetoothd) running on the \
+         host? (docker: invalid mount config for type \"bind\": bind source path does not exist: \
+         /run/dbus/system_bus_socket)"
+    );
+    let create = fixture
+        .requests()
+        .into_iter()
+        .find(|r| r.path_only().ends_with("/create"))
+        .unwrap();
+    let body: Json = serde_json::from_slice(&create.body).unwrap();
+    assert_eq!(body["HostConfig"].get("Binds"), None);
+    assert_eq!(
+        body["HostConfig"]["Mounts"],
+        json!([{
+            "Type": "bind",
+            "Source": "/run/dbus/system_bus_socket",
+            "Target": "/run/dbus/system_bus_socket",
+            "ReadOnly": true,
+        }])
+    );
+    assert!(!fixture.calls().iter().any(|c| c.ends_with("/start")));
+    orchestrator.stop().await;
+
+    let fixture = Fixture::new(
+        "notailscale",
+        Engine {
+            create: no_such_host_path("/var/run/tailscale"),
+            ..Engine::default()
+        },
+    )
+    .await;
+    let outcome = DockerLauncher::new(fixture.options())
+        .run_once(
+            Job::poll(SourceId::Tailscale),
+            Duration::from_secs(5),
+            CancellationToken::new(),
+        )
+        .await;
+    assert_eq!(
+        outcome.error().as_deref(),
+        Some(
+            "the host has no /var/run/tailscale: is tailscaled running? (docker: invalid mount \
+             config for type \"bind\": bind source path does not exist: /var/run/tailscale)"
+        )
+    );
+}
+
 #[tokio::test]
 async fn a_failing_container_reports_its_exit_code_and_log_tail() {
     let fixture = Fixture::new(
@@ -630,7 +712,11 @@ async fn the_camera_runs_on_demand_and_is_removed_after_stream_ended() {
     );
     let body: Json = serde_json::from_slice(&create.body).unwrap();
     assert_eq!(body["Cmd"], json!(["source", "network_camera"]));
-    assert_eq!(body["HostConfig"]["Binds"], json!(["sp_hls:/hls"]));
+    assert_eq!(body["HostConfig"].get("Binds"), None);
+    assert_eq!(
+        body["HostConfig"]["Mounts"],
+        json!([{"Type": "volume", "Source": "sp_hls", "Target": "/hls", "ReadOnly": false}])
+    );
     assert_eq!(
         body["Labels"]["com.docker.compose.service"],
         "source-camera"

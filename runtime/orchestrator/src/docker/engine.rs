@@ -335,10 +335,13 @@ impl Inner {
             &self.options.env,
             self.name(job),
         );
-        let id = self.create(setup, &spec).await?;
+        let id = self
+            .create(setup, &spec)
+            .await
+            .map_err(|e| spec.explain(e))?;
         if let Err(e) = self.post(setup, &id, "start").await {
             let _ = self.remove(setup, &id).await;
-            return Err(e);
+            return Err(spec.explain(e));
         }
         tracing::debug!(%job, container = %id, "started");
         Ok(id)

@@ -21,6 +21,73 @@ pub const fn service_name(source: SourceId) -> &'static str {
     }
 }
 
+/// What a [`Mount`] mounts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MountKind {
+    /// A path of the host. The Engine refuses to create a container whose bind source is missing
+    /// (where `Binds` would create it, as a directory owned by root).
+    Bind,
+    /// A named volume (created by the Engine when missing, as compose would).
+    Volume,
+}
+
+impl MountKind {
+    /// The Engine API's `Type`, and compose's `type:`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            MountKind::Bind => "bind",
+            MountKind::Volume => "volume",
+        }
+    }
+}
+
+/// One entry of `HostConfig.Mounts`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mount {
+    /// A host path or a volume.
+    pub kind: MountKind,
+    /// The host path, or the volume's name (`{project}_hls`).
+    pub source: String,
+    /// Where it appears in the container.
+    pub target: String,
+    /// Mounted read-only.
+    pub read_only: bool,
+    /// For a host path: what to check when the host lacks it (`is tailscaled running?`).
+    pub missing: Option<&'static str>,
+}
+
+impl Mount {
+    /// The host's `path`, read-only, at the same path in the container.
+    fn host(path: &str, missing: &'static str) -> Mount {
+        Mount::host_at(path, path, Some(missing))
+    }
+
+    /// The host's `source`, read-only, at `target`.
+    fn host_at(source: &str, target: &str, missing: Option<&'static str>) -> Mount {
+        Mount {
+            kind: MountKind::Bind,
+            source: source.to_owned(),
+            target: target.to_owned(),
+            read_only: true,
+            missing,
+        }
+    }
+
+    /// The Engine API's mount object.
+    pub fn to_json(&self) -> Json {
+        json!({
+            "Type": self.kind.as_str(),
+            "Source": self.source,
+            "Target": self.target,
+            "ReadOnly": self.read_only,
+        })
+    }
+}
+
+/// What the Engine says when a bind mount's source is missing (Docker 20.10 to 28): `invalid
+/// mount config for type "bind": bind source path does not exist: /run/dbus/system_bus_socket`.
+const NO_BIND_SOURCE: &str = "bind source path does not exist";
+
 /// A container to create, as the Engine API's create body wants it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ContainerSpec {
@@ -34,8 +101,8 @@ pub struct ContainerSpec {
     pub env: Vec<String>,
     /// Labels.
     pub labels: BTreeMap<String, String>,
-    /// `source:target[:ro]` binds (host paths and named volumes).
-    pub binds: Vec<String>,
+    /// Host paths and named volumes.
+    pub mounts: Vec<Mount>,
     /// The network to join.
     pub network: String,
     /// Whether the container is privileged.
@@ -67,25 +134,34 @@ impl ContainerSpec {
     ) -> ContainerSpec {
         let source = job.source;
         let mut env: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let mut binds = Vec::new();
+        let mut mounts = Vec::new();
         let mut privileged = false;
         let mut user = SENSE_USER;
         match source {
             SourceId::System => {
-                binds.push("/proc:/host/proc:ro".to_owned());
-                binds.push("/sys:/host/sys:ro".to_owned());
+                mounts.push(Mount::host_at("/proc", "/host/proc", None));
+                mounts.push(Mount::host_at("/sys", "/host/sys", None));
                 env.push("HOST_PROC=/host/proc".to_owned());
                 env.push("HOST_SYS=/host/sys".to_owned());
             }
             SourceId::Co2 => {
-                binds.push("/run/dbus/system_bus_socket:/run/dbus/system_bus_socket:ro".to_owned());
+                mounts.push(Mount::host(
+                    "/run/dbus/system_bus_socket",
+                    "is D-Bus (and bluetoothd) running on the host?",
+                ));
                 user = "0";
             }
             SourceId::Tailscale => {
-                binds.push("/var/run/tailscale:/var/run/tailscale:ro".to_owned());
+                mounts.push(Mount::host("/var/run/tailscale", "is tailscaled running?"));
             }
             SourceId::NetworkCamera => {
-                binds.push(format!("{project}_hls:/hls"));
+                mounts.push(Mount {
+                    kind: MountKind::Volume,
+                    source: format!("{project}_hls"),
+                    target: "/hls".to_owned(),
+                    read_only: false,
+                    missing: None,
+                });
                 env.push("HLS_OUTPUT_DIR=/hls".to_owned());
             }
             SourceId::Sensors => {
@@ -115,7 +191,7 @@ impl ContainerSpec {
             cmd: job.args(),
             env,
             labels,
-            binds,
+            mounts,
             network: network.to_owned(),
             privileged,
             user: user.to_owned(),
@@ -142,7 +218,7 @@ impl ContainerSpec {
             "AttachStderr": false,
             "User": self.user,
             "HostConfig": {
-                "Binds": self.binds,
+                "Mounts": self.mounts.iter().map(Mount::to_json).collect::<Vec<_>>(),
                 "NetworkMode": self.network,
                 "Privileged": self.privileged,
                 "RestartPolicy": {"Name": "no"},
@@ -151,6 +227,24 @@ impl ContainerSpec {
                 "LogConfig": {"Type": "json-file", "Config": {"max-size": "2m", "max-file": "2"}},
             },
         })
+    }
+
+    /// `error` (the Engine's, refusing this container) with what it means for the user first,
+    /// when it is about a host path of [`ContainerSpec::mounts`] the host lacks: `the host has no
+    /// /var/run/tailscale: is tailscaled running? (docker: invalid mount config ...)`.
+    pub fn explain(&self, error: String) -> String {
+        let Some((_, path)) = error.split_once(NO_BIND_SOURCE) else {
+            return error;
+        };
+        let path = path.trim_start_matches([':', ' ']).trim_end();
+        let mount = self
+            .mounts
+            .iter()
+            .find(|m| m.kind == MountKind::Bind && m.source == path);
+        match mount.and_then(|m| m.missing) {
+            Some(check) => format!("the host has no {path}: {check} ({error})"),
+            None => format!("the host has no {path} ({error})"),
+        }
     }
 }
 
@@ -196,9 +290,13 @@ mod tests {
         assert_eq!(body["Image"], "sense-pulse:latest");
         assert_eq!(body["Cmd"], json!(["source", "system", "--once"]));
         assert_eq!(
-            body["HostConfig"]["Binds"],
-            json!(["/proc:/host/proc:ro", "/sys:/host/sys:ro"])
+            body["HostConfig"]["Mounts"],
+            json!([
+                {"Type": "bind", "Source": "/proc", "Target": "/host/proc", "ReadOnly": true},
+                {"Type": "bind", "Source": "/sys", "Target": "/host/sys", "ReadOnly": true},
+            ])
         );
+        assert!(body["HostConfig"].get("Binds").is_none());
         assert_eq!(body["HostConfig"]["NetworkMode"], "sp_default");
         assert_eq!(
             body["Labels"]["com.docker.compose.service"],
@@ -220,7 +318,11 @@ mod tests {
             &env,
             "n".into(),
         );
-        assert_eq!(camera.binds, ["sp_hls:/hls"]);
+        assert_eq!(camera.mounts.len(), 1);
+        assert_eq!(
+            camera.mounts[0].to_json(),
+            json!({"Type": "volume", "Source": "sp_hls", "Target": "/hls", "ReadOnly": false})
+        );
         assert_eq!(camera.labels["com.docker.compose.oneoff"], "False");
         assert_eq!(camera.cmd, ["source", "network_camera"]);
         let co2 = ContainerSpec::for_job(
@@ -231,11 +333,46 @@ mod tests {
             &env,
             "n".into(),
         );
+        let dbus = &co2.mounts[..];
+        assert_eq!(dbus.len(), 1);
         assert_eq!(
-            co2.binds,
-            ["/run/dbus/system_bus_socket:/run/dbus/system_bus_socket:ro"]
+            (
+                dbus[0].kind,
+                dbus[0].source.as_str(),
+                dbus[0].target.as_str()
+            ),
+            (
+                MountKind::Bind,
+                "/run/dbus/system_bus_socket",
+                "/run/dbus/system_bus_socket"
+            )
         );
+        assert!(dbus[0].read_only);
         assert!(!co2.privileged);
         assert_eq!(co2.labels["com.docker.compose.service"], "source-aranet4");
+    }
+
+    #[test]
+    fn a_missing_host_path_is_explained() {
+        let spec = |id| ContainerSpec::for_job(Job::poll(id), "sp", "img", "net", &[], "n".into());
+        let engine = |path: &str| {
+            format!(
+                "docker: invalid mount config for type \"bind\": bind source path does not exist: {path}"
+            )
+        };
+        assert_eq!(
+            spec(SourceId::Tailscale).explain(engine("/var/run/tailscale")),
+            format!(
+                "the host has no /var/run/tailscale: is tailscaled running? ({})",
+                engine("/var/run/tailscale")
+            )
+        );
+        assert_eq!(
+            spec(SourceId::System).explain(engine("/sys")),
+            format!("the host has no /sys ({})", engine("/sys"))
+        );
+        // Other errors pass as they are.
+        let other = "docker: No such image: img".to_owned();
+        assert_eq!(spec(SourceId::Co2).explain(other.clone()), other);
     }
 }
