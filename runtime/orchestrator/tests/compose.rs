@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use sense_bus::config::Section;
 use sense_bus::{SectionName, SourceId, with_section};
-use sense_orchestrator::docker::{ContainerSpec, MountKind, service_name};
+use sense_orchestrator::docker::{ContainerSpec, MountKind, NO_NEW_PRIVILEGES, service_name};
 use sense_orchestrator::{
     DOCKER_SOCKET, Job, LauncherChoice, OrchestratorOptions, choose_launcher_at, passthrough_env,
 };
@@ -640,6 +640,25 @@ fn source_services_declare_what_the_orchestrator_creates() {
             "{name}: privileged"
         );
         assert_eq!(text(&s["user"]), spec.user, "{name}: user");
+        // The hardening: all three, or none (the privileged Sense HAT).
+        assert_eq!(
+            s["read_only"].as_bool().unwrap_or(false),
+            spec.hardened,
+            "{name}: read_only"
+        );
+        let (cap_drop, security_opt) = if spec.hardened {
+            (vec!["ALL".to_owned()], vec![NO_NEW_PRIVILEGES.to_owned()])
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        assert_eq!(strings(&s["cap_drop"]), cap_drop, "{name}: cap_drop");
+        assert_eq!(
+            strings(&s["security_opt"]),
+            security_opt,
+            "{name}: security_opt"
+        );
+        assert!(s.get("cap_add").is_none(), "{name}: cap_add");
+        assert!(s.get("tmpfs").is_none(), "{name}: tmpfs");
         assert_eq!(
             text(&s["mem_limit"]),
             format!("{}m", spec.memory >> 20),

@@ -326,6 +326,13 @@ async fn a_poll_is_a_container_created_started_waited_read_and_removed() {
     );
     assert_eq!(body["HostConfig"]["NetworkMode"], "sp_default");
     assert_eq!(body["HostConfig"]["Privileged"], false);
+    // Hardened as the compose services are.
+    assert_eq!(body["HostConfig"]["ReadonlyRootfs"], true);
+    assert_eq!(body["HostConfig"]["CapDrop"], json!(["ALL"]));
+    assert_eq!(
+        body["HostConfig"]["SecurityOpt"],
+        json!(["no-new-privileges:true"])
+    );
     // Not root, bounded, and quiet on the SD card.
     assert_eq!(body["User"], "10001:10001");
     assert_eq!(body["HostConfig"]["Memory"], 64 << 20);
@@ -720,6 +727,13 @@ async fn the_camera_runs_on_demand_and_is_removed_after_stream_ended() {
     assert_eq!(
         body["Labels"]["com.docker.compose.service"],
         "source-camera"
+    );
+    // FFmpeg writes only to /hls: the root file system stays read-only.
+    assert_eq!(body["HostConfig"]["ReadonlyRootfs"], true);
+    assert_eq!(body["HostConfig"]["CapDrop"], json!(["ALL"]));
+    assert_eq!(
+        body["HostConfig"]["SecurityOpt"],
+        json!(["no-new-privileges:true"])
     );
     assert_eq!(body["Labels"]["com.docker.compose.oneoff"], "False");
     assert!(

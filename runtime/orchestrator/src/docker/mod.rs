@@ -58,7 +58,7 @@ mod spec;
 
 pub use engine::demultiplex;
 use engine::{Inner, encode};
-pub use spec::{ContainerSpec, Mount, MountKind, SENSE_USER, service_name};
+pub use spec::{ContainerSpec, Mount, MountKind, NO_NEW_PRIVILEGES, SENSE_USER, service_name};
 
 /// The newest Engine API version we speak; older daemons are spoken to in theirs.
 pub const API_VERSION: (u32, u32) = (1, 44);

@@ -107,12 +107,20 @@ pub struct ContainerSpec {
     pub network: String,
     /// Whether the container is privileged.
     pub privileged: bool,
+    /// Hardened as the compose services are: a read-only root file system (`ReadonlyRootfs`), no
+    /// capabilities (`CapDrop: ["ALL"]`), no new privileges (`SecurityOpt`). Every source but
+    /// the privileged Sense HAT; none writes outside its volume (the camera's FFmpeg, its
+    /// thumbnails and playlists write to `/hls` only), so none needs a `Tmpfs`.
+    pub hardened: bool,
     /// The user it runs as: root only where the hardware needs it (the Sense HAT's I2C and
     /// framebuffer, BlueZ's D-Bus policy), else the image's `sense` user ([`SENSE_USER`]).
     pub user: String,
     /// Its memory limit in bytes.
     pub memory: u64,
 }
+
+/// `SecurityOpt` of a hardened container (as compose's `security_opt`).
+pub const NO_NEW_PRIVILEGES: &str = "no-new-privileges:true";
 
 /// The image's unprivileged user (`docker/Dockerfile`).
 pub const SENSE_USER: &str = "10001:10001";
@@ -194,6 +202,7 @@ impl ContainerSpec {
             mounts,
             network: network.to_owned(),
             privileged,
+            hardened: !privileged,
             user: user.to_owned(),
             memory: if source == SourceId::NetworkCamera {
                 CAMERA_MEMORY
@@ -221,6 +230,9 @@ impl ContainerSpec {
                 "Mounts": self.mounts.iter().map(Mount::to_json).collect::<Vec<_>>(),
                 "NetworkMode": self.network,
                 "Privileged": self.privileged,
+                "ReadonlyRootfs": self.hardened,
+                "CapDrop": if self.hardened { &["ALL"][..] } else { &[] },
+                "SecurityOpt": if self.hardened { &[NO_NEW_PRIVILEGES][..] } else { &[] },
                 "RestartPolicy": {"Name": "no"},
                 "Memory": self.memory,
                 // An SD card does not like logs (as docker-compose.yml).
@@ -269,6 +281,22 @@ mod tests {
         }
         let camera = spec(Job::service(SourceId::NetworkCamera));
         assert_eq!(camera.user, SENSE_USER);
+        // Hardened but for the privileged Sense HAT; co2 is root without any capability.
+        for id in SourceId::ALL {
+            let job = Job::poll(id);
+            assert_eq!(spec(job).hardened, id != SourceId::Sensors, "{id}");
+        }
+        let body = spec(Job::poll(SourceId::Co2)).to_json();
+        assert_eq!(body["HostConfig"]["ReadonlyRootfs"], true);
+        assert_eq!(body["HostConfig"]["CapDrop"], json!(["ALL"]));
+        assert_eq!(
+            body["HostConfig"]["SecurityOpt"],
+            json!([NO_NEW_PRIVILEGES])
+        );
+        let body = spec(Job::service(SourceId::Sensors)).to_json();
+        assert_eq!(body["HostConfig"]["Privileged"], true);
+        assert_eq!(body["HostConfig"]["ReadonlyRootfs"], false);
+        assert_eq!(body["HostConfig"]["CapDrop"], json!([]));
         assert!(
             camera.memory > spec(Job::poll(SourceId::System)).memory,
             "room for FFmpeg"
