@@ -186,7 +186,8 @@ pub const DOCKER_SOCKET: &str = "/var/run/docker.sock";
 /// executable. `ORCHESTRATOR_LAUNCHER=process|docker` overrides the guess.
 ///
 /// For Docker: the image is `SENSE_IMAGE` or the orchestrator's own container's (found by its
-/// `HOSTNAME`); every container gets `REDIS_URL`, `LOG_LEVEL`, `RUST_LOG`, `TZ` and each config
+/// `HOSTNAME`), the camera's `SENSE_CAMERA_IMAGE` or that image's name with `-camera` appended
+/// ([`docker::camera_image_of`]); every container gets `REDIS_URL`, `LOG_LEVEL`, `RUST_LOG`, `TZ` and each config
 /// variable of the contract (`PIHOLE_HOST`, `SCHEDULE_SYSTEM`, ...) this environment sets.
 pub fn choose_launcher(env: &dyn Fn(&str) -> Option<String>) -> LauncherChoice {
     choose_launcher_at(env, Path::new(DOCKER_SOCKET))
@@ -206,6 +207,7 @@ pub fn choose_launcher_at(env: &dyn Fn(&str) -> Option<String>, socket: &Path) -
             socket: socket.to_owned(),
             project: project.unwrap_or_else(|| "sense-pulse".to_owned()),
             image: env("SENSE_IMAGE").filter(|i| !i.trim().is_empty()),
+            camera_image: env("SENSE_CAMERA_IMAGE").filter(|i| !i.trim().is_empty()),
             self_container: env("HOSTNAME").filter(|h| !h.trim().is_empty()),
             env: passthrough_env(env),
         });
@@ -413,6 +415,7 @@ mod tests {
         let vars = [
             ("COMPOSE_PROJECT_NAME", "sp"),
             ("HOSTNAME", "abc123"),
+            ("SENSE_CAMERA_IMAGE", "ghcr.io/x/camera:1"),
             ("REDIS_URL", "redis://redis:6379"),
             ("PIHOLE_PASSWORD", "secret"),
             ("SCHEDULE_SYSTEM", "15"),
@@ -430,6 +433,7 @@ mod tests {
         assert_eq!(d.project, "sp");
         assert_eq!(d.self_container.as_deref(), Some("abc123"));
         assert_eq!(d.image, None);
+        assert_eq!(d.camera_image.as_deref(), Some("ghcr.io/x/camera:1"));
         let names: Vec<&str> = d.env.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(names, ["REDIS_URL", "PIHOLE_PASSWORD", "SCHEDULE_SYSTEM"]);
         let shown = format!("{:?}", LauncherChoice::Docker(d));

@@ -22,7 +22,9 @@ use std::path::{Path, PathBuf};
 
 use sense_bus::config::Section;
 use sense_bus::{SectionName, SourceId, with_section};
-use sense_orchestrator::docker::{ContainerSpec, MountKind, NO_NEW_PRIVILEGES, service_name};
+use sense_orchestrator::docker::{
+    ContainerSpec, MountKind, NO_NEW_PRIVILEGES, camera_image_of, service_name,
+};
 use sense_orchestrator::{
     DOCKER_SOCKET, Job, LauncherChoice, OrchestratorOptions, choose_launcher_at, passthrough_env,
 };
@@ -47,7 +49,7 @@ const ROLES: [&str; 6] = [
 /// Variables read by the code that are not config fields (docs/CONTRACT.md §3, and the gateway's
 /// FRONTEND_DIR, GATEWAY_LISTEN, CORS_ORIGINS, ALLOWED_HOSTS, STATE_DIR). Each must appear quoted in
 /// the runtime's or the gateway's source, so this list cannot outlive the code.
-const CODE_VARS: [&str; 26] = [
+const CODE_VARS: [&str; 27] = [
     "REDIS_URL",
     "LOG_LEVEL",
     "RUST_LOG",
@@ -62,6 +64,7 @@ const CODE_VARS: [&str; 26] = [
     "COMPOSE_PROJECT_NAME",
     "ORCHESTRATOR_LAUNCHER",
     "SENSE_IMAGE",
+    "SENSE_CAMERA_IMAGE",
     "ORCHESTRATOR_RESIDENT",
     "HOSTNAME",
     "GATEWAY_LISTEN",
@@ -364,7 +367,12 @@ fn volume_entry(entry: &Json) -> (String, String, String, bool) {
 fn sense_services(compose: &Json) -> Vec<(&String, &Json)> {
     services(compose)
         .iter()
-        .filter(|(_, s)| s.get("build").is_some() || text(&s["image"]).contains("SENSE_IMAGE"))
+        .filter(|(_, s)| {
+            let image = text(&s["image"]);
+            s.get("build").is_some()
+                || image.contains("SENSE_IMAGE")
+                || image.contains("SENSE_CAMERA_IMAGE")
+        })
         .collect()
 }
 
@@ -420,11 +428,27 @@ fn sense_services_share_one_image_and_run_existing_roles() {
         example.get("SENSE_IMAGE"),
         "the image's default and .env.example's SENSE_IMAGE"
     );
+    // The camera's own image, by default what the orchestrator derives from the core image's.
+    let camera = text(&service(&compose, service_name(SourceId::NetworkCamera))["image"]);
+    assert!(
+        camera.contains("${SENSE_CAMERA_IMAGE"),
+        "camera image {camera}"
+    );
+    assert_eq!(
+        Some(defaulted(&camera)),
+        camera_image_of(&defaulted(&image)),
+        "the camera image's default is the core image's name with -camera"
+    );
     for (name, s) in &sense {
+        let expected = if *name == service_name(SourceId::NetworkCamera) {
+            &camera
+        } else {
+            &image
+        };
         assert_eq!(
-            text(&s["image"]),
-            image,
-            "{name}: one image for every service"
+            &text(&s["image"]),
+            expected,
+            "{name}: one image for every service but the camera"
         );
         let command = strings(&s["command"]);
         let role = command.first().map(String::as_str).unwrap_or_default();
@@ -538,6 +562,8 @@ fn the_orchestrator_drives_docker_for_this_project() {
     };
     assert_eq!(docker.project, PROJECT);
     assert_eq!(docker.image.as_deref(), Some("sense-pulse:latest"));
+    // The camera's image follows from it (.env.example leaves SENSE_CAMERA_IMAGE unset).
+    assert_eq!(docker.camera_image, None);
     assert_eq!(docker.self_container.as_deref(), Some("0123456789ab"));
     let options = OrchestratorOptions::from_env(&lookup);
     assert_eq!(options.resident, [SourceId::Sensors]);

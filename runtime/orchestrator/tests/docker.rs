@@ -138,6 +138,7 @@ impl Fixture {
             socket: self.socket(),
             project: "sp".into(),
             image: None,
+            camera_image: None,
             self_container: Some("orch-1".into()),
             env: vec![
                 ("REDIS_URL".into(), "redis://redis:6379".into()),
@@ -473,6 +474,92 @@ async fn the_image_comes_from_sense_image_or_the_error_says_to_set_it() {
     assert_eq!(body["HostConfig"]["NetworkMode"], "sp_default");
 }
 
+/// The image of the containers `launcher` created, in order.
+fn created_images(fixture: &Fixture) -> Vec<String> {
+    fixture
+        .requests()
+        .into_iter()
+        .filter(|r| r.path_only().ends_with("/create"))
+        .map(|r| {
+            let body: Json = serde_json::from_slice(&r.body).unwrap();
+            body["Image"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_camera_runs_its_own_image() {
+    let fixture = Fixture::new("camera-image", Engine::default()).await;
+    let discover = Job {
+        source: SourceId::NetworkCamera,
+        mode: sense_orchestrator::JobMode::Discover,
+    };
+    let mut options = fixture.options();
+    options.image = Some("ghcr.io/x/sense-pulse:1.0".into());
+    let launcher = DockerLauncher::new(options.clone());
+    for job in [Job::poll(SourceId::Weather), discover] {
+        let outcome = launcher
+            .run_once(job, Duration::from_secs(5), CancellationToken::new())
+            .await;
+        assert_eq!(outcome.end, RunEnd::Exited(0), "{job}");
+    }
+    assert_eq!(
+        created_images(&fixture),
+        [
+            "ghcr.io/x/sense-pulse:1.0",
+            "ghcr.io/x/sense-pulse-camera:1.0"
+        ]
+    );
+
+    // SENSE_CAMERA_IMAGE wins.
+    options.camera_image = Some("registry.lan/camera:7".into());
+    let outcome = DockerLauncher::new(options)
+        .run_once(discover, Duration::from_secs(5), CancellationToken::new())
+        .await;
+    assert_eq!(outcome.end, RunEnd::Exited(0));
+    assert_eq!(created_images(&fixture)[2], "registry.lan/camera:7");
+}
+
+#[tokio::test]
+async fn an_image_given_by_id_needs_sense_camera_image_for_the_camera() {
+    let by_id = format!("sha256:{}", "0a".repeat(32));
+    let fixture = Fixture::new(
+        "camera-id",
+        Engine {
+            inspect: Reply::ok(
+                json!({
+                    "Id": "orch-1",
+                    "Config": {"Image": by_id},
+                    "NetworkSettings": {"Networks": {"sp_default": {}}},
+                })
+                .to_string(),
+            ),
+            ..Engine::default()
+        },
+    )
+    .await;
+    let orchestrator = Orchestrator::start(orchestrator_options(fixture.options(), &[])).await;
+    let answer = orchestrator.command("start_camera", json!({})).await;
+    let error = answer.error.clone().unwrap_or_default();
+    assert!(!answer.is_ok(), "{answer:?}");
+    assert!(
+        error.contains("SENSE_CAMERA_IMAGE") && error.contains(&by_id),
+        "{error}"
+    );
+    let status = orchestrator
+        .wait_json("status:network_camera", |s| !s["last_error"].is_null())
+        .await;
+    assert_eq!(status["last_error"], error.as_str());
+    assert!(created_images(&fixture).is_empty(), "nothing created");
+    // The other sources run that image.
+    let answer = orchestrator
+        .command("trigger", json!({"service": "weather", "wait": true}))
+        .await;
+    assert!(answer.is_ok(), "{answer:?}");
+    assert_eq!(created_images(&fixture), [by_id.as_str()]);
+    orchestrator.stop().await;
+}
+
 #[tokio::test]
 async fn a_missing_image_is_named_in_the_status() {
     let fixture = Fixture::new(
@@ -719,6 +806,8 @@ async fn the_camera_runs_on_demand_and_is_removed_after_stream_ended() {
     );
     let body: Json = serde_json::from_slice(&create.body).unwrap();
     assert_eq!(body["Cmd"], json!(["source", "network_camera"]));
+    // The camera's own image (FFmpeg), named after the orchestrator's.
+    assert_eq!(body["Image"], "sense-pulse-camera:latest");
     assert_eq!(body["HostConfig"].get("Binds"), None);
     assert_eq!(
         body["HostConfig"]["Mounts"],

@@ -4,10 +4,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use sense_bus::SourceId;
 use sense_http::{HttpClient, HttpError, HttpOptions, Method, Request, Response};
 use serde_json::{Value as Json, json};
 
-use super::spec::ContainerSpec;
+use super::spec::{ContainerSpec, camera_image_of};
 use super::{API_VERSION, DockerOptions, LABEL_ORCHESTRATED, MIN_API_VERSION, service_name};
 use crate::launcher::{Job, JobMode, LOG_TAIL_LINES, LogTail};
 
@@ -19,8 +20,21 @@ const HOST: &str = "docker";
 pub(super) struct Setup {
     /// `/v1.41`.
     pub(super) prefix: String,
+    /// The core image: every source but the camera.
     pub(super) image: String,
+    /// The camera's image, or why there is none.
+    pub(super) camera_image: Result<String, String>,
     pub(super) network: String,
+}
+
+impl Setup {
+    /// The image `source` runs.
+    pub(super) fn image_of(&self, source: SourceId) -> Result<&str, String> {
+        match source {
+            SourceId::NetworkCamera => self.camera_image.as_deref().map_err(Clone::clone),
+            _ => Ok(&self.image),
+        }
+    }
 }
 
 /// The launcher's state, shared by its clones.
@@ -180,10 +194,27 @@ impl Inner {
                 .to_owned()
         })?;
         let network = network.unwrap_or_else(|| format!("{project}_default"));
-        tracing::info!(api = %prefix, %image, %network, "talking to Docker");
+        let camera_image = match &self.options.camera_image {
+            Some(camera) => Ok(camera.clone()),
+            None => camera_image_of(&image).ok_or_else(|| {
+                format!(
+                    "docker: cannot tell which image runs the camera: the image `{image}` is \
+                     given by id or digest, so no `-camera` name follows from it; set \
+                     SENSE_CAMERA_IMAGE"
+                )
+            }),
+        };
+        tracing::info!(
+            api = %prefix,
+            %image,
+            camera_image = camera_image.as_deref().unwrap_or("(none: set SENSE_CAMERA_IMAGE)"),
+            %network,
+            "talking to Docker"
+        );
         let setup = Arc::new(Setup {
             prefix,
             image,
+            camera_image,
             network,
         });
         self.remove_leftovers(&setup).await;
@@ -330,7 +361,7 @@ impl Inner {
         let spec = ContainerSpec::for_job(
             job,
             &self.options.project,
-            &setup.image,
+            setup.image_of(job.source)?,
             &setup.network,
             &self.options.env,
             self.name(job),

@@ -58,7 +58,9 @@ mod spec;
 
 pub use engine::demultiplex;
 use engine::{Inner, encode};
-pub use spec::{ContainerSpec, Mount, MountKind, NO_NEW_PRIVILEGES, SENSE_USER, service_name};
+pub use spec::{
+    ContainerSpec, Mount, MountKind, NO_NEW_PRIVILEGES, SENSE_USER, camera_image_of, service_name,
+};
 
 /// The newest Engine API version we speak; older daemons are spoken to in theirs.
 pub const API_VERSION: (u32, u32) = (1, 44);
@@ -81,6 +83,9 @@ pub struct DockerOptions {
     pub project: String,
     /// The image to run (`SENSE_IMAGE`); `None`: the orchestrator's own container's image.
     pub image: Option<String>,
+    /// The camera's image, with FFmpeg (`SENSE_CAMERA_IMAGE`); `None`: the image's repository
+    /// with `-camera` appended ([`camera_image_of`]).
+    pub camera_image: Option<String>,
     /// The orchestrator's own container, by id or name (its `HOSTNAME`), to find the image and
     /// network from.
     pub self_container: Option<String>,
@@ -96,6 +101,7 @@ impl std::fmt::Debug for DockerOptions {
             .field("socket", &self.socket)
             .field("project", &self.project)
             .field("image", &self.image)
+            .field("camera_image", &self.camera_image)
             .field("self_container", &self.self_container)
             .field("env", &env)
             .finish()

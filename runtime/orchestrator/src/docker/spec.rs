@@ -88,6 +88,26 @@ impl Mount {
 /// mount config for type "bind": bind source path does not exist: /run/dbus/system_bus_socket`.
 const NO_BIND_SOURCE: &str = "bind source path does not exist";
 
+/// The camera's image when `SENSE_CAMERA_IMAGE` is not set: the core image's repository with
+/// `-camera` appended, the tag kept (`sense-pulse:latest` → `sense-pulse-camera:latest`,
+/// `ghcr.io/x/sense-pulse:1.0` → `ghcr.io/x/sense-pulse-camera:1.0`). `None` for an image given
+/// by id (`sha256:…`) or by digest (`…@sha256:…`): no camera image follows from those.
+pub fn camera_image_of(image: &str) -> Option<String> {
+    let image = image.trim();
+    let id = image.starts_with("sha256:")
+        || (image.len() == 64 && image.bytes().all(|b| b.is_ascii_hexdigit()));
+    if image.is_empty() || id || image.contains('@') {
+        return None;
+    }
+    // The tag's colon comes after the last slash (a registry's port comes before it).
+    let name = image.rfind('/').map_or(0, |slash| slash + 1);
+    let (repository, tag) = match image[name..].find(':') {
+        Some(colon) => image.split_at(name + colon),
+        None => (image, ""),
+    };
+    Some(format!("{repository}-camera{tag}"))
+}
+
 /// A container to create, as the Engine API's create body wants it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ContainerSpec {
@@ -130,8 +150,8 @@ const CAMERA_MEMORY: u64 = 256 << 20;
 const SOURCE_MEMORY: u64 = 64 << 20;
 
 impl ContainerSpec {
-    /// The spec of `job` in `project`, with `image`, `network` and the shared `env`; `name` is
-    /// the container's name.
+    /// The spec of `job` in `project`, with `image` (the job's: the camera has one of its own,
+    /// see [`camera_image_of`]), `network` and the shared `env`; `name` is the container's name.
     pub fn for_job(
         job: Job,
         project: &str,
@@ -402,5 +422,31 @@ mod tests {
         // Other errors pass as they are.
         let other = "docker: No such image: img".to_owned();
         assert_eq!(spec(SourceId::Co2).explain(other.clone()), other);
+    }
+
+    #[test]
+    fn the_camera_image_is_named_after_the_core_image() {
+        for (core, camera) in [
+            ("sense-pulse:latest", Some("sense-pulse-camera:latest")),
+            ("sense-pulse", Some("sense-pulse-camera")),
+            (
+                "ghcr.io/x/sense-pulse:1.0",
+                Some("ghcr.io/x/sense-pulse-camera:1.0"),
+            ),
+            (
+                "localhost:5000/sense-pulse",
+                Some("localhost:5000/sense-pulse-camera"),
+            ),
+            (
+                "localhost:5000/sp/sense-pulse:2",
+                Some("localhost:5000/sp/sense-pulse-camera:2"),
+            ),
+            ("sha256:0123abcd", None),
+            (&"ab".repeat(32), None),
+            ("ghcr.io/x/sense-pulse@sha256:0123abcd", None),
+            ("", None),
+        ] {
+            assert_eq!(camera_image_of(core).as_deref(), camera, "{core}");
+        }
     }
 }
