@@ -14,7 +14,8 @@
 //! - **Commands** on `cmd:orchestrator`: `start_camera`, `stop_camera`, `trigger {service}`,
 //!   `scan_aranet4`, `discover_cameras`, `restart_service {service}` (see [`commands`]).
 //! - **Camera lifecycle**: on `stream:ended` the camera's container is cleaned up and the reason
-//!   recorded in `status:network_camera` (`stream_ended`).
+//!   recorded in `status:network_camera` (`stream_ended`). A camera a previous orchestrator left
+//!   streaming (it was killed and restarted) is adopted at start ([`Launcher::recover`]).
 //! - **Resident sources** (e.g. `sensors`, when asked for): started once, restarted with back-off
 //!   when they end.
 //! - **Health**: `status:orchestrator` (see [`run`]).
@@ -266,7 +267,9 @@ pub enum OrchestratorError {
 /// Runs the orchestrator on `bus` until `shutdown` is cancelled.
 ///
 /// At boot it seeds `config:*` from the environment (SET NX), subscribes to `cmd:orchestrator`,
-/// `config:changed` and `stream:ended`, reads the schedule and starts every scheduled source. On
+/// `config:changed` and `stream:ended`, reads the schedule, clears what a previous orchestrator
+/// left running but the camera, which it adopts ([`Launcher::recover`]), and starts every
+/// scheduled source. On
 /// shutdown it stops scheduling and answering, stops the camera and resident sources, lets runs
 /// in progress end for `shutdown_grace`, then kills what is left.
 ///
@@ -343,6 +346,8 @@ pub async fn run_with_launcher<L: Launcher>(
         tracing::warn!(error = %e, "cannot seed config from the environment");
     }
     core.reload_schedule().await?;
+    // Before any run of ours: what a previous orchestrator left is cleared, or adopted.
+    core.recover().await;
 
     let listener = tokio::spawn(Arc::clone(&core).listen_loop(events));
     let scheduler = tokio::spawn(Arc::clone(&core).schedule_loop());

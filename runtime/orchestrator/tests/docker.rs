@@ -25,7 +25,7 @@ struct Engine {
     create: Reply,
     wait: Reply,
     logs: Vec<u8>,
-    /// `GET /containers/json` for the leftovers of a previous orchestrator.
+    /// `GET /containers/json` for the containers of a previous orchestrator.
     leftovers: Json,
     /// `GET /containers/json` for other compose services.
     services: Json,
@@ -76,7 +76,7 @@ fn answer(engine: &Engine, r: &RecordedRequest) -> Reply {
         ),
         ("GET", "json") if path.ends_with("/containers/orch-1/json") => engine.inspect.clone(),
         ("GET", "json") if path.ends_with("/containers/json") => {
-            if r.path.contains("oneoff") {
+            if r.path.contains("io.sense-pulse.orchestrated") {
                 Reply::ok(engine.leftovers.to_string())
             } else {
                 Reply::ok(engine.services.to_string())
@@ -891,4 +891,180 @@ async fn leftovers_are_removed_and_compose_services_can_be_restarted() {
         .unwrap();
     assert!(lookup.path.contains("web-gateway"), "{}", lookup.path);
     orchestrator.stop().await;
+}
+
+/// A container of ours as `GET /containers/json` lists it.
+fn listed(id: &str, source: SourceId, mode: &str, state: &str, image: &str) -> Json {
+    let service = sense_orchestrator::docker::service_name(source);
+    json!({
+        "Id": id,
+        "Names": [format!("/sp-{service}")],
+        "Image": image,
+        "State": state,
+        "Labels": {
+            "com.docker.compose.project": "sp",
+            "com.docker.compose.service": service,
+            "com.docker.compose.oneoff": if mode == "service" { "False" } else { "True" },
+            "io.sense-pulse.orchestrated": "true",
+            "io.sense-pulse.source": source.as_str(),
+            "io.sense-pulse.mode": mode,
+        },
+    })
+}
+
+#[tokio::test]
+async fn at_start_a_streaming_camera_is_adopted_and_the_rest_cleared() {
+    let fixture = Fixture::new(
+        "adopt",
+        Engine {
+            leftovers: json!([
+                listed(
+                    "poll0",
+                    SourceId::System,
+                    "poll",
+                    "exited",
+                    "sense-pulse:latest"
+                ),
+                listed(
+                    "cam0",
+                    SourceId::NetworkCamera,
+                    "service",
+                    "running",
+                    "sense-pulse-camera:latest"
+                ),
+                listed(
+                    "hat0",
+                    SourceId::Sensors,
+                    "service",
+                    "running",
+                    "sense-pulse:latest"
+                ),
+                listed(
+                    "hat1",
+                    SourceId::Sensors,
+                    "service",
+                    "exited",
+                    "sense-pulse:latest"
+                ),
+            ]),
+            // The camera streams until stopped.
+            wait: Reply::Delay(
+                Duration::from_secs(60),
+                Box::new(Reply::ok(json!({"StatusCode": 0}).to_string())),
+            ),
+            ..Engine::default()
+        },
+    )
+    .await;
+    // Nothing scheduled, no command: what happens is the start's doing.
+    let orchestrator = Orchestrator::start(orchestrator_options(fixture.options(), &[])).await;
+    let health = orchestrator
+        .wait_json(HEALTH_KEY, |h| {
+            h["sources"]["network_camera"]["stream"]["running"] == true
+        })
+        .await;
+    let stream = &health["sources"]["network_camera"]["stream"];
+    assert_eq!(stream["adopted"], true);
+    assert_eq!(stream["starts"], 0, "adopted, not started");
+    fixture
+        .wait_for_call("DELETE /v1.41/containers/hat1", Duration::from_secs(5))
+        .await;
+    let calls = fixture.calls();
+    // The one-shot run is removed; the Sense HAT service is stopped, then removed.
+    assert!(
+        calls.contains(&"DELETE /v1.41/containers/poll0".to_owned()),
+        "{calls:?}"
+    );
+    let stop = calls
+        .iter()
+        .position(|c| c == "POST /v1.41/containers/hat0/stop");
+    let delete = calls
+        .iter()
+        .position(|c| c == "DELETE /v1.41/containers/hat0");
+    assert!(stop.is_some() && stop < delete, "{calls:?}");
+    assert!(
+        !calls.contains(&"POST /v1.41/containers/hat1/stop".to_owned()),
+        "{calls:?}"
+    );
+    // The camera is followed, not touched.
+    fixture
+        .wait_for_call("POST /v1.41/containers/cam0/wait", Duration::from_secs(5))
+        .await;
+    let calls = fixture.calls();
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c.contains("cam0") && !c.ends_with("/wait")),
+        "{calls:?}"
+    );
+    assert!(!calls.iter().any(|c| c.ends_with("/create")), "{calls:?}");
+
+    // stop_camera stops it (nothing listens on cmd:network_camera here: directly).
+    let answer = orchestrator.command("stop_camera", json!({})).await;
+    assert!(answer.is_ok(), "{answer:?}");
+    assert_eq!(answer.data["running"], true);
+    fixture
+        .wait_for_call("DELETE /v1.41/containers/cam0", Duration::from_secs(5))
+        .await;
+    assert!(
+        fixture
+            .calls()
+            .contains(&"POST /v1.41/containers/cam0/stop".to_owned())
+    );
+    let health = orchestrator
+        .wait_json(HEALTH_KEY, |h| {
+            h["sources"]["network_camera"]["stream"]["running"] == false
+        })
+        .await;
+    let stream = &health["sources"]["network_camera"]["stream"];
+    assert_eq!(stream["adopted"], false);
+    assert_eq!(stream["last_run"]["outcome"], "stopped");
+    orchestrator.stop().await;
+}
+
+#[tokio::test]
+async fn a_camera_left_running_from_another_image_is_replaced() {
+    let fixture = Fixture::new(
+        "adopt-old",
+        Engine {
+            // After `docker compose build` the old container's image shows as its id.
+            leftovers: json!([listed(
+                "cam0",
+                SourceId::NetworkCamera,
+                "service",
+                "running",
+                "sha256:0123"
+            )]),
+            ..Engine::default()
+        },
+    )
+    .await;
+    let launcher = DockerLauncher::new(fixture.options());
+    let adopted = launcher
+        .recover(vec![(SourceId::NetworkCamera, CancellationToken::new())])
+        .await;
+    assert!(adopted.is_empty());
+    let calls = fixture.calls();
+    let stop = calls
+        .iter()
+        .position(|c| c == "POST /v1.41/containers/cam0/stop");
+    let delete = calls
+        .iter()
+        .position(|c| c == "DELETE /v1.41/containers/cam0");
+    assert!(stop.is_some() && stop < delete, "{calls:?}");
+    // Once: the first job does not look again.
+    let outcome = launcher
+        .run_once(
+            Job::poll(SourceId::Weather),
+            Duration::from_secs(5),
+            CancellationToken::new(),
+        )
+        .await;
+    assert_eq!(outcome.end, RunEnd::Exited(0));
+    let lists = fixture
+        .calls()
+        .iter()
+        .filter(|c| *c == "GET /v1.41/containers/json")
+        .count();
+    assert_eq!(lists, 1);
 }

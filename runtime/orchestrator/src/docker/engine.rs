@@ -9,7 +9,9 @@ use sense_http::{HttpClient, HttpError, HttpOptions, Method, Request, Response};
 use serde_json::{Value as Json, json};
 
 use super::spec::{ContainerSpec, camera_image_of};
-use super::{API_VERSION, DockerOptions, LABEL_ORCHESTRATED, MIN_API_VERSION, service_name};
+use super::{
+    API_VERSION, DockerOptions, LABEL_ORCHESTRATED, MIN_API_VERSION, STOP_SECONDS, service_name,
+};
 use crate::launcher::{Job, JobMode, LOG_TAIL_LINES, LogTail};
 
 /// The Host header sent over the socket (the daemon ignores it).
@@ -128,12 +130,32 @@ impl Inner {
         }
     }
 
-    /// Negotiates the API version and finds the image and network, once.
+    /// Negotiates the API version and finds the image and network, once; the first time, also
+    /// clears what a previous orchestrator left (see [`Inner::setup_and_recover`]).
     pub(super) async fn setup(&self) -> Result<Arc<Setup>, String> {
+        self.setup_and_recover(&[]).await.map(|(setup, _)| setup)
+    }
+
+    /// [`Inner::setup`]; the first time it succeeds (at the orchestrator's start, or at the first
+    /// job when the daemon was away then) it also clears the containers a previous orchestrator
+    /// left ([`Inner::clear_leftovers`]), keeping the running services of `keep`: their ids.
+    /// Done while the setup is locked, so no job of ours starts meanwhile and is taken for one.
+    pub(super) async fn setup_and_recover(
+        &self,
+        keep: &[SourceId],
+    ) -> Result<(Arc<Setup>, Vec<(SourceId, String)>), String> {
         let mut slot = self.setup.lock().await;
         if let Some(setup) = slot.as_ref() {
-            return Ok(Arc::clone(setup));
+            return Ok((Arc::clone(setup), Vec::new()));
         }
+        let setup = Arc::new(self.negotiate().await?);
+        let kept = self.clear_leftovers(&setup, keep).await;
+        *slot = Some(Arc::clone(&setup));
+        Ok((setup, kept))
+    }
+
+    /// Asks the daemon its API version and, of our own container, the image and network.
+    async fn negotiate(&self) -> Result<Setup, String> {
         let version: Json = self
             .send(&self.client, self.request(Method::GET, "/version"))
             .await?
@@ -211,41 +233,113 @@ impl Inner {
             %network,
             "talking to Docker"
         );
-        let setup = Arc::new(Setup {
+        Ok(Setup {
             prefix,
             image,
             camera_image,
             network,
-        });
-        self.remove_leftovers(&setup).await;
-        *slot = Some(Arc::clone(&setup));
-        Ok(setup)
+        })
     }
 
-    /// Removes one-shot containers a previous orchestrator left behind (it crashed mid-run).
-    async fn remove_leftovers(&self, setup: &Setup) {
-        let filters = json!({"label": [
-            format!("{LABEL_ORCHESTRATED}=true"),
-            format!("com.docker.compose.project={}", self.options.project),
-            "com.docker.compose.oneoff=True",
-        ]});
+    /// The containers (all, running or not) with every label of `labels`.
+    pub(super) async fn list(&self, setup: &Setup, labels: &[String]) -> Result<Vec<Json>, String> {
+        let filters = json!({ "label": labels });
         let path = format!(
             "{}/containers/json?all=1&filters={}",
             setup.prefix,
             encode(&filters.to_string())
         );
-        let Ok(response) = self
-            .send(&self.client, self.request(Method::GET, &path))
-            .await
-        else {
-            return;
-        };
-        let containers: Vec<Json> = response.json().unwrap_or_default();
-        for c in containers {
-            if let Some(id) = c["Id"].as_str() {
-                tracing::info!(container = id, "removing a container left over from before");
-                let _ = self.remove(setup, id).await;
+        self.send(&self.client, self.request(Method::GET, &path))
+            .await?
+            .json()
+            .map_err(|e| format!("docker: {e}"))
+    }
+
+    /// Clears the containers of this project a previous orchestrator left (it was killed, or
+    /// crashed mid-run): one-shot runs are removed; long-running services are stopped and
+    /// removed, but for one running container of each source of `keep` that runs the image this
+    /// orchestrator would run it from (an older image is replaced): those are kept, and
+    /// returned with their ids for the launcher to adopt.
+    async fn clear_leftovers(&self, setup: &Setup, keep: &[SourceId]) -> Vec<(SourceId, String)> {
+        let ours = [
+            format!("{LABEL_ORCHESTRATED}=true"),
+            format!("com.docker.compose.project={}", self.options.project),
+        ];
+        let containers = match self.list(setup, &ours).await {
+            Ok(containers) => containers,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot look for containers left by a previous orchestrator");
+                return Vec::new();
             }
+        };
+        let mut kept: Vec<(SourceId, String)> = Vec::new();
+        for c in containers {
+            let Some(id) = c["Id"].as_str() else { continue };
+            let labels = &c["Labels"];
+            let service = match labels["io.sense-pulse.mode"].as_str() {
+                Some(mode) => mode == JobMode::Service.as_str(),
+                None => labels["com.docker.compose.oneoff"] == "False",
+            };
+            let source_label = labels["io.sense-pulse.source"].as_str().unwrap_or("?");
+            if !service {
+                tracing::info!(
+                    container = id,
+                    source = source_label,
+                    "removing a one-shot container left by a previous orchestrator"
+                );
+                let _ = self.remove(setup, id).await;
+                continue;
+            }
+            let running = c["State"] == "running";
+            let source = source_label.parse::<SourceId>().ok();
+            if let Some(source) = source.filter(|s| running && keep.contains(s))
+                && !kept.iter().any(|(k, _)| *k == source)
+            {
+                match setup.image_of(source) {
+                    Ok(image) if c["Image"] == image => {
+                        tracing::info!(container = id, %source, "adopting a service container left running by a previous orchestrator");
+                        kept.push((source, id.to_owned()));
+                        continue;
+                    }
+                    Ok(image) => tracing::info!(
+                        container = id, %source, was = %c["Image"], now = image,
+                        "a service container left running by a previous orchestrator runs another image: replacing it"
+                    ),
+                    Err(e) => tracing::info!(container = id, %source, error = %e, "cannot adopt"),
+                }
+            }
+            if running {
+                tracing::info!(
+                    container = id,
+                    source = source_label,
+                    "stopping a service container left running by a previous orchestrator"
+                );
+                self.stop(setup, id).await;
+            } else {
+                tracing::info!(
+                    container = id,
+                    source = source_label,
+                    "removing a stopped service container left by a previous orchestrator"
+                );
+            }
+            let _ = self.remove(setup, id).await;
+        }
+        kept
+    }
+
+    /// `docker stop`: SIGTERM, SIGKILL after [`STOP_SECONDS`] (best effort).
+    pub(super) async fn stop(&self, setup: &Setup, id: &str) {
+        let path = format!(
+            "{}/containers/{}/stop?t={STOP_SECONDS}",
+            setup.prefix,
+            encode(id)
+        );
+        let stopping = self.send(&self.waiter, self.request(Method::POST, &path));
+        let limit = Duration::from_secs(u64::from(STOP_SECONDS) + 5);
+        match tokio::time::timeout(limit, stopping).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(container = %id, error = %e, "stop failed"),
+            Err(_) => tracing::warn!(container = %id, "stop did not finish in time"),
         }
     }
 

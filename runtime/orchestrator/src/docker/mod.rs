@@ -15,8 +15,17 @@
 //! 4. On timeout: `POST /v…/containers/{id}/kill`, then the logs and the removal.
 //!
 //! Long-running containers (the camera, resident sources) have fixed names
-//! (`{project}-source-camera`) so a leftover from before a restart is found and replaced; they are
-//! stopped with `POST /v…/containers/{id}/stop?t=10` (SIGTERM, SIGKILL after 10 s).
+//! (`{project}-source-camera`); they are stopped with `POST /v…/containers/{id}/stop?t=10`
+//! (SIGTERM, SIGKILL after 10 s).
+//!
+//! At the orchestrator's start ([`Launcher::recover`], or at the first job when the daemon was
+//! away then), `GET /v…/containers/json?all=1&filters=…` lists this project's containers of ours
+//! (labels `io.sense-pulse.orchestrated=true`, `com.docker.compose.project`) that a previous
+//! orchestrator left: one-shot runs are removed; a running camera (`io.sense-pulse.mode=service`)
+//! of the image this orchestrator would run is adopted (`POST …/wait` on it, as on one it
+//! started); every other service container is stopped and removed (an older image's camera, the
+//! Sense HAT, which its supervisor starts afresh). A container of the same name still in the way
+//! of a create is replaced.
 //!
 //! # The containers
 //!
@@ -48,7 +57,6 @@ use std::time::Duration;
 
 use sense_bus::SourceId;
 use sense_http::Method;
-use serde_json::{Value as Json, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::launcher::{Job, LaunchError, Launcher, RunEnd, RunOutcome, ServiceRun};
@@ -57,7 +65,7 @@ mod engine;
 mod spec;
 
 pub use engine::demultiplex;
-use engine::{Inner, encode};
+use engine::{Inner, Setup, encode};
 pub use spec::{
     ContainerSpec, Mount, MountKind, NO_NEW_PRIVILEGES, SENSE_USER, camera_image_of, service_name,
 };
@@ -175,28 +183,29 @@ impl Launcher for DockerLauncher {
         let this = Arc::clone(&self.inner);
         let setup = this.setup().await.map_err(LaunchError)?;
         let id = this.launch(&setup, job).await.map_err(LaunchError)?;
-        Ok(Box::pin(async move {
-            let end = tokio::select! {
-                code = this.wait(&setup, &id) => match code {
-                    Ok(code) => RunEnd::Exited(code),
-                    Err(e) => RunEnd::Failed(e),
-                },
-                () = stop.cancelled() => {
-                    let path = format!("{}/containers/{}/stop?t={STOP_SECONDS}", setup.prefix, encode(&id));
-                    let stopping = this.send(&this.waiter, this.request(Method::POST, &path));
-                    let limit = Duration::from_secs(u64::from(STOP_SECONDS) + 5);
-                    match tokio::time::timeout(limit, stopping).await {
-                        Ok(Ok(_)) => {}
-                        Ok(Err(e)) => tracing::warn!(container = %id, error = %e, "stop failed"),
-                        Err(_) => tracing::warn!(container = %id, "stop did not finish in time"),
-                    }
-                    RunEnd::Stopped
-                }
-            };
-            let log_tail = this.logs(&setup, &id).await;
-            let _ = this.remove(&setup, &id).await;
-            RunOutcome { end, log_tail }
-        }))
+        Ok(watch(this, setup, id, stop))
+    }
+
+    async fn recover(
+        &self,
+        adopt: Vec<(SourceId, CancellationToken)>,
+    ) -> Vec<(SourceId, ServiceRun)> {
+        let this = &self.inner;
+        let sources: Vec<SourceId> = adopt.iter().map(|(source, _)| *source).collect();
+        let (setup, kept) = match this.setup_and_recover(&sources).await {
+            Ok(recovered) => recovered,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot look for containers left by a previous orchestrator; done at the first job");
+                return Vec::new();
+            }
+        };
+        kept.into_iter()
+            .filter_map(|(source, id)| {
+                let (_, stop) = adopt.iter().find(|(s, _)| *s == source)?;
+                let run = watch(Arc::clone(this), Arc::clone(&setup), id, stop.clone());
+                Some((source, run))
+            })
+            .collect()
     }
 
     async fn clean_up(&self, source: SourceId) -> Result<(), LaunchError> {
@@ -209,21 +218,11 @@ impl Launcher for DockerLauncher {
     async fn restart_other(&self, service: &str) -> Result<bool, LaunchError> {
         let this = &self.inner;
         let setup = this.setup().await.map_err(LaunchError)?;
-        let filters = json!({"label": [
+        let labels = [
             format!("com.docker.compose.project={}", this.options.project),
             format!("com.docker.compose.service={service}"),
-        ]});
-        let path = format!(
-            "{}/containers/json?all=1&filters={}",
-            setup.prefix,
-            encode(&filters.to_string())
-        );
-        let containers: Vec<Json> = this
-            .send(&this.client, this.request(Method::GET, &path))
-            .await
-            .map_err(LaunchError)?
-            .json()
-            .map_err(|e| LaunchError(format!("docker: {e}")))?;
+        ];
+        let containers = this.list(&setup, &labels).await.map_err(LaunchError)?;
         if containers.is_empty() {
             return Ok(false);
         }
@@ -240,4 +239,24 @@ impl Launcher for DockerLauncher {
         }
         Ok(true)
     }
+}
+
+/// The run of the service container `id`: it ends when the container does, or when `stop` is
+/// cancelled (then `docker stop`); then its log tail is read and it is removed.
+fn watch(this: Arc<Inner>, setup: Arc<Setup>, id: String, stop: CancellationToken) -> ServiceRun {
+    Box::pin(async move {
+        let end = tokio::select! {
+            code = this.wait(&setup, &id) => match code {
+                Ok(code) => RunEnd::Exited(code),
+                Err(e) => RunEnd::Failed(e),
+            },
+            () = stop.cancelled() => {
+                this.stop(&setup, &id).await;
+                RunEnd::Stopped
+            }
+        };
+        let log_tail = this.logs(&setup, &id).await;
+        let _ = this.remove(&setup, &id).await;
+        RunOutcome { end, log_tail }
+    })
 }
