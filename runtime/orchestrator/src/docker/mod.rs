@@ -29,27 +29,37 @@
 //!
 //! # The containers
 //!
-//! Every container runs the one image with `Entrypoint ["sense-pulse"]` (the image must have it
-//! on its `PATH`) and the job's arguments as `Cmd`; it joins the compose network; its environment
-//! is `REDIS_URL`, `LOG_LEVEL`, `TZ` and every config variable of the orchestrator's own
-//! environment (the `.env` file), so a source falls back to the same values the orchestrator
-//! seeded. Labels make it part of the compose project (`com.docker.compose.project`,
-//! `com.docker.compose.service=source-<name>`, `com.docker.compose.oneoff=True` for one-shot
-//! jobs) and mark it as ours (`io.sense-pulse.orchestrated=true`, `io.sense-pulse.source=<id>`).
-//! Per source:
+//! Every container runs the core image (the camera its own, [`DockerOptions::camera_image`])
+//! with `Entrypoint ["sense-pulse"]` (the image must have it on its `PATH`) and the job's
+//! arguments as `Cmd`; it joins the compose network; its environment is `REDIS_URL`,
+//! `LOG_LEVEL`, `TZ` and every config variable of the orchestrator's own environment (the `.env`
+//! file), so a source falls back to the same values the orchestrator seeded. Labels make it part
+//! of the compose project (`com.docker.compose.project`, `com.docker.compose.service=source-<name>`,
+//! `com.docker.compose.oneoff=True` for one-shot jobs) and mark it as ours
+//! (`io.sense-pulse.orchestrated=true`, `io.sense-pulse.source=<id>`, `io.sense-pulse.mode`).
+//! Per source ([`ContainerSpec::for_job`]; docker/README.md's "Privileges" table says the same,
+//! and `tests/compose.rs` holds both to it):
 //!
-//! | source | service | binds | other |
-//! |---|---|---|---|
-//! | `system` | `source-system` | `/proc:/host/proc:ro`, `/sys:/host/sys:ro` | `HOST_PROC`, `HOST_SYS` |
-//! | `co2` | `source-aranet4` | `/run/dbus/system_bus_socket` (read-only) | |
-//! | `tailscale` | `source-tailscale` | `/var/run/tailscale` (read-only) | |
-//! | `network_camera` | `source-camera` | `{project}_hls:/hls` | `HLS_OUTPUT_DIR=/hls` |
-//! | `sensors` | `source-sensehat` | | privileged (I2C, framebuffer, joystick, LEDs) |
-//! | `pihole`, `weather` | `source-pihole`, `source-weather` | | |
+//! | source | service | user | memory | mounts | other |
+//! |---|---|---|---|---|---|
+//! | `system` | `source-system` | `10001:10001` | 64 MiB | `/proc` at `/host/proc`, `/sys` at `/host/sys` (bind, read-only) | `HOST_PROC`, `HOST_SYS` |
+//! | `co2` | `source-aranet4` | `0` | 64 MiB | `/run/dbus/system_bus_socket` (bind, read-only) | |
+//! | `tailscale` | `source-tailscale` | `10001:10001` | 64 MiB | `/var/run/tailscale` (bind, read-only) | |
+//! | `network_camera` | `source-camera` | `10001:10001` | 256 MiB | the `{project}_hls` volume at `/hls` | `HLS_OUTPUT_DIR=/hls`; the camera's image |
+//! | `sensors` | `source-sensehat` | `0` | 64 MiB | | privileged (I2C, framebuffer, joystick, LEDs), not hardened |
+//! | `pihole`, `weather` | `source-pihole`, `source-weather` | `10001:10001` | 64 MiB | | |
+//!
+//! Host paths are `HostConfig.Mounts` of type `bind`, not `Binds`: the Engine refuses to create a
+//! container whose host path is missing (rather than create it as root's empty directory), and
+//! the run fails naming the path and what to check ([`ContainerSpec::explain`]). Every container
+//! but the privileged Sense HAT is hardened: `ReadonlyRootfs`, `CapDrop: ["ALL"]`,
+//! `SecurityOpt: ["no-new-privileges:true"]` (nothing writes outside `/hls`, so no `Tmpfs`).
+//! Logs are `json-file`, [`LOG_MAX_SIZE`] × [`LOG_MAX_FILES`], as the compose services'.
 //!
 //! The co2 source talks to the host's BlueZ over D-Bus: the system bus socket is all it needs.
 //! Neither host networking nor a privileged container is required (those are for raw HCI
-//! sockets, which we do not use); the container runs as root, which BlueZ's D-Bus policy admits.
+//! sockets, which we do not use); the container runs as uid 0, which BlueZ's D-Bus policy
+//! admits, without any capability.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -67,7 +77,8 @@ mod spec;
 pub use engine::demultiplex;
 use engine::{Inner, Setup, encode};
 pub use spec::{
-    ContainerSpec, Mount, MountKind, NO_NEW_PRIVILEGES, SENSE_USER, camera_image_of, service_name,
+    ContainerSpec, LOG_MAX_FILES, LOG_MAX_SIZE, Mount, MountKind, NO_NEW_PRIVILEGES, SENSE_USER,
+    camera_image_of, service_name,
 };
 
 /// The newest Engine API version we speak; older daemons are spoken to in theirs.

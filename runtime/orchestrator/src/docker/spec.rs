@@ -149,6 +149,13 @@ pub const SENSE_USER: &str = "10001:10001";
 const CAMERA_MEMORY: u64 = 256 << 20;
 const SOURCE_MEMORY: u64 = 64 << 20;
 
+/// How many log files Docker keeps of a container (`json-file`'s `max-file`), as the compose
+/// file's `x-logging` (an SD card does not like logs).
+pub const LOG_MAX_FILES: u32 = 3;
+
+/// How large each log file grows (`json-file`'s `max-size`), as the compose file's.
+pub const LOG_MAX_SIZE: &str = "2m";
+
 impl ContainerSpec {
     /// The spec of `job` in `project`, with `image` (the job's: the camera has one of its own,
     /// see [`camera_image_of`]), `network` and the shared `env`; `name` is the container's name.
@@ -255,8 +262,10 @@ impl ContainerSpec {
                 "SecurityOpt": if self.hardened { &[NO_NEW_PRIVILEGES][..] } else { &[] },
                 "RestartPolicy": {"Name": "no"},
                 "Memory": self.memory,
-                // An SD card does not like logs (as docker-compose.yml).
-                "LogConfig": {"Type": "json-file", "Config": {"max-size": "2m", "max-file": "2"}},
+                "LogConfig": {
+                    "Type": "json-file",
+                    "Config": {"max-size": LOG_MAX_SIZE, "max-file": LOG_MAX_FILES.to_string()},
+                },
             },
         })
     }
