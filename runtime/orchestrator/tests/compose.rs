@@ -7,13 +7,16 @@
 //!   `SENSE_IMAGE` (the services' image), and [`choose_launcher_at`] picks Docker from them;
 //! - the `hls` volume is the one the orchestrator mounts in the camera (`{project}_hls:/hls`), and
 //!   the gateway mounts it read-only at the `HLS_OUTPUT_DIR` it serves;
-//! - the `source-*` services declare exactly what [`ContainerSpec::for_job`] creates;
+//! - the `source-*` services declare exactly what [`ContainerSpec::for_job`] creates (command,
+//!   user, memory, mounts in the long syntax for host paths, hardening), and so does the table of
+//!   source containers in docker/README.md's "Privileges";
 //! - every environment variable named in the compose file or .env.example is one the code reads
 //!   (or a deployment variable of the compose file itself), .env.example names every config
 //!   variable, and its values are valid config;
 //! - Redis is not published, the gateway's healthcheck asks /health on the port it listens on,
 //!   Traefik routes only the gateway and has no dashboard;
-//! - logs and memory are bounded (an SD card, 1 GB of RAM);
+//! - logs and memory are bounded (an SD card, 1 GB of RAM), logs as the orchestrator's own
+//!   containers' ([`LOG_MAX_FILES`], [`LOG_MAX_SIZE`]);
 //! - the Dockerfile has its three stages, installs FFmpeg and libdbus, and ends in
 //!   `ENTRYPOINT ["sense-pulse"]`.
 
