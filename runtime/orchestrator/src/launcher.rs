@@ -258,6 +258,19 @@ pub trait Launcher: Send + Sync + 'static {
         stop: CancellationToken,
     ) -> impl Future<Output = Result<ServiceRun, LaunchError>> + Send;
 
+    /// At the orchestrator's start: what a previous orchestrator (killed, crashed) left. Its
+    /// one-shot runs are removed; of its long-running services, each of `adopt`'s sources still
+    /// running as this launcher would run it now is taken over, and returned as a [`ServiceRun`]
+    /// stopped by the token given with it, as [`Launcher::start_service`]'s is; the other
+    /// services are stopped and removed. Nothing by default: nothing is left to take over.
+    fn recover(
+        &self,
+        adopt: Vec<(SourceId, CancellationToken)>,
+    ) -> impl Future<Output = Vec<(SourceId, ServiceRun)>> + Send {
+        let _ = adopt;
+        async { Vec::new() }
+    }
+
     /// Removes what a service of `source` may have left behind when the orchestrator lost track
     /// of it (a camera container from before a restart). Nothing to do by default.
     fn clean_up(&self, source: SourceId) -> impl Future<Output = Result<(), LaunchError>> + Send {

@@ -14,7 +14,8 @@
 //! - **Commands** on `cmd:orchestrator`: `start_camera`, `stop_camera`, `trigger {service}`,
 //!   `scan_aranet4`, `discover_cameras`, `restart_service {service}` (see [`commands`]).
 //! - **Camera lifecycle**: on `stream:ended` the camera's container is cleaned up and the reason
-//!   recorded in `status:network_camera` (`stream_ended`).
+//!   recorded in `status:network_camera` (`stream_ended`). A camera a previous orchestrator left
+//!   streaming (it was killed and restarted) is adopted at start ([`Launcher::recover`]).
 //! - **Resident sources** (e.g. `sensors`, when asked for): started once, restarted with back-off
 //!   when they end.
 //! - **Health**: `status:orchestrator` (see [`run`]).
@@ -186,7 +187,8 @@ pub const DOCKER_SOCKET: &str = "/var/run/docker.sock";
 /// executable. `ORCHESTRATOR_LAUNCHER=process|docker` overrides the guess.
 ///
 /// For Docker: the image is `SENSE_IMAGE` or the orchestrator's own container's (found by its
-/// `HOSTNAME`); every container gets `REDIS_URL`, `LOG_LEVEL`, `RUST_LOG`, `TZ` and each config
+/// `HOSTNAME`), the camera's `SENSE_CAMERA_IMAGE` or that image's name with `-camera` appended
+/// ([`docker::camera_image_of`]); every container gets `REDIS_URL`, `LOG_LEVEL`, `RUST_LOG`, `TZ` and each config
 /// variable of the contract (`PIHOLE_HOST`, `SCHEDULE_SYSTEM`, ...) this environment sets.
 pub fn choose_launcher(env: &dyn Fn(&str) -> Option<String>) -> LauncherChoice {
     choose_launcher_at(env, Path::new(DOCKER_SOCKET))
@@ -206,6 +208,7 @@ pub fn choose_launcher_at(env: &dyn Fn(&str) -> Option<String>, socket: &Path) -
             socket: socket.to_owned(),
             project: project.unwrap_or_else(|| "sense-pulse".to_owned()),
             image: env("SENSE_IMAGE").filter(|i| !i.trim().is_empty()),
+            camera_image: env("SENSE_CAMERA_IMAGE").filter(|i| !i.trim().is_empty()),
             self_container: env("HOSTNAME").filter(|h| !h.trim().is_empty()),
             env: passthrough_env(env),
         });
@@ -264,7 +267,9 @@ pub enum OrchestratorError {
 /// Runs the orchestrator on `bus` until `shutdown` is cancelled.
 ///
 /// At boot it seeds `config:*` from the environment (SET NX), subscribes to `cmd:orchestrator`,
-/// `config:changed` and `stream:ended`, reads the schedule and starts every scheduled source. On
+/// `config:changed` and `stream:ended`, reads the schedule, clears what a previous orchestrator
+/// left running but the camera, which it adopts ([`Launcher::recover`]), and starts every
+/// scheduled source. On
 /// shutdown it stops scheduling and answering, stops the camera and resident sources, lets runs
 /// in progress end for `shutdown_grace`, then kills what is left.
 ///
@@ -341,6 +346,8 @@ pub async fn run_with_launcher<L: Launcher>(
         tracing::warn!(error = %e, "cannot seed config from the environment");
     }
     core.reload_schedule().await?;
+    // Before any run of ours: what a previous orchestrator left is cleared, or adopted.
+    core.recover().await;
 
     let listener = tokio::spawn(Arc::clone(&core).listen_loop(events));
     let scheduler = tokio::spawn(Arc::clone(&core).schedule_loop());
@@ -413,6 +420,7 @@ mod tests {
         let vars = [
             ("COMPOSE_PROJECT_NAME", "sp"),
             ("HOSTNAME", "abc123"),
+            ("SENSE_CAMERA_IMAGE", "ghcr.io/x/camera:1"),
             ("REDIS_URL", "redis://redis:6379"),
             ("PIHOLE_PASSWORD", "secret"),
             ("SCHEDULE_SYSTEM", "15"),
@@ -430,6 +438,7 @@ mod tests {
         assert_eq!(d.project, "sp");
         assert_eq!(d.self_container.as_deref(), Some("abc123"));
         assert_eq!(d.image, None);
+        assert_eq!(d.camera_image.as_deref(), Some("ghcr.io/x/camera:1"));
         let names: Vec<&str> = d.env.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(names, ["REDIS_URL", "PIHOLE_PASSWORD", "SCHEDULE_SYSTEM"]);
         let shown = format!("{:?}", LauncherChoice::Docker(d));

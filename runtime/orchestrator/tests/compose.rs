@@ -7,13 +7,16 @@
 //!   `SENSE_IMAGE` (the services' image), and [`choose_launcher_at`] picks Docker from them;
 //! - the `hls` volume is the one the orchestrator mounts in the camera (`{project}_hls:/hls`), and
 //!   the gateway mounts it read-only at the `HLS_OUTPUT_DIR` it serves;
-//! - the `source-*` services declare exactly what [`ContainerSpec::for_job`] creates;
+//! - the `source-*` services declare exactly what [`ContainerSpec::for_job`] creates (command,
+//!   user, memory, mounts in the long syntax for host paths, hardening), and so does the table of
+//!   source containers in docker/README.md's "Privileges";
 //! - every environment variable named in the compose file or .env.example is one the code reads
 //!   (or a deployment variable of the compose file itself), .env.example names every config
 //!   variable, and its values are valid config;
 //! - Redis is not published, the gateway's healthcheck asks /health on the port it listens on,
 //!   Traefik routes only the gateway and has no dashboard;
-//! - logs and memory are bounded (an SD card, 1 GB of RAM);
+//! - logs and memory are bounded (an SD card, 1 GB of RAM), logs as the orchestrator's own
+//!   containers' ([`LOG_MAX_FILES`], [`LOG_MAX_SIZE`]);
 //! - the Dockerfile has its three stages, installs FFmpeg and libdbus, and ends in
 //!   `ENTRYPOINT ["sense-pulse"]`.
 
@@ -22,7 +25,10 @@ use std::path::{Path, PathBuf};
 
 use sense_bus::config::Section;
 use sense_bus::{SectionName, SourceId, with_section};
-use sense_orchestrator::docker::{ContainerSpec, service_name};
+use sense_orchestrator::docker::{
+    ContainerSpec, LOG_MAX_FILES, LOG_MAX_SIZE, MountKind, NO_NEW_PRIVILEGES, camera_image_of,
+    service_name,
+};
 use sense_orchestrator::{
     DOCKER_SOCKET, Job, LauncherChoice, OrchestratorOptions, choose_launcher_at, passthrough_env,
 };
@@ -47,7 +53,7 @@ const ROLES: [&str; 6] = [
 /// Variables read by the code that are not config fields (docs/CONTRACT.md §3, and the gateway's
 /// FRONTEND_DIR, GATEWAY_LISTEN, CORS_ORIGINS, ALLOWED_HOSTS, STATE_DIR). Each must appear quoted in
 /// the runtime's or the gateway's source, so this list cannot outlive the code.
-const CODE_VARS: [&str; 26] = [
+const CODE_VARS: [&str; 27] = [
     "REDIS_URL",
     "LOG_LEVEL",
     "RUST_LOG",
@@ -62,6 +68,7 @@ const CODE_VARS: [&str; 26] = [
     "COMPOSE_PROJECT_NAME",
     "ORCHESTRATOR_LAUNCHER",
     "SENSE_IMAGE",
+    "SENSE_CAMERA_IMAGE",
     "ORCHESTRATOR_RESIDENT",
     "HOSTNAME",
     "GATEWAY_LISTEN",
@@ -337,11 +344,39 @@ fn volume_parts(entry: &str) -> (String, String, String) {
     (source, target, mode)
 }
 
+/// A service's `volumes:` entry, in the short syntax (`source:target[:ro]`) or the long one (`type`,
+/// `source`, `target`, `read_only`): (type, source, target, read-only).
+fn volume_entry(entry: &Json) -> (String, String, String, bool) {
+    match entry {
+        Json::Object(long) => (
+            text(&long["type"]),
+            text(&long["source"]),
+            text(&long["target"]),
+            long["read_only"].as_bool().unwrap_or(false),
+        ),
+        short => {
+            let (source, target, mode) = volume_parts(&text(short));
+            let kind = if source.starts_with(['/', '.', '~']) {
+                "bind"
+            } else {
+                "volume"
+            };
+            let read_only = mode.split(',').any(|m| m == "ro");
+            (kind.to_owned(), source, target, read_only)
+        }
+    }
+}
+
 /// The services that run the Sense Pulse image.
 fn sense_services(compose: &Json) -> Vec<(&String, &Json)> {
     services(compose)
         .iter()
-        .filter(|(_, s)| s.get("build").is_some() || text(&s["image"]).contains("SENSE_IMAGE"))
+        .filter(|(_, s)| {
+            let image = text(&s["image"]);
+            s.get("build").is_some()
+                || image.contains("SENSE_IMAGE")
+                || image.contains("SENSE_CAMERA_IMAGE")
+        })
         .collect()
 }
 
@@ -397,11 +432,27 @@ fn sense_services_share_one_image_and_run_existing_roles() {
         example.get("SENSE_IMAGE"),
         "the image's default and .env.example's SENSE_IMAGE"
     );
+    // The camera's own image, by default what the orchestrator derives from the core image's.
+    let camera = text(&service(&compose, service_name(SourceId::NetworkCamera))["image"]);
+    assert!(
+        camera.contains("${SENSE_CAMERA_IMAGE"),
+        "camera image {camera}"
+    );
+    assert_eq!(
+        Some(defaulted(&camera)),
+        camera_image_of(&defaulted(&image)),
+        "the camera image's default is the core image's name with -camera"
+    );
     for (name, s) in &sense {
+        let expected = if *name == service_name(SourceId::NetworkCamera) {
+            &camera
+        } else {
+            &image
+        };
         assert_eq!(
-            text(&s["image"]),
-            image,
-            "{name}: one image for every service"
+            &text(&s["image"]),
+            expected,
+            "{name}: one image for every service but the camera"
         );
         let command = strings(&s["command"]);
         let role = command.first().map(String::as_str).unwrap_or_default();
@@ -515,6 +566,8 @@ fn the_orchestrator_drives_docker_for_this_project() {
     };
     assert_eq!(docker.project, PROJECT);
     assert_eq!(docker.image.as_deref(), Some("sense-pulse:latest"));
+    // The camera's image follows from it (.env.example leaves SENSE_CAMERA_IMAGE unset).
+    assert_eq!(docker.camera_image, None);
     assert_eq!(docker.self_container.as_deref(), Some("0123456789ab"));
     let options = OrchestratorOptions::from_env(&lookup);
     assert_eq!(options.resident, [SourceId::Sensors]);
@@ -533,11 +586,11 @@ fn the_hls_volume_is_shared_by_the_camera_and_the_gateway() {
         &[],
         "camera".to_owned(),
     );
-    let (volume, camera_dir, _) = camera
-        .binds
+    let (volume, camera_dir) = camera
+        .mounts
         .iter()
-        .map(|b| volume_parts(b))
-        .find(|(source, _, _)| !source.starts_with('/'))
+        .find(|m| m.kind == MountKind::Volume)
+        .map(|m| (m.source.clone(), m.target.clone()))
         .expect("the camera's named volume");
     let key = volume
         .strip_prefix(&format!("{PROJECT}_"))
@@ -571,27 +624,47 @@ fn source_services_declare_what_the_orchestrator_creates() {
             "{name}: profile `manual`, never started by `up`"
         );
         assert_eq!(text(&s["restart"]), "no", "{name}");
-        let job = match id.lifecycle() {
-            sense_bus::ids::Lifecycle::Scheduled => Job::poll(id),
-            _ => Job::service(id),
-        };
-        let spec = ContainerSpec::for_job(job, PROJECT, &image, "net", &[], name.to_owned());
+        let spec = spec_of(id, &image);
         assert_eq!(strings(&s["command"]), spec.cmd, "{name}: command");
-        let binds: Vec<String> = spec
-            .binds
-            .iter()
-            .map(|b| {
-                b.strip_prefix(&format!("{PROJECT}_"))
-                    .map_or_else(|| b.clone(), str::to_owned)
-            })
-            .collect();
-        assert_eq!(strings(&s["volumes"]), binds, "{name}: volumes");
+        let mounts = mounts_of(&spec);
+        let volumes = s["volumes"].as_array().cloned().unwrap_or_default();
+        let declared: Vec<_> = volumes.iter().map(volume_entry).collect();
+        assert_eq!(declared, mounts, "{name}: volumes");
+        for entry in &volumes {
+            if volume_entry(entry).0 == "bind" {
+                // The short syntax (and `bind: create_host_path`, which compose v1 does not
+                // know) makes compose create a missing host path as root's directory.
+                assert!(
+                    entry.is_object() && entry.get("bind").is_none(),
+                    "{name}: host path {entry} in the long syntax, without `bind:`"
+                );
+            }
+        }
         assert_eq!(
             s["privileged"].as_bool().unwrap_or(false),
             spec.privileged,
             "{name}: privileged"
         );
         assert_eq!(text(&s["user"]), spec.user, "{name}: user");
+        // The hardening: all three, or none (the privileged Sense HAT).
+        assert_eq!(
+            s["read_only"].as_bool().unwrap_or(false),
+            spec.hardened,
+            "{name}: read_only"
+        );
+        let (cap_drop, security_opt) = if spec.hardened {
+            (vec!["ALL".to_owned()], vec![NO_NEW_PRIVILEGES.to_owned()])
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        assert_eq!(strings(&s["cap_drop"]), cap_drop, "{name}: cap_drop");
+        assert_eq!(
+            strings(&s["security_opt"]),
+            security_opt,
+            "{name}: security_opt"
+        );
+        assert!(s.get("cap_add").is_none(), "{name}: cap_add");
+        assert!(s.get("tmpfs").is_none(), "{name}: tmpfs");
         assert_eq!(
             text(&s["mem_limit"]),
             format!("{}m", spec.memory >> 20),
@@ -615,6 +688,148 @@ fn source_services_declare_what_the_orchestrator_creates() {
             name.starts_with("source-"),
             "{name}: only sources are manual"
         );
+    }
+}
+
+/// The spec the orchestrator creates for `id`'s container (a poll, or its service).
+fn spec_of(id: SourceId, image: &str) -> ContainerSpec {
+    let job = match id.lifecycle() {
+        sense_bus::ids::Lifecycle::Scheduled => Job::poll(id),
+        _ => Job::service(id),
+    };
+    ContainerSpec::for_job(job, PROJECT, image, "net", &[], service_name(id).to_owned())
+}
+
+/// `spec`'s mounts as compose and the README name them: (type, source, target, read-only), a
+/// volume without the `{project}_` the Engine's name has.
+fn mounts_of(spec: &ContainerSpec) -> Vec<(String, String, String, bool)> {
+    spec.mounts
+        .iter()
+        .map(|m| {
+            let source = match m.kind {
+                MountKind::Volume => m
+                    .source
+                    .strip_prefix(&format!("{PROJECT}_"))
+                    .unwrap_or_else(|| panic!("{} is not {PROJECT}'s", m.source))
+                    .to_owned(),
+                MountKind::Bind => m.source.clone(),
+            };
+            (
+                m.kind.as_str().to_owned(),
+                source,
+                m.target.clone(),
+                m.read_only,
+            )
+        })
+        .collect()
+}
+
+/// The rows of the tables in docker/README.md's `## Privileges` section whose first cell is a
+/// `source-*` container: each cell by its column's header.
+fn readme_source_rows() -> BTreeMap<String, BTreeMap<String, String>> {
+    let readme = read("docker/README.md");
+    let section = readme
+        .split("\n## Privileges\n")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("docker/README.md has a `## Privileges` section");
+    let cells = |line: &str| -> Vec<String> {
+        let line = line.trim().trim_start_matches('|').trim_end_matches('|');
+        line.split('|').map(|c| c.trim().to_owned()).collect()
+    };
+    let mut rows = BTreeMap::new();
+    let mut header: Vec<String> = Vec::new();
+    let mut previous = "";
+    for line in section.lines() {
+        if !line.starts_with('|') {
+            header.clear();
+        } else if line.starts_with("|---") || line.starts_with("| ---") {
+            header = cells(previous);
+        } else if !header.is_empty() {
+            let row = cells(line);
+            let name = row[0].trim_matches('`').to_owned();
+            if name.starts_with("source-") {
+                assert_eq!(row.len(), header.len(), "README: the row of {name}");
+                let row = header.iter().cloned().zip(row).collect();
+                assert!(
+                    rows.insert(name.clone(), row).is_none(),
+                    "README: {name} twice"
+                );
+            }
+        }
+        previous = line;
+    }
+    rows
+}
+
+/// The `code` spans of a README cell.
+fn code_spans(cell: &str) -> Vec<&str> {
+    cell.split('`').skip(1).step_by(2).collect()
+}
+
+#[test]
+fn the_readme_privileges_table_says_what_the_orchestrator_creates() {
+    let rows = readme_source_rows();
+    let names: BTreeSet<&str> = SourceId::ALL.into_iter().map(service_name).collect();
+    let listed: BTreeSet<&str> = rows.keys().map(String::as_str).collect();
+    assert_eq!(
+        listed, names,
+        "docker/README.md's Privileges table: one row per source container"
+    );
+    for id in SourceId::ALL {
+        let name = service_name(id);
+        let row = &rows[name];
+        let cell = |column: &str| {
+            row.get(column)
+                .unwrap_or_else(|| panic!("README: the Privileges table has no `{column}` column"))
+                .as_str()
+        };
+        let spec = spec_of(id, "sense-pulse:latest");
+        // `10001:10001` (`sense`), `0` (root): the user first, as the create body's `User`.
+        let user = code_spans(cell("runs as"));
+        assert_eq!(
+            user.first().copied(),
+            Some(spec.user.as_str()),
+            "README: {name} runs as"
+        );
+        // `64 MiB`.
+        let memory = cell("memory limit");
+        let mib: u64 = memory
+            .strip_suffix(" MiB")
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("README: {name}'s memory limit `{memory}` is not `N MiB`"));
+        assert_eq!(mib << 20, spec.memory, "README: {name}'s memory limit");
+        // `read-only, no capabilities, no new privileges`, or `none (privileged)`.
+        let hardening = cell("hardening");
+        let said =
+            ["read-only", "no capabilities", "no new privileges"].map(|h| hardening.contains(h));
+        if spec.hardened {
+            assert!(
+                said.iter().all(|s| *s),
+                "README: {name} is hardened: {hardening}"
+            );
+        } else {
+            assert!(
+                said.iter().all(|s| !*s),
+                "README: {name} is not hardened: {hardening}"
+            );
+        }
+        assert_eq!(
+            hardening.contains("privileged"),
+            spec.privileged,
+            "README: {name}: {hardening}"
+        );
+        // `/proc:/host/proc:ro`, `hls:/hls`: compose's short syntax, or `none`.
+        let mounts = cell("mounts");
+        let said: Vec<_> = code_spans(mounts)
+            .into_iter()
+            .map(|m| volume_entry(&Json::String(m.to_owned())))
+            .collect();
+        assert!(
+            !said.is_empty() || mounts == "none",
+            "README: {name}'s mounts `{mounts}`"
+        );
+        assert_eq!(said, mounts_of(&spec), "README: {name}'s mounts");
     }
 }
 
@@ -875,6 +1090,14 @@ fn logs_memory_and_restarts_are_bounded() {
         assert!(bytes(&max) <= 10 << 20, "{name}: log max-size {max}");
         let limit = bytes(&text(&s["mem_limit"]));
         assert!(limit >= 32 << 20, "{name}: mem_limit {limit}");
+        // The same limits as the containers the orchestrator creates itself.
+        let options = &s["logging"]["options"];
+        assert_eq!(text(&options["max-size"]), LOG_MAX_SIZE, "{name}: max-size");
+        assert_eq!(
+            text(&options["max-file"]),
+            LOG_MAX_FILES.to_string(),
+            "{name}: max-file"
+        );
         if CORE.contains(&name.as_str()) {
             core_memory += limit;
             assert_eq!(text(&s["restart"]), "unless-stopped", "{name}");

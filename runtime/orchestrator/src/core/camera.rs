@@ -8,31 +8,62 @@ use sense_bus::model::{Status, StreamEnded};
 use sense_bus::store::status_ttl;
 use sense_bus::{BusError, SourceId, unix_now};
 use serde_json::{Map, Value as Json, json};
+use tokio::sync::oneshot;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use super::{CAMERA_EARLY_EXIT, Core, RunRecord, ServiceState};
-use crate::launcher::{Job, JobMode, Launcher};
+use crate::launcher::{Job, JobMode, Launcher, ServiceRun};
 
 impl<L: Launcher> Core<L> {
+    /// At start: takes over the camera a previous orchestrator (killed, restarted) left
+    /// streaming, so the stream keeps playing and `stop_camera` stops it; the launcher clears
+    /// what else it left ([`Launcher::recover`]).
+    pub(crate) async fn recover(self: &Arc<Self>) {
+        let stop = self.shutdown.child_token();
+        let adopt = vec![(SourceId::NetworkCamera, stop.clone())];
+        for (source, run) in self.launcher.recover(adopt).await {
+            if source != SourceId::NetworkCamera {
+                continue;
+            }
+            let Some(generation) = self.claim_camera(stop.clone(), true) else {
+                continue;
+            };
+            tracing::info!(
+                "the camera a previous orchestrator left streaming is adopted: it keeps running"
+            );
+            drop(self.watch_camera(run, generation, unix_now()));
+        }
+    }
+
+    /// Books a camera as running, stopped by `stop`: its generation, or `None` when one runs.
+    fn claim_camera(&self, stop: CancellationToken, adopted: bool) -> Option<u64> {
+        let mut st = self.state();
+        if st.camera.is_some() {
+            return None;
+        }
+        st.camera_generation += 1;
+        if !adopted {
+            st.camera_starts += 1;
+        }
+        let generation = st.camera_generation;
+        st.camera = Some(ServiceState {
+            stop,
+            started_at: unix_now(),
+            generation,
+            adopted,
+        });
+        drop(st);
+        self.changed.notify_one();
+        Some(generation)
+    }
+
     /// Starts the camera stream unless it runs. `Ok(true)` when it was already running.
     pub(crate) async fn start_camera(self: &Arc<Self>) -> Result<bool, String> {
-        let (stop, generation) = {
-            let mut st = self.state();
-            if st.camera.is_some() {
-                return Ok(true);
-            }
-            st.camera_generation += 1;
-            st.camera_starts += 1;
-            let stop = self.shutdown.child_token();
-            let generation = st.camera_generation;
-            st.camera = Some(ServiceState {
-                stop: stop.clone(),
-                started_at: unix_now(),
-                generation,
-            });
-            (stop, generation)
+        let stop = self.shutdown.child_token();
+        let Some(generation) = self.claim_camera(stop.clone(), false) else {
+            return Ok(true);
         };
-        self.changed.notify_one();
         let started_unix = unix_now();
         let job = Job::service(SourceId::NetworkCamera);
         let run = match self.launcher.start_service(job, stop).await {
@@ -44,7 +75,28 @@ impl<L: Launcher> Core<L> {
             }
         };
         tracing::info!("camera started");
-        let (tx, rx) = tokio::sync::oneshot::channel();
+        let rx = self.watch_camera(run, generation, started_unix);
+        match tokio::time::timeout(CAMERA_EARLY_EXIT, rx).await {
+            Ok(Ok(record)) if record.outcome == "not_built" => Err(format!(
+                "the camera is not available in this build ({})",
+                record.error.unwrap_or_default()
+            )),
+            Ok(Ok(record)) if !record.ok() => Err(format!(
+                "the camera stopped at once: {}",
+                record.error.unwrap_or_default()
+            )),
+            _ => Ok(false),
+        }
+    }
+
+    /// Follows the camera's `run` to its end, and books it: its record, when it ends.
+    fn watch_camera(
+        self: &Arc<Self>,
+        run: ServiceRun,
+        generation: u64,
+        started_unix: f64,
+    ) -> oneshot::Receiver<RunRecord> {
+        let (tx, rx) = oneshot::channel();
         let core = Arc::clone(self);
         let in_flight = self.in_flight();
         tokio::spawn(async move {
@@ -65,17 +117,7 @@ impl<L: Launcher> Core<L> {
             let _ = tx.send(record);
             drop(in_flight);
         });
-        match tokio::time::timeout(CAMERA_EARLY_EXIT, rx).await {
-            Ok(Ok(record)) if record.outcome == "not_built" => Err(format!(
-                "the camera is not available in this build ({})",
-                record.error.unwrap_or_default()
-            )),
-            Ok(Ok(record)) if !record.ok() => Err(format!(
-                "the camera stopped at once: {}",
-                record.error.unwrap_or_default()
-            )),
-            _ => Ok(false),
-        }
+        rx
     }
 
     fn camera_gone(&self, generation: u64, record: Option<RunRecord>) {

@@ -130,6 +130,9 @@ impl<L: Launcher> Core<L> {
         camera["stream"] = json!({
             "running": st.camera.is_some(),
             "since": st.camera.as_ref().map(|c| c.started_at),
+            // Taken over from a previous orchestrator: started before this one (`since` is
+            // when it was adopted).
+            "adopted": st.camera.as_ref().is_some_and(|c| c.adopted),
             "starts": st.camera_starts,
             "last_run": st.camera_last_run.as_ref().map(RunRecord::to_json),
         });

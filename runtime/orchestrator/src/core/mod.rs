@@ -130,8 +130,11 @@ struct SourceState {
 #[derive(Clone, Debug)]
 struct ServiceState {
     stop: CancellationToken,
+    /// When it was started, or adopted (Unix seconds).
     started_at: f64,
     generation: u64,
+    /// Taken over from a previous orchestrator rather than started here.
+    adopted: bool,
 }
 
 /// A resident source's bookkeeping.

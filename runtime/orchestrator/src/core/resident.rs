@@ -27,6 +27,7 @@ impl<L: Launcher> Core<L> {
                     stop: stop.clone(),
                     started_at: started_unix,
                     generation,
+                    adopted: false,
                 });
                 r.starts += 1;
                 r.backoff = None;

@@ -2,266 +2,17 @@
 //! order, with the negotiated prefix and the container spec, and how each failure ends up in the
 //! source's status.
 
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+mod camera;
+mod fake;
+
 use std::time::Duration;
 
-use sense_bus::command::CommandClient;
-use sense_bus::model::CommandResponse;
-use sense_bus::{Bus, SourceId, unix_now};
-use sense_http::replay::{RecordedRequest, ReplayServer, Reply};
-use sense_orchestrator::{
-    CancellationToken, DockerLauncher, DockerOptions, HEALTH_KEY, Job, Launcher, LauncherChoice,
-    OrchestratorOptions, RunEnd, run,
-};
+use sense_bus::SourceId;
+use sense_http::replay::Reply;
+use sense_orchestrator::{CancellationToken, DockerLauncher, HEALTH_KEY, Job, Launcher, RunEnd};
 use serde_json::{Value as Json, json};
-use tokio::time::Instant;
 
-/// How the fake daemon answers.
-#[derive(Clone, Debug)]
-struct Engine {
-    api: &'static str,
-    inspect: Reply,
-    create: Reply,
-    wait: Reply,
-    logs: Vec<u8>,
-    /// `GET /containers/json` for the leftovers of a previous orchestrator.
-    leftovers: Json,
-    /// `GET /containers/json` for other compose services.
-    services: Json,
-}
-
-impl Default for Engine {
-    fn default() -> Self {
-        Engine {
-            api: "1.41",
-            inspect: Reply::ok(
-                json!({
-                    "Id": "orch-1",
-                    "Config": {"Image": "sense-pulse:latest"},
-                    "NetworkSettings": {"Networks": {"sp_default": {}}},
-                })
-                .to_string(),
-            ),
-            create: Reply::Json {
-                status: 201,
-                body: json!({"Id": "c1", "Warnings": []}).to_string(),
-            },
-            wait: Reply::ok(json!({"StatusCode": 0, "Error": null}).to_string()),
-            logs: frames(&[(1, "starting\n"), (2, "done\n")]),
-            leftovers: json!([]),
-            services: json!([]),
-        }
-    }
-}
-
-/// Docker's multiplexed log stream.
-fn frames(parts: &[(u8, &str)]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for (stream, text) in parts {
-        out.extend_from_slice(&[*stream, 0, 0, 0]);
-        out.extend_from_slice(&u32::try_from(text.len()).unwrap().to_be_bytes());
-        out.extend_from_slice(text.as_bytes());
-    }
-    out
-}
-
-fn answer(engine: &Engine, r: &RecordedRequest) -> Reply {
-    let path = r.path_only();
-    let verb = path.rsplit('/').next().unwrap_or("");
-    match (r.method.as_str(), verb) {
-        ("GET", "version") if path == "/version" => Reply::ok(
-            json!({"ApiVersion": engine.api, "MinAPIVersion": "1.12", "Version": "fake"})
-                .to_string(),
-        ),
-        ("GET", "json") if path.ends_with("/containers/orch-1/json") => engine.inspect.clone(),
-        ("GET", "json") if path.ends_with("/containers/json") => {
-            if r.path.contains("oneoff") {
-                Reply::ok(engine.leftovers.to_string())
-            } else {
-                Reply::ok(engine.services.to_string())
-            }
-        }
-        ("POST", "create") => engine.create.clone(),
-        ("POST", "wait") => engine.wait.clone(),
-        ("POST", "start" | "kill" | "stop" | "restart") => Reply::Status(204),
-        ("GET", "logs") => Reply::WithHeaders {
-            status: 200,
-            headers: vec![(
-                "content-type".into(),
-                "application/vnd.docker.multiplexed-stream".into(),
-            )],
-            // Frame headers of short frames are valid UTF-8.
-            body: String::from_utf8(engine.logs.clone()).unwrap(),
-        },
-        ("DELETE", _) => Reply::Status(204),
-        _ => Reply::Json {
-            status: 404,
-            body: json!({"message": format!("page not found: {path}")}).to_string(),
-        },
-    }
-}
-
-struct Fixture {
-    dir: PathBuf,
-    engine: Arc<Mutex<Engine>>,
-    server: Option<ReplayServer>,
-}
-
-impl Fixture {
-    async fn new(name: &str, engine: Engine) -> Fixture {
-        let dir = std::env::temp_dir().join(format!("sense-docker-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut f = Fixture {
-            dir,
-            engine: Arc::new(Mutex::new(engine)),
-            server: None,
-        };
-        f.start().await;
-        f
-    }
-
-    async fn start(&mut self) {
-        let engine = Arc::clone(&self.engine);
-        self.server = Some(
-            ReplayServer::start_unix(self.socket(), move |r| answer(&engine.lock().unwrap(), r))
-                .await,
-        );
-    }
-
-    fn socket(&self) -> PathBuf {
-        self.dir.join("docker.sock")
-    }
-
-    fn options(&self) -> DockerOptions {
-        DockerOptions {
-            socket: self.socket(),
-            project: "sp".into(),
-            image: None,
-            self_container: Some("orch-1".into()),
-            env: vec![
-                ("REDIS_URL".into(), "redis://redis:6379".into()),
-                ("WEATHER_LOCATION".into(), "London".into()),
-            ],
-        }
-    }
-
-    /// `METHOD path` of every call so far.
-    fn calls(&self) -> Vec<String> {
-        self.requests()
-            .iter()
-            .map(|r| format!("{} {}", r.method, r.path_only()))
-            .collect()
-    }
-
-    fn requests(&self) -> Vec<RecordedRequest> {
-        self.server
-            .as_ref()
-            .map(ReplayServer::requests)
-            .unwrap_or_default()
-    }
-
-    async fn wait_for_call(&self, call: &str, limit: Duration) {
-        let deadline = Instant::now() + limit;
-        while !self.calls().iter().any(|c| c == call) {
-            assert!(
-                Instant::now() < deadline,
-                "no `{call}` within {limit:?}; calls: {:#?}",
-                self.calls()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        self.server = None;
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn orchestrator_options(docker: DockerOptions, scheduled: &[SourceId]) -> OrchestratorOptions {
-    let mut o = OrchestratorOptions::new(LauncherChoice::Docker(docker));
-    o.scheduled = scheduled.to_vec();
-    o.health_interval = Duration::from_millis(500);
-    o.run_timeout = Duration::from_secs(5);
-    o.config_env = Some(Vec::new());
-    o.camera_cleanup_delay = Duration::from_millis(100);
-    o
-}
-
-struct Orchestrator {
-    bus: Bus,
-    shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<Result<(), sense_orchestrator::OrchestratorError>>,
-}
-
-impl Orchestrator {
-    async fn start(options: OrchestratorOptions) -> Orchestrator {
-        let bus = Bus::memory();
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(run(bus.clone(), options, shutdown.clone()));
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while bus.publish("cmd:orchestrator", "{}").await.unwrap() == 0 {
-            assert!(Instant::now() < deadline, "did not start");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        Orchestrator {
-            bus,
-            shutdown,
-            task,
-        }
-    }
-
-    async fn json(&self, key: &str) -> Option<Json> {
-        self.bus
-            .get(key)
-            .await
-            .unwrap()
-            .map(|t| serde_json::from_str(&t).unwrap())
-    }
-
-    /// Waits until `key` holds JSON for which `check` holds.
-    async fn wait_json(&self, key: &str, check: impl Fn(&Json) -> bool) -> Json {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(v) = self.json(key).await
-                && check(&v)
-            {
-                return v;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{key} never matched: {:?}",
-                self.json(key).await
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    async fn command(&self, action: &str, params: Json) -> CommandResponse {
-        let client = CommandClient::new(self.bus.clone()).await.unwrap();
-        client
-            .send(
-                "orchestrator",
-                action,
-                params.as_object().cloned().unwrap_or_default(),
-                Duration::from_secs(20),
-            )
-            .await
-            .unwrap()
-    }
-
-    async fn stop(self) {
-        self.shutdown.cancel();
-        tokio::time::timeout(Duration::from_secs(20), self.task)
-            .await
-            .expect("stops")
-            .unwrap()
-            .unwrap();
-    }
-}
+use fake::{Engine, Fixture, Orchestrator, frames, no_such_host_path, orchestrator_options};
 
 #[tokio::test]
 async fn a_poll_is_a_container_created_started_waited_read_and_removed() {
@@ -315,16 +66,31 @@ async fn a_poll_is_a_container_created_started_waited_read_and_removed() {
     ] {
         assert!(env.contains(&var), "{var} in {env:?}");
     }
+    // Host paths as bind mounts: the Engine refuses a missing one instead of creating it.
+    assert_eq!(body["HostConfig"].get("Binds"), None);
     assert_eq!(
-        body["HostConfig"]["Binds"],
-        json!(["/proc:/host/proc:ro", "/sys:/host/sys:ro"])
+        body["HostConfig"]["Mounts"],
+        json!([
+            {"Type": "bind", "Source": "/proc", "Target": "/host/proc", "ReadOnly": true},
+            {"Type": "bind", "Source": "/sys", "Target": "/host/sys", "ReadOnly": true},
+        ])
     );
     assert_eq!(body["HostConfig"]["NetworkMode"], "sp_default");
     assert_eq!(body["HostConfig"]["Privileged"], false);
+    // Hardened as the compose services are.
+    assert_eq!(body["HostConfig"]["ReadonlyRootfs"], true);
+    assert_eq!(body["HostConfig"]["CapDrop"], json!(["ALL"]));
+    assert_eq!(
+        body["HostConfig"]["SecurityOpt"],
+        json!(["no-new-privileges:true"])
+    );
     // Not root, bounded, and quiet on the SD card.
     assert_eq!(body["User"], "10001:10001");
     assert_eq!(body["HostConfig"]["Memory"], 64 << 20);
+    assert_eq!(body["HostConfig"]["LogConfig"]["Type"], "json-file");
     assert_eq!(body["HostConfig"]["LogConfig"]["Config"]["max-size"], "2m");
+    // As the compose file's services.
+    assert_eq!(body["HostConfig"]["LogConfig"]["Config"]["max-file"], "3");
     let labels = &body["Labels"];
     assert_eq!(labels["com.docker.compose.project"], "sp");
     assert_eq!(labels["com.docker.compose.service"], "source-system");
@@ -525,6 +291,70 @@ async fn a_daemon_that_is_down_is_named_and_the_orchestrator_carries_on() {
 }
 
 #[tokio::test]
+async fn a_host_path_the_host_lacks_is_named_in_the_status_with_what_to_check() {
+    let fixture = Fixture::new(
+        "nodbus",
+        Engine {
+            create: no_such_host_path("/run/dbus/system_bus_socket"),
+            ..Engine::default()
+        },
+    )
+    .await;
+    let orchestrator =
+        Orchestrator::start(orchestrator_options(fixture.options(), &[SourceId::Co2])).await;
+    let status = orchestrator
+        .wait_json("status:co2", |s| !s["last_error"].is_null())
+        .await;
+    assert_eq!(
+        status["last_error"],
+        "the host has no /run/dbus/system_bus_socket: is D-Bus (and bluetoothd) running on the \
+         host? (docker: invalid mount config for type \"bind\": bind source path does not exist: \
+         /run/dbus/system_bus_socket)"
+    );
+    let create = fixture
+        .requests()
+        .into_iter()
+        .find(|r| r.path_only().ends_with("/create"))
+        .unwrap();
+    let body: Json = serde_json::from_slice(&create.body).unwrap();
+    assert_eq!(body["HostConfig"].get("Binds"), None);
+    assert_eq!(
+        body["HostConfig"]["Mounts"],
+        json!([{
+            "Type": "bind",
+            "Source": "/run/dbus/system_bus_socket",
+            "Target": "/run/dbus/system_bus_socket",
+            "ReadOnly": true,
+        }])
+    );
+    assert!(!fixture.calls().iter().any(|c| c.ends_with("/start")));
+    orchestrator.stop().await;
+
+    let fixture = Fixture::new(
+        "notailscale",
+        Engine {
+            create: no_such_host_path("/var/run/tailscale"),
+            ..Engine::default()
+        },
+    )
+    .await;
+    let outcome = DockerLauncher::new(fixture.options())
+        .run_once(
+            Job::poll(SourceId::Tailscale),
+            Duration::from_secs(5),
+            CancellationToken::new(),
+        )
+        .await;
+    assert_eq!(
+        outcome.error().as_deref(),
+        Some(
+            "the host has no /var/run/tailscale: is tailscaled running? (docker: invalid mount \
+             config for type \"bind\": bind source path does not exist: /var/run/tailscale)"
+        )
+    );
+}
+
+#[tokio::test]
 async fn a_failing_container_reports_its_exit_code_and_log_tail() {
     let fixture = Fixture::new(
         "exit1",
@@ -599,74 +429,6 @@ async fn a_hung_container_is_killed_at_the_timeout() {
         .iter()
         .position(|c| c == "DELETE /v1.41/containers/c1");
     assert!(kill.is_some() && kill < delete, "{calls:?}");
-    orchestrator.stop().await;
-}
-
-#[tokio::test]
-async fn the_camera_runs_on_demand_and_is_removed_after_stream_ended() {
-    let fixture = Fixture::new(
-        "camera",
-        Engine {
-            // A camera runs until stopped.
-            wait: Reply::Delay(
-                Duration::from_secs(60),
-                Box::new(Reply::ok(json!({"StatusCode": 0}).to_string())),
-            ),
-            ..Engine::default()
-        },
-    )
-    .await;
-    let orchestrator = Orchestrator::start(orchestrator_options(fixture.options(), &[])).await;
-    let answer = orchestrator.command("start_camera", json!({})).await;
-    assert!(answer.is_ok(), "{answer:?}");
-    let create = fixture
-        .requests()
-        .into_iter()
-        .find(|r| r.path_only().ends_with("/create"))
-        .unwrap();
-    assert_eq!(
-        create.path,
-        "/v1.41/containers/create?name=sp-source-camera"
-    );
-    let body: Json = serde_json::from_slice(&create.body).unwrap();
-    assert_eq!(body["Cmd"], json!(["source", "network_camera"]));
-    assert_eq!(body["HostConfig"]["Binds"], json!(["sp_hls:/hls"]));
-    assert_eq!(
-        body["Labels"]["com.docker.compose.service"],
-        "source-camera"
-    );
-    assert_eq!(body["Labels"]["com.docker.compose.oneoff"], "False");
-    assert!(
-        body["Env"]
-            .as_array()
-            .unwrap()
-            .contains(&json!("HLS_OUTPUT_DIR=/hls"))
-    );
-    orchestrator
-        .bus
-        .publish(
-            "stream:ended",
-            &json!({"source_id": "network_camera", "reason": "user_stopped", "timestamp": unix_now()})
-                .to_string(),
-        )
-        .await
-        .unwrap();
-    fixture
-        .wait_for_call("DELETE /v1.41/containers/c1", Duration::from_secs(5))
-        .await;
-    let calls = fixture.calls();
-    let stop = fixture
-        .requests()
-        .into_iter()
-        .find(|r| r.path_only() == "/v1.41/containers/c1/stop")
-        .expect("stopped");
-    assert_eq!(stop.path, "/v1.41/containers/c1/stop?t=10");
-    assert!(calls.contains(&"GET /v1.41/containers/c1/logs".to_owned()));
-    let status = orchestrator
-        .wait_json("status:network_camera", |s| !s["stream_ended"].is_null())
-        .await;
-    assert_eq!(status["stream_ended"]["reason"], "user_stopped");
-    assert_eq!(status["last_error"], Json::Null);
     orchestrator.stop().await;
 }
 
