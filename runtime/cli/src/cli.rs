@@ -59,7 +59,8 @@ pub enum Command {
     Orchestrator {
         #[command(flatten)]
         redis: RedisArg,
-        /// Run the sources with simulated hardware and web services (child processes only).
+        /// Run the sources with simulated hardware and web services (child processes, or
+        /// containers run as `source … --sim`).
         #[arg(long)]
         sim: bool,
     },

@@ -211,6 +211,7 @@ pub fn choose_launcher_at(env: &dyn Fn(&str) -> Option<String>, socket: &Path) -
             camera_image: env("SENSE_CAMERA_IMAGE").filter(|i| !i.trim().is_empty()),
             self_container: env("HOSTNAME").filter(|h| !h.trim().is_empty()),
             env: passthrough_env(env),
+            sim: false,
         });
     }
     LauncherChoice::Process {

@@ -442,13 +442,13 @@ async fn orchestrator(url: &str, sim: bool) -> Result<u8, Failure> {
                 extra_args.push("--sim".to_owned());
             }
         }
-        LauncherChoice::Docker(_) if sim => {
-            return Err(Failure::invalid(
-                "--sim runs the sources as child processes, and this orchestrator would start \
-                 containers: unset COMPOSE_PROJECT_NAME or set ORCHESTRATOR_LAUNCHER=process",
-            ));
+        LauncherChoice::Docker(docker) => {
+            if sim {
+                sense_runtime::sim_web::announce();
+            }
+            // Each container runs `source … --sim`.
+            docker.sim = sim;
         }
-        LauncherChoice::Docker(_) => {}
     }
     let stop = shutdown::on_signals();
     let Some(bus) = wait_for_bus(url, &stop).await? else {

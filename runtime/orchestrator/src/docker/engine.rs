@@ -27,6 +27,9 @@ pub(super) struct Setup {
     /// The camera's image, or why there is none.
     pub(super) camera_image: Result<String, String>,
     pub(super) network: String,
+    /// The compose project: our own container's `com.docker.compose.project` label, which is what
+    /// compose named the network and the `hls` volume after, else `COMPOSE_PROJECT_NAME`.
+    pub(super) project: String,
 }
 
 impl Setup {
@@ -173,7 +176,7 @@ impl Inner {
         }
         let (major, minor) = theirs.min(API_VERSION);
         let prefix = format!("/v{major}.{minor}");
-        let project = &self.options.project;
+        let mut project = self.options.project.clone();
         let mut image = self.options.image.clone();
         let mut network = None;
         if let Some(me) = &self.options.self_container {
@@ -184,6 +187,18 @@ impl Inner {
             {
                 Ok(response) => {
                     let inspect: Json = response.json().unwrap_or_default();
+                    if let Some(label) = inspect["Config"]["Labels"]["com.docker.compose.project"]
+                        .as_str()
+                        .filter(|l| !l.is_empty() && *l != project)
+                    {
+                        tracing::warn!(
+                            configured = %project,
+                            compose = label,
+                            "COMPOSE_PROJECT_NAME differs from the project compose runs this \
+                             container in; using compose's"
+                        );
+                        project = label.to_owned();
+                    }
                     if image.is_none() {
                         image = inspect["Config"]["Image"].as_str().map(str::to_owned);
                     }
@@ -238,6 +253,7 @@ impl Inner {
             image,
             camera_image,
             network,
+            project,
         })
     }
 
@@ -263,7 +279,7 @@ impl Inner {
     async fn clear_leftovers(&self, setup: &Setup, keep: &[SourceId]) -> Vec<(SourceId, String)> {
         let ours = [
             format!("{LABEL_ORCHESTRATED}=true"),
-            format!("com.docker.compose.project={}", self.options.project),
+            format!("com.docker.compose.project={}", setup.project),
         ];
         let containers = match self.list(setup, &ours).await {
             Ok(containers) => containers,
@@ -438,8 +454,8 @@ impl Inner {
         }
     }
 
-    pub(super) fn name(&self, job: Job) -> String {
-        let base = format!("{}-{}", self.options.project, service_name(job.source));
+    pub(super) fn name(&self, setup: &Setup, job: Job) -> String {
+        let base = format!("{}-{}", setup.project, service_name(job.source));
         match job.mode {
             JobMode::Service => base,
             _ => {
@@ -454,12 +470,17 @@ impl Inner {
     pub(super) async fn launch(&self, setup: &Setup, job: Job) -> Result<String, String> {
         let spec = ContainerSpec::for_job(
             job,
-            &self.options.project,
+            &setup.project,
             setup.image_of(job.source)?,
             &setup.network,
             &self.options.env,
-            self.name(job),
+            self.name(setup, job),
         );
+        let spec = if self.options.sim {
+            spec.simulated()
+        } else {
+            spec
+        };
         let id = self
             .create(setup, &spec)
             .await

@@ -110,6 +110,9 @@ pub struct DockerOptions {
     pub self_container: Option<String>,
     /// The environment given to every container.
     pub env: Vec<(String, String)>,
+    /// Every source with simulated hardware and web services (`orchestrator --sim`):
+    /// [`ContainerSpec::simulated`].
+    pub sim: bool,
 }
 
 impl std::fmt::Debug for DockerOptions {
@@ -123,6 +126,7 @@ impl std::fmt::Debug for DockerOptions {
             .field("camera_image", &self.camera_image)
             .field("self_container", &self.self_container)
             .field("env", &env)
+            .field("sim", &self.sim)
             .finish()
     }
 }
@@ -222,7 +226,7 @@ impl Launcher for DockerLauncher {
     async fn clean_up(&self, source: SourceId) -> Result<(), LaunchError> {
         let this = &self.inner;
         let setup = this.setup().await.map_err(LaunchError)?;
-        let name = this.name(Job::service(source));
+        let name = this.name(&setup, Job::service(source));
         this.remove(&setup, &name).await.map_err(LaunchError)
     }
 
@@ -230,7 +234,7 @@ impl Launcher for DockerLauncher {
         let this = &self.inner;
         let setup = this.setup().await.map_err(LaunchError)?;
         let labels = [
-            format!("com.docker.compose.project={}", this.options.project),
+            format!("com.docker.compose.project={}", setup.project),
             format!("com.docker.compose.service={service}"),
         ];
         let containers = this.list(&setup, &labels).await.map_err(LaunchError)?;

@@ -239,6 +239,20 @@ impl ContainerSpec {
         }
     }
 
+    /// The same container with simulated hardware and web services (`--sim`): no host path, no
+    /// privilege and no root is needed then, so none is given (the Sense HAT too runs as
+    /// [`SENSE_USER`], hardened); `/proc` and `/sys` stay, as read-only as ever.
+    #[must_use]
+    pub fn simulated(mut self) -> ContainerSpec {
+        self.cmd.push("--sim".to_owned());
+        self.mounts
+            .retain(|m| m.kind != MountKind::Bind || matches!(m.source.as_str(), "/proc" | "/sys"));
+        self.privileged = false;
+        self.hardened = true;
+        self.user = SENSE_USER.to_owned();
+        self
+    }
+
     /// The `POST /containers/create` body.
     pub fn to_json(&self) -> Json {
         json!({
@@ -292,6 +306,28 @@ impl ContainerSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_simulated_source_needs_no_host_path_privilege_or_root() {
+        let spec =
+            |job: Job| ContainerSpec::for_job(job, "sp", "img", "sp_default", &[], "n".into());
+        let sensors = spec(Job::service(SourceId::Sensors)).simulated();
+        assert!(!sensors.privileged);
+        assert!(sensors.hardened);
+        assert_eq!(sensors.user, SENSE_USER);
+        assert_eq!(sensors.cmd, ["source", "sensors", "--sim"]);
+        assert!(spec(Job::poll(SourceId::Co2)).simulated().mounts.is_empty());
+        assert!(
+            spec(Job::poll(SourceId::Tailscale))
+                .simulated()
+                .mounts
+                .is_empty()
+        );
+        let system = spec(Job::poll(SourceId::System)).simulated();
+        assert_eq!(system.mounts, spec(Job::poll(SourceId::System)).mounts);
+        let camera = spec(Job::service(SourceId::NetworkCamera)).simulated();
+        assert_eq!(camera.mounts.len(), 1, "the hls volume stays");
+    }
 
     #[test]
     fn root_only_where_the_hardware_needs_it() {

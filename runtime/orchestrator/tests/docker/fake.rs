@@ -141,6 +141,7 @@ impl Fixture {
                 ("REDIS_URL".into(), "redis://redis:6379".into()),
                 ("WEATHER_LOCATION".into(), "London".into()),
             ],
+            sim: false,
         }
     }
 

@@ -465,3 +465,63 @@ async fn leftovers_are_removed_and_compose_services_can_be_restarted() {
     assert!(lookup.path.contains("web-gateway"), "{}", lookup.path);
     orchestrator.stop().await;
 }
+
+/// compose v1 has no `name:`: a stack started without COMPOSE_PROJECT_NAME is named after its
+/// folder. The containers, the network and the camera's volume follow the project compose put the
+/// orchestrator in (its own container's label), whatever COMPOSE_PROJECT_NAME says; `--sim`
+/// reaches every container.
+#[tokio::test]
+async fn the_project_is_the_one_compose_runs_us_in_and_sim_reaches_the_containers() {
+    let engine = Engine {
+        inspect: Reply::ok(
+            json!({
+                "Id": "orch-1",
+                "Config": {
+                    "Image": "sense-pulse:latest",
+                    "Labels": {"com.docker.compose.project": "docker"},
+                },
+                "NetworkSettings": {"Networks": {"docker_default": {}}},
+            })
+            .to_string(),
+        ),
+        ..Engine::default()
+    };
+    let fixture = Fixture::new("project", engine).await;
+    let mut options = fixture.options();
+    options.sim = true;
+    let orchestrator = Orchestrator::start(orchestrator_options(options, &[SourceId::Co2])).await;
+    fixture
+        .wait_for_call("DELETE /v1.41/containers/c1", Duration::from_secs(5))
+        .await;
+    let requests = fixture.requests();
+    let create = requests
+        .iter()
+        .find(|r| r.path.starts_with("/v1.41/containers/create"))
+        .expect("a create");
+    assert!(
+        create
+            .path
+            .starts_with("/v1.41/containers/create?name=docker-source-aranet4-run-"),
+        "{}",
+        create.path
+    );
+    let body: Json = serde_json::from_slice(&create.body).unwrap();
+    assert_eq!(body["Labels"]["com.docker.compose.project"], "docker");
+    assert_eq!(body["HostConfig"]["NetworkMode"], "docker_default");
+    assert_eq!(body["Cmd"], json!(["source", "co2", "--once", "--sim"]));
+    // Simulated: no D-Bus socket from the host, no root.
+    assert_eq!(body["HostConfig"]["Mounts"], json!([]), "{body}");
+    assert_eq!(body["User"], "10001:10001");
+    let leftovers = requests
+        .iter()
+        .find(|r| r.path.starts_with("/v1.41/containers/json"))
+        .expect("the leftovers asked for");
+    assert!(
+        leftovers
+            .path
+            .contains("com.docker.compose.project%3Ddocker"),
+        "{}",
+        leftovers.path
+    );
+    orchestrator.stop().await;
+}
