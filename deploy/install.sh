@@ -214,15 +214,13 @@ else
   say "  settings  $DESTDIR$confdir/sense-pulse.env (new, from the example)"
 fi
 
+joined=""
+missing=""
 if $staged; then
-  say "Skipped (DESTDIR set: these need root on the target machine):"
+  say "Skipped (DESTDIR set: these need root on the target machine, where install.sh does them):"
   say "  creating the $user system user and adding it to the groups $groups"
   say "  systemctl daemon-reload"
-  say "Run deploy/install.sh without DESTDIR on the target (or do those steps there by hand)."
-  exit 0
-fi
-
-if getent passwd "$user" >/dev/null 2>&1; then
+elif getent passwd "$user" >/dev/null 2>&1; then
   say "  user      $user (exists)"
 else
   nologin=/usr/sbin/nologin
@@ -232,29 +230,32 @@ else
     --shell "$nologin" --comment "Sense Pulse" "$user"
   say "  user      $user (created)"
 fi
-joined=""
-missing=""
-for group in $groups; do
-  if getent group "$group" >/dev/null 2>&1; then
-    usermod -a -G "$group" "$user"
-    joined="$joined $group"
+if ! $staged; then
+  for group in $groups; do
+    if getent group "$group" >/dev/null 2>&1; then
+      usermod -a -G "$group" "$user"
+      joined="$joined $group"
+    else
+      missing="$missing $group"
+    fi
+  done
+  say "  groups    ${joined# }${joined:+ }${missing:+(not on this machine:$missing)}"
+  if $systemd_running; then
+    systemctl daemon-reload
+    say "  systemctl daemon-reload"
   else
-    missing="$missing $group"
+    say "  (systemd is not running here: no daemon-reload)"
   fi
-done
-say "  groups    ${joined# }${joined:+ }${missing:+(not on this machine:$missing)}"
-
-if $systemd_running; then
-  systemctl daemon-reload
-  say "  systemctl daemon-reload"
-else
-  say "  (systemd is not running here: no daemon-reload)"
 fi
 
 say ""
-say "Next:"
+if $staged; then
+  say "Next, on the target machine, once the files are there:"
+else
+  say "Next:"
+fi
 say "  sudoedit $confdir/sense-pulse.env         # REDIS_URL, GATEWAY_LISTEN, TZ, ..."
-command -v redis-server >/dev/null 2>&1 ||
+$staged || command -v redis-server >/dev/null 2>&1 ||
   say "  sudo apt install redis-server                   # the data bus (REDIS_URL)"
 for group in $missing; do
   case "$group" in
