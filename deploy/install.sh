@@ -239,7 +239,7 @@ if ! $staged; then
       missing="$missing $group"
     fi
   done
-  say "  groups    ${joined# }${joined:+ }${missing:+(not on this machine:$missing)}"
+  say "  groups    ${joined# }${missing:+ (not on this machine:$missing)}"
   if $systemd_running; then
     systemctl daemon-reload
     say "  systemctl daemon-reload"

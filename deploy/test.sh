@@ -178,9 +178,10 @@ check "the orchestrator runs the sources as processes, the Sense HAT resident" \
   "$units/sense-pulse-orchestrator.service"
 check "the gateway runs the gateway" \
   grep -qx "ExecStart=/usr/local/bin/sense-pulse gateway" "$units/sense-pulse-gateway.service"
-check "both conflict with sense-pulse.service, and it with them" \
+check "both conflict with sense-pulse.service, and it with them; they start after it stops" \
   sh -c 'grep -qx "Conflicts=sense-pulse.service" "$1" &&
     grep -qx "Conflicts=sense-pulse.service" "$2" &&
+    grep -q "^After=.* sense-pulse.service$" "$1" && grep -q "^After=.* sense-pulse.service$" "$2" &&
     grep -qx "Conflicts=sense-pulse-gateway.service sense-pulse-orchestrator.service" "$3"' - \
   "$units/sense-pulse-gateway.service" "$units/sense-pulse-orchestrator.service" \
   "$units/sense-pulse.service"
