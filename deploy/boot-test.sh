@@ -183,5 +183,6 @@ check "systemctl stop sense-pulse: exits cleanly" \
 
 stop_container
 trap - EXIT
-printf 'boot-test: %d passed, %d failed (%d s)\n' "$passed" "$failed" "$(($(date +%s) - started))"
+printf 'deploy/boot-test.sh took %d s\n' "$(($(date +%s) - started))"
+printf 'boot-test: %d passed, %d failed\n' "$passed" "$failed"
 [ "$failed" -eq 0 ]

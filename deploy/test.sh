@@ -81,7 +81,7 @@ show_log() {
 # --- the script itself -----------------------------------------------------------------------
 
 check "install.sh parses as POSIX sh ($shell -n)" "$shell" -n "$root/deploy/install.sh"
-for script in deploy/install.sh deploy/test.sh docker/traefik/test.sh; do
+for script in deploy/install.sh deploy/test.sh deploy/boot-test.sh docker/traefik/test.sh; do
   if command -v shellcheck >/dev/null 2>&1; then
     check "shellcheck -s sh $script" shellcheck -s sh "$root/$script"
   else
@@ -392,6 +392,6 @@ else
 fi
 sed 's/^/     | /' "$tmp/traefik.out"
 
-elapsed=$(($(date +%s) - started))
-printf 'deploy: %d passed, %d failed, %d skipped (%d s)\n' "$passed" "$failed" "$skipped" "$elapsed"
+printf 'deploy/test.sh took %d s\n' "$(($(date +%s) - started))"
+printf 'deploy: %d passed, %d failed, %d skipped\n' "$passed" "$failed" "$skipped"
 [ "$failed" -eq 0 ]
