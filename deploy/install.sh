@@ -1,0 +1,285 @@
+#!/bin/sh
+# Installs Sense Pulse on a machine without Docker, to run under systemd (README.md, "Without
+# Docker (systemd)"). POSIX sh; safe to run again (an upgrade is the same command).
+#
+#   sudo deploy/install.sh [--two-units] [--frontend DIR] [BINARY]
+#   sudo deploy/install.sh --uninstall
+#   DESTDIR=/tmp/stage deploy/install.sh ...      # stage the files only (no root needed)
+#
+# BINARY defaults to target/release/sense-pulse; the dashboard's files to frontend/build (both
+# relative to the repository holding this script). Installs, under PREFIX (default /usr/local):
+#   bin/sense-pulse, share/sense-pulse/frontend/, share/doc/sense-pulse/README.md
+# and, outside it:
+#   /etc/systemd/system/sense-pulse.service        (or, with --two-units,
+#                                                    sense-pulse-gateway.service and
+#                                                    sense-pulse-orchestrator.service)
+#   /etc/sense-pulse/sense-pulse.env.example       (refreshed every time)
+#   /etc/sense-pulse/sense-pulse.env               (written once, never overwritten)
+# creates the `sense-pulse` system user, adds it to the device groups the machine has (i2c,
+# video, input, bluetooth), and runs `systemctl daemon-reload`. With DESTDIR set those last steps
+# need root and a running system, so they are skipped, and said so.
+#
+# Environment: DESTDIR (staging root, default none), PREFIX (default /usr/local), SYSCONFDIR
+# (default /etc), UNITDIR (default /etc/systemd/system). The units' paths follow PREFIX and
+# SYSCONFDIR.
+set -eu
+
+usage() {
+  sed -n '2,/^set -eu$/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
+}
+
+die() {
+  printf 'install.sh: %s\n' "$*" >&2
+  exit 1
+}
+
+say() {
+  printf '%s\n' "$*"
+}
+
+# --- arguments -------------------------------------------------------------------------------
+
+two_units=false
+uninstall=false
+binary=""
+frontend=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --two-units) two_units=true ;;
+    --uninstall) uninstall=true ;;
+    --frontend)
+      [ $# -ge 2 ] || die "--frontend needs a folder (the dashboard's build, with index.html)"
+      frontend=$2
+      shift
+      ;;
+    --frontend=*) frontend=${1#--frontend=} ;;
+    -h | --help)
+      usage
+      exit 0
+      ;;
+    -*) die "unknown option $1 (see --help)" ;;
+    *)
+      [ -z "$binary" ] || die "one binary only: $binary, then $1"
+      binary=$1
+      ;;
+  esac
+  shift
+done
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+DESTDIR=${DESTDIR:-}
+PREFIX=${PREFIX:-/usr/local}
+SYSCONFDIR=${SYSCONFDIR:-/etc}
+UNITDIR=${UNITDIR:-/etc/systemd/system}
+
+for dir in "$PREFIX" "$SYSCONFDIR" "$UNITDIR"; do
+  case "$dir" in
+    /*) ;;
+    *) die "PREFIX, SYSCONFDIR and UNITDIR must be absolute paths, not '$dir'" ;;
+  esac
+  # They are written into the units with sed.
+  case "$dir" in
+    *[!A-Za-z0-9/._+-]*) die "'$dir' has characters this script does not put into a unit: use letters, digits and / . _ + -" ;;
+  esac
+done
+case "$DESTDIR" in
+  "" | /*) ;;
+  *) DESTDIR=$(pwd)/$DESTDIR ;;
+esac
+# No trailing slash: paths are "$DESTDIR$PREFIX/...".
+DESTDIR=${DESTDIR%/}
+
+bindir=$PREFIX/bin
+datadir=$PREFIX/share/sense-pulse
+docdir=$PREFIX/share/doc/sense-pulse
+confdir=$SYSCONFDIR/sense-pulse
+user=sense-pulse
+# The device groups of a Raspberry Pi OS: the Sense HAT's I2C bus, its LED framebuffer, its
+# joystick; BlueZ's D-Bus policy for the Aranet4s.
+groups="i2c video input bluetooth"
+all_units="sense-pulse.service sense-pulse-gateway.service sense-pulse-orchestrator.service"
+if $two_units; then
+  units="sense-pulse-gateway.service sense-pulse-orchestrator.service"
+  other_units="sense-pulse.service"
+else
+  units="sense-pulse.service"
+  other_units="sense-pulse-gateway.service sense-pulse-orchestrator.service"
+fi
+
+# Root-only steps (the user, systemctl) run on a real install only.
+staged=false
+[ -z "$DESTDIR" ] || staged=true
+if ! $staged && [ "$(id -u)" -ne 0 ]; then
+  die "installing into / needs root: run it with sudo (or set DESTDIR to stage the files)"
+fi
+systemd_running=false
+if ! $staged && [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+  systemd_running=true
+fi
+
+# Replaces $2 with $1's content, atomically (a running sense-pulse keeps its old file), mode $3.
+put() {
+  mkdir -p "$(dirname "$2")"
+  cp "$1" "$2.new.$$"
+  chmod "$3" "$2.new.$$"
+  mv -f "$2.new.$$" "$2"
+}
+
+# A unit from deploy/systemd with the paths of this install.
+put_unit() {
+  mkdir -p "$DESTDIR$UNITDIR"
+  sed -e "s|/usr/local/bin/|$bindir/|g" \
+    -e "s|/usr/local/share/|$PREFIX/share/|g" \
+    -e "s|/etc/sense-pulse/|$confdir/|g" \
+    "$root/deploy/systemd/$1" >"$DESTDIR$UNITDIR/$1.new.$$"
+  chmod 0644 "$DESTDIR$UNITDIR/$1.new.$$"
+  mv -f "$DESTDIR$UNITDIR/$1.new.$$" "$DESTDIR$UNITDIR/$1"
+  say "  unit      $DESTDIR$UNITDIR/$1"
+}
+
+# --- uninstall -------------------------------------------------------------------------------
+
+if $uninstall; then
+  if $systemd_running; then
+    for unit in $all_units; do
+      if [ -e "$UNITDIR/$unit" ]; then
+        systemctl disable --now "$unit" || say "  (could not stop $unit: see systemctl status $unit)"
+      fi
+    done
+  fi
+  for unit in $all_units; do
+    rm -f "$DESTDIR$UNITDIR/$unit"
+  done
+  rm -f "$DESTDIR$bindir/sense-pulse" "$DESTDIR$confdir/sense-pulse.env.example"
+  rm -rf "$DESTDIR$datadir" "$DESTDIR$docdir"
+  if $systemd_running; then
+    systemctl daemon-reload
+  fi
+  say "Removed Sense Pulse's binary, dashboard files, units and example env file."
+  say "Kept, for a later install (remove them by hand to forget everything):"
+  [ ! -e "$DESTDIR$confdir/sense-pulse.env" ] ||
+    say "  $DESTDIR$confdir/sense-pulse.env         (your settings: rm -r $confdir)"
+  if ! $staged; then
+    say "  /var/lib/sense-pulse                       (the last valid settings: rm -r /var/lib/sense-pulse)"
+    if getent passwd "$user" >/dev/null 2>&1; then
+      say "  the $user user                       (userdel $user)"
+    fi
+    say "  the readings and settings in Redis (REDIS_URL)"
+  fi
+  exit 0
+fi
+
+# --- install ---------------------------------------------------------------------------------
+
+[ -n "$binary" ] || binary=$root/target/release/sense-pulse
+[ -n "$frontend" ] || frontend=$root/frontend/build
+[ -f "$binary" ] ||
+  die "no binary at $binary: build it (cargo build --release -p sense-pulse) or give its path"
+[ -f "$frontend/index.html" ] ||
+  die "no dashboard at $frontend (no index.html): build it (cd frontend && npm ci && npm run build) or give --frontend DIR"
+
+say "Installing Sense Pulse${DESTDIR:+ into $DESTDIR}"
+
+put "$binary" "$DESTDIR$bindir/sense-pulse" 0755
+say "  binary    $DESTDIR$bindir/sense-pulse"
+
+# The dashboard: copied beside the old one, then swapped in, so no file of an older build stays.
+mkdir -p "$DESTDIR$datadir"
+rm -rf "$DESTDIR$datadir/frontend.new" "$DESTDIR$datadir/frontend.old"
+mkdir "$DESTDIR$datadir/frontend.new"
+cp -R "$frontend/." "$DESTDIR$datadir/frontend.new/"
+chmod -R u=rwX,go=rX "$DESTDIR$datadir/frontend.new"
+if [ -e "$DESTDIR$datadir/frontend" ]; then
+  mv "$DESTDIR$datadir/frontend" "$DESTDIR$datadir/frontend.old"
+fi
+mv "$DESTDIR$datadir/frontend.new" "$DESTDIR$datadir/frontend"
+rm -rf "$DESTDIR$datadir/frontend.old"
+say "  dashboard $DESTDIR$datadir/frontend"
+
+put "$root/README.md" "$DESTDIR$docdir/README.md" 0644
+say "  docs      $DESTDIR$docdir/README.md"
+
+for unit in $units; do
+  put_unit "$unit"
+done
+
+mkdir -p "$DESTDIR$confdir"
+put "$root/deploy/sense-pulse.env.example" "$DESTDIR$confdir/sense-pulse.env.example" 0644
+say "  example   $DESTDIR$confdir/sense-pulse.env.example"
+if [ -e "$DESTDIR$confdir/sense-pulse.env" ]; then
+  say "  settings  $DESTDIR$confdir/sense-pulse.env (kept as it is)"
+else
+  # Root's alone: it may hold passwords, and systemd reads it as root.
+  put "$root/deploy/sense-pulse.env.example" "$DESTDIR$confdir/sense-pulse.env" 0600
+  say "  settings  $DESTDIR$confdir/sense-pulse.env (new, from the example)"
+fi
+
+joined=""
+missing=""
+if $staged; then
+  say "Skipped (DESTDIR set: these need root on the target machine, where install.sh does them):"
+  say "  creating the $user system user and adding it to the groups $groups"
+  say "  systemctl daemon-reload"
+elif getent passwd "$user" >/dev/null 2>&1; then
+  say "  user      $user (exists)"
+else
+  nologin=/usr/sbin/nologin
+  [ -x "$nologin" ] || nologin=/sbin/nologin
+  [ -x "$nologin" ] || nologin=/bin/false
+  useradd --system --user-group --home-dir /var/lib/sense-pulse --no-create-home \
+    --shell "$nologin" --comment "Sense Pulse" "$user"
+  say "  user      $user (created)"
+fi
+if ! $staged; then
+  for group in $groups; do
+    if getent group "$group" >/dev/null 2>&1; then
+      usermod -a -G "$group" "$user"
+      joined="$joined $group"
+    else
+      missing="$missing $group"
+    fi
+  done
+  say "  groups    ${joined# }${missing:+ (not on this machine:$missing)}"
+  if $systemd_running; then
+    systemctl daemon-reload
+    say "  systemctl daemon-reload"
+  else
+    say "  (systemd is not running here: no daemon-reload)"
+  fi
+fi
+
+say ""
+if $staged; then
+  say "Next, on the target machine, once the files are there:"
+else
+  say "Next:"
+fi
+say "  sudoedit $confdir/sense-pulse.env         # REDIS_URL, GATEWAY_LISTEN, TZ, ..."
+$staged || command -v redis-server >/dev/null 2>&1 ||
+  say "  sudo apt install redis-server                   # the data bus (REDIS_URL)"
+for group in $missing; do
+  case "$group" in
+    i2c) say "  sudo raspi-config nonint do_i2c 0              # the Sense HAT's I2C bus; then run this script again" ;;
+    bluetooth) say "  sudo apt install bluez                         # the Aranet4s; then run this script again" ;;
+  esac
+done
+if $systemd_running; then
+  for unit in $other_units; do
+    if systemctl is-enabled --quiet "$unit" 2>/dev/null; then
+      say "  sudo systemctl disable --now $unit  # the other variant (they conflict)"
+    fi
+  done
+fi
+say "  sudo systemctl enable --now $units"
+say "  journalctl -u ${units%% *} -f"
+restart=""
+if $systemd_running; then
+  for unit in $units; do
+    if systemctl is-active --quiet "$unit"; then
+      restart="$restart $unit"
+    fi
+  done
+fi
+if [ -n "$restart" ]; then
+  say "Running now with the old binary (an upgrade): sudo systemctl restart$restart"
+fi
