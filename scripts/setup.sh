@@ -20,6 +20,13 @@ command -v pkg-config >/dev/null || packages+=(pkg-config)
 pkg-config --exists dbus-1 2>/dev/null || packages+=(libdbus-1-dev)
 # The dashboard's end-to-end tests drive Debian's Chromium (never a downloaded browser).
 [ -x /usr/bin/chromium ] || packages+=(chromium)
+# deploy/test.sh: systemd-analyze checks the units, PyYAML + jsonschema check Traefik's
+# configuration against its schema (Debian's, for /usr/bin/python3), ShellCheck lints the scripts,
+# curl the smoke run.
+command -v systemd-analyze >/dev/null || packages+=(systemd)
+/usr/bin/python3 -c 'import yaml, jsonschema' 2>/dev/null || packages+=(python3-yaml python3-jsonschema)
+command -v shellcheck >/dev/null || packages+=(shellcheck)
+command -v curl >/dev/null || packages+=(curl)
 if [ ${#packages[@]} -gt 0 ]; then
   echo "setup: installing ${packages[*]}"
   $sudo apt-get update -qq
