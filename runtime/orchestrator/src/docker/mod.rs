@@ -38,7 +38,7 @@
 //! `com.docker.compose.oneoff=True` for one-shot jobs) and mark it as ours
 //! (`io.sense-pulse.orchestrated=true`, `io.sense-pulse.source=<id>`, `io.sense-pulse.mode`).
 //! Per source ([`ContainerSpec::for_job`]; docker/README.md's "Privileges" table says the same,
-//! and `tests/compose.rs` holds both to it):
+//! and `tests/compose/` holds both to it):
 //!
 //! | source | service | user | memory | mounts | other |
 //! |---|---|---|---|---|---|
