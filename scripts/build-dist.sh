@@ -40,8 +40,9 @@ fi
 
 # The C compiler the cc crate calls, one per target: zig cc for that target. The cc crate adds
 # its own `--target=<rust triple>`, which zig does not know: it is dropped.
-wrappers=$(mktemp -d)
-trap 'rm -rf "$wrappers"' EXIT
+# A fixed place: cargo rebuilds what a changed CC path compiled.
+wrappers=$PWD/target/zig-cc
+mkdir -p "$wrappers"
 printf '#!/bin/sh\nexec python3 -m ziglang ar "$@"\n' >"$wrappers/zig-ar"
 chmod +x "$wrappers/zig-ar"
 

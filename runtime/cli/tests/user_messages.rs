@@ -639,3 +639,19 @@ fn health_is_the_gateways_answer_in_an_exit_code() {
     );
     assert!(message.ends_with("is the gateway running?"), "{message}");
 }
+
+#[test]
+fn a_simulated_tailscale_without_a_writable_temp_folder_says_so() {
+    let server = RedisServer::start();
+    // A container's read-only root file system: nothing can listen in its temporary folder.
+    let out = run(
+        &[("TMPDIR", "/proc"), ("LOG_LEVEL", "warn")],
+        &["source", "tailscale", "--once", "--sim", "--redis", &server.url()],
+    );
+    let message = the_error(&out, 1);
+    assert!(
+        message.contains("the simulated tailscaled cannot listen in /proc (")
+            && message.ends_with("set TMPDIR to a writable folder"),
+        "{message}"
+    );
+}

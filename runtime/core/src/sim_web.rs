@@ -38,16 +38,24 @@ pub async fn pihole() -> ReplayServer {
     .await
 }
 
-/// tailscaled's LocalAPI on a unix socket in a temporary folder.
-pub async fn tailscale() -> (ReplayServer, PathBuf) {
-    let socket =
-        std::env::temp_dir().join(format!("sense-sim-tailscaled-{}.sock", std::process::id()));
-    let server = ReplayServer::start_unix(&socket, |r| match r.path_only() {
+/// tailscaled's LocalAPI on a unix socket in the temporary folder (`TMPDIR`, else `/tmp`), or
+/// what stops it (a read-only folder) in words.
+pub async fn tailscale() -> Result<(ReplayServer, PathBuf), String> {
+    let dir = std::env::temp_dir();
+    let socket = dir.join(format!("sense-sim-tailscaled-{}.sock", std::process::id()));
+    let server = ReplayServer::try_start_unix(&socket, |r| match r.path_only() {
         "/localapi/v0/status" => Reply::ok(sense_source_tailscale::simulated_status(now())),
         _ => Reply::Status(404),
     })
-    .await;
-    (server, socket)
+    .await
+    .map_err(|e| {
+        format!(
+            "--sim: the simulated tailscaled cannot listen in {} ({e}): set TMPDIR to a writable \
+             folder",
+            dir.display()
+        )
+    })?;
+    Ok((server, socket))
 }
 
 /// Percent-decodes a path segment (the location), leniently.

@@ -146,7 +146,7 @@ pub async fn run(
         }
         SourceId::Tailscale => {
             if options.sim {
-                let (_server, socket) = sim_web::tailscale().await;
+                let (_server, socket) = sim_web::tailscale().await.map_err(SourceError::Failed)?;
                 // No CLI fallback in the simulation: the socket is the whole tailscaled.
                 let source = TailscaleSource::new(socket, "/nonexistent/tailscale");
                 drive(Runner::new(bus, source, options.env.clone()), mode).await

@@ -266,14 +266,25 @@ impl ReplayServer {
         }
     }
 
-    /// A server on the unix socket `path` (replacing a stale socket file there).
+    /// A server on the unix socket `path` (replacing a stale socket file there). Panics when it
+    /// cannot listen there: for tests; see [`ReplayServer::try_start_unix`].
     pub async fn start_unix(
         path: impl Into<PathBuf>,
         handler: impl Fn(&RecordedRequest) -> Reply + Send + Sync + 'static,
     ) -> ReplayServer {
+        ReplayServer::try_start_unix(path, handler)
+            .await
+            .expect("bind the unix socket")
+    }
+
+    /// [`ReplayServer::start_unix`], or why it cannot listen at `path` (a read-only folder).
+    pub async fn try_start_unix(
+        path: impl Into<PathBuf>,
+        handler: impl Fn(&RecordedRequest) -> Reply + Send + Sync + 'static,
+    ) -> std::io::Result<ReplayServer> {
         let path = path.into();
         let _ = std::fs::remove_file(&path);
-        let listener = tokio::net::UnixListener::bind(&path).expect("bind the unix socket");
+        let listener = tokio::net::UnixListener::bind(&path)?;
         let (log, handler) = (Arc::default(), Arc::new(handler) as Arc<Handler>);
         let task = {
             let log = Arc::clone(&log);
@@ -287,12 +298,12 @@ impl ReplayServer {
                 }
             })
         };
-        ReplayServer {
+        Ok(ReplayServer {
             url: format!("unix:{}", path.display()),
             socket: Some(path),
             log,
             task,
-        }
+        })
     }
 
     /// `http://127.0.0.1:PORT` (or `unix:PATH`).

@@ -78,7 +78,7 @@ pub use engine::demultiplex;
 use engine::{Inner, Setup, encode};
 pub use spec::{
     ContainerSpec, LOG_MAX_FILES, LOG_MAX_SIZE, Mount, MountKind, NO_NEW_PRIVILEGES, SENSE_USER,
-    camera_image_of, service_name,
+    TMP_TMPFS, camera_image_of, service_name,
 };
 
 /// The newest Engine API version we speak; older daemons are spoken to in theirs.

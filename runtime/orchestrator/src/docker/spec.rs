@@ -128,9 +128,9 @@ pub struct ContainerSpec {
     /// Whether the container is privileged.
     pub privileged: bool,
     /// Hardened as the compose services are: a read-only root file system (`ReadonlyRootfs`), no
-    /// capabilities (`CapDrop: ["ALL"]`), no new privileges (`SecurityOpt`). Every source but
-    /// the privileged Sense HAT; none writes outside its volume (the camera's FFmpeg, its
-    /// thumbnails and playlists write to `/hls` only), so none needs a `Tmpfs`.
+    /// capabilities (`CapDrop: ["ALL"]`), no new privileges (`SecurityOpt`), and a small `/tmp` in
+    /// memory ([`TMP_TMPFS`]: `--sim` puts its simulated tailscaled's socket there). Every source
+    /// but the privileged Sense HAT.
     pub hardened: bool,
     /// The user it runs as: root only where the hardware needs it (the Sense HAT's I2C and
     /// framebuffer, BlueZ's D-Bus policy), else the image's `sense` user ([`SENSE_USER`]).
@@ -138,6 +138,9 @@ pub struct ContainerSpec {
     /// Its memory limit in bytes.
     pub memory: u64,
 }
+
+/// The `/tmp` of a hardened container: (path, options), as compose's `tmpfs: [path:options]`.
+pub const TMP_TMPFS: (&str, &str) = ("/tmp", "size=4m,mode=1777,noexec,nosuid");
 
 /// `SecurityOpt` of a hardened container (as compose's `security_opt`).
 pub const NO_NEW_PRIVILEGES: &str = "no-new-privileges:true";
@@ -274,6 +277,11 @@ impl ContainerSpec {
                 "ReadonlyRootfs": self.hardened,
                 "CapDrop": if self.hardened { &["ALL"][..] } else { &[] },
                 "SecurityOpt": if self.hardened { &[NO_NEW_PRIVILEGES][..] } else { &[] },
+                "Tmpfs": if self.hardened {
+                    json!({ TMP_TMPFS.0: TMP_TMPFS.1 })
+                } else {
+                    json!({})
+                },
                 "RestartPolicy": {"Name": "no"},
                 "Memory": self.memory,
                 "LogConfig": {

@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sense_bus::SourceId;
 use sense_orchestrator::Job;
-use sense_orchestrator::docker::{ContainerSpec, MountKind, NO_NEW_PRIVILEGES, service_name};
+use sense_orchestrator::docker::{
+    ContainerSpec, MountKind, NO_NEW_PRIVILEGES, TMP_TMPFS, service_name,
+};
 use serde_json::Value as Json;
 
 use crate::parse::{
@@ -65,7 +67,12 @@ fn source_services_declare_what_the_orchestrator_creates() {
             "{name}: security_opt"
         );
         assert!(s.get("cap_add").is_none(), "{name}: cap_add");
-        assert!(s.get("tmpfs").is_none(), "{name}: tmpfs");
+        let tmpfs = if spec.hardened {
+            vec![format!("{}:{}", TMP_TMPFS.0, TMP_TMPFS.1)]
+        } else {
+            Vec::new()
+        };
+        assert_eq!(strings(&s["tmpfs"]), tmpfs, "{name}: tmpfs");
         assert_eq!(
             text(&s["mem_limit"]),
             format!("{}m", spec.memory >> 20),
