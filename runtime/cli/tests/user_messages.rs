@@ -646,7 +646,14 @@ fn a_simulated_tailscale_without_a_writable_temp_folder_says_so() {
     // A container's read-only root file system: nothing can listen in its temporary folder.
     let out = run(
         &[("TMPDIR", "/proc"), ("LOG_LEVEL", "warn")],
-        &["source", "tailscale", "--once", "--sim", "--redis", &server.url()],
+        &[
+            "source",
+            "tailscale",
+            "--once",
+            "--sim",
+            "--redis",
+            &server.url(),
+        ],
     );
     let message = the_error(&out, 1);
     assert!(

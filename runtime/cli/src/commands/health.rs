@@ -28,7 +28,7 @@ pub async fn check(url: Option<String>) -> Result<u8, Failure> {
     });
     match client.send(Request::get(url.clone())).await {
         Ok(response) if response.status == 200 => {
-            println!("{url}: healthy");
+            super::say(&format!("{url}: healthy"));
             Ok(0)
         }
         Ok(response) => Err(Failure::failed(format!(

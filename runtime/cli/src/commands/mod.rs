@@ -585,7 +585,7 @@ async fn wait_for_bus(url: &str, stop: &CancellationToken) -> Result<Option<Bus>
 
 /// Output for people at a terminal (reports, not logs).
 #[allow(clippy::print_stdout)]
-fn say(text: &str) {
+pub(super) fn say(text: &str) {
     println!("{text}");
 }
 
