@@ -138,7 +138,8 @@ impl Encoder {
     }
 
     /// Writes `message` as one frame at the start of `out` and returns the frame's length.
-    /// Needs at most [`MAX_FRAME_LEN`] bytes; builds the raw frame in a 128-byte array on the stack.
+    /// Needs at most [`MAX_FRAME_LEN`] bytes; builds the raw frame in a 128-byte array on the
+    /// stack.
     pub fn encode<M: Message>(&self, message: &M, out: &mut [u8]) -> Result<usize, EncodeError> {
         let mut raw = [0u8; MAX_RAW_LEN];
         raw[0] = MAGIC;

@@ -168,7 +168,10 @@ proptest! {
         bytes.extend(frame(&next));
         let results = decode::<NodeMessage>(&bytes);
         prop_assert_eq!(oks(results.clone()), [next.clone()], "{:?}", results);
-        prop_assert!(results.iter().filter(|r| r.is_err()).all(|r| r.as_ref().is_err_and(FrameError::is_corruption)));
+        let errors = results.iter().filter_map(|r| r.as_ref().err());
+        prop_assert!(errors.clone().all(FrameError::is_corruption), "{:?}", results);
+        // The damaged frame is one error, or two when the damage made a 0x00 inside it.
+        prop_assert!((1..=2).contains(&errors.count()), "{:?}", results);
     }
 
     #[test]
