@@ -54,7 +54,7 @@ pub trait Barometer {
 /// chip that was unplugged, busy or stuck comes back on its own.
 #[derive(Debug)]
 pub struct Hts221Hygrometer<I2C, D> {
-    driver: sense_hts221::Hts221<I2C, D>,
+    driver: sense_hts221::asynch::Hts221<I2C, D>,
     ready: bool,
 }
 
@@ -62,7 +62,7 @@ impl<I2C: I2c, D: DelayNs> Hts221Hygrometer<I2C, D> {
     /// The HTS221 on `i2c`.
     pub fn new(i2c: I2C, delay: D) -> Self {
         Hts221Hygrometer {
-            driver: sense_hts221::Hts221::new(i2c, delay),
+            driver: sense_hts221::asynch::Hts221::new(i2c, delay),
             ready: false,
         }
     }
