@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.." || exit 1
 export CARGO_TERM_COLOR=never
 
 # The publishable driver crates, each in drivers/<name without "sense-">.
-CRATES=(sense-hts221 sense-lps25h sense-ledmatrix sense-procfs)
+CRATES=(sense-hts221 sense-lps25h sense-ledmatrix sense-procfs sense-aranet4)
 TARGETS=(thumbv6m-none-eabi thumbv7em-none-eabihf riscv32imc-unknown-none-elf)
 
 if [ $# -gt 0 ]; then
