@@ -1,8 +1,6 @@
-//! # sense-aranet4
+#![doc = include_str!("../README.md")]
 //!
-//! The Aranet4 CO₂ monitor's Bluetooth LE data formats, decoded and encoded without `std` or
-//! allocation. The crate is pure data: it turns the bytes a BLE stack hands over into readings and
-//! back. Scanning and GATT reads belong to the caller (in Sense Pulse, `sense_hal::ble::BleCentral`).
+//! ## The formats in detail
 //!
 //! | where the bytes come from | length | decoder | encoder |
 //! |---|---|---|---|
@@ -46,31 +44,6 @@
 //! firmware than the one this layout describes. The advertisement must be exactly 22 or 7 bytes.
 //! No decoder panics, whatever the input.
 //!
-//! ## Example
-//!
-//! ```
-//! use sense_aranet4::{decode_advertisement, StatusColour};
-//!
-//! let payload = [
-//!     0x21, 0x05, 0x03, 0x01, 0x00, 0x05, 0x00, 0x01, 0x43, 0x04, 0x9f, 0x01, 0x8b, 0x27, 0x35,
-//!     0x0c, 0x02, 0x3c, 0x00, 0x10, 0x00, 0x55,
-//! ];
-//! let reading = decode_advertisement(&payload).unwrap();
-//! assert_eq!(reading.version.to_string(), "v1.3.5");
-//! let m = reading.measurement;
-//! assert_eq!(m.co2_ppm, Some(1091));
-//! assert_eq!(m.temperature_c(), Some(20.75));
-//! assert_eq!(m.pressure_hpa(), Some(1012.3));
-//! assert_eq!(m.humidity_percent, 53);
-//! assert_eq!(m.status, StatusColour::Yellow);
-//! assert_eq!((m.interval_s, m.age_s), (Some(60), Some(16)));
-//! ```
-//!
-//! ## Features
-//!
-//! - `sim`: [`sim::SimAranet4`], a simulated Aranet4 that broadcasts on `sense-sim`'s simulated
-//!   radio, with CO₂ following a working day and the climate from `sense-sim`'s room model.
-//!
 //! The protocol facts come from Anrijs/Aranet4-Python (`aranet4/client.py`, `docs/UUIDs.md` and
 //! its advertisement tests).
 #![no_std]
@@ -78,9 +51,6 @@
 
 mod codec;
 mod types;
-
-#[cfg(feature = "sim")]
-pub mod sim;
 
 #[cfg(test)]
 mod tests;
@@ -126,23 +96,28 @@ pub const CO2_RED_FROM_PPM: u16 = 1400;
 /// [`uuid::SERVICE`] service UUID.
 pub const MIN_INTEGRATIONS_VERSION: Version = Version::new(1, 2, 0);
 
-/// Service and characteristic UUIDs.
+/// Service and characteristic UUIDs, as 128-bit numbers: `Uuid::from_u128(uuid::SERVICE)` with the
+/// `uuid` crate (btleplug, bluer), `Uuid(uuid::SERVICE)` in Sense Pulse's `sense-hal`.
 pub mod uuid {
-    use sense_hal::ble::Uuid;
-
-    /// The Aranet4 service on firmware v1.2.0 and later: the 16-bit UUID `0xFCE0`.
-    pub const SERVICE: Uuid = Uuid::from_u16(0xFCE0);
+    /// The Aranet4 service on firmware v1.2.0 and later: the 16-bit UUID `0xFCE0` on the Bluetooth
+    /// base UUID, `0000fce0-0000-1000-8000-00805f9b34fb`.
+    pub const SERVICE: u128 = from_u16(0xFCE0);
     /// The Aranet4 service before firmware v1.2.0.
-    pub const SERVICE_OLD: Uuid = Uuid(0xf0cd1400_95da_4f4b_9ac8_aa55d312af0c);
+    pub const SERVICE_OLD: u128 = 0xf0cd1400_95da_4f4b_9ac8_aa55d312af0c;
     /// Current readings with interval and age, 13 bytes: decode with
     /// [`decode_detailed`](crate::decode_detailed).
-    pub const CURRENT_READINGS_DETAILED: Uuid = Uuid(0xf0cd3001_95da_4f4b_9ac8_aa55d312af0c);
+    pub const CURRENT_READINGS_DETAILED: u128 = 0xf0cd3001_95da_4f4b_9ac8_aa55d312af0c;
     /// Current readings, 9 bytes: decode with [`decode_current`](crate::decode_current).
-    pub const CURRENT_READINGS: Uuid = Uuid(0xf0cd1503_95da_4f4b_9ac8_aa55d312af0c);
+    pub const CURRENT_READINGS: u128 = 0xf0cd1503_95da_4f4b_9ac8_aa55d312af0c;
     /// Number of readings stored in the history, `u16` little-endian.
-    pub const TOTAL_READINGS: Uuid = Uuid(0xf0cd2001_95da_4f4b_9ac8_aa55d312af0c);
+    pub const TOTAL_READINGS: u128 = 0xf0cd2001_95da_4f4b_9ac8_aa55d312af0c;
     /// Measurement interval in seconds, `u16` little-endian.
-    pub const INTERVAL: Uuid = Uuid(0xf0cd2002_95da_4f4b_9ac8_aa55d312af0c);
+    pub const INTERVAL: u128 = 0xf0cd2002_95da_4f4b_9ac8_aa55d312af0c;
     /// Seconds since the last measurement, `u16` little-endian.
-    pub const SECONDS_SINCE_UPDATE: Uuid = Uuid(0xf0cd2004_95da_4f4b_9ac8_aa55d312af0c);
+    pub const SECONDS_SINCE_UPDATE: u128 = 0xf0cd2004_95da_4f4b_9ac8_aa55d312af0c;
+
+    /// The Bluetooth base UUID with a 16-bit short UUID filled in.
+    pub const fn from_u16(short: u16) -> u128 {
+        0x0000_0000_0000_1000_8000_0080_5f9b_34fb | ((short as u128) << 96)
+    }
 }

@@ -260,22 +260,34 @@ fn aranet4_names() {
     }
 }
 
+/// A UUID in its hyphenated form.
+fn hyphenated(v: u128) -> std::string::String {
+    std::format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        v >> 96,
+        (v >> 80) & 0xFFFF,
+        (v >> 64) & 0xFFFF,
+        (v >> 48) & 0xFFFF,
+        v & 0xFFFF_FFFF_FFFF
+    )
+}
+
 #[test]
 fn uuids_print_as_documented() {
     assert_eq!(
-        uuid::SERVICE.to_string(),
+        hyphenated(uuid::SERVICE),
         "0000fce0-0000-1000-8000-00805f9b34fb"
     );
     assert_eq!(
-        uuid::SERVICE_OLD.to_string(),
+        hyphenated(uuid::SERVICE_OLD),
         "f0cd1400-95da-4f4b-9ac8-aa55d312af0c"
     );
     assert_eq!(
-        uuid::CURRENT_READINGS_DETAILED.to_string(),
+        hyphenated(uuid::CURRENT_READINGS_DETAILED),
         "f0cd3001-95da-4f4b-9ac8-aa55d312af0c"
     );
     assert_eq!(
-        uuid::CURRENT_READINGS.to_string(),
+        hyphenated(uuid::CURRENT_READINGS),
         "f0cd1503-95da-4f4b-9ac8-aa55d312af0c"
     );
 }

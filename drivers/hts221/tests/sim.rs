@@ -1,9 +1,10 @@
-//! The driver against the register-level model in `sense-sim`.
+//! The async driver against the register-level model in `sense-sim`.
 
 use embedded_hal_async::delay::DelayNs;
 use embedded_hal_mock::eh1::delay::NoopDelay;
 use futures_executor::block_on;
-use sense_hts221::{DataRate, Error, Hts221, Measurement, Mode};
+use sense_hts221::asynch::Hts221;
+use sense_hts221::{DataRate, Error, Measurement, Mode};
 use sense_sim::clock::{ManualClock, SimClock};
 use sense_sim::environment::Environment;
 use sense_sim::hts221::Hts221Sim;

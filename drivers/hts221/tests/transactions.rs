@@ -1,4 +1,4 @@
-//! The exact I2C traffic of the driver, against `embedded-hal-mock`.
+//! The exact I2C traffic of the async driver, against `embedded-hal-mock`.
 //!
 //! The driver uses `write_read` for every register read, so the expectations are
 //! `Transaction::write_read` (the mock does not route `write_read` through `transaction`).
@@ -7,7 +7,8 @@ use embedded_hal::i2c::ErrorKind;
 use embedded_hal_mock::eh1::delay::{CheckedDelay, NoopDelay, Transaction as Delay};
 use embedded_hal_mock::eh1::i2c::{Mock, Transaction};
 use futures_executor::block_on;
-use sense_hts221::{DataRate, Error, Hts221, Mode, ONE_SHOT_MAX_POLLS};
+use sense_hts221::asynch::Hts221;
+use sense_hts221::{DataRate, Error, Mode, ONE_SHOT_MAX_POLLS};
 
 const ADDR: u8 = 0x5F;
 

@@ -1,6 +1,6 @@
 //! Frames to the chip's bytes and back.
 
-use sense_hal::led::{Frame, Rgb, SIZE};
+use crate::led::{Frame, Rgb, SIZE};
 
 use crate::FRAME_BYTES;
 

@@ -1,17 +1,21 @@
-//! # sense-ledmatrix
+#![doc = include_str!("../README.md")]
 //!
-//! A driver for the Raspberry Pi Sense HAT's ATtiny88 at I2C address [`ADDRESS`] (`0x46`): the
-//! 8×8 RGB LED matrix and the five-way joystick. `no_std`, no allocation, async over
-//! [`embedded_hal_async::i2c::I2c`].
+//! ## The driver in detail
 //!
-//! - [`SenseHatMatrix`] checks the chip ([`SenseHatMatrix::init`]), writes frames in one
-//!   193-byte transfer ([`SenseHatMatrix::write_frame`]) and reads the joystick
-//!   ([`SenseHatMatrix::read_keys`]). It implements [`sense_hal::led::LedMatrix`], turning the
-//!   picture for the device's [`Rotation`](sense_hal::led::Rotation).
-//! - [`PolledStick`] implements [`sense_hal::led::Joystick`] by polling the `KEYS` register
-//!   through its own bus handle and turning changes into press and release events.
-//! - [`encode`] and [`decode`] are the pure conversion between a [`Frame`](sense_hal::led::Frame)
-//!   and the chip's 192 frame bytes, with the Linux driver's [`gamma`] tables.
+//! - `SenseHatMatrix` checks the chip (`init`), writes frames in one 193-byte transfer
+//!   (`write_frame`, or `show`, which first turns the picture for the device's [`Rotation`]) and
+//!   reads the joystick (`read_keys`).
+//! - `PolledStick` polls the `KEYS` register through its own bus handle and turns changes into
+//!   press and release events (`next_event`).
+//! - [`encode`] and [`decode`] are the pure conversion between a [`Frame`] and the chip's 192
+//!   frame bytes, with the Linux driver's [`gamma`] tables.
+//!
+//! Both drivers are written once and generated twice: in `blocking` on
+//! `embedded_hal::i2c::I2c` and `embedded_hal::delay::DelayNs` (feature `blocking`), and in
+//! `asynch` on `embedded_hal_async::i2c::I2c` and `embedded_hal_async::delay::DelayNs`
+//! (feature `async`). Both are default features and can be used side by side. Without them the
+//! crate keeps the picture types ([`led`]), the encoding, [`Keys`] and the register map, with no
+//! dependency.
 //!
 //! ## The chip
 //!
@@ -23,32 +27,28 @@
 //!
 //! On a Pi whose kernel has loaded the `rpi-sense` overlay, the kernel's framebuffer and joystick
 //! drivers own `0x46` and userspace `I2C_SLAVE` access fails with `EBUSY`: this driver is for
-//! boards where the address is free (overlay disabled, a microcontroller, or the simulation in
-//! `sense-sim`).
-//!
-//! ```
-//! # use sense_hal::led::{Frame, Rgb};
-//! use sense_ledmatrix::{encode, gamma, FRAME_BYTES};
-//!
-//! let mut frame = Frame::BLACK;
-//! frame.set(1, 0, Rgb::RED);
-//! let bytes: [u8; FRAME_BYTES] = encode(&frame, &gamma::DEFAULT);
-//! assert_eq!(bytes[1], 0x1F); // row 0, red, column 1, full brightness
-//! ```
+//! boards where the address is free (overlay disabled, a microcontroller, or a simulation).
 #![no_std]
 #![warn(missing_docs)]
 
+#[cfg(any(feature = "blocking", feature = "async"))]
+mod driver;
 mod encoding;
-mod matrix;
-mod stick;
-#[cfg(test)]
-mod tests;
+mod error;
+mod keys;
+pub mod led;
 
+#[cfg(feature = "async")]
+pub use driver::asynch;
+#[cfg(feature = "blocking")]
+pub use driver::blocking;
 pub use encoding::{decode, encode};
-pub use matrix::{Error, SenseHatMatrix};
-pub use stick::{Keys, PolledStick};
+pub use error::Error;
+pub use keys::Keys;
+pub use led::{Action, Direction, Frame, JoystickEvent, Rgb, Rotation};
 
-/// The ATtiny88's 7-bit I2C address on the Sense HAT.
+/// The ATtiny88's 7-bit I2C address on the Sense HAT. It is fixed: the Sense HAT's firmware sets
+/// it and the board has no address pin, so the driver takes no address.
 pub const ADDRESS: u8 = 0x46;
 
 /// What the `WAI` register reads: `'s'` (0x73).

@@ -1,13 +1,48 @@
-//! # sense-lps25h
+#![doc = include_str!("../README.md")]
 //!
-//! An async, `no_std` driver for ST's LPS25H MEMS pressure sensor (the barometer on the Raspberry
-//! Pi Sense HAT, at I2C address [`ADDRESS`] `0x5C`), built on [`embedded_hal_async::i2c::I2c`] and
-//! [`embedded_hal_async::delay::DelayNs`]. No allocation, no executor or timer crate of its own.
+//! ## The driver in detail
 //!
-//! [`Lps25h::init`] checks `WHO_AM_I` and configures a [`Mode`]; [`Lps25h::read`] returns a
+//! `Lps25h::init` checks `WHO_AM_I` and configures a [`Mode`]; `Lps25h::read` returns a
 //! [`Measurement`] in hPa and °C. The conversions are pure functions: [`raw_pressure`] assembles
 //! the 24-bit two's-complement output, [`pressure_hpa`] divides by 4096 and [`temperature_c`] is
 //! 42.5 + raw / 480. The chip needs no per-device calibration: it is trimmed at the factory.
+//!
+//! The chip answers at `0x5C` or `0x5D` by its SA0 pin: the constructor takes an [`Address`]
+//! ([`Address::SENSE_HAT`] = [`Address::Sa0Low`] = `0x5C` on the Raspberry Pi Sense HAT).
+//!
+//! The driver is written once and generated twice: `blocking::Lps25h` on
+//! `embedded_hal::i2c::I2c` and `embedded_hal::delay::DelayNs` (feature `blocking`), and
+//! `asynch::Lps25h` on `embedded_hal_async::i2c::I2c` and `embedded_hal_async::delay::DelayNs`
+//! (feature `async`). Both are default features and can be used side by side. No allocation, no
+//! executor or timer crate of its own.
+//!
+//! ## Example, run against a mock bus
+//!
+//! The traffic of `init` and of one one-shot `read` at SA0 high, checked by `embedded-hal-mock`:
+//!
+//! ```
+//! # #[cfg(feature = "blocking")] {
+//! # use embedded_hal_mock::eh1::{delay::NoopDelay, i2c::{Mock, Transaction}};
+//! # let mut i2c = Mock::new(&[
+//! #     Transaction::write_read(0x5D, vec![0x0F], vec![0xBD]),
+//! #     Transaction::write(0x5D, vec![0x10, 0x05]),
+//! #     Transaction::write(0x5D, vec![0x21, 0x00]),
+//! #     Transaction::write(0x5D, vec![0x20, 0x84]),
+//! #     Transaction::write(0x5D, vec![0x21, 0x01]),
+//! #     Transaction::write_read(0x5D, vec![0x21], vec![0x00]),
+//! #     Transaction::write_read(0x5D, vec![0xA8], vec![0x00, 0x54, 0x3F, 0xD0, 0xD5]),
+//! # ]);
+//! # let delay = NoopDelay::new();
+//! use sense_lps25h::{blocking::Lps25h, Address, Mode};
+//!
+//! let mut sensor = Lps25h::new(i2c.clone(), delay, Address::Sa0High);
+//! sensor.init(Mode::OneShot)?;
+//! let m = sensor.read()?;
+//! assert_eq!((m.pressure_hpa, m.temperature_c), (1013.25, 20.0));
+//! # i2c.done();
+//! # }
+//! # Ok::<(), sense_lps25h::Error<embedded_hal::i2c::ErrorKind>>(())
+//! ```
 //!
 //! ## Waiting for data
 //!
@@ -20,47 +55,55 @@
 //!   the same averaging, so one conversion fits in 40 ms and the bound leaves a wide margin.
 //! - [`Mode::Continuous`]: each read polls `STATUS` until both `P_DA` and `T_DA` are set, for at
 //!   most [`CONTINUOUS_MAX_PERIODS`] output periods (2 s at 1 Hz, see [`Mode::max_polls`]).
-//!
-//! ## Example
-//!
-//! On the simulated bus from `sense-sim`; on a Pi pass any async `I2c`.
-//!
-//! ```
-//! use embedded_hal_mock::eh1::delay::NoopDelay;
-//! use sense_lps25h::{Lps25h, Mode};
-//! use sense_sim::{clock::ManualClock, i2c::SimBus, lps25h::Lps25hSim};
-//!
-//! static CLOCK: ManualClock = ManualClock::new(1_700_000_000_000);
-//! let mut chip = Lps25hSim::new(&CLOCK);
-//! let bus: SimBus<'_, 4> = SimBus::new();
-//! bus.attach(sense_lps25h::ADDRESS, &mut chip).unwrap();
-//!
-//! let mut sensor = Lps25h::new(&bus, NoopDelay::new());
-//! futures_executor::block_on(async {
-//!     sensor.init(Mode::OneShot).await.unwrap();
-//!     let m = sensor.read().await.unwrap();
-//!     assert!((950.0..1050.0).contains(&m.pressure_hpa));
-//!     assert!((15.0..30.0).contains(&m.temperature_c));
-//! });
-//! ```
 #![no_std]
 #![warn(missing_docs)]
 
 use core::fmt;
 
-use embedded_hal_async::delay::DelayNs;
-use embedded_hal_async::i2c::I2c;
-
 pub mod register;
 
 use register::{
-    AUTO_INCREMENT, CTRL_REG1, CTRL_REG1_BDU, CTRL_REG1_ODR_SHIFT, CTRL_REG1_PD, CTRL_REG2,
-    CTRL_REG2_ONE_SHOT, ODR_1HZ, ODR_7HZ, ODR_12_5HZ, ODR_25HZ, ODR_ONE_SHOT, PRESS_OUT_XL,
-    RES_CONF, RES_CONF_DRIVER, STATUS, STATUS_P_DA, STATUS_T_DA, WHO_AM_I, WHO_AM_I_VALUE,
+    CTRL_REG1_BDU, CTRL_REG1_ODR_SHIFT, CTRL_REG1_PD, ODR_1HZ, ODR_7HZ, ODR_12_5HZ, ODR_25HZ,
+    ODR_ONE_SHOT, WHO_AM_I_VALUE,
 };
 
-/// The LPS25H's 7-bit I2C address on the Sense HAT (SA0 low; `0x5D` with SA0 high).
-pub const ADDRESS: u8 = 0x5C;
+/// The LPS25H's 7-bit I2C address with its SA0 pin low: `0x5C`.
+pub const ADDRESS_SA0_LOW: u8 = 0x5C;
+/// The LPS25H's 7-bit I2C address with its SA0 pin high: `0x5D`.
+pub const ADDRESS_SA0_HIGH: u8 = 0x5D;
+/// The address of the Raspberry Pi Sense HAT's LPS25H (SA0 low): `0x5C`, the same as
+/// [`ADDRESS_SA0_LOW`] and [`Address::SENSE_HAT`].
+pub const ADDRESS: u8 = ADDRESS_SA0_LOW;
+
+/// Where the LPS25H answers on the bus: its 7-bit address is `101110x`, `x` the level of its SA0
+/// pin. The driver's constructor takes one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Address {
+    /// SA0 low: `0x5C` ([`ADDRESS_SA0_LOW`]). The Sense HAT's, and the default.
+    #[default]
+    Sa0Low,
+    /// SA0 high: `0x5D` ([`ADDRESS_SA0_HIGH`]).
+    Sa0High,
+}
+
+impl Address {
+    /// The Raspberry Pi Sense HAT's LPS25H: [`Address::Sa0Low`], `0x5C`.
+    pub const SENSE_HAT: Address = Address::Sa0Low;
+
+    /// The 7-bit I2C address.
+    pub const fn bits(self) -> u8 {
+        match self {
+            Address::Sa0Low => ADDRESS_SA0_LOW,
+            Address::Sa0High => ADDRESS_SA0_HIGH,
+        }
+    }
+}
+
+impl From<Address> for u8 {
+    fn from(address: Address) -> u8 {
+        address.bits()
+    }
+}
 
 /// Time between two polls while waiting for a conversion, in milliseconds.
 pub const POLL_INTERVAL_MS: u32 = 5;
@@ -129,10 +172,10 @@ impl DataRate {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Mode {
-    /// The chip sleeps between reads; each [`Lps25h::read`] triggers one conversion. The lowest
+    /// The chip sleeps between reads; each `Lps25h::read` triggers one conversion. The lowest
     /// power, and every reading is fresh.
     OneShot,
-    /// The chip converts on its own at a [`DataRate`]; [`Lps25h::read`] waits for the next sample
+    /// The chip converts on its own at a [`DataRate`]; `Lps25h::read` waits for the next sample
     /// that has not been read yet.
     Continuous(DataRate),
 }
@@ -147,7 +190,7 @@ impl Mode {
         CTRL_REG1_PD | (odr << CTRL_REG1_ODR_SHIFT) | CTRL_REG1_BDU
     }
 
-    /// How many times [`Lps25h::read`] polls before [`Error::ConversionTimeout`]: 100 in one-shot
+    /// How many times `Lps25h::read` polls before [`Error::ConversionTimeout`]: 100 in one-shot
     /// mode; in continuous mode enough for [`CONTINUOUS_MAX_PERIODS`] output periods (401 at 1 Hz,
     /// 58 at 7 Hz, 33 at 12.5 Hz, 17 at 25 Hz).
     pub const fn max_polls(self) -> u32 {
@@ -178,7 +221,7 @@ pub enum Error<E> {
     UnexpectedDevice(u8),
     /// The chip did not deliver data within the bounded wait (see the crate documentation).
     ConversionTimeout,
-    /// [`Lps25h::read`] before a successful [`Lps25h::init`].
+    /// `Lps25h::read` before a successful `Lps25h::init`.
     NotInitialized,
 }
 
@@ -200,116 +243,159 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
 
 impl<E: fmt::Debug + fmt::Display> core::error::Error for Error<E> {}
 
-/// An LPS25H on an I2C bus.
-#[derive(Debug)]
-pub struct Lps25h<I2C, D> {
-    i2c: I2C,
-    delay: D,
-    mode: Option<Mode>,
-}
+///
+/// `blocking` and `asynch` are generated from one source by `maybe-async-cfg`: the async code is
+/// the original, the blocking one has every `async` and `.await` removed. Same types, same I2C
+/// traffic.
+#[cfg(any(feature = "blocking", feature = "async"))]
+#[maybe_async_cfg::maybe(
+    idents(driver(sync = "blocking", async = "asynch")),
+    sync(
+        feature = "blocking",
+        "doc = \"The blocking driver, on `embedded_hal::i2c::I2c` and `embedded_hal::delay::DelayNs` (feature `blocking`).\""
+    ),
+    async(
+        feature = "async",
+        "doc = \"The async driver, on `embedded_hal_async::i2c::I2c` and `embedded_hal_async::delay::DelayNs` (feature `async`).\""
+    )
+)]
+pub mod driver {
+    #[maybe_async_cfg::only_if(sync)]
+    use embedded_hal::{delay::DelayNs, i2c::I2c};
+    #[maybe_async_cfg::only_if(async)]
+    use embedded_hal_async::{delay::DelayNs, i2c::I2c};
 
-impl<I2C: I2c, D: DelayNs> Lps25h<I2C, D> {
-    /// A driver for the LPS25H at [`ADDRESS`]. Does not touch the bus; call
-    /// [`init`](Self::init) next.
-    pub fn new(i2c: I2C, delay: D) -> Self {
-        Lps25h {
-            i2c,
-            delay,
-            mode: None,
-        }
+    use crate::register::{
+        AUTO_INCREMENT, CTRL_REG1, CTRL_REG2, CTRL_REG2_ONE_SHOT, PRESS_OUT_XL, RES_CONF,
+        RES_CONF_DRIVER, STATUS, STATUS_P_DA, STATUS_T_DA, WHO_AM_I, WHO_AM_I_VALUE,
+    };
+    use crate::{
+        Address, Error, Measurement, Mode, POLL_INTERVAL_MS, pressure_hpa, raw_pressure,
+        temperature_c,
+    };
+
+    /// An LPS25H on an I2C bus.
+    #[derive(Debug)]
+    pub struct Lps25h<I2C, D> {
+        i2c: I2C,
+        delay: D,
+        address: u8,
+        mode: Option<Mode>,
     }
 
-    /// Gives the bus and the delay back.
-    pub fn release(self) -> (I2C, D) {
-        (self.i2c, self.delay)
-    }
-
-    /// Checks `WHO_AM_I` and configures `mode`.
-    ///
-    /// Writes `RES_CONF` = `0x05` (32 pressure and 16 temperature averages), `CTRL_REG2` = `0x00`
-    /// (FIFO off, as another program such as RTIMULib may have left it on) and `CTRL_REG1` =
-    /// [`Mode::ctrl_reg1`]. Can be called again to change mode. After an error the driver is not
-    /// initialised.
-    pub async fn init(&mut self, mode: Mode) -> Result<(), Error<I2C::Error>> {
-        self.mode = None;
-        let id = self.read_register(WHO_AM_I).await?;
-        if id != WHO_AM_I_VALUE {
-            return Err(Error::UnexpectedDevice(id));
-        }
-        self.write_register(RES_CONF, RES_CONF_DRIVER).await?;
-        self.write_register(CTRL_REG2, 0x00).await?;
-        self.write_register(CTRL_REG1, mode.ctrl_reg1()).await?;
-        self.mode = Some(mode);
-        Ok(())
-    }
-
-    /// One measurement.
-    ///
-    /// One-shot mode: sets `ONE_SHOT`, polls `CTRL_REG2` until the bit clears, then reads.
-    /// Continuous mode: polls `STATUS` until both data-ready bits are set, then reads. Both waits
-    /// are bounded ([`Mode::max_polls`]). Pressure and temperature are read in one 5-byte transfer.
-    pub async fn read(&mut self) -> Result<Measurement, Error<I2C::Error>> {
-        let Some(mode) = self.mode else {
-            return Err(Error::NotInitialized);
-        };
-        match mode {
-            Mode::OneShot => {
-                self.write_register(CTRL_REG2, CTRL_REG2_ONE_SHOT).await?;
-                self.wait(mode, CTRL_REG2, |v| v & CTRL_REG2_ONE_SHOT == 0)
-                    .await?;
-            }
-            Mode::Continuous(_) => {
-                let both = STATUS_P_DA | STATUS_T_DA;
-                self.wait(mode, STATUS, |v| v & both == both).await?;
+    impl<I2C: I2c, D: DelayNs> Lps25h<I2C, D> {
+        /// A driver for the LPS25H at `address` ([`Address::SENSE_HAT`] on the Sense HAT). Does not
+        /// touch the bus; call [`init`](Self::init) next.
+        pub fn new(i2c: I2C, delay: D, address: Address) -> Self {
+            Lps25h {
+                i2c,
+                delay,
+                address: address.bits(),
+                mode: None,
             }
         }
-        let mut out = [0u8; 5];
-        self.i2c
-            .write_read(ADDRESS, &[PRESS_OUT_XL | AUTO_INCREMENT], &mut out)
-            .await
-            .map_err(Error::I2c)?;
-        Ok(Measurement {
-            pressure_hpa: pressure_hpa(raw_pressure(out[0], out[1], out[2])),
-            temperature_c: temperature_c(i16::from_le_bytes([out[3], out[4]])),
-        })
-    }
 
-    /// The mode set by the last successful [`init`](Self::init).
-    pub fn mode(&self) -> Option<Mode> {
-        self.mode
-    }
-
-    /// Reads `register` until `done` holds, at most [`Mode::max_polls`] times, pausing
-    /// [`POLL_INTERVAL_MS`] after each miss.
-    async fn wait(
-        &mut self,
-        mode: Mode,
-        register: u8,
-        done: impl Fn(u8) -> bool,
-    ) -> Result<(), Error<I2C::Error>> {
-        for _ in 0..mode.max_polls() {
-            if done(self.read_register(register).await?) {
-                return Ok(());
-            }
-            self.delay.delay_ms(POLL_INTERVAL_MS).await;
+        /// The 7-bit I2C address the driver talks to.
+        pub fn address(&self) -> u8 {
+            self.address
         }
-        Err(Error::ConversionTimeout)
-    }
 
-    async fn read_register(&mut self, register: u8) -> Result<u8, Error<I2C::Error>> {
-        let mut value = [0u8; 1];
-        self.i2c
-            .write_read(ADDRESS, &[register], &mut value)
-            .await
-            .map_err(Error::I2c)?;
-        Ok(value[0])
-    }
+        /// Gives the bus and the delay back.
+        pub fn release(self) -> (I2C, D) {
+            (self.i2c, self.delay)
+        }
 
-    async fn write_register(&mut self, register: u8, value: u8) -> Result<(), Error<I2C::Error>> {
-        self.i2c
-            .write(ADDRESS, &[register, value])
-            .await
-            .map_err(Error::I2c)
+        /// Checks `WHO_AM_I` and configures `mode`.
+        ///
+        /// Writes `RES_CONF` = `0x05` (32 pressure and 16 temperature averages), `CTRL_REG2` = `0x00`
+        /// (FIFO off, as another program such as RTIMULib may have left it on) and `CTRL_REG1` =
+        /// [`Mode::ctrl_reg1`]. Can be called again to change mode. After an error the driver is not
+        /// initialised.
+        pub async fn init(&mut self, mode: Mode) -> Result<(), Error<I2C::Error>> {
+            self.mode = None;
+            let id = self.read_register(WHO_AM_I).await?;
+            if id != WHO_AM_I_VALUE {
+                return Err(Error::UnexpectedDevice(id));
+            }
+            self.write_register(RES_CONF, RES_CONF_DRIVER).await?;
+            self.write_register(CTRL_REG2, 0x00).await?;
+            self.write_register(CTRL_REG1, mode.ctrl_reg1()).await?;
+            self.mode = Some(mode);
+            Ok(())
+        }
+
+        /// One measurement.
+        ///
+        /// One-shot mode: sets `ONE_SHOT`, polls `CTRL_REG2` until the bit clears, then reads.
+        /// Continuous mode: polls `STATUS` until both data-ready bits are set, then reads. Both waits
+        /// are bounded ([`Mode::max_polls`]). Pressure and temperature are read in one 5-byte transfer.
+        pub async fn read(&mut self) -> Result<Measurement, Error<I2C::Error>> {
+            let Some(mode) = self.mode else {
+                return Err(Error::NotInitialized);
+            };
+            match mode {
+                Mode::OneShot => {
+                    self.write_register(CTRL_REG2, CTRL_REG2_ONE_SHOT).await?;
+                    self.wait(mode, CTRL_REG2, |v| v & CTRL_REG2_ONE_SHOT == 0)
+                        .await?;
+                }
+                Mode::Continuous(_) => {
+                    let both = STATUS_P_DA | STATUS_T_DA;
+                    self.wait(mode, STATUS, |v| v & both == both).await?;
+                }
+            }
+            let mut out = [0u8; 5];
+            self.i2c
+                .write_read(self.address, &[PRESS_OUT_XL | AUTO_INCREMENT], &mut out)
+                .await
+                .map_err(Error::I2c)?;
+            Ok(Measurement {
+                pressure_hpa: pressure_hpa(raw_pressure(out[0], out[1], out[2])),
+                temperature_c: temperature_c(i16::from_le_bytes([out[3], out[4]])),
+            })
+        }
+
+        /// The mode set by the last successful [`init`](Self::init).
+        pub fn mode(&self) -> Option<Mode> {
+            self.mode
+        }
+
+        /// Reads `register` until `done` holds, at most [`Mode::max_polls`] times, pausing
+        /// [`POLL_INTERVAL_MS`] after each miss.
+        async fn wait(
+            &mut self,
+            mode: Mode,
+            register: u8,
+            done: impl Fn(u8) -> bool,
+        ) -> Result<(), Error<I2C::Error>> {
+            for _ in 0..mode.max_polls() {
+                if done(self.read_register(register).await?) {
+                    return Ok(());
+                }
+                self.delay.delay_ms(POLL_INTERVAL_MS).await;
+            }
+            Err(Error::ConversionTimeout)
+        }
+
+        async fn read_register(&mut self, register: u8) -> Result<u8, Error<I2C::Error>> {
+            let mut value = [0u8; 1];
+            self.i2c
+                .write_read(self.address, &[register], &mut value)
+                .await
+                .map_err(Error::I2c)?;
+            Ok(value[0])
+        }
+
+        async fn write_register(
+            &mut self,
+            register: u8,
+            value: u8,
+        ) -> Result<(), Error<I2C::Error>> {
+            self.i2c
+                .write(self.address, &[register, value])
+                .await
+                .map_err(Error::I2c)
+        }
     }
 }
 
@@ -372,6 +458,14 @@ mod tests {
         assert_eq!(Mode::Continuous(DataRate::Hz12_5).ctrl_reg1(), 0xB4);
         // RTIMULib's 0xC4: PD, 25 Hz, BDU.
         assert_eq!(Mode::Continuous(DataRate::Hz25).ctrl_reg1(), 0xC4);
+    }
+
+    #[test]
+    fn the_sa0_pin_picks_the_address() {
+        assert_eq!(Address::Sa0Low.bits(), 0x5C);
+        assert_eq!(u8::from(Address::Sa0High), 0x5D);
+        assert_eq!(Address::SENSE_HAT.bits(), ADDRESS);
+        assert_eq!(Address::default(), Address::SENSE_HAT);
     }
 
     #[test]

@@ -1,9 +1,10 @@
-//! The driver against the register-level model in `sense-sim`.
+//! The async driver against the register-level model in `sense-sim`.
 
 use embedded_hal_async::delay::DelayNs;
 use embedded_hal_mock::eh1::delay::NoopDelay;
 use futures_executor::block_on;
-use sense_lps25h::{DataRate, Error, Lps25h, Measurement, Mode};
+use sense_lps25h::asynch::Lps25h;
+use sense_lps25h::{Address, DataRate, Error, Measurement, Mode};
 use sense_sim::clock::{ManualClock, SimClock};
 use sense_sim::environment::{Conditions, Environment};
 use sense_sim::hts221::Hts221Sim;
@@ -45,7 +46,7 @@ fn one_shot_reads_recover_the_room_over_a_week() {
     let mut chip = Lps25hSim::new(&CLOCK);
     let bus: SimBus<'_, 4> = SimBus::new();
     bus.attach(ADDR, &mut chip).unwrap();
-    let mut sensor = Lps25h::new(&bus, NoopDelay::new());
+    let mut sensor = Lps25h::new(&bus, NoopDelay::new(), Address::SENSE_HAT);
     block_on(sensor.init(Mode::OneShot)).unwrap();
     for _ in 0..(7 * 8) {
         let m = block_on(sensor.read()).unwrap();
@@ -65,7 +66,7 @@ fn a_freezing_room_reads_below_zero() {
     let mut chip = Lps25hSim::with_environment(&CLOCK, cold);
     let bus: SimBus<'_, 4> = SimBus::new();
     bus.attach(ADDR, &mut chip).unwrap();
-    let mut sensor = Lps25h::new(&bus, NoopDelay::new());
+    let mut sensor = Lps25h::new(&bus, NoopDelay::new(), Address::SENSE_HAT);
     block_on(sensor.init(Mode::OneShot)).unwrap();
     let m = block_on(sensor.read()).unwrap();
     assert!(m.temperature_c < -10.0, "{m:?}");
@@ -78,7 +79,7 @@ fn continuous_reads_wait_for_the_next_sample() {
     let mut chip = Lps25hSim::new(&CLOCK);
     let bus: SimBus<'_, 4> = SimBus::new();
     bus.attach(ADDR, &mut chip).unwrap();
-    let mut sensor = Lps25h::new(&bus, ClockDelay(&CLOCK));
+    let mut sensor = Lps25h::new(&bus, ClockDelay(&CLOCK), Address::SENSE_HAT);
     block_on(sensor.init(Mode::Continuous(DataRate::Hz25))).unwrap();
 
     assert_matches(
@@ -102,7 +103,7 @@ fn nack_and_busy_at_the_address_are_i2c_errors() {
     let mut chip = Lps25hSim::new(&CLOCK);
     let bus: SimBus<'_, 4> = SimBus::new();
     bus.attach(ADDR, &mut chip).unwrap();
-    let mut sensor = Lps25h::new(&bus, NoopDelay::new());
+    let mut sensor = Lps25h::new(&bus, NoopDelay::new(), Address::SENSE_HAT);
 
     bus.inject(ADDR, Fault::Nack);
     let err = block_on(sensor.init(Mode::OneShot)).unwrap_err();
@@ -136,7 +137,7 @@ fn a_stuck_one_shot_times_out_and_recovers_when_freed() {
     let mut chip = Lps25hSim::new(&CLOCK);
     let bus: SimBus<'_, 4> = SimBus::new();
     bus.attach(ADDR, &mut chip).unwrap();
-    let mut sensor = Lps25h::new(&bus, ClockDelay(&CLOCK));
+    let mut sensor = Lps25h::new(&bus, ClockDelay(&CLOCK), Address::SENSE_HAT);
     block_on(sensor.init(Mode::OneShot)).unwrap();
 
     bus.with_chip(ADDR, |c: &mut Lps25hSim| c.set_stuck_one_shot(true))
@@ -163,7 +164,7 @@ fn a_different_chip_at_the_address_is_refused() {
     let mut humidity = Hts221Sim::new(&CLOCK);
     let bus: SimBus<'_, 4> = SimBus::new();
     bus.attach(ADDR, &mut humidity).unwrap();
-    let mut sensor = Lps25h::new(&bus, NoopDelay::new());
+    let mut sensor = Lps25h::new(&bus, NoopDelay::new(), Address::SENSE_HAT);
     assert_eq!(
         block_on(sensor.init(Mode::OneShot)),
         Err(Error::UnexpectedDevice(0xBC))
@@ -179,7 +180,7 @@ fn both_sensors_share_one_bus() {
     bus.attach(ADDR, &mut barometer).unwrap();
     bus.attach(sense_sim::hts221::ADDRESS, &mut humidity)
         .unwrap();
-    let mut sensor = Lps25h::new(&bus, NoopDelay::new());
+    let mut sensor = Lps25h::new(&bus, NoopDelay::new(), Address::SENSE_HAT);
     block_on(sensor.init(Mode::Continuous(DataRate::Hz1))).unwrap();
     let config = bus.with_chip(ADDR, |c: &mut Lps25hSim| {
         (c.registers().get(0x10), c.registers().get(0x20))
@@ -187,4 +188,45 @@ fn both_sensors_share_one_bus() {
     assert_eq!(config, Some((0x05, 0x94)));
     let untouched = bus.with_chip(0x5F, |c: &mut Hts221Sim| c.registers().get(0x20));
     assert_eq!(untouched, Some(0x00));
+}
+
+#[test]
+fn the_driver_talks_to_the_address_it_is_given() {
+    static CLOCK: ManualClock = ManualClock::new(START_MS);
+    let mut high = Lps25hSim::new(&CLOCK);
+    let bus: SimBus<'_, 4> = SimBus::new();
+    bus.attach(sense_lps25h::ADDRESS_SA0_HIGH, &mut high)
+        .unwrap();
+
+    // Nothing at 0x5C: the Sense HAT's address is not tried behind the caller's back.
+    let mut wrong = Lps25h::new(&bus, NoopDelay::new(), Address::Sa0Low);
+    assert_eq!(
+        block_on(wrong.init(Mode::OneShot)),
+        Err(Error::I2c(SimError::Nack(0x5C)))
+    );
+
+    let mut sensor = Lps25h::new(&bus, NoopDelay::new(), Address::Sa0High);
+    block_on(sensor.init(Mode::Continuous(DataRate::Hz7))).unwrap();
+    assert_matches(
+        block_on(sensor.read()).unwrap(),
+        Environment::new().at(START_MS),
+    );
+    let ctrl1 = bus.with_chip(0x5D, |c: &mut Lps25hSim| c.registers().get(0x20));
+    assert_eq!(ctrl1, Some(0xA4));
+}
+
+#[test]
+fn two_barometers_one_at_each_address() {
+    static CLOCK: ManualClock = ManualClock::new(START_MS);
+    let mut low = Lps25hSim::new(&CLOCK);
+    let mut high = Lps25hSim::new(&CLOCK);
+    let bus: SimBus<'_, 4> = SimBus::new();
+    bus.attach(0x5C, &mut low).unwrap();
+    bus.attach(0x5D, &mut high).unwrap();
+    let mut a = Lps25h::new(&bus, NoopDelay::new(), Address::Sa0Low);
+    let mut b = Lps25h::new(&bus, NoopDelay::new(), Address::Sa0High);
+    block_on(a.init(Mode::Continuous(DataRate::Hz1))).unwrap();
+    block_on(b.init(Mode::Continuous(DataRate::Hz25))).unwrap();
+    let ctrl1 = |address| bus.with_chip(address, |c: &mut Lps25hSim| c.registers().get(0x20));
+    assert_eq!((ctrl1(0x5C), ctrl1(0x5D)), (Some(0x94), Some(0xC4)));
 }

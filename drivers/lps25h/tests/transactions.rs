@@ -1,4 +1,4 @@
-//! The exact I2C traffic of the driver, against `embedded-hal-mock`.
+//! The exact I2C traffic of the async driver, against `embedded-hal-mock`.
 //!
 //! The driver uses `write_read` for every register read, so the expectations are
 //! `Transaction::write_read` (the mock does not route `write_read` through `transaction`).
@@ -7,7 +7,8 @@ use embedded_hal::i2c::ErrorKind;
 use embedded_hal_mock::eh1::delay::{CheckedDelay, NoopDelay, Transaction as Delay};
 use embedded_hal_mock::eh1::i2c::{Mock, Transaction};
 use futures_executor::block_on;
-use sense_lps25h::{DataRate, Error, Lps25h, Measurement, Mode, ONE_SHOT_MAX_POLLS};
+use sense_lps25h::asynch::Lps25h;
+use sense_lps25h::{Address, DataRate, Error, Measurement, Mode, ONE_SHOT_MAX_POLLS};
 
 const ADDR: u8 = 0x5C;
 
@@ -38,7 +39,7 @@ fn init_checks_the_id_and_configures_each_mode() {
         (Mode::Continuous(DataRate::Hz25), 0xC4),
     ] {
         let mut i2c = Mock::new(&init_traffic(ctrl_reg1));
-        let mut sensor = Lps25h::new(i2c.clone(), NoopDelay::new());
+        let mut sensor = Lps25h::new(i2c.clone(), NoopDelay::new(), Address::SENSE_HAT);
         block_on(sensor.init(mode)).unwrap();
         assert_eq!(sensor.mode(), Some(mode));
         i2c.done();
@@ -56,7 +57,7 @@ fn one_shot_read_triggers_polls_ctrl_reg2_and_reads_five_bytes() {
     ]);
     let mut i2c = Mock::new(&traffic);
     let mut delay = CheckedDelay::new(&[Delay::delay_ms(5)]);
-    let mut sensor = Lps25h::new(i2c.clone(), delay.clone());
+    let mut sensor = Lps25h::new(i2c.clone(), delay.clone(), Address::SENSE_HAT);
     block_on(sensor.init(Mode::OneShot)).unwrap();
     assert_eq!(block_on(sensor.read()), Ok(EXPECTED));
     i2c.done();
@@ -74,7 +75,7 @@ fn continuous_read_waits_for_both_data_ready_bits() {
     ]);
     let mut i2c = Mock::new(&traffic);
     let mut delay = CheckedDelay::new(&[Delay::delay_ms(5), Delay::delay_ms(5)]);
-    let mut sensor = Lps25h::new(i2c.clone(), delay.clone());
+    let mut sensor = Lps25h::new(i2c.clone(), delay.clone(), Address::SENSE_HAT);
     block_on(sensor.init(Mode::Continuous(DataRate::Hz25))).unwrap();
     assert_eq!(block_on(sensor.read()), Ok(EXPECTED));
     i2c.done();
@@ -91,7 +92,7 @@ fn a_negative_temperature_reads_below_zero() {
         Transaction::write_read(ADDR, vec![0xA8], vec![0x00, 0xF0, 0x3F, 0xF0, 0xA6]),
     ]);
     let mut i2c = Mock::new(&traffic);
-    let mut sensor = Lps25h::new(i2c.clone(), NoopDelay::new());
+    let mut sensor = Lps25h::new(i2c.clone(), NoopDelay::new(), Address::SENSE_HAT);
     block_on(sensor.init(Mode::OneShot)).unwrap();
     assert_eq!(
         block_on(sensor.read()),
@@ -107,7 +108,7 @@ fn a_negative_temperature_reads_below_zero() {
 fn a_wrong_who_am_i_stops_init_and_leaves_the_driver_uninitialised() {
     // 0xBC is the HTS221: a board with the two addresses swapped.
     let mut i2c = Mock::new(&[Transaction::write_read(ADDR, vec![0x0F], vec![0xBC])]);
-    let mut sensor = Lps25h::new(i2c.clone(), NoopDelay::new());
+    let mut sensor = Lps25h::new(i2c.clone(), NoopDelay::new(), Address::SENSE_HAT);
     let err = block_on(sensor.init(Mode::OneShot)).unwrap_err();
     assert_eq!(err, Error::UnexpectedDevice(0xBC));
     assert_eq!(err.to_string(), "LPS25H: WHO_AM_I is 0xBC, expected 0xBD");
@@ -127,7 +128,7 @@ fn a_stuck_one_shot_bit_times_out_after_the_documented_polls() {
         .map(|_| Delay::delay_ms(5))
         .collect();
     let mut delay = CheckedDelay::new(&delays);
-    let mut sensor = Lps25h::new(i2c.clone(), delay.clone());
+    let mut sensor = Lps25h::new(i2c.clone(), delay.clone(), Address::SENSE_HAT);
     block_on(sensor.init(Mode::OneShot)).unwrap();
     let err = block_on(sensor.read()).unwrap_err();
     assert_eq!(err, Error::ConversionTimeout);
@@ -147,7 +148,7 @@ fn continuous_mode_without_data_times_out_after_two_periods() {
         traffic.push(Transaction::write_read(ADDR, vec![0x27], vec![0x01]));
     }
     let mut i2c = Mock::new(&traffic);
-    let mut sensor = Lps25h::new(i2c.clone(), NoopDelay::new());
+    let mut sensor = Lps25h::new(i2c.clone(), NoopDelay::new(), Address::SENSE_HAT);
     block_on(sensor.init(mode)).unwrap();
     assert_eq!(block_on(sensor.read()), Err(Error::ConversionTimeout));
     i2c.done();
@@ -156,7 +157,7 @@ fn continuous_mode_without_data_times_out_after_two_periods() {
 #[test]
 fn read_before_init_touches_nothing() {
     let mut i2c = Mock::new(&[]);
-    let mut sensor = Lps25h::new(i2c.clone(), NoopDelay::new());
+    let mut sensor = Lps25h::new(i2c.clone(), NoopDelay::new(), Address::SENSE_HAT);
     let err = block_on(sensor.read()).unwrap_err();
     assert_eq!(err, Error::NotInitialized);
     assert_eq!(err.to_string(), "LPS25H: read before init");
@@ -168,7 +169,7 @@ fn bus_errors_are_passed_through() {
     let mut traffic = init_traffic(0x84);
     traffic.push(Transaction::write(ADDR, vec![0x21, 0x01]).with_error(ErrorKind::Other));
     let mut i2c = Mock::new(&traffic);
-    let mut sensor = Lps25h::new(i2c.clone(), NoopDelay::new());
+    let mut sensor = Lps25h::new(i2c.clone(), NoopDelay::new(), Address::SENSE_HAT);
     block_on(sensor.init(Mode::OneShot)).unwrap();
     let err = block_on(sensor.read()).unwrap_err();
     assert_eq!(err, Error::I2c(ErrorKind::Other));
@@ -179,7 +180,38 @@ fn bus_errors_are_passed_through() {
 #[test]
 fn release_hands_back_the_bus_and_delay() {
     let i2c = Mock::new(&[]);
-    let sensor = Lps25h::new(i2c, NoopDelay::new());
+    let sensor = Lps25h::new(i2c, NoopDelay::new(), Address::SENSE_HAT);
+    let (mut i2c, _delay) = sensor.release();
+    i2c.done();
+}
+
+#[test]
+fn with_sa0_high_every_transfer_goes_to_0x5d() {
+    let traffic: Vec<Transaction> = [
+        Transaction::write_read(0x5D, vec![0x0F], vec![0xBD]),
+        Transaction::write(0x5D, vec![0x10, 0x05]),
+        Transaction::write(0x5D, vec![0x21, 0x00]),
+        Transaction::write(0x5D, vec![0x20, 0x84]),
+        Transaction::write(0x5D, vec![0x21, 0x01]),
+        Transaction::write_read(0x5D, vec![0x21], vec![0x00]),
+        Transaction::write_read(0x5D, vec![0x28 | 0x80], OUTPUTS.to_vec()),
+    ]
+    .into();
+    let mut i2c = Mock::new(&traffic);
+    let mut sensor = Lps25h::new(i2c.clone(), NoopDelay::new(), Address::Sa0High);
+    assert_eq!(sensor.address(), 0x5D);
+    block_on(sensor.init(Mode::OneShot)).unwrap();
+    assert_eq!(block_on(sensor.read()), Ok(EXPECTED));
+    i2c.done();
+}
+
+#[test]
+fn the_sense_hat_address_is_sa0_low() {
+    let i2c = Mock::new(&[]);
+    let sensor = Lps25h::new(i2c, NoopDelay::new(), Address::SENSE_HAT);
+    assert_eq!(sensor.address(), 0x5C);
+    assert_eq!(sensor.address(), sense_lps25h::ADDRESS);
+    assert_eq!(sensor.address(), sense_lps25h::ADDRESS_SA0_LOW);
     let (mut i2c, _delay) = sensor.release();
     i2c.done();
 }

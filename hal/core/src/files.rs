@@ -4,58 +4,16 @@
 //! decides where those live. The Linux one maps them under configurable roots (a container sees
 //! the host's `/proc` at `/host/proc`), the simulation generates them, and [`StaticFiles`] serves
 //! fixtures in tests.
+//!
+//! [`TextFiles`], [`FileError`] and [`FileErrorKind`] are `sense-procfs`'s (its async reader's
+//! file trait), re-exported here.
 
 use core::fmt;
 
-/// Why a file could not be read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum FileErrorKind {
-    /// The file does not exist (a missing thermal zone, a wrong root).
-    NotFound,
-    /// The file exists but may not be read.
-    PermissionDenied,
-    /// Any other failure.
-    Other,
-}
-
-impl FileErrorKind {
-    /// A short description, for error messages.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            FileErrorKind::NotFound => "not found",
-            FileErrorKind::PermissionDenied => "permission denied",
-            FileErrorKind::Other => "read failed",
-        }
-    }
-}
-
-/// An error from a [`TextFiles`] or [`FsUsage`] implementation.
-pub trait FileError: fmt::Debug + fmt::Display {
-    /// The kind of failure, so callers can treat "not there" differently from "broken".
-    fn kind(&self) -> FileErrorKind;
-}
-
-/// Reads small text files such as `/proc/meminfo`.
-pub trait TextFiles {
-    /// The implementation's error.
-    type Error: FileError;
-
-    /// Reads up to `buf.len()` bytes from the start of the file at `path` and returns how many
-    /// were read.
-    ///
-    /// A file longer than `buf` is cut short, never an error: callers that parse lines ignore a
-    /// trailing partial line. (`/proc/stat` can run to tens of kilobytes on a large machine, but
-    /// its first line, the only one needed for CPU use, is at the start.)
-    async fn read(&mut self, path: &str, buf: &mut [u8]) -> Result<usize, Self::Error>;
-}
-
-impl<T: TextFiles + ?Sized> TextFiles for &mut T {
-    type Error = T::Error;
-    async fn read(&mut self, path: &str, buf: &mut [u8]) -> Result<usize, Self::Error> {
-        T::read(self, path, buf).await
-    }
-}
+// The file trait and its error types live in the publishable `sense-procfs` (which reads `/proc`
+// through them); re-exported here so implementations and users need only this crate.
+pub use sense_procfs::asynch::TextFiles;
+pub use sense_procfs::{FileError, FileErrorKind};
 
 /// Space on a mounted file system, in bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

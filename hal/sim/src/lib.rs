@@ -15,6 +15,7 @@
 //! - [`environment`]: a deterministic room (temperature, humidity, pressure) with a day cycle and
 //!   slow drifts, that the sensor models measure.
 //! - [`hts221`], [`lps25h`], [`attiny88`]: the Sense HAT's chips as register-level models.
+//! - [`aranet4`]: an Aranet4 CO₂ monitor on the simulated radio, in `sense-aranet4`'s formats.
 //!
 //! `no_std`. The bus is shared through a `critical-section` mutex: on Linux enable
 //! `critical-section/std` in the binary (the runtime does).
@@ -22,6 +23,7 @@
 #![warn(missing_docs)]
 #![allow(async_fn_in_trait)]
 
+pub mod aranet4;
 pub mod attiny88;
 pub mod ble;
 pub mod clock;

@@ -1,10 +1,10 @@
 //! The radio the `co2` source listens with: BlueZ on a Pi, or the simulated radio with a few
 //! Aranet4s and other vendors' gadgets.
 
-use sense_aranet4::sim::SimAranet4;
 use sense_bus::config::Aranet4Sensor;
 use sense_hal::ble::{Address, Advertisement, BleCentral, Uuid};
 use sense_linux::{BluezCentral, TokioDelay};
+use sense_sim::aranet4::SimAranet4;
 use sense_sim::ble::{GarbageAdvertiser, SimRadio};
 
 use crate::sim::WALL_CLOCK;

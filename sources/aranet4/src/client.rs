@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use sense_aranet4::{AdvertisedReading, DecodeError, MANUFACTURER_ID, Measurement, Version};
-use sense_hal::ble::{Address, Advertisement, BleCentral};
+use sense_hal::ble::{Address, Advertisement, BleCentral, Uuid};
 
 /// What was heard from one monitor.
 #[derive(Clone, Debug, PartialEq)]
@@ -147,16 +147,21 @@ pub async fn read_over_gatt<C: BleCentral>(
     use sense_aranet4::uuid;
     let mut buf = [0u8; 32];
     let mut last_error = None;
-    for service in [uuid::SERVICE, uuid::SERVICE_OLD] {
+    for service in [Uuid(uuid::SERVICE), Uuid(uuid::SERVICE_OLD)] {
         match central
-            .read_characteristic(address, service, uuid::CURRENT_READINGS_DETAILED, &mut buf)
+            .read_characteristic(
+                address,
+                service,
+                Uuid(uuid::CURRENT_READINGS_DETAILED),
+                &mut buf,
+            )
             .await
         {
             Ok(n) => return sense_aranet4::decode_detailed(&buf[..n]).map_err(GattError::Decode),
             Err(e) => last_error = Some(e),
         }
         if let Ok(n) = central
-            .read_characteristic(address, service, uuid::CURRENT_READINGS, &mut buf)
+            .read_characteristic(address, service, Uuid(uuid::CURRENT_READINGS), &mut buf)
             .await
         {
             return sense_aranet4::decode_current(&buf[..n]).map_err(GattError::Decode);

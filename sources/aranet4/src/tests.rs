@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use sense_aranet4::sim::SimAranet4;
 use sense_bus::config::{Aranet4Sensor, Config};
 use sense_bus::model::Value;
 use sense_bus::source::{PollContext, Source};
 use sense_hal::DelayNs;
 use sense_hal::ble::{Address, Advertisement, BleCentral, Uuid};
+use sense_sim::aranet4::SimAranet4;
 use sense_sim::ble::{GarbageAdvertiser, SimRadio};
 use sense_sim::clock::SimClock;
 

@@ -54,7 +54,7 @@ pub trait Barometer {
 /// chip that was unplugged, busy or stuck comes back on its own.
 #[derive(Debug)]
 pub struct Hts221Hygrometer<I2C, D> {
-    driver: sense_hts221::Hts221<I2C, D>,
+    driver: sense_hts221::asynch::Hts221<I2C, D>,
     ready: bool,
 }
 
@@ -62,7 +62,7 @@ impl<I2C: I2c, D: DelayNs> Hts221Hygrometer<I2C, D> {
     /// The HTS221 on `i2c`.
     pub fn new(i2c: I2C, delay: D) -> Self {
         Hts221Hygrometer {
-            driver: sense_hts221::Hts221::new(i2c, delay),
+            driver: sense_hts221::asynch::Hts221::new(i2c, delay),
             ready: false,
         }
     }
@@ -94,15 +94,15 @@ where
 /// The LPS25H driver as a [`Barometer`], set up again after failures like [`Hts221Hygrometer`].
 #[derive(Debug)]
 pub struct Lps25hBarometer<I2C, D> {
-    driver: sense_lps25h::Lps25h<I2C, D>,
+    driver: sense_lps25h::asynch::Lps25h<I2C, D>,
     ready: bool,
 }
 
 impl<I2C: I2c, D: DelayNs> Lps25hBarometer<I2C, D> {
-    /// The LPS25H on `i2c`.
+    /// The LPS25H on `i2c`, at the Sense HAT's address (`0x5C`).
     pub fn new(i2c: I2C, delay: D) -> Self {
         Lps25hBarometer {
-            driver: sense_lps25h::Lps25h::new(i2c, delay),
+            driver: sense_lps25h::asynch::Lps25h::new(i2c, delay, sense_lps25h::Address::SENSE_HAT),
             ready: false,
         }
     }

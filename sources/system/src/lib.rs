@@ -24,7 +24,8 @@ use sense_hal::DelayNs;
 use sense_hal::Unit;
 use sense_hal::files::{FsUsage, TextFiles};
 use sense_hal::value::round_to as round;
-use sense_procfs::{CpuTimes, ProcFs};
+use sense_procfs::CpuTimes;
+use sense_procfs::asynch::ProcFs;
 use serde::{Deserialize, Serialize};
 
 /// How far apart the two CPU samples are when there is no previous one, in milliseconds.

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::sim::WALL_CLOCK;
 use embedded_hal_async::i2c::I2c as _;
 use sense_hal::led::{Frame, Joystick, JoystickEvent, LedMatrix, Rotation};
-use sense_ledmatrix::{PolledStick, SenseHatMatrix};
+use sense_ledmatrix::asynch::{PolledStick, SenseHatMatrix};
 use sense_linux::sensehat_kernel::{EvdevJoystick, IioSensor, SenseFramebuffer};
 use sense_linux::{LinuxI2c, LinuxI2cError, TokioDelay};
 use sense_sim::i2c::SimBus;

@@ -1,13 +1,12 @@
-//! The simulated Aranet4 on `sense-sim`'s simulated radio, decoded with this crate.
-#![cfg(feature = "sim")]
+//! The simulated Aranet4 on the simulated radio, decoded with `sense-aranet4`.
 
 use futures_executor::block_on;
-use sense_aranet4::sim::{MEASUREMENT_INTERVAL_S, SimAranet4};
 use sense_aranet4::{
     CalibrationState, DecodeError, MANUFACTURER_ID, StatusColour, Version, decode_advertisement,
     decode_current, decode_detailed, is_aranet4_name, uuid,
 };
 use sense_hal::ble::{Address, BleCentral, Uuid};
+use sense_sim::aranet4::{MEASUREMENT_INTERVAL_S, SimAranet4};
 use sense_sim::ble::{GarbageAdvertiser, ManualDelay, SimAdvertiser, SimRadio, SimRadioError};
 use sense_sim::clock::{ManualClock, SimClock};
 use sense_sim::environment::{Conditions, Environment};
@@ -84,8 +83,8 @@ fn a_scan_decodes_aranets_and_survives_everything_else() {
     let mut buf = [0u8; 32];
     let n = block_on(radio.read_characteristic(
         addr(2),
-        uuid::SERVICE,
-        uuid::CURRENT_READINGS_DETAILED,
+        Uuid(uuid::SERVICE),
+        Uuid(uuid::CURRENT_READINGS_DETAILED),
         &mut buf,
     ))
     .unwrap();
@@ -97,8 +96,8 @@ fn a_scan_decodes_aranets_and_survives_everything_else() {
     assert_eq!(
         block_on(radio.read_characteristic(
             addr(3),
-            uuid::SERVICE,
-            uuid::CURRENT_READINGS,
+            Uuid(uuid::SERVICE),
+            Uuid(uuid::CURRENT_READINGS),
             &mut buf
         )),
         Err(SimRadioError::NoSuchDevice(addr(3)))
@@ -113,34 +112,60 @@ fn gatt_characteristics_answer_consistently() {
     let mut read =
         |service: Uuid, c: Uuid, buf: &mut [u8]| dev.read_characteristic(service, c, t, buf);
 
-    let n = read(uuid::SERVICE, uuid::CURRENT_READINGS_DETAILED, &mut buf).unwrap();
+    let n = read(
+        Uuid(uuid::SERVICE),
+        Uuid(uuid::CURRENT_READINGS_DETAILED),
+        &mut buf,
+    )
+    .unwrap();
     let detailed = decode_detailed(&buf[..n]).unwrap();
     assert_eq!(detailed.age_s, Some(37));
     assert_eq!(detailed.interval_s, Some(MEASUREMENT_INTERVAL_S));
-    let n = read(uuid::SERVICE_OLD, uuid::CURRENT_READINGS, &mut buf).unwrap();
+    let n = read(
+        Uuid(uuid::SERVICE_OLD),
+        Uuid(uuid::CURRENT_READINGS),
+        &mut buf,
+    )
+    .unwrap();
     let current = decode_current(&buf[..n]).unwrap();
     assert_eq!(current.co2_ppm, detailed.co2_ppm);
     assert_eq!(current.temperature_raw, detailed.temperature_raw);
 
-    let n = read(uuid::SERVICE, uuid::INTERVAL, &mut buf).unwrap();
+    let n = read(Uuid(uuid::SERVICE), Uuid(uuid::INTERVAL), &mut buf).unwrap();
     assert_eq!(&buf[..n], &60u16.to_le_bytes());
-    let n = read(uuid::SERVICE, uuid::SECONDS_SINCE_UPDATE, &mut buf).unwrap();
+    let n = read(
+        Uuid(uuid::SERVICE),
+        Uuid(uuid::SECONDS_SINCE_UPDATE),
+        &mut buf,
+    )
+    .unwrap();
     assert_eq!(&buf[..n], &37u16.to_le_bytes());
     let n = read(Uuid::from_u16(0x180F), Uuid::from_u16(0x2A19), &mut buf).unwrap();
     assert_eq!(&buf[..n], &[detailed.battery_percent]);
     assert!((35..=98).contains(&detailed.battery_percent));
     let n = read(Uuid::from_u16(0x1800), Uuid::from_u16(0x2A00), &mut buf).unwrap();
     assert_eq!(&buf[..n], b"Aranet4 12345");
-    assert_eq!(read(uuid::SERVICE, uuid::TOTAL_READINGS, &mut buf), None);
     assert_eq!(
-        read(Uuid::from_u16(0x180A), uuid::CURRENT_READINGS, &mut buf),
+        read(Uuid(uuid::SERVICE), Uuid(uuid::TOTAL_READINGS), &mut buf),
+        None
+    );
+    assert_eq!(
+        read(
+            Uuid::from_u16(0x180A),
+            Uuid(uuid::CURRENT_READINGS),
+            &mut buf
+        ),
         None
     );
 
     // A short buffer gets the start; the full length is reported to the radio.
     let mut short = [0u8; 4];
     assert_eq!(
-        read(uuid::SERVICE, uuid::CURRENT_READINGS_DETAILED, &mut short),
+        read(
+            Uuid(uuid::SERVICE),
+            Uuid(uuid::CURRENT_READINGS_DETAILED),
+            &mut short
+        ),
         Some(13)
     );
 }

@@ -1,6 +1,7 @@
-//! A simulated Aranet4 for `sense-sim`'s simulated Bluetooth LE radio (feature `sim`).
+//! A simulated Aranet4 for the simulated Bluetooth LE radio ([`crate::ble`]), speaking the formats of
+//! the `sense-aranet4` crate.
 //!
-//! [`SimAranet4`] implements [`SimAdvertiser`]: put it on a [`sense_sim::ble::SimRadio`] and a
+//! [`SimAranet4`] implements [`SimAdvertiser`]: put it on a [`crate::ble::SimRadio`] and a
 //! client sees what it would see from a real device:
 //!
 //! - **Advertisements** every 1000–4000 ms (fixed per device, picked from the seed), named as
@@ -39,14 +40,14 @@
 
 use core::f64::consts::{PI, TAU};
 
-use sense_hal::ble::{Address, Advertisement, Uuid};
-use sense_sim::ble::SimAdvertiser;
-use sense_sim::environment::Environment;
-
-use crate::{
+use sense_aranet4::{
     AdvertisedReading, CalibrationState, Flags, MANUFACTURER_ID, Measurement, StatusColour,
     Version, encode_advertisement, encode_advertisement_off, encode_current, encode_detailed, uuid,
 };
+use sense_hal::ble::{Address, Advertisement, Uuid};
+
+use crate::ble::SimAdvertiser;
+use crate::environment::Environment;
 
 /// Seconds between measurements.
 pub const MEASUREMENT_INTERVAL_S: u16 = 60;
@@ -311,16 +312,16 @@ impl SimAdvertiser for SimAranet4 {
         buf: &mut [u8],
     ) -> Option<usize> {
         let m = self.measurement_at(unix_ms);
-        if service == uuid::SERVICE || service == uuid::SERVICE_OLD {
+        if service == Uuid(uuid::SERVICE) || service == Uuid(uuid::SERVICE_OLD) {
             match characteristic {
-                c if c == uuid::CURRENT_READINGS_DETAILED => {
+                c if c == Uuid(uuid::CURRENT_READINGS_DETAILED) => {
                     Some(answer(buf, &encode_detailed(&m)))
                 }
-                c if c == uuid::CURRENT_READINGS => Some(answer(buf, &encode_current(&m))),
-                c if c == uuid::INTERVAL => {
+                c if c == Uuid(uuid::CURRENT_READINGS) => Some(answer(buf, &encode_current(&m))),
+                c if c == Uuid(uuid::INTERVAL) => {
                     Some(answer(buf, &MEASUREMENT_INTERVAL_S.to_le_bytes()))
                 }
-                c if c == uuid::SECONDS_SINCE_UPDATE => {
+                c if c == Uuid(uuid::SECONDS_SINCE_UPDATE) => {
                     Some(answer(buf, &m.age_s.unwrap_or(0).to_le_bytes()))
                 }
                 _ => None,
