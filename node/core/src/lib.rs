@@ -373,3 +373,17 @@ where
         Ok(self.matrix.as_ref().and_then(Matrix::next_step_in))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::truncate;
+
+    #[test]
+    fn names_are_cut_to_their_capacity_at_a_character_boundary() {
+        assert_eq!(truncate("pico", 32), "pico");
+        assert_eq!(truncate("abcdef", 4), "abcd");
+        // 'é' is two bytes: cutting inside it keeps the character out.
+        assert_eq!(truncate("abcé", 4), "abc");
+        assert_eq!(truncate("", 0), "");
+    }
+}

@@ -1031,3 +1031,21 @@ fn run_again_after_a_link_failure_says_hello_again() {
     assert_eq!(seqs, [0, 1, 2, 4, 5, 6]);
     assert_eq!(node.stats().readings, 6);
 }
+
+#[test]
+fn the_run_future_is_small() {
+    #[derive(Clone)]
+    struct NoDelay;
+    impl DelayNs for NoDelay {
+        async fn delay_ns(&mut self, _ns: u32) {}
+    }
+    let bus: SimBus<'_, 4> = SimBus::new();
+    let mut node = Node::new(CONFIG, &bus, &bus, Some(&bus), NoDelay);
+    let mut link = TestLink(Rc::new(Pipe::default()));
+    let size = size_of_val(&node.run(&mut link));
+    eprintln!(
+        "run future: {size} bytes, node: {} bytes",
+        size_of_val(&node)
+    );
+    assert!(size < 2048, "{size} bytes");
+}
