@@ -9,7 +9,9 @@
 mod matrix;
 
 use core::convert::Infallible;
-use core::pin::pin;
+use core::future::{Future, poll_fn};
+use core::pin::{Pin, pin};
+use core::task::Poll;
 
 use embassy_futures::select::{Either3, select3};
 use embedded_hal_async::delay::DelayNs;
@@ -121,6 +123,13 @@ async fn wait_ms<D: DelayNs>(mut delay: D, ms: Option<u32>) {
     }
 }
 
+/// Polls `timer` once, in the caller's task, so that its time starts now (a delay reads the clock
+/// on its first poll); whether it is already over (then it must not be polled again).
+async fn start<F: Future<Output = ()>>(timer: Pin<&mut F>) -> bool {
+    let mut timer = Some(timer);
+    poll_fn(|cx| Poll::Ready(timer.take().is_some_and(|t| t.poll(cx).is_ready()))).await
+}
+
 /// Encodes `message` as one frame and sends it.
 async fn send<L: Link>(link: &mut L, message: &NodeMessage) -> Result<(), L::Error> {
     let mut frame = [0u8; MAX_FRAME_LEN];
@@ -224,13 +233,19 @@ where
     async fn run_inner<L: Link>(&mut self, link: &mut L) -> Result<Infallible, L::Error> {
         let hello = self.hello();
         send(link, &NodeMessage::Hello(hello)).await?;
-        self.measure(link).await?;
 
         let period = self.config.period_ms.max(1);
         let mut decoder = Decoder::<HostMessage>::new();
         let mut buf = [0u8; RECEIVE_CHUNK];
         let mut period_timer = pin!(wait_ms(self.delay.clone(), Some(period)));
         let mut scroll_timer = pin!(wait_ms(self.delay.clone(), None));
+        // Every timer is started before the work it paces, so a period does not stretch by the
+        // time its reads take (up to about a second with stuck sensors), nor a scroll step by
+        // its write.
+        if start(period_timer.as_mut()).await {
+            period_timer.set(wait_ms(self.delay.clone(), Some(0)));
+        }
+        self.measure(link).await?;
         loop {
             let event = select3(
                 period_timer.as_mut(),
@@ -240,13 +255,30 @@ where
             .await;
             match event {
                 Either3::First(()) => {
-                    // Re-armed first: the period does not stretch by the time the reads take.
                     period_timer.set(wait_ms(self.delay.clone(), Some(period)));
+                    if start(period_timer.as_mut()).await {
+                        // The whole period went by at once (a delay that does not wait): the
+                        // next round is due now.
+                        period_timer.set(wait_ms(self.delay.clone(), Some(0)));
+                    }
                     self.measure(link).await?;
                 }
                 Either3::Second(()) => {
-                    let next = self.scroll_step(link).await?;
+                    let next = self.matrix.as_ref().and_then(Matrix::next_step_in);
                     scroll_timer.set(wait_ms(self.delay.clone(), next));
+                    if start(scroll_timer.as_mut()).await {
+                        scroll_timer.set(wait_ms(self.delay.clone(), next.map(|_| 0)));
+                    }
+                    self.scroll_step(link).await?;
+                    if self
+                        .matrix
+                        .as_ref()
+                        .and_then(Matrix::next_step_in)
+                        .is_none()
+                    {
+                        // The text has left: nothing more to step.
+                        scroll_timer.set(wait_ms(self.delay.clone(), None));
+                    }
                 }
                 Either3::Third(received) => {
                     let n = received?.min(buf.len());
@@ -362,15 +394,15 @@ where
         Ok(before.is_some() || after.is_some())
     }
 
-    /// Moves the scrolling text one column; returns when the next step is due.
-    async fn scroll_step<L: Link>(&mut self, link: &mut L) -> Result<Option<u32>, L::Error> {
+    /// Moves the scrolling text one column.
+    async fn scroll_step<L: Link>(&mut self, link: &mut L) -> Result<(), L::Error> {
         let Some(matrix) = self.matrix.as_mut() else {
-            return Ok(None);
+            return Ok(());
         };
         if let Err(error) = matrix.step().await {
             self.status(link, Sensor::LedMatrix, error).await?;
         }
-        Ok(self.matrix.as_ref().and_then(Matrix::next_step_in))
+        Ok(())
     }
 }
 

@@ -438,9 +438,10 @@ fn readings_carry_the_simulated_room_every_period() {
             let (at, statuses, readings) = host.next_round();
             assert_eq!(statuses, no_status());
             assert_eq!(readings.seq, seq);
-            // Right after the Hello, then one period after another (the reads take a few ms).
+            // Right after the Hello, then one period after another.
             let due = u64::from(seq) * u64::from(PERIOD_MS);
-            assert!((due..due + 50).contains(&at), "round {seq} at {at} ms");
+            // (The simulated one-shot conversions take no time.)
+            assert_eq!(at, due, "round {seq}");
             assert_room(&readings, at);
         }
     });
@@ -538,7 +539,9 @@ fn a_stuck_conversion_is_not_ready_and_both_missing_still_sends_readings() {
         host.bus
             .with_chip::<Hts221Sim, _>(HTS221, |c| c.set_stuck_one_shot(true));
         host.bus.inject(LPS25H, Fault::Busy);
-        let (_, statuses, readings) = host.next_round();
+        let (at, statuses, readings) = host.next_round();
+        // The driver's bounded wait for the stuck conversion.
+        assert!(at >= u64::from(PERIOD_MS) + 400, "round 1 sent at {at} ms");
         assert_eq!(
             statuses,
             vec![
@@ -560,6 +563,9 @@ fn a_stuck_conversion_is_not_ready_and_both_missing_still_sends_readings() {
         let (at, statuses, readings) = host.next_round();
         assert_eq!(statuses, no_status());
         assert_room(&readings, at);
+        // The slow round did not push the next one back: its period started before its reads.
+        let due = 2 * u64::from(PERIOD_MS);
+        assert!((due..due + 50).contains(&at), "round 2 sent at {at} ms");
     });
 }
 
