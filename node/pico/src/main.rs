@@ -42,12 +42,25 @@ async fn main(_spawner: Spawner) {
     let id = unique_id(Flash::new_blocking(p.FLASH));
 
     // One I2C0 bus shared by the three chips; one task, so no lock across cores or interrupts.
+    // The RP2040's internal pull-ups stay on (embassy-rp's default): enough for short wires to a
+    // Sense HAT; breakouts bring their own (README: Wiring).
     let mut i2c_config = i2c::Config::default();
     i2c_config.frequency = 100_000;
-    let bus = Mutex::<NoopRawMutex, _>::new(I2c::new_async(p.I2C0, p.PIN_5, p.PIN_4, Irqs, i2c_config));
-    let config = NodeConfig { id, firmware_version: env!("CARGO_PKG_VERSION"), period_ms: PERIOD_MS };
+    let bus =
+        Mutex::<NoopRawMutex, _>::new(I2c::new_async(p.I2C0, p.PIN_5, p.PIN_4, Irqs, i2c_config));
+    let config = NodeConfig {
+        id,
+        firmware_version: env!("CARGO_PKG_VERSION"),
+        period_ms: PERIOD_MS,
+    };
     // The matrix is always given: the node reports it missing if it does not answer.
-    let mut node = Node::new(config, I2cDevice::new(&bus), I2cDevice::new(&bus), Some(I2cDevice::new(&bus)), Delay);
+    let mut node = Node::new(
+        config,
+        I2cDevice::new(&bus),
+        I2cDevice::new(&bus),
+        Some(I2cDevice::new(&bus)),
+        Delay,
+    );
 
     let driver = Driver::new(p.USB, Irqs);
     // Raspberry Pi's vendor id; 0x000a is the Pico SDK's CDC serial product id.

@@ -48,7 +48,14 @@ impl<'a, 'd> UsbLink<'a, 'd> {
         rx: &'a mut Receiver<'d, UsbDriver<'d>>,
         control: &'a ControlChanged<'d>,
     ) -> Self {
-        Self { tx, rx, control, pending: [0; PACKET], start: 0, end: 0 }
+        Self {
+            tx,
+            rx,
+            control,
+            pending: [0; PACKET],
+            start: 0,
+            end: 0,
+        }
     }
 }
 
