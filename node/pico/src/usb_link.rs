@@ -82,7 +82,7 @@ impl sense_node::Link for UsbLink<'_, '_> {
             }
             // A full last packet: a zero-length one ends the transfer, so the host's read
             // returns now rather than with the next frame.
-            if !bytes.is_empty() && bytes.len() % PACKET == 0 {
+            if !bytes.is_empty() && bytes.len().is_multiple_of(PACKET) {
                 tx.write_packet(&[]).await?;
             }
             Ok::<(), EndpointError>(())
