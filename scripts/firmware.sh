@@ -23,5 +23,5 @@ while read -r _ _ vaddr _ filesz memsz _; do
   ((vaddr >= 0x20000000)) && ram=$((ram + memsz))
 done < <(readelf -lW "$elf" | awk '$1 == "LOAD"')
 ((flash > 0)) || { echo "firmware.sh: no LOAD segment in $elf" >&2; exit 1; }
-kib() { printf '%d.%d' $(($1 / 1024)) $(($1 % 1024 * 10 / 1024)); }
+kib() { local t=$(((($1 * 10) + 512) / 1024)); printf '%d.%d' $((t / 10)) $((t % 10)); }  # tenths, rounded
 echo "firmware: sense-node-pico flash $(kib $flash) KiB, RAM $(kib $ram) KiB"
