@@ -2,8 +2,9 @@
 # Every no_std crate (the `nostd` alias in .cargo/config.toml names them) built for bare metal:
 # a Cortex-M0+ without atomics (thumbv6m-none-eabi: the RP2040), a Cortex-M4F
 # (thumbv7em-none-eabihf) and a RISC-V core (riscv32imc-unknown-none-elf: the ESP32-C3), each with
-# the default features and with none; then checked with the Rust version they declare
-# (`rust-version`), so a user on that compiler can build them. Prints one line per check.
+# the default features and with none; their docs built with warnings as errors; then checked with
+# the Rust version they declare (`rust-version`), so a user on that compiler can build them.
+# Prints one line per check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +29,15 @@ for target in "${targets[@]}"; do
     done
     echo "nostd: $target, $features features: ok (${crates[*]})"
   done
+done
+
+# Their docs, warnings as errors, with every feature and with none (what docs.rs and a user
+# without the default features see).
+for features in --all-features --no-default-features; do
+  for crate in "${crates[@]}"; do
+    RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps -p "$crate" "$features"
+  done
+  echo "nostd: docs ($features), no warning: ok (${crates[*]})"
 done
 
 # The declared minimum Rust version (the workspace's), with its own toolchain.

@@ -4,8 +4,8 @@
 //! and async, so the same driver and source code runs on a Raspberry Pi, on a microcontroller, and
 //! against the simulation in `sense-sim`.
 //!
-//! - [`value`]: what a reading *is*: a scalar [`Value`](value::Value) (int, float, text, bool, null)
-//!   with a [`Unit`](value::Unit), named by a sensor id in a [`Measurement`](value::Measurement).
+//! - [`value`]: what a reading *is*: a scalar [`Value`] (int, float, text, bool, null) with a
+//!   [`Unit`], named by a sensor id in a [`Measurement`].
 //! - [`i2c`] and [`delay`]: re-exports of `embedded-hal-async`, the bus every Sense HAT chip sits on.
 //! - [`files`]: read-only text files (Linux `/proc` and `/sys`) and file-system usage.
 //! - [`ble`]: a Bluetooth LE central that yields advertisements and reads GATT characteristics.
