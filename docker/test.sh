@@ -66,6 +66,7 @@ if iptables -V 2>/dev/null | grep -q nf_tables || ! command -v iptables >/dev/nu
   command -v nft >/dev/null || missing+=(nftables)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # A Debian docker.io package on a machine without systemd does not start its daemon; where it
