@@ -12,6 +12,8 @@
 # DIST_DIR overrides docker/dist; CARGO_BUILD_JOBS limits parallel rustc processes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/rust-targets.sh
+source scripts/lib/rust-targets.sh
 
 dist_dir=${DIST_DIR:-docker/dist}
 [ $# -gt 0 ] || set -- amd64
@@ -52,9 +54,7 @@ targets=()
 build_env=()
 for platform in "$@"; do
   triple=$(triple_of "$platform")
-  if ! rustup target list --installed | grep -qx "$triple"; then
-    rustup target add "$triple"
-  fi
+  need_targets "$triple"
   cc="$wrappers/zig-cc-$triple"
   # shellcheck disable=SC2016 # the wrapper's own variables
   {

@@ -5,9 +5,11 @@
 # stack takes the rest of the 256 KiB). Fails if the build does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/rust-targets.sh
+source scripts/lib/rust-targets.sh
 
 target=thumbv6m-none-eabi
-rustup target list --installed | grep -qx "$target" || rustup target add "$target"
+need_targets "$target"
 
 # From the crate's directory: cargo reads .cargo/config.toml (the target and the linker scripts)
 # from the current directory up, never from --manifest-path's.

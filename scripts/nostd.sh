@@ -7,6 +7,8 @@
 # Prints one line per check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/rust-targets.sh
+source scripts/lib/rust-targets.sh
 
 targets=(thumbv6m-none-eabi thumbv7em-none-eabihf riscv32imc-unknown-none-elf)
 # The crates: the `-p` list of the alias, so there is one list.
@@ -14,10 +16,7 @@ read -r -a packages <<<"$(sed -n 's/^nostd = "build --target [^ ]* \(.*\)"$/\1/p
 [ ${#packages[@]} -gt 0 ] || { echo "nostd.sh: no crates in .cargo/config.toml's nostd alias" >&2; exit 1; }
 read -r -a crates <<<"$(printf '%s\n' "${packages[@]}" | grep -v '^-p$' | tr '\n' ' ')"
 
-installed=$(rustup target list --installed)
-for target in "${targets[@]}"; do
-  grep -qx "$target" <<<"$installed" || rustup target add "$target"
-done
+need_targets "${targets[@]}"
 
 # One crate at a time: built together, one crate's features would be turned on for another.
 for target in "${targets[@]}"; do

@@ -292,7 +292,12 @@ fn the_binary_is_cross_built_by_build_dist_or_taken_prebuilt() {
     for source in &copied {
         assert!(repo().join(source).exists(), "COPY {source}: no such path");
     }
-    for needed in ["Cargo.toml", "Cargo.lock", "scripts/build-dist.sh"] {
+    for needed in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "scripts/build-dist.sh",
+        "scripts/lib/rust-targets.sh",
+    ] {
         assert!(copied.iter().any(|c| c == needed), "COPY {needed}");
     }
     for member in &members {
