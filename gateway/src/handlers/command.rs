@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use picoserve::extract::State;
+use sense_bus::NodeSourceId;
 use sense_bus::command::CommandError;
 use serde_json::Value as Json;
 
@@ -13,8 +14,13 @@ use crate::guard::Ctx;
 use crate::reply::Reply;
 use crate::state::Counters;
 
-/// The services that take commands.
+/// The services that take commands, besides the microcontroller nodes (`node-{name}`).
 pub const COMMAND_TARGETS: &[&str] = &["sensors", "network_camera", "orchestrator"];
+
+/// Whether `target` takes commands: one of [`COMMAND_TARGETS`], or a node's source.
+fn takes_commands(target: &str) -> bool {
+    COMMAND_TARGETS.contains(&target) || NodeSourceId::parse(target).is_some()
+}
 
 /// How long a command may take, by action: starting the camera container takes a while; scans
 /// listen for their whole timeout.
@@ -33,12 +39,12 @@ pub async fn post(
     TryJson(body): TryJson<CommandRequest>,
 ) -> Reply {
     let target = target.0;
-    if !COMMAND_TARGETS.contains(&target.as_str()) {
+    if !takes_commands(&target) {
         let known = COMMAND_TARGETS.join(", ");
         return Reply::json(
             404,
             &CommandReply::failed(format!(
-                "unknown command target `{target}` (expected one of: {known})"
+                "unknown command target `{target}` (expected one of: {known}, or node-<name>)"
             )),
         );
     }

@@ -3,7 +3,7 @@
 //! away.
 
 use picoserve::extract::State;
-use sense_bus::SourceId;
+use sense_bus::{NodeSourceId, SourceId};
 
 use super::Id;
 use crate::api::BusHealth;
@@ -30,10 +30,12 @@ pub async fn one(id: Id, State(ctx): State<Ctx>) -> Reply {
     let id = id.0;
     match ctx.shared.hub.source_json(&id) {
         Some(json) => Reply::shared_json(200, json).with_header("X-Sense-Bus", bus_header(&ctx)),
-        None if id.parse::<SourceId>().is_ok() => Reply::error(
-            404,
-            format!("no data from `{id}` (not running, or not run yet)"),
-        ),
+        None if id.parse::<SourceId>().is_ok() || NodeSourceId::parse(&id).is_some() => {
+            Reply::error(
+                404,
+                format!("no data from `{id}` (not running, or not run yet)"),
+            )
+        }
         None => Reply::error(404, format!("unknown source `{id}`")),
     }
 }

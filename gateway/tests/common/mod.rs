@@ -124,7 +124,7 @@ impl Gateway {
             enabled: true,
         };
         let write = PollWrite {
-            source: SourceId::Weather,
+            source: SourceId::Weather.as_str(),
             measurements: &measurements,
             timestamp: sense_bus::unix_now(),
             status: &status,
@@ -151,7 +151,7 @@ impl Gateway {
             enabled: true,
         };
         let write = PollWrite {
-            source: SourceId::System,
+            source: SourceId::System.as_str(),
             measurements: &measurements,
             timestamp: sense_bus::unix_now(),
             status: &status,

@@ -83,6 +83,63 @@ impl SourceId {
     }
 }
 
+/// The source id of a microcontroller node on a serial link: `node-{name}`, from the node's own
+/// id (its Hello). Not one of the fixed [`SourceId`]s: nodes come and go with their cables.
+///
+/// The name is kept to lowercase ASCII letters, digits, `-` and `_` (anything else becomes
+/// `-`), at most [`NodeSourceId::MAX_NAME`] bytes: a source id is part of every key
+/// (`source:{id}:{sensor}` splits at its first `:`) and of the dashboard's URLs.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeSourceId(String);
+
+impl NodeSourceId {
+    /// What every node source id starts with.
+    pub const PREFIX: &'static str = "node-";
+    /// The longest name after the prefix (a node's Hello carries at most 32 bytes).
+    pub const MAX_NAME: usize = 32;
+
+    /// The source id of the node that calls itself `node_name`; `None` when nothing of the
+    /// name is left to use (empty, or only characters that are replaced and trimmed).
+    pub fn from_node_name(node_name: &str) -> Option<NodeSourceId> {
+        let mut name = String::with_capacity(node_name.len());
+        for c in node_name.chars() {
+            let c = c.to_ascii_lowercase();
+            let keep = c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-';
+            let c = if keep { c } else { '-' };
+            if !(c == '-' && (name.is_empty() || name.ends_with('-'))) {
+                name.push(c);
+            }
+            if name.len() == Self::MAX_NAME {
+                break;
+            }
+        }
+        let name = name.trim_end_matches('-');
+        (!name.is_empty()).then(|| NodeSourceId(format!("{}{name}", Self::PREFIX)))
+    }
+
+    /// `id` if it is a node source id as [`from_node_name`](Self::from_node_name) makes them.
+    pub fn parse(id: &str) -> Option<NodeSourceId> {
+        let name = id.strip_prefix(Self::PREFIX)?;
+        NodeSourceId::from_node_name(name).filter(|made| made.0 == id)
+    }
+
+    /// The id on the wire.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The node's name: the id without its prefix.
+    pub fn name(&self) -> &str {
+        &self.0[Self::PREFIX.len()..]
+    }
+}
+
+impl fmt::Display for NodeSourceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// How a source is run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lifecycle {
@@ -218,5 +275,32 @@ mod tests {
             assert_eq!(s.as_str().parse::<SectionName>(), Ok(s));
         }
         assert!("display2".parse::<SectionName>().is_err());
+    }
+
+    #[test]
+    fn node_names_become_ids_safe_in_keys_and_urls() {
+        let id = |name: &str| NodeSourceId::from_node_name(name).map(|id| id.to_string());
+        assert_eq!(id("pico-e661").as_deref(), Some("node-pico-e661"));
+        assert_eq!(
+            id("Kitchen Pico #2").as_deref(),
+            Some("node-kitchen-pico-2")
+        );
+        assert_eq!(id("a:b/c").as_deref(), Some("node-a-b-c"));
+        assert_eq!(id("  ::  "), None);
+        assert_eq!(id(""), None);
+        let long = id(&"x".repeat(40)).unwrap();
+        assert_eq!(
+            long.len(),
+            NodeSourceId::PREFIX.len() + NodeSourceId::MAX_NAME
+        );
+        assert_eq!(
+            NodeSourceId::parse("node-pico-e661").map(|id| id.name().to_owned()),
+            Some("pico-e661".to_owned())
+        );
+        for not_a_node in [
+            "sensors", "node-", "node-A", "node-a:b", "node-a-", "node--a",
+        ] {
+            assert_eq!(NodeSourceId::parse(not_a_node), None, "{not_a_node}");
+        }
     }
 }

@@ -41,7 +41,7 @@ pub mod store;
 pub use bus::{
     Batch, Bus, BusError, ConnectOptions, Guard, Message, Subscription, Topic, Ttl, glob_match,
 };
-pub use ids::{SectionName, SourceId};
+pub use ids::{NodeSourceId, SectionName, SourceId};
 
 /// Seconds since the Unix epoch, as the contract's `timestamp` fields carry it.
 pub fn unix_now() -> f64 {

@@ -94,6 +94,39 @@ pub struct Status {
     /// each with since when. Ours; absent when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing: Vec<MissingPart>,
+    /// The serial link of a source that is a microcontroller node (`node-{name}`). Ours; absent
+    /// for every other source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub link: Option<LinkHealth>,
+}
+
+/// How a microcontroller node's serial link is doing, in its source's status.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct LinkHealth {
+    /// The serial port (`/dev/ttyACM0`).
+    pub port: String,
+    /// Whether the port is open and the node has said hello on it.
+    pub connected: bool,
+    /// Since when `connected` has been what it is (Unix seconds).
+    pub since: f64,
+    /// When the last good frame arrived, `null` if none yet.
+    #[serde(default)]
+    pub last_frame: Option<f64>,
+    /// Good frames received since the source started.
+    pub frames: u64,
+    /// Frames skipped since the source started: damaged (CRC, COBS), cut short, or of another
+    /// protocol version.
+    pub bad_frames: u64,
+    /// Times the node said hello again: it was reset or replugged.
+    pub restarts: u64,
+    /// The node's firmware version, from its hello.
+    #[serde(default)]
+    pub firmware: Option<String>,
+    /// The protocol version the node speaks (`1.0`).
+    #[serde(default)]
+    pub protocol: Option<String>,
 }
 
 /// How a poll went.
@@ -156,6 +189,7 @@ impl Status {
             stale: false,
             outcome: None,
             missing: Vec::new(),
+            link: None,
         }
     }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Map, Value as Json};
 
 use crate::config::{self, Config, FieldError};
-use crate::ids::{SectionName, SourceId};
+use crate::ids::SectionName;
 use crate::keys::{self, channels};
 use crate::model::{ConfigChanged, DataUpdate, Measurement, Meta, Reading, Status};
 use crate::{Batch, Bus, BusError, Guard, Ttl, unix_now};
@@ -379,8 +379,8 @@ pub fn to_json<T: serde::Serialize>(value: &T) -> String {
 /// were written.
 #[derive(Debug)]
 pub struct PollWrite<'a> {
-    /// The source.
-    pub source: SourceId,
+    /// The source's id: a [`SourceId`](crate::SourceId), or a [`NodeSourceId`](crate::NodeSourceId).
+    pub source: &'a str,
     /// The measurements taken (none when the poll failed).
     pub measurements: &'a [Measurement],
     /// When they were taken.
@@ -400,7 +400,7 @@ pub struct PollWrite<'a> {
 impl PollWrite<'_> {
     /// The batch that performs this write.
     pub fn batch(&self) -> Batch {
-        let id = self.source.as_str();
+        let id = self.source;
         let mut batch = Batch::new();
         let ttl = reading_ttl(self.interval_s, self.cache_ttl_s);
         let history_ttl = HISTORY_SPAN + Duration::from_secs(3600);

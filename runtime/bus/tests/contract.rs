@@ -667,7 +667,7 @@ async fn poll_writes_read_back_per_contract(bus: Bus) {
         enabled: true,
     };
     let write = PollWrite {
-        source: SourceId::System,
+        source: SourceId::System.as_str(),
         measurements: &measurements,
         timestamp: 1_708_000_000.0,
         status: &status,

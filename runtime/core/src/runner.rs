@@ -278,6 +278,7 @@ impl<S: Source> Runner<S> {
             stale,
             outcome: Some(outcome),
             missing,
+            link: None,
         };
         let interval = self.config.schedule.interval(S::ID).unwrap_or(0);
         let meta = Meta {
@@ -290,7 +291,7 @@ impl<S: Source> Runner<S> {
         let persisted = serde_json::json!({ "runner": counters, "source": state });
         let persisted = persisted.to_string();
         let batch = PollWrite {
-            source: S::ID,
+            source: S::ID.as_str(),
             measurements: &measurements,
             timestamp: measured_at.unwrap_or(now),
             status: &status,
