@@ -127,6 +127,14 @@ pub struct LinkHealth {
     /// The protocol version the node speaks (`1.0`).
     #[serde(default)]
     pub protocol: Option<String>,
+    /// The sensor ids the node says it measures (`temperature`, `humidity`, `pressure`), from
+    /// its hello.
+    #[serde(default)]
+    pub measures: Vec<String>,
+    /// Whether the node drives an LED matrix: it takes `show_text`, `set_rotation` and `clear`
+    /// on `cmd:{id}`.
+    #[serde(default)]
+    pub led_matrix: bool,
 }
 
 /// How a poll went.

@@ -40,4 +40,14 @@ firmware: string | null,
 /**
  * The protocol version the node speaks (`1.0`).
  */
-protocol: string | null, };
+protocol: string | null, 
+/**
+ * The sensor ids the node says it measures (`temperature`, `humidity`, `pressure`), from
+ * its hello.
+ */
+measures: Array<string>, 
+/**
+ * Whether the node drives an LED matrix: it takes `show_text`, `set_rotation` and `clear`
+ * on `cmd:{id}`.
+ */
+led_matrix: boolean, };
