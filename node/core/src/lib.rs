@@ -368,6 +368,10 @@ where
     async fn obey<L: Link>(&mut self, link: &mut L, command: Command) -> Result<bool, L::Error> {
         let before = self.matrix.as_ref().and_then(Matrix::next_step_in);
         let result = match (&mut self.matrix, command.kind) {
+            (_, CommandKind::Identify) => {
+                send(link, &NodeMessage::Hello(self.hello())).await?;
+                Ok(())
+            }
             (None, _) | (_, CommandKind::Unknown(_)) => {
                 Err(MatrixError::Reply(ReplyError::Unsupported))
             }

@@ -403,6 +403,37 @@ fn hello_comes_first_with_the_id_version_and_capabilities() {
 }
 
 #[test]
+fn identify_says_hello_again_then_replies_with_or_without_a_matrix() {
+    for matrix in [true, false] {
+        scenario(matrix, |host| {
+            let NodeMessage::Hello(first) = host.next_frame() else {
+                panic!("the first frame is not a Hello")
+            };
+            host.command(5, CommandKind::Identify);
+            // Rounds of readings may come first; then the Hello, then the Reply.
+            let again = loop {
+                match host.next_frame() {
+                    NodeMessage::Hello(hello) => break hello,
+                    NodeMessage::Readings(_) => {}
+                    other => panic!("expected a Hello, got {other:?}"),
+                }
+            };
+            assert_eq!(again, first);
+            assert_eq!(
+                host.next_reply(),
+                (
+                    no_status(),
+                    Reply {
+                        id: 5,
+                        result: Ok(())
+                    }
+                )
+            );
+        });
+    }
+}
+
+#[test]
 fn a_node_without_a_matrix_says_so_and_refuses_led_commands() {
     scenario(false, |host| {
         let NodeMessage::Hello(hello) = host.next_frame() else {

@@ -451,6 +451,10 @@ pub enum CommandKind {
     Rotate(Rotation),
     /// Switch every LED off. Code 2.
     Clear,
+    /// Say [`Hello`] again, then reply. Code 3. The host sends it when it opens the line: a
+    /// node that started before (a UART has no connect signal; a host that restarted) is
+    /// otherwise unknown to it until the node restarts.
+    Identify,
     /// A kind this version does not know (sent by a newer host); its argument is skipped.
     Unknown(u8),
 }
@@ -462,6 +466,8 @@ impl CommandKind {
     pub const ROTATE: u8 = 1;
     /// Code of [`CommandKind::Clear`].
     pub const CLEAR: u8 = 2;
+    /// Code of [`CommandKind::Identify`].
+    pub const IDENTIFY: u8 = 3;
 
     /// A `Text` command; `None` when `text` exceeds [`LED_TEXT_CAPACITY`] bytes.
     pub fn text(text: &str) -> Option<CommandKind> {
@@ -474,6 +480,7 @@ impl CommandKind {
             CommandKind::Text(_) => CommandKind::TEXT,
             CommandKind::Rotate(_) => CommandKind::ROTATE,
             CommandKind::Clear => CommandKind::CLEAR,
+            CommandKind::Identify => CommandKind::IDENTIFY,
             CommandKind::Unknown(code) => *code,
         }
     }
@@ -484,13 +491,15 @@ impl Serialize for CommandKind {
         // A tuple: postcard writes its elements one after the other, with no length.
         let mut t = match self {
             CommandKind::Text(_) | CommandKind::Rotate(_) => serializer.serialize_tuple(2)?,
-            CommandKind::Clear | CommandKind::Unknown(_) => serializer.serialize_tuple(1)?,
+            CommandKind::Clear | CommandKind::Identify | CommandKind::Unknown(_) => {
+                serializer.serialize_tuple(1)?
+            }
         };
         t.serialize_element(&self.code())?;
         match self {
             CommandKind::Text(text) => t.serialize_element(text.as_str())?,
             CommandKind::Rotate(rotation) => t.serialize_element(&rotation.degrees())?,
-            CommandKind::Clear | CommandKind::Unknown(_) => {}
+            CommandKind::Clear | CommandKind::Identify | CommandKind::Unknown(_) => {}
         }
         t.end()
     }
@@ -532,6 +541,7 @@ impl<'de> Visitor<'de> for CommandKindVisitor {
                 })?)
             }
             CommandKind::CLEAR => CommandKind::Clear,
+            CommandKind::IDENTIFY => CommandKind::Identify,
             // Whatever argument a newer kind has is left unread: the kind is last in `Command`,
             // and the body's remaining bytes are ignored.
             other => CommandKind::Unknown(other),

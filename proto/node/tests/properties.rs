@@ -82,7 +82,8 @@ fn host_message() -> impl Strategy<Value = HostMessage> {
         ]
         .prop_map(CommandKind::Rotate),
         Just(CommandKind::Clear),
-        (3_u8..).prop_map(CommandKind::Unknown),
+        Just(CommandKind::Identify),
+        (4_u8..).prop_map(CommandKind::Unknown),
     ];
     (any::<u32>(), kind).prop_map(|(id, kind)| HostMessage::Command(Command { id, kind }))
 }

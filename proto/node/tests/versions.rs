@@ -147,11 +147,11 @@ fn newer_minor_node_new_message_kind_is_unsupported_and_the_stream_goes_on() {
 // A newer host (1.1), this node (1.0)
 
 const PING: u8 = 0x82;
-const SET_PIXEL: u8 = 3;
+const SET_PIXEL: u8 = 4;
 
 #[test]
 fn newer_minor_host_command_of_an_unknown_kind_gets_an_unsupported_reply() {
-    // Command 9: set pixel (code 3) at (2, 5) to #ff8000.
+    // Command 9: set pixel (code 4) at (2, 5) to #ff8000.
     let bytes = frame(&Host1::<1>::new(
         kind::COMMAND,
         &(9_u32, SET_PIXEL, 2_u8, 5_u8, [0xff_u8, 0x80, 0x00]),
