@@ -7,12 +7,14 @@
 //! - [`sources`]: builds each source from real hardware or the simulation and runs it.
 //! - [`sensehat`]: the Sense HAT service: sensors, LED display, joystick, commands.
 //! - [`camera`]: the camera service: the HLS stream on demand, its commands.
+//! - [`node`]: a microcontroller node's serial link, bound to the bus (`source node`).
 //! - [`legacy`]: imports a monolith `config.yaml` into the config sections.
 //! - [`shutdown`]: SIGTERM/SIGINT as a cancellation token.
 
 pub mod camera;
 pub mod co2;
 pub mod legacy;
+pub mod node;
 pub mod runner;
 pub mod sensehat;
 pub mod shutdown;
