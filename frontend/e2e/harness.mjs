@@ -214,7 +214,8 @@ export class Redis {
 
 /**
  * `sense-pulse run --sim` serving the built dashboard, and a Chromium to look at it with.
- * `redis`: the URL of a real Redis to use instead of the in-process bus.
+ * `redis`: the URL of a real Redis to use instead of the in-process bus; `args`: more options
+ * for `run` (`['--sim-node']`); `sources`: the ones to wait for the first poll of.
  */
 export class Stack {
 	base = '';
@@ -227,14 +228,14 @@ export class Stack {
 	/** @type {import('playwright-core').Browser | null} */
 	browser = null;
 
-	static async start({ redis = null, env = {}, sources = SOURCES } = {}) {
+	static async start({ redis = null, env = {}, sources = SOURCES, args: extra = [] } = {}) {
 		assert.ok(existsSync(bin), `no sense-pulse binary at ${bin} (cargo build -p sense-pulse, or set SENSE_PULSE_BIN)`);
 		assert.ok(existsSync(join(build, 'index.html')), 'the dashboard is not built (npm run build)');
 		const stack = new Stack();
 		stack.hlsDir = mkdtempSync(join(tmpdir(), 'sense-e2e-hls-'));
 		const port = await freePort();
 		stack.base = `http://127.0.0.1:${port}`;
-		const args = ['run', '--sim', '--listen', `127.0.0.1:${port}`, ...(redis ? ['--redis', redis] : [])];
+		const args = ['run', '--sim', ...extra, '--listen', `127.0.0.1:${port}`, ...(redis ? ['--redis', redis] : [])];
 		// The bus is the one asked for: `run` would use a REDIS_URL set in the environment.
 		const { REDIS_URL: _redis, ...inherited } = process.env;
 		const server = spawn(bin, args, {
