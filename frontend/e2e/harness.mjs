@@ -247,18 +247,32 @@ export class Stack {
 		server.stdout.on('data', (d) => (stack.log += d));
 		server.stderr.on('data', (d) => (stack.log += d));
 		server.on('exit', (code) => (stack.log += `\n[sense-pulse exited ${code}]`));
+		// A binary that refuses its options (one without `--sim-node`) says so at once: no minute
+		// of waiting for a gateway that will never answer.
+		const exited = new Promise((_, fail) =>
+			server.once('exit', (code) => fail(new Error(`sense-pulse ${args.join(' ')} exited (${code}) before it was ready:\n${stack.log.slice(-2000)}`)))
+		);
+		exited.catch(() => {});
+		const gone = () => server.exitCode !== null || server.signalCode !== null;
 		try {
-			await waitFor(async () => (await fetch(`${stack.base}/health`)).ok, 'the gateway /health', 60_000, 200);
-			// Every scheduled source has polled once.
-			await waitFor(
-				async () => {
-					const { body } = await stack.api('/api/sources');
-					return sources.every((s) => body?.[s]?.status && Object.keys(body[s].readings).length);
-				},
-				'the first poll of every source',
-				60_000,
-				250
-			);
+			await Promise.race([
+				exited,
+				(async () => {
+					// Once it is gone, `exited` has failed the start: these stop asking.
+					await waitFor(async () => gone() || (await fetch(`${stack.base}/health`)).ok, 'the gateway /health', 60_000, 200);
+					// Every scheduled source has polled once.
+					await waitFor(
+						async () => {
+							if (gone()) return true;
+							const { body } = await stack.api('/api/sources');
+							return sources.every((s) => body?.[s]?.status && Object.keys(body[s].readings).length);
+						},
+						'the first poll of every source',
+						60_000,
+						250
+					);
+				})()
+			]);
 			stack.browser = await chromium.launch({ executablePath: browserPath, args: ['--no-sandbox'] });
 		} catch (e) {
 			await stack.stop();
