@@ -61,7 +61,6 @@ function failure(status: Status, now: number): string {
 	return 'failing';
 }
 
-
 /** "not heard since 05:48 (12 min ago); never heard before" for a part that gave nothing. */
 export function missingText(part: MissingPart, now: number): string {
 	const since = `not heard since ${when(part.since, now)} (${formatAgo(now - part.since)})`;
