@@ -214,7 +214,8 @@ export class Redis {
 
 /**
  * `sense-pulse run --sim` serving the built dashboard, and a Chromium to look at it with.
- * `redis`: the URL of a real Redis to use instead of the in-process bus.
+ * `redis`: the URL of a real Redis to use instead of the in-process bus; `args`: more options
+ * for `run` (`['--sim-node']`); `sources`: the ones to wait for the first poll of.
  */
 export class Stack {
 	base = '';
@@ -227,14 +228,14 @@ export class Stack {
 	/** @type {import('playwright-core').Browser | null} */
 	browser = null;
 
-	static async start({ redis = null, env = {}, sources = SOURCES } = {}) {
+	static async start({ redis = null, env = {}, sources = SOURCES, args: extra = [] } = {}) {
 		assert.ok(existsSync(bin), `no sense-pulse binary at ${bin} (cargo build -p sense-pulse, or set SENSE_PULSE_BIN)`);
 		assert.ok(existsSync(join(build, 'index.html')), 'the dashboard is not built (npm run build)');
 		const stack = new Stack();
 		stack.hlsDir = mkdtempSync(join(tmpdir(), 'sense-e2e-hls-'));
 		const port = await freePort();
 		stack.base = `http://127.0.0.1:${port}`;
-		const args = ['run', '--sim', '--listen', `127.0.0.1:${port}`, ...(redis ? ['--redis', redis] : [])];
+		const args = ['run', '--sim', ...extra, '--listen', `127.0.0.1:${port}`, ...(redis ? ['--redis', redis] : [])];
 		// The bus is the one asked for: `run` would use a REDIS_URL set in the environment.
 		const { REDIS_URL: _redis, ...inherited } = process.env;
 		const server = spawn(bin, args, {
@@ -246,18 +247,32 @@ export class Stack {
 		server.stdout.on('data', (d) => (stack.log += d));
 		server.stderr.on('data', (d) => (stack.log += d));
 		server.on('exit', (code) => (stack.log += `\n[sense-pulse exited ${code}]`));
+		// A binary that refuses its options (one without `--sim-node`) says so at once: no minute
+		// of waiting for a gateway that will never answer.
+		const exited = new Promise((_, fail) =>
+			server.once('exit', (code) => fail(new Error(`sense-pulse ${args.join(' ')} exited (${code}) before it was ready:\n${stack.log.slice(-2000)}`)))
+		);
+		exited.catch(() => {});
+		const gone = () => server.exitCode !== null || server.signalCode !== null;
 		try {
-			await waitFor(async () => (await fetch(`${stack.base}/health`)).ok, 'the gateway /health', 60_000, 200);
-			// Every scheduled source has polled once.
-			await waitFor(
-				async () => {
-					const { body } = await stack.api('/api/sources');
-					return sources.every((s) => body?.[s]?.status && Object.keys(body[s].readings).length);
-				},
-				'the first poll of every source',
-				60_000,
-				250
-			);
+			await Promise.race([
+				exited,
+				(async () => {
+					// Once it is gone, `exited` has failed the start: these stop asking.
+					await waitFor(async () => gone() || (await fetch(`${stack.base}/health`)).ok, 'the gateway /health', 60_000, 200);
+					// Every scheduled source has polled once.
+					await waitFor(
+						async () => {
+							if (gone()) return true;
+							const { body } = await stack.api('/api/sources');
+							return sources.every((s) => body?.[s]?.status && Object.keys(body[s].readings).length);
+						},
+						'the first poll of every source',
+						60_000,
+						250
+					);
+				})()
+			]);
 			stack.browser = await chromium.launch({ executablePath: browserPath, args: ['--no-sandbox'] });
 		} catch (e) {
 			await stack.stop();

@@ -4,6 +4,7 @@
 export type { Reading } from './generated/Reading';
 export type { Status } from './generated/Status';
 export type { MissingPart } from './generated/MissingPart';
+export type { LinkHealth } from './generated/LinkHealth';
 export type { PollOutcome } from './generated/PollOutcome';
 export type { Meta } from './generated/Meta';
 export type { MatrixState } from './generated/MatrixState';
@@ -71,6 +72,10 @@ export const SOURCE_IDS = [
 ] as const;
 export type SourceId = (typeof SOURCE_IDS)[number];
 
+/** A microcontroller node's source id (`node-pico-e661`): not one of `SOURCE_IDS`, nodes come and
+ *  go with their cables. The name after `node-` is lowercase a-z, 0-9, `-` and `_`. */
+export type NodeSourceId = `node-${string}`;
+
 /** Command targets and their actions (docs/CONTRACT.md §2). */
 export interface Commands {
 	sensors:
@@ -89,6 +94,8 @@ export interface Commands {
 		| 'scan_aranet4'
 		| 'discover_cameras'
 		| 'restart_service';
+	/** A node with an LED matrix (`LinkHealth.led_matrix`): the Sense HAT's action names. */
+	[node: NodeSourceId]: 'show_text' | 'clear' | 'set_rotation';
 }
 export type CommandTarget = keyof Commands;
 

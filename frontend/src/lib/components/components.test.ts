@@ -1,6 +1,6 @@
 import { createRawSnippet, flushSync, mount, tick, unmount, type Component } from 'svelte';
-import { afterEach, describe, expect, test } from 'vitest';
-import type { SourceView } from '$lib/api/types';
+import { afterEach, describe, expect, test, vi } from 'vitest';
+import type { LinkHealth, SourceView } from '$lib/api/types';
 import * as specs from '$lib/settings';
 import type { SaveResult } from '$lib/stores/config.svelte';
 import Aranet4Card from './Aranet4Card.svelte';
@@ -13,6 +13,7 @@ import { config, session, sources } from '$lib/app.svelte';
 import { clock as clockTime } from '$lib/util/format';
 import ConnectionStatus from './ConnectionStatus.svelte';
 import FrozenBanner from './FrozenBanner.svelte';
+import NodeCard from './NodeCard.svelte';
 
 const body = createRawSnippet(() => ({ render: () => '<p class="content">values</p>' }));
 let target: HTMLElement;
@@ -385,5 +386,132 @@ describe('frozen data', () => {
 		expect(card.getAttribute('data-availability')).toBe('off');
 		expect(card.querySelector('[data-testid="badge"]')?.textContent).toBe('off');
 		expect(card.querySelector('.content')).not.toBeNull();
+	});
+});
+
+describe('NodeCard', () => {
+	const id = 'node-pico-e661';
+	const link: LinkHealth = {
+		port: '/dev/ttyACM0',
+		connected: true,
+		since: Math.floor(now) - 3600,
+		last_frame: now - 1,
+		frames: 1234,
+		bad_frames: 0,
+		restarts: 0,
+		firmware: '0.1.0',
+		protocol: '1.0',
+		measures: ['temperature', 'humidity', 'pressure'],
+		led_matrix: false
+	};
+	const readings = {
+		temperature: { value: 21.4, unit: 'C', timestamp: now - 1 },
+		humidity: { value: 48.2, unit: '%', timestamp: now - 1 },
+		pressure: { value: 1013.2, unit: 'mbar', timestamp: now - 1 }
+	};
+	const node = (l: Partial<LinkHealth> = {}, extra: object = {}): SourceView => ({
+		readings,
+		status: { ...status, source_id: id, link: { ...link, ...l }, ...extra }
+	});
+	const card = (el: HTMLElement) => el.querySelector<HTMLElement>(`[data-testid="card-${id}"]`)!;
+	const row = (el: HTMLElement, sensor: string) => card(el).querySelector<HTMLElement>(`[data-sensor="${sensor}"]`);
+
+	afterEach(() => {
+		sources.sources = {};
+		vi.unstubAllGlobals();
+	});
+
+	test('shows its readings, named, and the link it is on', () => {
+		sources.sources = { [id]: node() };
+		const el = render(NodeCard, { id });
+		expect(card(el).querySelector('h2')!.textContent).toBe('Pico node · pico-e661');
+		expect(card(el).getAttribute('data-health')).toBe('ok');
+		expect(card(el).querySelector('[data-testid="badge"]')!.textContent).toBe('live');
+		expect(row(el, 'temperature')!.textContent).toContain('Temperature');
+		expect(row(el, 'temperature')!.textContent).toContain('21.4°C');
+		expect(row(el, 'humidity')!.textContent).toContain('48.2%');
+		expect(row(el, 'pressure')!.textContent).toContain('1,013hPa');
+		expect(card(el).querySelector('[data-testid="link"]')!.textContent!.trim()).toBe(
+			'USB serial /dev/ttyACM0 · firmware 0.1.0 · protocol 1.0'
+		);
+		expect(card(el).textContent).not.toMatch(/lost|damaged|restarted/);
+		// No LED matrix: no form to show text on one.
+		expect(card(el).querySelector('form')).toBeNull();
+	});
+
+	test('a sensor it measures but has not sent yet is a row saying so; one it does not measure is absent', () => {
+		sources.sources = {
+			[id]: { readings: { temperature: readings.temperature }, status: node({ measures: ['temperature', 'humidity'] }).status }
+		};
+		const el = render(NodeCard, { id });
+		expect(row(el, 'temperature')).not.toBeNull();
+		expect(row(el, 'humidity')!.textContent).toContain('no data');
+		expect(row(el, 'pressure')).toBeNull();
+	});
+
+	test('damaged frames and restarts are said when there were any', () => {
+		sources.sources = { [id]: node({ bad_frames: 3, restarts: 1 }) };
+		const el = render(NodeCard, { id });
+		expect(card(el).querySelector('[data-testid="link"]')!.textContent).toContain(
+			'USB serial /dev/ttyACM0 · firmware 0.1.0 · protocol 1.0 · 3 damaged frames skipped · restarted 1 time'
+		);
+	});
+
+	test('a lost link says so in words with since when, keeps the last values marked, and is red', () => {
+		const since = Math.floor(now) - 180;
+		const error = `the node's link on /dev/ttyACM0 is lost since ${clockTime(since, true)} (unplugged, or reset?)`;
+		sources.sources = { [id]: node({ connected: false, since }, { last_error: error, outcome: 'failed' }) };
+		const el = render(NodeCard, { id });
+		const lost = card(el).querySelector('[data-testid="link-lost"]')!;
+		expect(lost.textContent).toBe(
+			`Link lost since ${clockTime(since)} (3 min ago): nothing from the node on /dev/ttyACM0 (unplugged, or reset?); the values are the last received.`
+		);
+		// The last values stay, the card marked stale and red, never green.
+		expect(row(el, 'temperature')!.textContent).toContain('21.4°C');
+		expect(card(el).getAttribute('data-availability')).toBe('stale');
+		expect(card(el).getAttribute('data-health')).toBe('alert');
+		expect(card(el).querySelector('[data-testid="badge"]')!.textContent).toBe('failing');
+		expect(card(el).textContent).toContain(error);
+	});
+
+	test('the LED matrix form shows a text on this node and clears it, saying the answer', async () => {
+		const sent: Array<{ url: string; body: unknown }> = [];
+		let answer: { status: number; body: object } = { status: 200, body: { success: true, message: 'showing “Hi”', error: null } };
+		vi.stubGlobal(
+			'fetch',
+			vi.fn(async (url: string, init: RequestInit = {}) => {
+				if (!String(url).startsWith('/api/command/')) return new Response('{}', { status: 404 });
+				sent.push({ url: String(url), body: JSON.parse(String(init.body)) });
+				return new Response(JSON.stringify(answer.body), { status: answer.status });
+			})
+		);
+		sources.sources = { [id]: node({ led_matrix: true }) };
+		const el = render(NodeCard, { id });
+		const input = card(el).querySelector<HTMLInputElement>('input[type="text"], input:not([type])')!;
+		// Labelled in words.
+		expect(input.labels?.[0]?.textContent).toBe("Show on the node's LED matrix");
+		input.value = 'Hi';
+		input.dispatchEvent(new Event('input', { bubbles: true }));
+		flushSync();
+		card(el).querySelector('form')!.dispatchEvent(new Event('submit', { bubbles: true, cancelable: true }));
+		const result = () => card(el).querySelector('[data-testid="node-led-result"]');
+		await vi.waitFor(() => expect(result()).not.toBeNull());
+		expect(sent).toEqual([{ url: `/api/command/${id}`, body: { action: 'show_text', params: { text: 'Hi' } } }]);
+		expect(result()!.textContent).toBe('showing “Hi”');
+		expect(result()!.classList.contains('error-text')).toBe(false);
+
+		// A refusal is said as an error.
+		const nobody = 'no service is listening for `node-pico-e661` commands (is it running?)';
+		answer = { status: 503, body: { success: false, message: nobody, error: nobody } };
+		card(el).querySelector<HTMLButtonElement>('[data-testid="node-led-clear"]')!.click();
+		await vi.waitFor(() => expect(result()?.classList.contains('error-text')).toBe(true));
+		expect(sent[1]).toEqual({ url: `/api/command/${id}`, body: { action: 'clear', params: {} } });
+		expect(result()!.textContent).toBe(nobody);
+
+		// The node answered, but refused: an error too.
+		answer = { status: 200, body: { success: false, message: 'text longer than 64 bytes', error: 'text longer than 64 bytes' } };
+		card(el).querySelector('form')!.dispatchEvent(new Event('submit', { bubbles: true, cancelable: true }));
+		await vi.waitFor(() => expect(result()?.textContent).toBe('text longer than 64 bytes'));
+		expect(result()!.classList.contains('error-text')).toBe(true);
 	});
 });

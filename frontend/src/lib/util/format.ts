@@ -207,3 +207,11 @@ export function clock(timestamp: number, seconds = false): string {
 		...(seconds ? { second: '2-digit' } : {})
 	});
 }
+
+/** A time for "since …": the clock time today, with the date before that. */
+export function when(timestamp: number, now: number): string {
+	const sameDay = new Date(timestamp * 1000).toDateString() === new Date(now * 1000).toDateString();
+	if (sameDay) return clock(timestamp);
+	const day = new Date(timestamp * 1000).toLocaleDateString('en-GB', { day: 'numeric', month: 'short' });
+	return `${day} ${clock(timestamp)}`;
+}

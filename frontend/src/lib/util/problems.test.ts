@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import type { Sources, Status } from '$lib/api/types';
+import type { LinkHealth, Sources, Status } from '$lib/api/types';
 import { clock } from './format';
-import { countText, missingText, outcomeBadge, outcomeOf, problems, when } from './problems';
+import { countText, missingText, outcomeBadge, outcomeOf, problems, sourceName, when } from './problems';
 
 const now = 1_796_536_800;
 const status = (extra: Partial<Status> = {}): Status => ({
@@ -92,6 +92,61 @@ describe('problems', () => {
 		expect(problems(sources, null, now).map((p) => p.text)).toEqual([
 			'Weather: wttr.in answered 503',
 			'Pi-hole: no successful poll for 3 intervals'
+		]);
+	});
+});
+
+describe('microcontroller nodes', () => {
+	const link = (extra: Partial<LinkHealth> = {}): LinkHealth => ({
+		port: '/dev/ttyACM0',
+		connected: true,
+		since: now - 3600,
+		last_frame: now - 2,
+		frames: 1800,
+		bad_frames: 0,
+		restarts: 0,
+		firmware: '0.1.0',
+		protocol: '1.0',
+		measures: ['temperature', 'humidity', 'pressure'],
+		led_matrix: true,
+		...extra
+	});
+	const lostError = `the node's link on /dev/ttyACM0 is lost since ${clock(now - 120, true)} (unplugged, or reset?)`;
+
+	test('named by their node name', () => {
+		expect(sourceName('node-pico-e661')).toBe('Pico node pico-e661');
+		expect(sourceName('sensors')).toBe('Sense HAT');
+		expect(sourceName('something_else')).toBe('something_else');
+	});
+
+	test('a node whose link is lost is a problem, red, named; a connected one is none', () => {
+		const sources: Sources = {
+			'node-pico-e661': view(status({ source_id: 'node-pico-e661', last_error: lostError, outcome: 'failed', link: link({ connected: false, since: now - 120 }) })),
+			'node-pico-beef': view(status({ source_id: 'node-pico-beef', outcome: 'ok', link: link() })),
+			system: view(status())
+		};
+		const list = problems(sources, { state: 'up', since: now - 600 }, now);
+		expect(list.map((p) => [p.source, p.level, p.text])).toEqual([
+			['node-pico-e661', 'alert', `Pico node pico-e661: ${lostError}`]
+		]);
+		expect(outcomeBadge(sources['node-pico-e661']!.status)).toEqual({ level: 'alert', label: 'failing' });
+		expect(outcomeBadge(sources['node-pico-beef']!.status)).toBeNull();
+	});
+
+	test('a sensor the node reports failing is amber, naming it', () => {
+		const sources: Sources = {
+			'node-pico-e661': view(status({ last_error: 'LPS25H: no answer', outcome: 'partial', link: link() }))
+		};
+		expect(problems(sources, null, now).map((p) => [p.level, p.text])).toEqual([
+			['warn', 'Pico node pico-e661: LPS25H: no answer']
+		]);
+	});
+
+	test('a link that is down is a failure even if the status says ok, and is said in words', () => {
+		const down = status({ outcome: 'ok', link: link({ connected: false, since: now - 300 }) });
+		expect(outcomeOf(down)).toBe('failed');
+		expect(problems({ 'node-pico-e661': view(down) }, null, now).map((p) => p.text)).toEqual([
+			`Pico node pico-e661: Link lost since ${clock(now - 300)} (5 min ago): nothing from the node on /dev/ttyACM0 (unplugged, or reset?); the values are the last received`
 		]);
 	});
 });

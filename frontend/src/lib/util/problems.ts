@@ -4,14 +4,20 @@
 // A poll's outcome (`status.outcome`, ours) is `ok`, `partial` (readings written, part of the
 // source failed: `last_error` and `missing` say what) or `failed` (nothing fresh written).
 // Statuses without it (upstream's services) are read from `last_error`: none ok, else failed.
+// A node whose serial link is not connected (`status.link`) has failed, whatever else it says.
 import type { BusState, MissingPart, Sources, Status } from '$lib/api/types';
-import { clock, formatAgo } from './format';
+import { formatAgo, when } from './format';
+import { isNodeSource, linkState, lostDetail, nodeLabel } from './node';
+
+export { when };
 
 export type Outcome = 'ok' | 'partial' | 'failed';
 
 /** How the last poll went; `null` without a status. */
 export function outcomeOf(status: Status | null | undefined): Outcome | null {
 	if (!status) return null;
+	// Nothing comes from a node while its link is down: never green, even if a status said ok.
+	if (status.link && !status.link.connected) return 'failed';
 	if (status.outcome) return status.outcome;
 	return status.last_error ? 'failed' : 'ok';
 }
@@ -43,14 +49,16 @@ export const SOURCE_NAMES: Record<string, string> = {
 	orchestrator: 'Orchestrator'
 };
 
-const nameOf = (id: string) => SOURCE_NAMES[id] ?? id;
+/** A source's name as the dashboard says it: its name, a node's ("Pico node pico-e661"), else
+ *  its id. */
+export const sourceName = (id: string) => SOURCE_NAMES[id] ?? (isNodeSource(id) ? nodeLabel(id) : id);
+const nameOf = sourceName;
 
-/** A time for "since …": the clock time today, with the date before that. */
-export function when(timestamp: number, now: number): string {
-	const sameDay = new Date(timestamp * 1000).toDateString() === new Date(now * 1000).toDateString();
-	if (sameDay) return clock(timestamp);
-	const day = new Date(timestamp * 1000).toLocaleDateString('en-GB', { day: 'numeric', month: 'short' });
-	return `${day} ${clock(timestamp)}`;
+/** What failed, in words: the status's `last_error`, else what its link says. */
+function failure(status: Status, now: number): string {
+	if (status.last_error) return status.last_error;
+	if (status.link && !status.link.connected) return `${linkState(status.link, now)}: ${lostDetail(status.link)}`;
+	return 'failing';
 }
 
 /** "not heard since 05:48 (12 min ago); never heard before" for a part that gave nothing. */
@@ -101,7 +109,7 @@ export function problems(sources: Sources, bus: BusState | null, now: number): P
 		const outcome = outcomeOf(status);
 		if (outcome === 'failed') {
 			counted.add(id);
-			out.push({ key: id, source: id, level: 'alert', text: `${nameOf(id)}: ${status.last_error ?? 'failing'}` });
+			out.push({ key: id, source: id, level: 'alert', text: `${nameOf(id)}: ${failure(status, now)}` });
 		} else if (outcome === 'partial') {
 			counted.add(id);
 			const missing = status.missing ?? [];
