@@ -8,11 +8,13 @@
 //! - [`sensehat`]: the Sense HAT service: sensors, LED display, joystick, commands.
 //! - [`camera`]: the camera service: the HLS stream on demand, its commands.
 //! - [`legacy`]: imports a monolith `config.yaml` into the config sections.
+//! - [`node`]: microcontroller nodes on a serial line; [`node::sim`] runs one on the host.
 //! - [`shutdown`]: SIGTERM/SIGINT as a cancellation token.
 
 pub mod camera;
 pub mod co2;
 pub mod legacy;
+pub mod node;
 pub mod runner;
 pub mod sensehat;
 pub mod shutdown;
