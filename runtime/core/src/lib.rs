@@ -7,7 +7,8 @@
 //! - [`sources`]: builds each source from real hardware or the simulation and runs it.
 //! - [`sensehat`]: the Sense HAT service: sensors, LED display, joystick, commands.
 //! - [`camera`]: the camera service: the HLS stream on demand, its commands.
-//! - [`node`]: a microcontroller node's serial link, bound to the bus (`source node`).
+//! - [`node`]: a microcontroller node's serial link bound to the bus (`source node`), and a
+//!   simulated node ([`node::sim`]).
 //! - [`legacy`]: imports a monolith `config.yaml` into the config sections.
 //! - [`shutdown`]: SIGTERM/SIGINT as a cancellation token.
 
