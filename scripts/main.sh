@@ -8,4 +8,4 @@ scripts/setup.sh
 if [ ! -f frontend/build/index.html ] && command -v npm >/dev/null; then
   (cd frontend && npm ci --no-audit --no-fund && npm run build)
 fi
-exec cargo run --release -p sense-pulse -- run --sim "$@"
+exec cargo run --release -p sense-pulse -- run --sim --sim-node "$@"

@@ -46,6 +46,11 @@ pub enum Command {
         /// Address the dashboard listens on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
+        /// With --sim: also a simulated microcontroller node (`node-sim-pico`: a Pico with the
+        /// Sense HAT's sensors and LED matrix) on a pseudo-terminal, read by the node source as
+        /// a real one would be on /dev/ttyACM0.
+        #[arg(long, requires = "sim")]
+        sim_node: bool,
     },
     /// The HTTP and WebSocket gateway.
     Gateway {
@@ -64,10 +69,14 @@ pub enum Command {
         #[arg(long)]
         sim: bool,
     },
-    /// One data source: sensors, co2, system, weather, pihole, tailscale or network_camera.
+    /// One data source: sensors, co2, system, weather, pihole, tailscale or network_camera; or
+    /// `node`, a microcontroller node on a serial port (`source node --port /dev/ttyACM0`).
     Source {
-        /// The source id.
-        id: SourceId,
+        /// The source id, or `node`.
+        id: SourceArg,
+        /// `node`: the node's serial port (its source id comes from the node: `node-{name}`).
+        #[arg(long, env = "NODE_PORT")]
+        port: Option<PathBuf>,
         /// Poll once, write, and exit (0 when readings were written, also when part of the poll
         /// failed, e.g. one Aranet4 not heard; 1 when the poll failed, 2 on invalid input such as
         /// a bad Redis URL, 3 when Redis is unreachable). Without it the source runs until
@@ -115,6 +124,27 @@ pub enum Command {
         #[arg(long)]
         url: Option<String>,
     },
+}
+
+/// What `source` runs: a source by its id, or a microcontroller node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceArg {
+    /// One of the fixed sources.
+    Id(SourceId),
+    /// `node`: a node on a serial port, named by itself.
+    Node,
+}
+
+impl std::str::FromStr for SourceArg {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "node" {
+            return Ok(SourceArg::Node);
+        }
+        s.parse::<SourceId>()
+            .map(SourceArg::Id)
+            .map_err(|e| format!("{e}, or node"))
+    }
 }
 
 /// `sense-pulse aranet4 …`

@@ -11,12 +11,13 @@ use sense_runtime::camera::CameraOptions;
 use sense_runtime::sources::{self, Mode, SourceError, SourceOptions};
 use sense_runtime::{Env, shutdown};
 
-use crate::cli::{Aranet4Command, Command};
+use crate::cli::{Aranet4Command, Command, SourceArg};
 use crate::in_process::InProcessLauncher;
 use crate::logs;
 
 mod config;
 mod health;
+mod node;
 use config::config;
 use sense_gateway::{BusSpec, GatewayOptions};
 use sense_orchestrator::CancellationToken;
@@ -60,7 +61,7 @@ enum Writes {
 }
 
 impl Failure {
-    fn new(code: u8, message: impl Into<String>) -> Failure {
+    pub(crate) fn new(code: u8, message: impl Into<String>) -> Failure {
         Failure {
             code,
             message: message.into(),
@@ -68,12 +69,12 @@ impl Failure {
     }
 
     /// Invalid input (exit 2).
-    fn invalid(message: impl Into<String>) -> Failure {
+    pub(crate) fn invalid(message: impl Into<String>) -> Failure {
         Failure::new(EXIT_INVALID, message)
     }
 
     /// The work failed (exit 1).
-    fn failed(message: impl Into<String>) -> Failure {
+    pub(crate) fn failed(message: impl Into<String>) -> Failure {
         Failure::new(EXIT_FAILURE, message)
     }
 
@@ -154,11 +155,26 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Runs a role and returns the process exit code.
 pub async fn run(command: Command) -> u8 {
     match command {
-        Command::Run { sim, redis, listen } => exit(run_all(sim, redis, &listen).await),
+        Command::Run {
+            sim,
+            redis,
+            listen,
+            sim_node,
+        } => exit(run_all(sim, sim_node, redis, &listen).await),
         Command::Gateway { redis, listen } => exit(gateway(&redis.url, &listen).await),
         Command::Orchestrator { redis, sim } => exit(orchestrator(&redis.url, sim).await),
         Command::Source {
-            id,
+            id: SourceArg::Node,
+            port,
+            once,
+            sim,
+            redis,
+            mode,
+            ..
+        } => exit(node::source(port, once, sim, mode, &redis.url).await),
+        Command::Source {
+            id: SourceArg::Id(id),
+            port: _,
             once,
             sim,
             redis,
@@ -308,7 +324,12 @@ async fn gateway(url: &str, listen: &str) -> Result<u8, Failure> {
 
 /// `sense-pulse run`: the orchestrator (running every source in this process), the Sense HAT
 /// service and the gateway, on the in-memory bus or `redis`.
-async fn run_all(sim: bool, redis: Option<String>, listen: &str) -> Result<u8, Failure> {
+async fn run_all(
+    sim: bool,
+    sim_node: bool,
+    redis: Option<String>,
+    listen: &str,
+) -> Result<u8, Failure> {
     let env = Env::process();
     let address = parse_listen(listen)?;
     let stop = shutdown::on_signals();
@@ -391,6 +412,11 @@ async fn run_all(sim: bool, redis: Option<String>, listen: &str) -> Result<u8, F
         dev_root: "/dev".into(),
         hls_dir,
         env: env.clone(),
+    };
+    let _node = if sim_node {
+        Some(node::start_simulated(bus.clone(), stop.clone())?)
+    } else {
+        None
     };
     let launcher = InProcessLauncher::start(bus.clone(), sources).map_err(|e| {
         Failure::failed(format!(
@@ -559,7 +585,10 @@ async fn source(
 /// Connects to the bus of a long-running role, waiting for Redis as long as it takes: `None`
 /// when `stop` came first. An unusable URL fails at once. Waiting for the default Docker
 /// address, it says after a while how to point the role elsewhere.
-async fn wait_for_bus(url: &str, stop: &CancellationToken) -> Result<Option<Bus>, Failure> {
+pub(crate) async fn wait_for_bus(
+    url: &str,
+    stop: &CancellationToken,
+) -> Result<Option<Bus>, Failure> {
     let connect = Bus::connect(url, ConnectOptions::WaitForever);
     tokio::pin!(connect);
     let hint = tokio::time::sleep(DOCKER_HINT_AFTER);

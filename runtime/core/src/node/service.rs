@@ -85,6 +85,9 @@ struct Service {
     last_status_write: Instant,
     skipped_logged: Option<(Instant, u64)>,
     cache_ttl_s: u32,
+    /// The node whose connection was last announced (logged, status written); `None` after the
+    /// port was lost.
+    announced: Option<sense_bus::NodeSourceId>,
 }
 
 impl Service {
@@ -228,7 +231,12 @@ impl Service {
     async fn handle(&mut self, events: Vec<Event>) {
         for event in events {
             match event {
+                // Once per connection: the node's own hello and its answer to Identify are one.
+                Event::Hello(info) if self.announced.as_ref() == Some(&info.id) => {
+                    self.trouble = None;
+                }
                 Event::Hello(info) => {
+                    self.announced = Some(info.id.clone());
                     tracing::info!(
                         source = %info.id,
                         firmware = %info.firmware,
@@ -383,6 +391,7 @@ where
         last_status_write: Instant::now(),
         skipped_logged: None,
         cache_ttl_s: GlobalConfig::default().cache_ttl,
+        announced: None,
     };
     let mut open_error: Option<String> = None;
     tracing::info!(port = port_name, bus = %service.bus.describe(), "node service running");
@@ -390,7 +399,8 @@ where
         let mut port = match open().await {
             Ok(port) => port,
             Err(e) => {
-                let why = format!("cannot open {port_name}: {e} (is the node plugged in?)");
+                // The error names the port.
+                let why = format!("{e} (is the node plugged in?)");
                 if open_error.as_deref() != Some(why.as_str()) {
                     tracing::warn!("{why}; trying again every second");
                     if service.trouble.is_some() || service.node().is_some() {
@@ -411,6 +421,7 @@ where
         tracing::info!(port = port_name, "port open; asking the node who it is");
         let lost = converse(&mut service, &mut port, &shutdown).await;
         service.session.closed(unix_now());
+        service.announced = None;
         service.fail_pending("the node's link was lost").await;
         if let Some(why) = lost {
             tracing::warn!(port = port_name, "{why}");
@@ -429,9 +440,13 @@ async fn converse<P: Port>(
 ) -> Option<String> {
     let name = service.session.port().to_owned();
     let lost = |e: io::Error| {
-        Some(format!(
-            "the node's link on {name} is lost: {e} (unplugged, or reset?)"
-        ))
+        // A port that ends (the SerialPort says so as a hangup; a pipe as end of file) went away.
+        let gone = sense_linux::serial::is_hangup(&e) || e.kind() == io::ErrorKind::UnexpectedEof;
+        Some(if gone {
+            format!("the node's link on {name} is lost (unplugged, or the node reset?)")
+        } else {
+            format!("the node's link on {name} is lost: {e}")
+        })
     };
     let identify = service.session.opened();
     if let Err(e) = port.write_all(&identify).await {
