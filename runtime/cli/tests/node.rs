@@ -17,7 +17,7 @@ use std::time::Duration;
 use common::Run;
 use sense_linux::pty::PtyPair;
 use sense_linux::serial::SerialPort;
-use sense_runtime::node::sim::{SimNode, SimNodeOptions};
+use sense_runtime::node::sim::{SimNode, SimNodeOptions, SimSensor};
 use sense_testkit::RedisServer;
 use serde_json::{Value as Json, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
@@ -288,6 +288,26 @@ async fn a_node_reaches_the_dashboard_through_damage_resets_and_unplugging() {
         .wait_for("/api/sources", WITHIN, |v| count(v, "restarts") == 1)
         .await;
     stream_goes_on(&run, &v, 3).await;
+
+    // A sensor that stops answering on the node's I2C bus is reported, not fatal: the rounds go
+    // on with the other readings, partial, naming the chip; and it comes back.
+    node.fail_sensor(SimSensor::Lps25h, true);
+    let v = run
+        .wait_for("/api/sources", WITHIN, |v| {
+            v[NODE]["status"]["outcome"] == "partial"
+        })
+        .await;
+    let status = &v[NODE]["status"];
+    assert!(
+        status["last_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("LPS25H (pressure)"),
+        "{status}"
+    );
+    assert!(v[NODE]["readings"]["temperature"]["value"].is_number());
+    node.fail_sensor(SimSensor::Lps25h, false);
+    stream_goes_on(&run, &v, 2).await;
 
     // A command reaches the node's LED matrix and the node's reply is the answer.
     let answer = run.command(NODE, "show_text", json!({"text": "Hi"})).await;
