@@ -13,10 +13,12 @@
 #   /etc/systemd/system/sense-pulse.service        (or, with --two-units,
 #                                                    sense-pulse-gateway.service and
 #                                                    sense-pulse-orchestrator.service)
+#   /etc/systemd/system/sense-pulse-node@.service  (always: a microcontroller node's template,
+#                                                    inert until an instance is enabled)
 #   /etc/sense-pulse/sense-pulse.env.example       (refreshed every time)
 #   /etc/sense-pulse/sense-pulse.env               (written once, never overwritten)
 # creates the `sense-pulse` system user, adds it to the device groups the machine has (i2c,
-# video, input, bluetooth), and runs `systemctl daemon-reload`. With DESTDIR set those last steps
+# video, input, bluetooth, dialout), and runs `systemctl daemon-reload`. With DESTDIR set those last steps
 # need root and a running system, so they are skipped, and said so.
 #
 # Environment: DESTDIR (staging root, default none), PREFIX (default /usr/local), SYSCONFDIR
@@ -95,9 +97,12 @@ docdir=$PREFIX/share/doc/sense-pulse
 confdir=$SYSCONFDIR/sense-pulse
 user=sense-pulse
 # The device groups of a Raspberry Pi OS: the Sense HAT's I2C bus, its LED framebuffer, its
-# joystick; BlueZ's D-Bus policy for the Aranet4s.
-groups="i2c video input bluetooth"
-all_units="sense-pulse.service sense-pulse-gateway.service sense-pulse-orchestrator.service"
+# joystick; BlueZ's D-Bus policy for the Aranet4s; the USB serial ports of microcontroller nodes
+# (/dev/ttyACM*, /dev/ttyUSB*).
+groups="i2c video input bluetooth dialout"
+# Installed whatever the variant: nothing runs until an instance is enabled.
+node_unit="sense-pulse-node@.service"
+all_units="sense-pulse.service sense-pulse-gateway.service sense-pulse-orchestrator.service $node_unit"
 if $two_units; then
   units="sense-pulse-gateway.service sense-pulse-orchestrator.service"
   other_units="sense-pulse.service"
@@ -137,12 +142,33 @@ put_unit() {
   say "  unit      $DESTDIR$UNITDIR/$1"
 }
 
+# The enabled instances of the node template: their links in the devices' .wants folders
+# (`systemctl enable sense-pulse-node@dev-ttyACM0.service` makes
+# dev-ttyACM0.device.wants/sense-pulse-node@dev-ttyACM0.service), one a line.
+node_links() {
+  [ -d "$DESTDIR$UNITDIR" ] || return 0
+  find "$DESTDIR$UNITDIR" -path "*.wants/sense-pulse-node@*.service" -type l
+}
+
 # --- uninstall -------------------------------------------------------------------------------
 
 if $uninstall; then
+  # The node instances first: disabled (and stopped), their links gone, before their template.
+  node_links | while IFS= read -r link; do
+    instance=${link##*/}
+    if $systemd_running; then
+      systemctl disable --now "$instance" || say "  (could not stop $instance: see systemctl status '$instance')"
+    fi
+    rm -f "$link"
+    # The device's .wants folder, if that was its only link.
+    rmdir "${link%/*}" 2>/dev/null || true
+  done
   if $systemd_running; then
+    # Instances started by hand, never enabled.
+    systemctl stop 'sense-pulse-node@*.service' || true
     for unit in $all_units; do
-      if [ -e "$UNITDIR/$unit" ]; then
+      # The template itself is not a unit that runs (its instances are done above).
+      if [ "$unit" != "$node_unit" ] && [ -e "$UNITDIR/$unit" ]; then
         systemctl disable --now "$unit" || say "  (could not stop $unit: see systemctl status $unit)"
       fi
     done
@@ -199,7 +225,7 @@ say "  dashboard $DESTDIR$datadir/frontend"
 put "$root/README.md" "$DESTDIR$docdir/README.md" 0644
 say "  docs      $DESTDIR$docdir/README.md"
 
-for unit in $units; do
+for unit in $units $node_unit; do
   put_unit "$unit"
 done
 
@@ -261,6 +287,7 @@ for group in $missing; do
   case "$group" in
     i2c) say "  sudo raspi-config nonint do_i2c 0              # the Sense HAT's I2C bus; then run this script again" ;;
     bluetooth) say "  sudo apt install bluez                         # the Aranet4s; then run this script again" ;;
+    dialout) say "  (no dialout group: for a node, add $user to the group owning /dev/ttyACM*: ls -l /dev/ttyACM0)" ;;
   esac
 done
 if $systemd_running; then
@@ -272,12 +299,26 @@ if $systemd_running; then
 fi
 say "  sudo systemctl enable --now $units"
 say "  journalctl -u ${units%% *} -f"
+say "A microcontroller node (optional): plug it in, then enable its unit, named after its port:"
+say "  sudo systemctl enable --now \"sense-pulse-node@\$(systemd-escape --path /dev/serial/by-id/usb-…)\""
+# The ports plugged in now, ready to paste (single quotes: the names hold backslashes).
+if $systemd_running && [ -d /dev/serial/by-id ]; then
+  for port in /dev/serial/by-id/*; do
+    [ -e "$port" ] || continue
+    say "  sudo systemctl enable --now '$(systemd-escape --path --template="$node_unit" "$port")'"
+  done
+fi
 restart=""
 if $systemd_running; then
   for unit in $units; do
     if systemctl is-active --quiet "$unit"; then
       restart="$restart $unit"
     fi
+  done
+  # The node instances running (quoted: an escaped by-id name holds backslashes).
+  for unit in $(systemctl list-units --plain --no-legend --state=active 'sense-pulse-node@*' |
+    sed 's/ .*//'); do
+    restart="$restart '$unit'"
   done
 fi
 if [ -n "$restart" ]; then
