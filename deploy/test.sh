@@ -2,7 +2,9 @@
 # Tests deploy/: install.sh into a temporary DESTDIR (never into /: no user is created, no
 # systemctl is run; install.sh skips those itself in DESTDIR mode and says so), the tree it
 # leaves, that a second run keeps the settings and drops stale files, --two-units, PREFIX,
-# --uninstall; `systemd-analyze verify` and `security --offline` on the installed units; a smoke
+# --uninstall; the microcontroller node's template unit and its instances; the root-only steps
+# (the user, its groups, dialout among them) with useradd, usermod, getent and systemctl stubbed;
+# `systemd-analyze verify` and `security --offline` on the installed units; a smoke
 # run of the installed binary with the unit's environment, serving the installed dashboard; then
 # Traefik's configuration against its schema (docker/traefik/test.sh).
 #
@@ -136,6 +138,45 @@ check "the unit is deploy/systemd's, unchanged for PREFIX=/usr/local" \
 check "it prints what to run next (systemctl enable --now sense-pulse.service)" \
   grep -q "systemctl enable --now sense-pulse.service" "$tmp/install.log"
 
+# The microcontroller node's template: installed always, inert until an instance is enabled.
+node=$units/sense-pulse-node@.service
+check "the node template sense-pulse-node@.service is installed too, mode 644, unchanged" \
+  sh -c '[ "$(stat -c %a "$1")" = 644 ] && cmp -s "$1" "$2"' - \
+  "$node" "$root/deploy/systemd/sense-pulse-node@.service"
+check "it prints how to enable a node's instance (systemd-escape --path)" \
+  grep -qF 'systemctl enable --now "sense-pulse-node@$(systemd-escape --path /dev/serial/by-id/' \
+  "$tmp/install.log"
+check "the node unit runs source node on the instance's device path (%f)" \
+  grep -qx "ExecStart=/usr/local/bin/sense-pulse source node --port %f" "$node"
+# Started by the device (enable links it into %i.device's wants), needs it present to start (the
+# DeviceAllow= groups resolve then), and is not stopped when it goes (the source reports the
+# lost link and reopens the port): no BindsTo=.
+check "the node unit is wanted by its device, requisite on and after it, not bound to it" \
+  sh -c 'grep -qx "WantedBy=%i.device" "$1" && grep -qx "Requisite=%i.device" "$1" &&
+    grep -qx "After=%i.device" "$1" && ! grep -q "^BindsTo=" "$1" &&
+    ! grep -q "^WantedBy=.*target" "$1"' - "$node"
+check "the node unit sees USB serial ports only (DevicePolicy=closed, char-ttyACM, char-ttyUSB)" \
+  sh -c 'grep -qx "DevicePolicy=closed" "$1" && grep -qx "DeviceAllow=char-ttyACM rw" "$1" &&
+    grep -qx "DeviceAllow=char-ttyUSB rw" "$1" && [ "$(grep -c "^DeviceAllow=" "$1")" = 2 ]' - "$node"
+check "the node unit: Redis and the journal only (AF_INET, AF_INET6, AF_UNIX), MemoryMax=32M" \
+  sh -c 'grep -qx "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6" "$1" &&
+    grep -qx "MemoryMax=32M" "$1" && grep -qx "Restart=on-failure" "$1"' - "$node"
+check "the node unit reads the same env file, with the other units' REDIS_URL and LOG_LEVEL" \
+  sh -c 'for line in "EnvironmentFile=-/etc/sense-pulse/sense-pulse.env" \
+      "Environment=REDIS_URL=redis://127.0.0.1:6379" "Environment=LOG_LEVEL=info" \
+      "User=sense-pulse"; do
+      grep -qxF "$line" "$1" && grep -qxF "$line" "$2" || { echo "not in both: $line"; exit 1; }
+    done' - "$node" "$units/sense-pulse.service"
+if command -v systemd-escape >/dev/null 2>&1; then
+  # The instance names the README and install.sh give: %f turns them back into the path.
+  check "instance names: dev-ttyACM0 is /dev/ttyACM0; a by-id path goes there and back" \
+    sh -c '[ "$(systemd-escape --unescape --path dev-ttyACM0)" = /dev/ttyACM0 ] &&
+      p=/dev/serial/by-id/usb-Raspberry_Pi_Pico_E660C0D1C7654321-if00 &&
+      [ "$(systemd-escape --unescape --path "$(systemd-escape --path "$p")")" = "$p" ]'
+fi
+check "DESTDIR mode names dialout among the groups it would add the user to" \
+  grep -q "adding it to the groups .*dialout" "$tmp/install.log"
+
 # Again: an upgrade. New binary, a dashboard build without old.js, settings edited meanwhile.
 echo 'PIHOLE_HOST=http://192.0.2.1' >>"$dest/etc/sense-pulse/sense-pulse.env"
 cp "$dest/etc/sense-pulse/sense-pulse.env" "$tmp/env.edited"
@@ -168,6 +209,7 @@ else
 fi
 check "--two-units installs sense-pulse-gateway.service and sense-pulse-orchestrator.service" \
   test -f "$units/sense-pulse-gateway.service" -a -f "$units/sense-pulse-orchestrator.service"
+check "--two-units installs the node template too" test -f "$units/sense-pulse-node@.service"
 check "--two-units prints enabling both" \
   grep -q "systemctl enable --now sense-pulse-gateway.service sense-pulse-orchestrator.service" \
   "$tmp/install.log"
@@ -223,6 +265,63 @@ check "the units name PREFIX's binary and dashboard and SYSCONFDIR's env file, n
     grep -qx "Environment=FRONTEND_DIR=/opt/sense/share/sense-pulse/frontend" "$1/sense-pulse-gateway.service" &&
     grep -qx "EnvironmentFile=-/etc/opt/sense-pulse/sense-pulse.env" "$1/sense-pulse-gateway.service" &&
     ! grep -v "^#" "$1"/*.service | grep -q "/usr/local"' - "$other/etc/systemd/system"
+check "the node template names PREFIX's binary and SYSCONFDIR's env file" \
+  sh -c 'grep -qx "ExecStart=/opt/sense/bin/sense-pulse source node --port %f" "$1" &&
+    grep -qx "EnvironmentFile=-/etc/opt/sense-pulse/sense-pulse.env" "$1"' - \
+  "$other/etc/systemd/system/sense-pulse-node@.service"
+
+# The root-only steps (the user, its groups, daemon-reload), without root and without touching
+# the machine: every path under the temporary folder, and id, getent, useradd, usermod and
+# systemctl replaced by stubs that log their arguments. FAKE_GROUPS: the groups the machine has.
+stubs=$tmp/stubs
+mkdir -p "$stubs"
+printf '#!/bin/sh\n[ "$1" = -u ] && echo 0\n' >"$stubs/id"
+printf '#!/bin/sh\necho "$(basename "$0") $*" >>"%s"\n' "$tmp/stub.log" >"$tmp/log-line"
+{
+  cat "$tmp/log-line"
+  printf 'case "$1" in passwd) exit 2 ;; esac\n'
+  printf 'for g in $FAKE_GROUPS; do [ "$g" = "$2" ] && { echo "$g:x:1:"; exit 0; }; done\nexit 2\n'
+} >"$stubs/getent"
+cp "$tmp/log-line" "$stubs/useradd"
+cp "$tmp/log-line" "$stubs/usermod"
+{
+  cat "$tmp/log-line"
+  printf 'case "$1" in is-enabled | is-active) exit 1 ;; esac\n'
+} >"$stubs/systemctl"
+chmod 0755 "$stubs"/*
+# as_root "GROUPS THE MACHINE HAS" ARGS...
+as_root() {
+  groups_here=$1
+  shift
+  env PATH="$stubs:$PATH" FAKE_GROUPS="$groups_here" PREFIX="$tmp/as-root/usr" \
+    SYSCONFDIR="$tmp/as-root/etc" UNITDIR="$tmp/as-root/units" \
+    "$shell" "$root/deploy/install.sh" "$@" >"$tmp/install.log" 2>&1
+}
+: >"$tmp/stub.log"
+if as_root "i2c video input dialout" --frontend "$tmp/src/frontend" "$tmp/src/sense-pulse"; then
+  ok "install.sh as root (stubbed) exits 0"
+else
+  fail "install.sh as root (stubbed) exits 0"
+  show_log
+fi
+check "as root it creates the user and adds it to dialout when the machine has the group" \
+  sh -c 'grep -q "^useradd --system .* sense-pulse$" "$1" &&
+    grep -qx "usermod -a -G dialout sense-pulse" "$1" &&
+    ! grep -q "usermod .* bluetooth" "$1"' - "$tmp/stub.log"
+check "it says which groups it joined and which the machine lacks" \
+  grep -qx "  groups    i2c video input dialout (not on this machine: bluetooth)" "$tmp/install.log"
+check "it installs the node template there too" test -f "$tmp/as-root/units/sense-pulse-node@.service"
+: >"$tmp/stub.log"
+if as_root "i2c video input bluetooth" --frontend "$tmp/src/frontend" "$tmp/src/sense-pulse"; then
+  ok "install.sh as root (stubbed) on a machine without dialout exits 0"
+else
+  fail "install.sh as root (stubbed) on a machine without dialout exits 0"
+  show_log
+fi
+check "without a dialout group it adds none, and says how to give the user the ports" \
+  sh -c '! grep -q "usermod .*dialout" "$1" &&
+    grep -q "not on this machine: dialout" "$2" && grep -q "no dialout group: for a node" "$2"' - \
+  "$tmp/stub.log" "$tmp/install.log"
 
 # Refusals.
 if DESTDIR=$tmp/none install_sh --frontend "$tmp/src/frontend" "$tmp/src/no-such-binary"; then
@@ -260,7 +359,13 @@ if command -v systemd-analyze >/dev/null 2>&1 && [ -d /usr/lib/systemd/system ];
   cp -R "$dest" "$tmp/verify"
   mkdir -p "$tmp/verify/usr/lib/systemd"
   cp -R /usr/lib/systemd/system "$tmp/verify/usr/lib/systemd/system"
-  for unit in sense-pulse.service sense-pulse-gateway.service sense-pulse-orchestrator.service; do
+  # The node template as instances: on the kernel's name and on a by-id link (escaped, backslashes
+  # and all). Their %i.device needs no stand-in: device units come from udev, never from files,
+  # and verify loads them as on a machine with the node unplugged.
+  node_ttyacm=sense-pulse-node@dev-ttyACM0.service
+  node_by_id='sense-pulse-node@dev-serial-by\x2did-usb\x2dRaspberry_Pi_Pico_E660C0D1C7654321\x2dif00.service'
+  for unit in sense-pulse.service sense-pulse-gateway.service sense-pulse-orchestrator.service \
+    "$node_ttyacm" "$node_by_id"; do
     # It exits 0 on most problems (an unknown or invalid setting is a warning): any output fails.
     if systemd-analyze verify --man=no --root="$tmp/verify" "$unit" >"$tmp/verify.out" 2>&1 &&
       [ ! -s "$tmp/verify.out" ]; then
@@ -300,9 +405,11 @@ esac
 if [ -x "$bin" ] && command -v curl >/dev/null 2>&1; then
   smoke=$tmp/smoke
   DESTDIR=$smoke install_sh --frontend "$tmp/src/frontend" "$bin" || show_log
-  check "the real binary's run, gateway, orchestrator accept the units' arguments" \
+  check "the real binary's run, gateway, orchestrator, source node accept the units' arguments" \
     sh -c '"$1" run --help | grep -q -- "--listen" && "$1" gateway --help | grep -q GATEWAY_LISTEN &&
-      "$1" orchestrator --help >/dev/null' - "$smoke/usr/local/bin/sense-pulse"
+      "$1" orchestrator --help >/dev/null &&
+      "$1" source node --help | grep -q -- "--port" && "$1" source node --help | grep -q NODE_PORT' - \
+    "$smoke/usr/local/bin/sense-pulse"
   # The unit's Environment= (FRONTEND_DIR moved into DESTDIR, HLS into the temporary folder), an
   # in-memory bus rather than the env file's Redis, a free port, simulated hardware.
   env_args=$(sed -n 's/^Environment=//p' "$smoke/etc/systemd/system/sense-pulse.service" |
@@ -368,17 +475,23 @@ fi
 
 # --- uninstall -------------------------------------------------------------------------------
 
+# An enabled node instance, as `systemctl enable` leaves it: --uninstall removes its link too.
+mkdir -p "$units/dev-ttyACM0.device.wants"
+ln -s ../sense-pulse-node@.service "$units/dev-ttyACM0.device.wants/sense-pulse-node@dev-ttyACM0.service"
 if DESTDIR=$dest install_sh --uninstall; then
   ok "install.sh --uninstall exits 0"
 else
   fail "install.sh --uninstall exits 0"
   show_log
 fi
-check "--uninstall removes the binary, the dashboard, the docs, all three units, the example" \
+check "--uninstall removes the binary, the dashboard, the docs, all four units, the example" \
   sh -c 'for f in usr/local/bin/sense-pulse usr/local/share/sense-pulse usr/local/share/doc/sense-pulse \
       etc/systemd/system/sense-pulse.service etc/systemd/system/sense-pulse-gateway.service \
-      etc/systemd/system/sense-pulse-orchestrator.service etc/sense-pulse/sense-pulse.env.example; do
+      etc/systemd/system/sense-pulse-orchestrator.service etc/systemd/system/sense-pulse-node@.service \
+      etc/sense-pulse/sense-pulse.env.example; do
       [ ! -e "$1/$f" ] || { echo "left: $f"; exit 1; }; done' - "$dest"
+check "--uninstall removes an enabled node instance's link (and its emptied .wants folder)" \
+  test ! -e "$units/dev-ttyACM0.device.wants"
 check "--uninstall keeps the settings, and says so" \
   sh -c 'cmp -s "$1/etc/sense-pulse/sense-pulse.env" "$2" && grep -q "sense-pulse.env" "$3"' - \
   "$dest" "$tmp/env.edited" "$tmp/install.log"
