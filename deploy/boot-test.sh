@@ -2,8 +2,9 @@
 # Boots the units under a real systemd: a Debian bookworm container (debootstrap, systemd-nspawn,
 # loopback only), deploy/install.sh run in it as on a Pi, then sense-pulse.service and the two-unit
 # variant started, switched between, and asked for the dashboard, the readings and the camera's
-# HLS stream (simulated hardware and web services: `--sim` drop-ins). What deploy/test.sh cannot
-# show: that the sandbox lets every part run.
+# HLS stream (simulated hardware and web services: `--sim` drop-ins); a node's instance refused
+# without its device, enabled, and (a copy with --sim) writing a simulated node's readings. What
+# deploy/test.sh cannot show: that the sandbox lets every part run.
 #
 #   sudo deploy/boot-test.sh          # SENSE_PULSE_BIN=path (default target/debug/sense-pulse)
 #
@@ -60,7 +61,8 @@ cp "$root/README.md" "$src/"
 cp "$bin" "$src/sense-pulse"
 echo '<!doctype html><title>Sense Pulse boot test</title>' >"$src/frontend/index.html"
 chroot "$rootfs" /bin/sh /src/sense-pulse/deploy/install.sh --uninstall >/dev/null
-rm -rf "$rootfs/etc/sense-pulse" "$rootfs/etc/systemd/system/sense-pulse"*.d
+rm -rf "$rootfs/etc/sense-pulse" "$rootfs/etc/systemd/system/sense-pulse"*.d \
+  "$rootfs/etc/systemd/system/sense-pulse-nodesim@.service"
 for variant in "" --two-units; do
   # shellcheck disable=SC2086 # the option, or nothing
   if chroot "$rootfs" /bin/sh /src/sense-pulse/deploy/install.sh $variant \
@@ -71,7 +73,7 @@ for variant in "" --two-units; do
     sed 's/^/     | /' "$rootfs.install.log"
   fi
 done
-if chroot "$rootfs" id -nG sense-pulse | grep -qw i2c; then
+if chroot "$rootfs" id -nG sense-pulse | grep -w i2c | grep -qw dialout; then
   ok "the sense-pulse user is in $(chroot "$rootfs" id -nG sense-pulse)"
 else
   fail "the sense-pulse user's groups: $(chroot "$rootfs" id -nG sense-pulse 2>&1)"
@@ -85,6 +87,12 @@ printf '[Service]\nExecStart=\nExecStart=/usr/local/bin/sense-pulse run --sim --
 printf '[Service]\nExecStart=\nExecStart=/usr/local/bin/sense-pulse orchestrator --sim\n' \
   >"$rootfs/etc/systemd/system/sense-pulse-orchestrator.service.d/sim.conf"
 systemctl --root="$rootfs" enable sense-pulse.service >/dev/null 2>&1
+# The node template with a simulated node: the container has no udev, so no device unit ever
+# appears and Requisite=%i.device (which a drop-in cannot take away) would refuse every start: a
+# copy without it, and with --sim. The same sandbox, user and environment otherwise.
+sed -e '/^Requisite=/d' -e 's|^ExecStart=.* --port %f$|& --sim|' \
+  "$rootfs/etc/systemd/system/sense-pulse-node@.service" \
+  >"$rootfs/etc/systemd/system/sense-pulse-nodesim@.service"
 
 # Boot it. --register=no and --keep-unit: this machine's own systemd need not be running.
 systemd-nspawn -D "$rootfs" --boot --private-network --register=no --keep-unit \
@@ -178,6 +186,27 @@ for unit in sense-pulse sense-pulse-gateway sense-pulse-orchestrator; do
   score=$(inside systemd-analyze security "$unit.service" 2>/dev/null | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
   printf '     systemd-analyze security %s.service: %s\n' "$unit" "${score:-?}"
 done
+
+# A microcontroller node's unit (simulated node on a pseudo-terminal, read as a real port).
+check "a node instance refuses to start without its device (Requisite=), and stays inactive" \
+  '! systemctl start sense-pulse-node@dev-ttyACM0.service &&
+   ! systemctl is-active --quiet sense-pulse-node@dev-ttyACM0.service'
+check "enabling a node instance links it into its device's wants" \
+  'systemctl enable sense-pulse-node@dev-ttyACM0.service &&
+   test -L /etc/systemd/system/dev-ttyACM0.device.wants/sense-pulse-node@dev-ttyACM0.service'
+check "the node source runs in its sandbox as sense-pulse and writes node-sim-pico to Redis" \
+  'systemctl start sense-pulse-nodesim@dev-ttyACM0.service &&
+   for i in $(seq 30); do
+     [ "$(redis-cli exists status:node-sim-pico)" = 1 ] && break; sleep 1
+   done && [ "$(redis-cli exists status:node-sim-pico)" = 1 ] &&
+   [ "$(systemctl show -p User --value sense-pulse-nodesim@dev-ttyACM0.service)" = sense-pulse ] &&
+   journalctl -u sense-pulse-nodesim@dev-ttyACM0.service --no-pager | grep -q "node connected"'
+check "the node source stops cleanly on systemctl stop" \
+  'systemctl stop sense-pulse-nodesim@dev-ttyACM0.service &&
+   systemctl show -p Result --value sense-pulse-nodesim@dev-ttyACM0.service | grep -qx success'
+score=$(inside systemd-analyze security sense-pulse-node@dev-ttyACM0.service 2>/dev/null | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
+printf '     systemd-analyze security sense-pulse-node@dev-ttyACM0.service: %s\n' "${score:-?}"
+
 check "systemctl stop sense-pulse: exits cleanly" \
   'systemctl stop sense-pulse.service && systemctl show -p Result --value sense-pulse | grep -qx success'
 

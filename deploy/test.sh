@@ -171,7 +171,7 @@ if command -v systemd-escape >/dev/null 2>&1; then
   # The instance names the README and install.sh give: %f turns them back into the path.
   check "instance names: dev-ttyACM0 is /dev/ttyACM0; a by-id path goes there and back" \
     sh -c '[ "$(systemd-escape --unescape --path dev-ttyACM0)" = /dev/ttyACM0 ] &&
-      p=/dev/serial/by-id/usb-Raspberry_Pi_Pico_E660C0D1C7654321-if00 &&
+      p=/dev/serial/by-id/usb-Sense_Pulse_sense-node-pico_e660c0d1c7654321-if00 &&
       [ "$(systemd-escape --unescape --path "$(systemd-escape --path "$p")")" = "$p" ]'
 fi
 check "DESTDIR mode names dialout among the groups it would add the user to" \
@@ -363,7 +363,7 @@ if command -v systemd-analyze >/dev/null 2>&1 && [ -d /usr/lib/systemd/system ];
   # and all). Their %i.device needs no stand-in: device units come from udev, never from files,
   # and verify loads them as on a machine with the node unplugged.
   node_ttyacm=sense-pulse-node@dev-ttyACM0.service
-  node_by_id='sense-pulse-node@dev-serial-by\x2did-usb\x2dRaspberry_Pi_Pico_E660C0D1C7654321\x2dif00.service'
+  node_by_id='sense-pulse-node@dev-serial-by\x2did-usb\x2dSense_Pulse_sense\x2dnode\x2dpico_e660c0d1c7654321\x2dif00.service'
   for unit in sense-pulse.service sense-pulse-gateway.service sense-pulse-orchestrator.service \
     "$node_ttyacm" "$node_by_id"; do
     # It exits 0 on most problems (an unknown or invalid setting is a warning): any output fails.
