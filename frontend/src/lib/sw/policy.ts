@@ -77,10 +77,11 @@ export interface ResponseLike {
 	headers: { get(name: string): string | null };
 }
 
-/** Whether an API answer may be kept: a same-origin 200 that does not forbid storing. */
+/** Whether an API answer may be kept: a same-origin 200. (The gateway marks every API answer
+ *  `Cache-Control: no-store`, for the browser's HTTP cache and any proxy: this is not that cache
+ *  but the app's own copy of three answers, for offline, cleared with the session.) */
 export function keepable(response: ResponseLike): boolean {
-	if (response.status !== 200 || (response.type !== 'basic' && response.type !== 'default')) return false;
-	return !/\bno-store\b/i.test(response.headers.get('cache-control') ?? '');
+	return response.status === 200 && (response.type === 'basic' || response.type === 'default');
 }
 
 /** What an API answer from the network means for the kept ones: `keep` it, `clear` all of them
