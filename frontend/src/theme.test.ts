@@ -48,3 +48,22 @@ test('the system light theme matches the chosen light theme', () => {
 	const system = block(":root:not([data-theme='dark'])");
 	expect(system).toEqual(themes.light);
 });
+
+test('the bar colour (theme-color) is the header’s in each theme, in app.html and for a picked theme', async () => {
+	const { THEME_COLORS, applyThemeColor } = await import('$lib/stores/prefs.svelte');
+	const html = (await import('./app.html?raw')).default as string;
+	expect(THEME_COLORS.dark).toBe(themes.dark.card);
+	expect(THEME_COLORS.light).toBe(themes.light.card);
+	const metas = [...html.matchAll(/<meta name="theme-color" media="\(prefers-color-scheme: (\w+)\)" content="(#\w+)"/g)];
+	expect(Object.fromEntries(metas.map((m) => [m[1], m[2]]))).toEqual(THEME_COLORS);
+	// The inline script that applies a saved theme before the first paint says the same colours.
+	expect(html).toContain(`t === 'dark' ? '${THEME_COLORS.dark}' : '${THEME_COLORS.light}'`);
+
+	const doc = document.implementation.createHTMLDocument();
+	doc.head.innerHTML = metas.map((m) => m[0] + '>').join('');
+	const contents = () => [...doc.querySelectorAll('meta')].map((m) => m.content);
+	applyThemeColor('light', doc);
+	expect(contents()).toEqual([THEME_COLORS.light, THEME_COLORS.light]);
+	applyThemeColor('system', doc);
+	expect(contents()).toEqual([THEME_COLORS.dark, THEME_COLORS.light]);
+});

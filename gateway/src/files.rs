@@ -251,9 +251,11 @@ async fn frontend(ctx: &Ctx, path: Path<'_>, conditions: &Conditions) -> Reply {
     let Some(relative) = safe_relative(path.segments().filter(|s| !s.0.is_empty())) else {
         return Reply::error(400, "invalid path");
     };
+    // The service worker must be revalidated each time, or a fixed dashboard would reach
+    // installed copies only once a cached worker expired.
     let caching = if relative.starts_with("_app/immutable") {
         Caching::Immutable
-    } else if relative.as_os_str().is_empty() {
+    } else if relative.as_os_str().is_empty() || relative == FsPath::new("service-worker.js") {
         Caching::Revalidate
     } else {
         Caching::For(300)

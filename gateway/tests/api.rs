@@ -329,6 +329,18 @@ async fn files_are_served_and_no_path_escapes() {
         .send(Request::get(g.url("/_app/immutable/app.js")).header("if-none-match", etag))
         .await;
     assert_eq!(again.status, 304);
+    // Installable: the manifest with its own type, the service worker revalidated every time.
+    let manifest = g.get("/manifest.webmanifest").await;
+    assert_eq!(
+        manifest.header("content-type"),
+        Some("application/manifest+json")
+    );
+    let worker = g.get("/service-worker.js").await;
+    assert_eq!(
+        worker.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert_eq!(worker.header("cache-control"), Some("no-cache"));
     // A client-side route gets the app's shell.
     assert!(
         g.get("/settings/display")

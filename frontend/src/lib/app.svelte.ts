@@ -1,6 +1,7 @@
 // The app's singletons: one client, one store per concern. Components import from here; tests
 // build their own instances from the classes.
 import { createClient } from '$lib/api/client';
+import { AlertsStore } from '$lib/stores/alerts.svelte';
 import { CameraStore } from '$lib/stores/camera.svelte';
 import { Clock } from '$lib/stores/clock.svelte';
 import { ConfigStore } from '$lib/stores/config.svelte';
@@ -10,12 +11,13 @@ import { LogsStore } from '$lib/stores/logs.svelte';
 import { PrefsStore } from '$lib/stores/prefs.svelte';
 import { SessionStore } from '$lib/stores/session.svelte';
 import { SOURCES_PATH, SourcesStore } from '$lib/stores/sources.svelte';
+import { API_CACHE } from '$lib/sw/policy';
 import { wsUrl } from '$lib/ws';
 
 export const api = createClient((input, init) => fetch(input, init), {
 	onUnauthorized: () => session.expired()
 });
-export const session = new SessionStore(() => api);
+export const session = new SessionStore(() => api, { onSignedOut: forgetSignedIn });
 export const prefs = new PrefsStore();
 export const clock = new Clock();
 export const config = new ConfigStore(api);
@@ -24,16 +26,27 @@ export const grid = new GridStore(() => wsUrl('/ws/grid'));
 export const logs = new LogsStore((level) => wsUrl(`/ws/logs?level=${level}`));
 export const history = new HistoryStore(api);
 export const camera = new CameraStore(api);
+export const alerts = new AlertsStore(() => api);
 sources.subscribe((changed) => history.ingest(changed));
+// The feed is back (or new): the alerts may have changed meanwhile.
+sources.onConnect(() => void alerts.refresh());
+
+/** Signed out (or the session ended): what this device kept for offline is someone else's now.
+ *  (The service worker also clears it when it sees the sign-out go by.) */
+function forgetSignedIn(): void {
+	alerts.clear();
+	void globalThis.caches?.delete(API_CACHE).catch(() => {});
+}
 
 /** Starts the live feeds once the gateway lets us in. The settings load on their own: while the
  *  data bus is down they take the bus's time-out to fail, and the live data must not wait. */
 export async function startLive(): Promise<void> {
 	clock.start();
 	void config.load();
+	alerts.start();
 	await api
-		.sources()
-		.then((all) => sources.seed(all))
+		.sourcesSnapshot()
+		.then(({ body, savedAt }) => sources.seed(body, savedAt))
 		.catch(() => {});
 	sources.connect();
 }
@@ -41,4 +54,5 @@ export async function startLive(): Promise<void> {
 export function stopLive(): void {
 	sources.disconnect();
 	logs.disconnect();
+	alerts.stop();
 }

@@ -14,6 +14,8 @@ import type {
 	SourceView,
 	Sources
 } from './types';
+import type { Alerts } from './alerts';
+import { savedAt } from '$lib/sw/policy';
 
 /** A reply other than 2xx: the status, the gateway's message and, for a refused config write,
  *  the field at fault (`display.rotation`). */
@@ -55,7 +57,9 @@ export type SendCommand = <T extends CommandTarget>(
 export function createClient(fetchImpl: Fetch, options: ClientOptions = {}) {
 	const base = options.base ?? '';
 
-	async function request<T>(path: string, init: RequestInit = {}): Promise<T> {
+	/** The reply's body, and its headers (a kept answer the service worker served offline says
+	 *  when it was saved). */
+	async function exchange<T>(path: string, init: RequestInit = {}): Promise<{ body: T; headers: Headers }> {
 		const headers = new Headers(init.headers);
 		// Tells the gateway this is the app: a 401 then carries no Basic challenge, so the
 		// browser shows no login dialog over the app's own form.
@@ -82,8 +86,14 @@ export function createClient(fetchImpl: Fetch, options: ClientOptions = {}) {
 			if (response.status === 401) options.onUnauthorized?.();
 			throw new ApiError(response.status, message, b.field, body);
 		}
-		return body as T;
+		return { body: body as T, headers: response.headers };
 	}
+
+	const request = <T>(path: string, init: RequestInit = {}) => exchange<T>(path, init).then((r) => r.body);
+	/** A GET the service worker may answer offline with its kept copy: `savedAt` says when that
+	 *  copy was saved (Unix seconds), `null` for a live answer. */
+	const snapshot = <T>(path: string) =>
+		exchange<T>(path).then((r) => ({ body: r.body, savedAt: savedAt(r.headers) }));
 
 	const post = <T>(path: string, body: unknown) =>
 		request<T>(path, { method: 'POST', body: JSON.stringify(body) });
@@ -95,6 +105,10 @@ export function createClient(fetchImpl: Fetch, options: ClientOptions = {}) {
 
 	return {
 		sources: () => request<Sources>('/api/sources'),
+		/** `GET /api/sources`, with when it was saved if it is the offline copy. */
+		sourcesSnapshot: () => snapshot<Sources>('/api/sources'),
+		/** `GET /api/alerts` (404: this gateway has no alert engine; 503: the bus is down). */
+		alerts: () => snapshot<Alerts>('/api/alerts'),
 		source: (id: string) => request<SourceView>(`/api/sources/${encodeURIComponent(id)}`),
 		config: () => request<ConfigView>('/api/config'),
 		/** All sections or none; a refusal names the field (`ApiError.field`). */

@@ -19,6 +19,19 @@ function safeStorage(): StorageLike | null {
 	}
 }
 
+/** The browser's and the installed app's bar colour in each theme: the header's (`--card` in
+ *  app.css; app.html's `theme-color` metas and its inline script say the same). */
+export const THEME_COLORS = { dark: '#1e293b', light: '#ffffff' } as const;
+
+/** Points the `theme-color` metas at `theme`'s colour, or back at the system's (each meta's
+ *  `media`). */
+export function applyThemeColor(theme: Theme, doc: Document | undefined = globalThis.document): void {
+	for (const meta of doc?.querySelectorAll<HTMLMetaElement>('meta[name="theme-color"]') ?? []) {
+		const own = (meta.getAttribute('media') ?? '').includes('light') ? THEME_COLORS.light : THEME_COLORS.dark;
+		meta.content = theme === 'system' ? own : THEME_COLORS[theme];
+	}
+}
+
 export class PrefsStore {
 	theme = $state<Theme>('system');
 	tempUnit = $state<TempUnit>('C');
@@ -35,6 +48,7 @@ export class PrefsStore {
 		if (typeof document !== 'undefined') {
 			if (theme === 'system') delete document.documentElement.dataset.theme;
 			else document.documentElement.dataset.theme = theme;
+			applyThemeColor(theme);
 		}
 	}
 

@@ -15,7 +15,11 @@ export class SessionStore {
 	/** What the stack simulates (`run --sim`), `null` when it runs on real hardware. */
 	simulated = $state<Simulation | null>(null);
 
-	constructor(private readonly client: () => Pick<Client, 'session' | 'login' | 'logout'>) {}
+	constructor(
+		private readonly client: () => Pick<Client, 'session' | 'login' | 'logout'>,
+		/** `onSignedOut`: called once signed out, or when the session ended. */
+		private readonly hooks: { onSignedOut?: () => void } = {}
+	) {}
 
 	/** May the app load data? */
 	get ready(): boolean {
@@ -60,6 +64,7 @@ export class SessionStore {
 		} finally {
 			this.user = null;
 			this.state = this.authEnabled ? 'signed-out' : 'open';
+			this.hooks.onSignedOut?.();
 		}
 	}
 
@@ -68,5 +73,6 @@ export class SessionStore {
 		this.authEnabled = true;
 		this.state = 'signed-out';
 		this.user = null;
+		this.hooks.onSignedOut?.();
 	}
 }

@@ -78,8 +78,12 @@ export class SourcesStore {
 	/** The connection to the gateway was lost (dropped, fell silent, or an attempt failed) and no
 	 *  message has come since. */
 	lost = $state(false);
-	/** When the REST seed arrived (Unix seconds), for data that never had a live message. */
+	/** When the REST seed arrived (Unix seconds), for data that never had a live message; for
+	 *  the copy the service worker kept, when that was saved. */
 	private seededAt = $state<number | null>(null);
+	/** The values shown are the copy this device kept (the app opened offline): when it was
+	 *  saved (Unix seconds). `null` once a live message came, or when the seed was live. */
+	savedCopy = $state<number | null>(null);
 	/** Whether, and since when, what is shown is not current (see `Frozen`); `null`: live, or not
 	 *  connected yet. */
 	frozen = $derived<Frozen | null>(
@@ -91,6 +95,7 @@ export class SourcesStore {
 	);
 	private socket: ReconnectingSocket;
 	private listeners = new Set<SourcesListener>();
+	private connectListeners = new Set<() => void>();
 
 	/** `url` must be the delta feed (`wsUrl(SOURCES_PATH)`). */
 	constructor(url: () => string, options: Partial<ReconnectOptions> = {}) {
@@ -138,18 +143,21 @@ export class SourcesStore {
 		const bus = parseBus(m.bus);
 		if (bus) this.bus = bus;
 		this.lost = false;
+		this.savedCopy = null;
 		this.lastMessage = Date.now() / 1000;
 		this.messages += 1;
+		if (m.full === true) for (const l of this.connectListeners) l();
 		if (Object.keys(changed).length === 0 && removed.length === 0) return;
 		for (const l of this.listeners) l(changed, removed);
 	}
 
 	/** Replaces everything with `GET /api/sources` (only before the socket's first message). Its
 	 *  per-source `bus` is not kept in the views; the first one found becomes `bus`. */
-	seed(all: Sources): void {
+	seed(all: Sources, savedAt: number | null = null): void {
 		if (this.messages > 0 || !isObject(all)) return;
 		this.sources = views(all);
-		this.seededAt = Date.now() / 1000;
+		this.seededAt = savedAt ?? Date.now() / 1000;
+		this.savedCopy = savedAt;
 		for (const view of Object.values(all)) {
 			const bus = parseBus(view?.bus);
 			if (bus) {
@@ -164,6 +172,13 @@ export class SourcesStore {
 	subscribe(fn: SourcesListener): () => void {
 		this.listeners.add(fn);
 		return () => this.listeners.delete(fn);
+	}
+
+	/** Calls `fn` at the first message of each connection (a `full` one): the feed is back, so
+	 *  whatever is polled apart (the alerts) is asked again at once. */
+	onConnect(fn: () => void): () => void {
+		this.connectListeners.add(fn);
+		return () => this.connectListeners.delete(fn);
 	}
 
 	connect(): void {
