@@ -947,12 +947,14 @@ mod alerts {
 
     #[test]
     fn the_ntfy_token_is_redacted_restored_for_its_server_and_never_quoted() {
-        let mut current = AlertsConfig::default();
-        current.ntfy = NtfyChannel {
-            enabled: true,
-            url: "https://ntfy.example.com".into(),
-            topic: "home".into(),
-            token: "tk_secret".into(),
+        let current = AlertsConfig {
+            ntfy: NtfyChannel {
+                enabled: true,
+                url: "https://ntfy.example.com".into(),
+                topic: "home".into(),
+                token: "tk_secret".into(),
+            },
+            ..AlertsConfig::default()
         };
         assert!(!format!("{current:?}").contains("tk_secret"));
         let mut shown = current.clone();

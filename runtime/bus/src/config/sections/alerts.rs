@@ -326,21 +326,16 @@ impl Section for AlertsConfig {
         in_range("bus_down.seconds", self.bus_down.seconds, 10, 3600, " s")?;
         let ntfy = &self.ntfy;
         http_url("ntfy.url", &ntfy.url, !ntfy.enabled)?;
-        if !ntfy.topic.is_empty() || ntfy.enabled {
-            if !ntfy_topic_ok(&ntfy.topic) {
-                return Err(FieldError::new(
-                    "ntfy.topic",
-                    if ntfy.topic.is_empty() {
-                        "must be set to send alerts to ntfy: the topic your phone subscribes to"
-                            .to_owned()
-                    } else {
-                        format!(
-                            "must be 1 to 64 letters, digits, - and _ (got {:?})",
-                            ntfy.topic
-                        )
-                    },
-                ));
-            }
+        if (!ntfy.topic.is_empty() || ntfy.enabled) && !ntfy_topic_ok(&ntfy.topic) {
+            let message = if ntfy.topic.is_empty() {
+                "must be set to send alerts to ntfy: the topic your phone subscribes to".to_owned()
+            } else {
+                format!(
+                    "must be 1 to 64 letters, digits, - and _ (got {:?})",
+                    ntfy.topic
+                )
+            };
+            return Err(FieldError::new("ntfy.topic", message));
         }
         // The token goes into a header: no line breaks, no spaces.
         if ntfy.token.chars().any(|c| c.is_control() || c == ' ') {
