@@ -210,6 +210,19 @@ pub struct History<'a> {
     pub points: Vec<[f64; 2]>,
 }
 
+/// `GET /api/alerts` **[ours]**: what the alerts service keeps on the bus.
+#[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Alerts {
+    /// The alerts firing now (`alerts:active`), each as it fired, oldest first.
+    pub active: Vec<sense_bus::model::AlertEvent>,
+    /// Fired and cleared alerts (`alerts:history`), newest first, at most 200.
+    pub history: Vec<sense_bus::model::AlertEvent>,
+    /// Delivery health by channel (`ntfy`, `webhook`; `alerts:channels`): empty until the alerts
+    /// service has run.
+    pub channels: BTreeMap<String, sense_bus::model::ChannelHealth>,
+}
+
 /// `GET /health`.
 #[derive(Clone, Debug, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]

@@ -8,6 +8,7 @@
 //! | GET | `/api/sources`, `/api/sources/{id}` | readings and status, from the hub |
 //! | GET, POST | `/api/config` | config, secrets hidden; validated partial, atomic update |
 //! | POST | `/api/command/{target}` | a command and its answer |
+//! | GET | `/api/alerts` | active alerts, their history, delivery health |
 //! | GET | `/api/history/{source}/{sensor}` | 24 h of a reading, downsampled |
 //! | GET | `/api/stream/{file}` | HLS playlist and segments |
 //! | GET | `/metrics` | Prometheus |
@@ -19,7 +20,9 @@ use picoserve::routing::{PathRouter, get, parse_path_segment, post};
 
 use crate::files::{self, FileName, NoEndpoint};
 use crate::guard::{Conn, Ctx, Guard};
-use crate::handlers::{Id, SensorId, command, config, history, session, sockets, sources, status};
+use crate::handlers::{
+    Id, SensorId, alerts, command, config, history, session, sockets, sources, status,
+};
 
 /// `/api/…`: the REST API. A path under it that no route claims gets a JSON 404.
 fn api() -> Router<impl PathRouter<Ctx>, Ctx> {
@@ -30,6 +33,7 @@ fn api() -> Router<impl PathRouter<Ctx>, Ctx> {
         .route("/sources", get(sources::all))
         .route(("/sources", parse_path_segment::<Id>()), get(sources::one))
         .route("/config", get(config::get).post(config::post))
+        .route("/alerts", get(alerts::get))
         .route(
             ("/command", parse_path_segment::<Id>()),
             post(command::post),

@@ -458,3 +458,49 @@ async fn a_burst_of_matrix_states_reaches_a_reader_as_the_latest_one() {
     .await;
     assert_eq!(latest["mode"], "scrolling");
 }
+
+#[tokio::test]
+async fn alerts_are_served_from_the_bus() {
+    let gw = start("alerts");
+    let empty = gw.get("/api/alerts").await;
+    assert_eq!(empty.status, 200);
+    assert_eq!(
+        empty.json::<Json>().unwrap(),
+        json!({"active": [], "history": [], "channels": {}})
+    );
+    let fired = json!({"id": "co2-high|co2|office:co2", "rule": "co2-high", "name": "CO₂ high",
+        "kind": "fired", "source": "co2", "sensor": "office:co2", "label": "CO₂ · office",
+        "value": 1520.0, "unit": "ppm", "threshold": 1400.0, "condition": "above",
+        "since": 1_708_000_000.0, "at": 1_708_000_300.0,
+        "message": "CO₂ high: office is at 1520 ppm (≥ 1400 ppm) since 12:26"});
+    let mut cleared = fired.clone();
+    cleared["kind"] = json!("cleared");
+    let mut batch = sense_bus::Batch::new();
+    batch.set(
+        sense_bus::keys::ALERTS_ACTIVE,
+        json!([fired]).to_string(),
+        None,
+    );
+    for event in [&fired, &cleared] {
+        batch.push_front_capped(
+            sense_bus::keys::ALERTS_HISTORY,
+            event.to_string(),
+            200,
+            None,
+        );
+    }
+    batch.set(
+        sense_bus::keys::ALERTS_CHANNELS,
+        json!({"ntfy": {"state": "failing", "last_error": "ntfy answered HTTP 500",
+                        "last_success": null, "last_failure": 1_708_000_301.0,
+                        "pending": 1, "dropped": 0}})
+        .to_string(),
+        None,
+    );
+    gw.bus.apply(&batch).await.unwrap();
+    let body: Json = gw.get("/api/alerts").await.json().unwrap();
+    assert_eq!(body["active"], json!([fired]));
+    assert_eq!(body["history"], json!([cleared, fired]), "newest first");
+    assert_eq!(body["channels"]["ntfy"]["state"], "failing");
+    assert_eq!(body["channels"]["ntfy"]["pending"], 1);
+}

@@ -8,8 +8,8 @@
 use std::path::PathBuf;
 
 use sense_gateway::api::{
-    ApiError, BusHealth, BusState, CommandReply, CommandRequest, ConfigUpdated, Health, History,
-    Login, Session, Simulation, SourceView, SourcesDelta,
+    Alerts, ApiError, BusHealth, BusState, CommandReply, CommandRequest, ConfigUpdated, Health,
+    History, Login, Session, Simulation, SourceView, SourcesDelta,
 };
 use ts_rs::TS;
 
@@ -21,6 +21,7 @@ fn export_typescript() {
         .with_out_dir(dir)
         .with_large_int("number");
     SourceView::export_all(&cfg).unwrap();
+    Alerts::export_all(&cfg).unwrap();
     ApiError::export_all(&cfg).unwrap();
     CommandReply::export_all(&cfg).unwrap();
     ConfigUpdated::export_all(&cfg).unwrap();

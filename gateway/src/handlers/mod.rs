@@ -1,6 +1,7 @@
 //! What each route does. Handlers are plain async functions taking picoserve extractors; the
 //! guard (`crate::guard`) has already decided the caller may ask.
 
+pub mod alerts;
 pub mod command;
 pub mod config;
 pub mod history;

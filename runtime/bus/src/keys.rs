@@ -15,6 +15,10 @@
 //! | channel `config:changed` | [`ConfigChanged`](crate::model::ConfigChanged) | |
 //! | channel `stream:ended` | [`StreamEnded`](crate::model::StreamEnded) | |
 //! | channel `matrix:state` | [`MatrixState`](crate::model::MatrixState) | |
+//! | `alerts:active` | JSON array of the active [`AlertEvent`](crate::model::AlertEvent)s (ours) | none |
+//! | `alerts:history` | list of [`AlertEvent`](crate::model::AlertEvent) JSON, newest first, ≤ 200 (ours) | none |
+//! | `alerts:channels` | [`AlertChannels`](crate::model::AlertChannels): delivery health (ours) | none |
+//! | channel `alerts` | [`AlertEvent`](crate::model::AlertEvent), each fired or cleared (ours) | |
 
 use crate::ids::SectionName;
 
@@ -86,6 +90,22 @@ pub const LOGS: &str = "logs";
 /// How many entries the `logs` list keeps.
 pub const LOGS_KEPT: usize = 200;
 
+/// `alerts:active` **[ours]**: the alerts firing now, as one JSON array of
+/// [`AlertEvent`](crate::model::AlertEvent)s (each as it fired). Not a `status:` key: the gateway
+/// takes every `status:*` for a source.
+pub const ALERTS_ACTIVE: &str = "alerts:active";
+
+/// `alerts:history` **[ours]**: fired and cleared [`AlertEvent`](crate::model::AlertEvent)s, a
+/// capped list, newest first.
+pub const ALERTS_HISTORY: &str = "alerts:history";
+
+/// How many events `alerts:history` keeps.
+pub const ALERTS_HISTORY_KEPT: usize = 200;
+
+/// `alerts:channels` **[ours]**: how delivery to each channel (`ntfy`, `webhook`) is going, as
+/// [`AlertChannels`](crate::model::AlertChannels).
+pub const ALERTS_CHANNELS: &str = "alerts:channels";
+
 /// Pub/sub channel names.
 pub mod channels {
     /// `data:{source}`: a source wrote new readings.
@@ -125,6 +145,10 @@ pub mod channels {
 
     /// `logs` **[ours]**: a service logged a warning or an error.
     pub const LOGS: &str = "logs";
+
+    /// `alerts` **[ours]**: an alert fired or cleared
+    /// ([`AlertEvent`](crate::model::AlertEvent)).
+    pub const ALERTS: &str = "alerts";
 }
 
 #[cfg(test)]

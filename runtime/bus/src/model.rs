@@ -348,6 +348,112 @@ pub struct MatrixState {
     pub low_light: bool,
 }
 
+/// Whether an alert began or ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "lowercase")]
+pub enum AlertKind {
+    /// It began.
+    Fired,
+    /// It ended.
+    Cleared,
+}
+
+/// What an alert is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum AlertTrigger {
+    /// A reading at or above a rule's threshold.
+    Above,
+    /// A reading at or below a rule's threshold.
+    Below,
+    /// A source whose polls fail, or whose status expired.
+    SourceDown,
+    /// The data bus (Redis) out of reach of the alerts service.
+    BusDown,
+}
+
+/// On `alerts`, in `alerts:history` and (as it fired) in `alerts:active` (ours): an alert that
+/// fired or cleared.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct AlertEvent {
+    /// Which alert: `{rule}|{source}|{sensor}` (`co2-high|co2|office:co2`), `source-down|{source}`
+    /// or `bus-down`. A cleared event has the id of the one it clears.
+    pub id: String,
+    /// The rule's id (`co2-high`), or `source-down`, `bus-down`.
+    pub rule: String,
+    /// The rule's name (`CO₂ high`).
+    pub name: String,
+    /// `fired` or `cleared`.
+    pub kind: AlertKind,
+    /// The source (`co2`); empty for `bus-down`.
+    pub source: String,
+    /// The sensor (`office:co2`); `null` for a source or the bus down.
+    pub sensor: Option<String>,
+    /// What it is about, for people (`CO₂ · office`).
+    pub label: String,
+    /// The value that fired it, or that it cleared at; `null` for a source or the bus down.
+    pub value: Option<f64>,
+    /// The value's unit (`ppm`).
+    pub unit: Option<String>,
+    /// The rule's threshold; `null` for a source or the bus down.
+    pub threshold: Option<f64>,
+    /// What was crossed.
+    pub condition: AlertTrigger,
+    /// Since when the condition held (Unix seconds): the first reading past the threshold, or
+    /// when the source or bus went down.
+    pub since: f64,
+    /// When it fired or cleared (Unix seconds).
+    pub at: f64,
+    /// The whole story in one line: what, where, the value and since when (`CO₂ high: office is at
+    /// 1520 ppm (≥ 1400 ppm) since 14:02`), or how it ended (`CO₂ back to normal: office at 1250
+    /// ppm after 35 min`).
+    pub message: String,
+}
+
+/// How delivery to one alert channel is going.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelState {
+    /// Switched off in `config:alerts`.
+    #[default]
+    Off,
+    /// The last delivery went through (or none was needed yet).
+    Ok,
+    /// The last attempt failed; it is retried with backoff.
+    Failing,
+}
+
+/// One alert channel's delivery health, in `alerts:channels` (ours).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ChannelHealth {
+    /// `off`, `ok` or `failing`.
+    pub state: ChannelState,
+    /// Why the last attempt failed (the server's answer or the connection error); `null` once
+    /// one succeeds.
+    #[serde(default)]
+    pub last_error: Option<String>,
+    /// When a delivery last went through (Unix seconds).
+    #[serde(default)]
+    pub last_success: Option<f64>,
+    /// When an attempt last failed (Unix seconds).
+    #[serde(default)]
+    pub last_failure: Option<f64>,
+    /// Alerts waiting to be delivered.
+    #[serde(default)]
+    pub pending: u32,
+    /// Alerts dropped, oldest first, because too many were waiting.
+    #[serde(default)]
+    pub dropped: u64,
+}
+
+/// `alerts:channels` (ours): delivery health by channel (`ntfy`, `webhook`).
+pub type AlertChannels = std::collections::BTreeMap<String, ChannelHealth>;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -69,6 +69,7 @@ contract!(
     config_seeding_never_overwrites,
     config_updates_are_all_or_nothing,
     capped_lists_keep_the_newest_entries,
+    front_capped_lists_keep_the_newest_first,
     apply_if_writes_only_when_every_guard_holds,
     concurrent_partial_config_writes_lose_nothing,
     a_stale_revision_is_refused,
@@ -381,6 +382,31 @@ async fn capped_lists_keep_the_newest_entries(bus: Bus) {
     );
     assert!(matches!(
         bus.ttl("history:system:cpu_percent").await.unwrap(),
+        Ttl::Expires(_)
+    ));
+}
+
+async fn front_capped_lists_keep_the_newest_first(bus: Bus) {
+    for i in 0..4 {
+        let mut batch = Batch::new();
+        batch.push_front_capped("alerts:history", format!("e{i}"), 3, None);
+        bus.apply(&batch).await.unwrap();
+    }
+    assert_eq!(
+        bus.list("alerts:history").await.unwrap(),
+        ["e3", "e2", "e1"]
+    );
+    assert_eq!(bus.ttl("alerts:history").await.unwrap(), Ttl::Persistent);
+    // The same through the guarded path (one script on Redis).
+    let mut batch = Batch::new();
+    batch.push_front_capped("alerts:history", "e4", 3, Some(Duration::from_secs(60)));
+    assert!(bus.apply_if(&[], &batch).await.unwrap());
+    assert_eq!(
+        bus.list("alerts:history").await.unwrap(),
+        ["e4", "e3", "e2"]
+    );
+    assert!(matches!(
+        bus.ttl("alerts:history").await.unwrap(),
         Ttl::Expires(_)
     ));
 }

@@ -25,7 +25,7 @@ pub mod sensehat_kernel;
 pub mod serial;
 
 pub use bluez::{BluezCentral, BluezError};
-pub use clock::local_hour;
+pub use clock::{local_hour, local_hour_minute};
 pub use delay::TokioDelay;
 pub use host_fs::{HostFs, HostFsError};
 pub use i2c::{LinuxI2c, LinuxI2cError};

@@ -194,6 +194,7 @@ impl MemoryBus {
                         value,
                         keep,
                         ttl,
+                        front,
                     } => {
                         let entry = data.entries.entry(key.clone()).or_insert(Entry {
                             value: Stored::List(std::collections::VecDeque::new()),
@@ -204,9 +205,14 @@ impl MemoryBus {
                             entry.value = Stored::List(std::collections::VecDeque::new());
                         }
                         if let Stored::List(list) = &mut entry.value {
-                            list.push_back(value.clone());
-                            while list.len() > *keep {
-                                list.pop_front();
+                            if *front {
+                                list.push_front(value.clone());
+                                list.truncate(*keep);
+                            } else {
+                                list.push_back(value.clone());
+                                while list.len() > *keep {
+                                    list.pop_front();
+                                }
                             }
                         }
                         entry.expires =

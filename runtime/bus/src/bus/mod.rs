@@ -114,6 +114,8 @@ enum Op {
         value: String,
         keep: usize,
         ttl: Option<Duration>,
+        /// `LPUSH` and keep the first `keep` (newest first) instead of `RPUSH` and the last.
+        front: bool,
     },
 }
 
@@ -174,6 +176,26 @@ impl Batch {
             value: value.into(),
             keep: keep.max(1),
             ttl,
+            front: false,
+        });
+        self
+    }
+
+    /// Prepends `value` to the list at `key` and keeps only its first `keep` entries (`LPUSH` +
+    /// `LTRIM`), setting the list's expiry: a bounded log read newest first.
+    pub fn push_front_capped(
+        &mut self,
+        key: impl Into<String>,
+        value: impl Into<String>,
+        keep: usize,
+        ttl: Option<Duration>,
+    ) -> &mut Self {
+        self.ops.push(Op::Push {
+            key: key.into(),
+            value: value.into(),
+            keep: keep.max(1),
+            ttl,
+            front: true,
         });
         self
     }

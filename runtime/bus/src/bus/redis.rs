@@ -16,7 +16,7 @@ use super::{
 /// [`RedisBus::apply_if`]: checks the guards, then runs the batch's writes, in one script so
 /// nothing else runs in between. ARGV: the guard count, then `key, present (1/0), value` per
 /// guard, then the ops: `SET key value px`, `DEL key`, `PUB channel payload`,
-/// `PUSH key value keep px` (px 0: no expiry).
+/// `PUSH key value keep px` or `LPUSH key value keep px` (px 0: no expiry).
 const APPLY_IF: &str = r"
 local i = 2
 for _ = 1, tonumber(ARGV[1]) do
@@ -46,6 +46,11 @@ while i <= #ARGV do
   elseif op == 'PUSH' then
     redis.call('RPUSH', ARGV[i + 1], ARGV[i + 2])
     redis.call('LTRIM', ARGV[i + 1], -tonumber(ARGV[i + 3]), -1)
+    if ARGV[i + 4] ~= '0' then redis.call('PEXPIRE', ARGV[i + 1], ARGV[i + 4]) end
+    i = i + 5
+  elseif op == 'LPUSH' then
+    redis.call('LPUSH', ARGV[i + 1], ARGV[i + 2])
+    redis.call('LTRIM', ARGV[i + 1], 0, tonumber(ARGV[i + 3]) - 1)
     if ARGV[i + 4] ~= '0' then redis.call('PEXPIRE', ARGV[i + 1], ARGV[i + 4]) end
     i = i + 5
   else
@@ -427,10 +432,16 @@ impl RedisBus {
                     value,
                     keep,
                     ttl,
+                    front,
                 } => {
-                    pipe.cmd("RPUSH").arg(key).arg(value).ignore();
                     let keep = i64::try_from(*keep).unwrap_or(i64::MAX);
-                    pipe.cmd("LTRIM").arg(key).arg(-keep).arg(-1).ignore();
+                    if *front {
+                        pipe.cmd("LPUSH").arg(key).arg(value).ignore();
+                        pipe.cmd("LTRIM").arg(key).arg(0).arg(keep - 1).ignore();
+                    } else {
+                        pipe.cmd("RPUSH").arg(key).arg(value).ignore();
+                        pipe.cmd("LTRIM").arg(key).arg(-keep).arg(-1).ignore();
+                    }
                     if let Some(ttl) = ttl {
                         pipe.cmd("PEXPIRE")
                             .arg(key)
@@ -469,8 +480,9 @@ impl RedisBus {
                     value,
                     keep,
                     ttl,
+                    front,
                 } => eval
-                    .arg("PUSH")
+                    .arg(if *front { "LPUSH" } else { "PUSH" })
                     .arg(key)
                     .arg(value)
                     .arg(*keep)

@@ -822,3 +822,177 @@ fn trusted_proxies_take_addresses_and_ranges_from_config_or_environment() {
     assert_eq!(err.field, "auth.trusted_proxies[0]");
     assert!(err.message.contains("did you mean 172.30.0.0/16?"), "{err}");
 }
+
+mod alerts {
+    //! `config:alerts`: the defaults out of the box, refusals naming the field, the ntfy token.
+    use super::*;
+
+    #[test]
+    fn the_defaults_alert_on_co2_cpu_and_battery_and_send_nowhere() {
+        let c = resolve::<AlertsConfig>(None, &no_env).value;
+        assert!(c.enabled);
+        let ids: Vec<&str> = c.rules.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["co2-high", "cpu-hot", "aranet-battery"]);
+        let co2 = &c.rules[0];
+        assert_eq!(
+            (
+                co2.sensor.as_str(),
+                co2.threshold,
+                co2.for_s,
+                co2.hysteresis
+            ),
+            ("*:co2", 1400.0, 300, 100.0)
+        );
+        assert_eq!(co2.condition, AlertCondition::Above);
+        assert_eq!(c.rules[2].condition, AlertCondition::Below);
+        assert_eq!((c.source_down.enabled, c.source_down.minutes), (true, 10));
+        assert_eq!((c.bus_down.enabled, c.bus_down.seconds), (true, 60));
+        assert!(!c.ntfy.enabled && !c.webhook.enabled);
+        assert_eq!(c.ntfy.url, "https://ntfy.sh");
+        assert!(c.validate().is_ok());
+        // The documented shape reads back as the defaults.
+        let text = serde_json::to_string(&c).unwrap();
+        assert_eq!(serde_json::from_str::<AlertsConfig>(&text).unwrap(), c);
+    }
+
+    #[test]
+    fn bad_rules_and_channels_are_refused_naming_the_field() {
+        let rule = json!({"id": "hot", "name": "Hot", "source": "system", "sensor": "cpu_temp",
+                          "condition": "above", "threshold": 70});
+        let with = |field: &str, value: Json| {
+            let mut r = rule.clone();
+            r[field] = value;
+            json!({ "rules": [r] })
+        };
+        for (patch, field, words) in [
+            (with("id", json!("Hot!")), "alerts.rules[0].id", "a-z, 0-9"),
+            (with("name", json!("")), "alerts.rules[0].name", "1 to 64"),
+            (
+                with("source", json!("aranet4")),
+                "alerts.rules[0].source",
+                "co2",
+            ),
+            (
+                with("sensor", json!("cpu temp")),
+                "alerts.rules[0].sensor",
+                "no spaces",
+            ),
+            (
+                with("condition", json!("over")),
+                "alerts.rules[0].condition",
+                "",
+            ),
+            (
+                with("threshold", json!("high")),
+                "alerts.rules[0].threshold",
+                "number",
+            ),
+            (
+                with("for_s", json!(-5)),
+                "alerts.rules[0].for_s",
+                "negative",
+            ),
+            (
+                with("hysteresis", json!(-1)),
+                "alerts.rules[0].hysteresis",
+                "0 or more",
+            ),
+            (
+                json!({"rules": [rule, rule]}),
+                "alerts.rules[1].id",
+                "already used by rules[0]",
+            ),
+            (
+                json!({"source_down": {"minutes": 0}}),
+                "alerts.source_down.minutes",
+                "between 1 and 1440",
+            ),
+            (
+                json!({"bus_down": {"seconds": 5}}),
+                "alerts.bus_down.seconds",
+                "between 10 and 3600",
+            ),
+            (
+                json!({"ntfy": {"enabled": true}}),
+                "alerts.ntfy.topic",
+                "your phone subscribes to",
+            ),
+            (
+                json!({"ntfy": {"topic": "a b"}}),
+                "alerts.ntfy.topic",
+                "letters, digits",
+            ),
+            (
+                json!({"ntfy": {"enabled": true, "topic": "t", "url": "ntfy.sh"}}),
+                "alerts.ntfy.url",
+                "http://",
+            ),
+            (
+                json!({"webhook": {"enabled": true}}),
+                "alerts.webhook.url",
+                "http://",
+            ),
+        ] {
+            let e = check_update::<AlertsConfig>(None, &object(patch.clone()), &no_env)
+                .expect_err(&patch.to_string());
+            assert_eq!(e.field, field, "{patch}: {e}");
+            assert!(e.message.contains(words), "{patch}: {e}");
+        }
+        // A node's source and a good channel pass.
+        let ok = json!({"rules": [with("source", json!("node-kitchen"))["rules"][0]],
+                        "ntfy": {"enabled": true, "topic": "sense-pulse_42"},
+                        "webhook": {"enabled": true, "url": "http://127.0.0.1:9/hook"}});
+        check_update::<AlertsConfig>(None, &object(ok), &no_env).unwrap();
+    }
+
+    #[test]
+    fn the_ntfy_token_is_redacted_restored_for_its_server_and_never_quoted() {
+        let current = AlertsConfig {
+            ntfy: NtfyChannel {
+                enabled: true,
+                url: "https://ntfy.example.com".into(),
+                topic: "home".into(),
+                token: "tk_secret".into(),
+            },
+            ..AlertsConfig::default()
+        };
+        assert!(!format!("{current:?}").contains("tk_secret"));
+        let mut shown = current.clone();
+        shown.redact();
+        assert_eq!(shown.ntfy.token, REDACTED);
+        let json = Config {
+            alerts: current.clone(),
+            ..Config::default()
+        }
+        .redacted_json();
+        assert_eq!(json["alerts"]["ntfy"]["token"], REDACTED);
+
+        // Sent back as shown: the token in force stays.
+        let sent = serde_json::to_value(&shown.ntfy).unwrap();
+        let mut patch = object(json!({ "ntfy": sent.clone() }));
+        AlertsConfig::restore_redacted(&mut patch, &current).unwrap();
+        assert_eq!(patch["ntfy"]["token"], "tk_secret");
+        // Another topic on the same server keeps it too.
+        let mut other_topic = sent.clone();
+        other_topic["topic"] = json!("garage");
+        let mut patch = object(json!({ "ntfy": other_topic }));
+        AlertsConfig::restore_redacted(&mut patch, &current).unwrap();
+        assert_eq!(patch["ntfy"]["token"], "tk_secret");
+        // Another server must be given its own.
+        let mut moved = sent;
+        moved["url"] = json!("https://attacker.example");
+        let mut patch = object(json!({ "ntfy": moved }));
+        let e = AlertsConfig::restore_redacted(&mut patch, &current).unwrap_err();
+        assert_eq!(e.field, "ntfy.token");
+
+        // A bad token is refused without being quoted.
+        let e = check_update::<AlertsConfig>(
+            None,
+            &object(json!({"ntfy": {"token": 31_415_926_535_u64}})),
+            &no_env,
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "alerts.ntfy.token");
+        assert!(!e.message.contains("31415926535"), "{e}");
+    }
+}

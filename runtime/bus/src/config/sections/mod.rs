@@ -2,11 +2,13 @@
 //! hold secrets (or lists) have a file each: their redaction and the restoration of a redacted
 //! value sent back live beside the type.
 
+mod alerts;
 mod aranet4;
 mod auth;
 mod camera;
 mod pihole;
 
+pub use alerts::*;
 pub use aranet4::*;
 pub use auth::*;
 pub use camera::*;
