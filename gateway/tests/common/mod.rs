@@ -58,7 +58,11 @@ pub fn start_on(name: &str, bus: Bus, env: fn(&str) -> Option<String>) -> Gatewa
     .unwrap();
     std::fs::write(dir.join("build/_app/immutable/app.js"), "console.log(1)").unwrap();
     std::fs::write(dir.join("build/service-worker.js"), "self.skipWaiting()").unwrap();
-    std::fs::write(dir.join("build/manifest.webmanifest"), "{\"name\":\"Sense Pulse\"}").unwrap();
+    std::fs::write(
+        dir.join("build/manifest.webmanifest"),
+        "{\"name\":\"Sense Pulse\"}",
+    )
+    .unwrap();
     std::fs::write(dir.join("secret.txt"), "top secret").unwrap();
     std::fs::write(dir.join("hls/stream.m3u8"), "#EXTM3U\n").unwrap();
     std::fs::write(dir.join("hls/segment_00001.ts"), [0x47u8; 188]).unwrap();

@@ -55,6 +55,9 @@ pub struct AlertsOptions {
     pub queue: usize,
     /// How times of day are written in messages.
     pub clock: text::Clock,
+    /// A simulated run (`--sim`): alerts are evaluated and shown, never sent to a configured
+    /// host.
+    pub simulated: bool,
 }
 
 impl Default for AlertsOptions {
@@ -67,6 +70,7 @@ impl Default for AlertsOptions {
             backoff: Backoff::default(),
             queue: 100,
             clock: text::local_clock,
+            simulated: false,
         }
     }
 }
@@ -190,7 +194,14 @@ impl Service {
         }
         let config = resolved.value;
         let events = self.engine.set_config(config.clone(), self.now.get());
-        self.config_tx.send_replace(config);
+        let mut delivered = config;
+        // A simulated run contacts no configured host: the channels stay off (Status says so).
+        if self.options.simulated && (delivered.ntfy.enabled || delivered.webhook.enabled) {
+            tracing::info!("simulated run: alerts are not sent to ntfy or the webhook");
+            delivered.ntfy.enabled = false;
+            delivered.webhook.enabled = false;
+        }
+        self.config_tx.send_replace(delivered);
         self.dispatch(events);
     }
 

@@ -69,6 +69,14 @@ pub enum Command {
         #[arg(long)]
         sim: bool,
     },
+    /// Alerts (ntfy, a webhook) and, when configured, the MQTT bridge to Home Assistant.
+    Notify {
+        #[command(flatten)]
+        redis: RedisArg,
+        /// A simulated stack: alerts are evaluated and shown, never sent to a configured host.
+        #[arg(long)]
+        sim: bool,
+    },
     /// One data source: sensors, co2, system, weather, pihole, tailscale or network_camera; or
     /// `node`, a microcontroller node on a serial port (`source node --port /dev/ttyACM0`).
     Source {

@@ -18,6 +18,7 @@ use crate::logs;
 mod config;
 mod health;
 mod node;
+mod notify;
 use config::config;
 use sense_gateway::{BusSpec, GatewayOptions};
 use sense_orchestrator::CancellationToken;
@@ -163,6 +164,7 @@ pub async fn run(command: Command) -> u8 {
         } => exit(run_all(sim, sim_node, redis, &listen).await),
         Command::Gateway { redis, listen } => exit(gateway(&redis.url, &listen).await),
         Command::Orchestrator { redis, sim } => exit(orchestrator(&redis.url, sim).await),
+        Command::Notify { redis, sim } => exit(notify::role(&redis.url, sim).await),
         Command::Source {
             id: SourceArg::Node,
             port,
@@ -413,6 +415,7 @@ async fn run_all(
         hls_dir,
         env: env.clone(),
     };
+    notify::spawn(bus.clone(), sim, stop.clone());
     let _node = if sim_node {
         Some(node::start_simulated(bus.clone(), stop.clone())?)
     } else {
