@@ -203,11 +203,13 @@ pub enum SectionName {
     Auth,
     /// `sensors`: the Sense HAT's sensors (ours).
     Sensors,
+    /// `mqtt`: the Home Assistant bridge over MQTT (ours).
+    Mqtt,
 }
 
 impl SectionName {
     /// Every section.
-    pub const ALL: [SectionName; 10] = [
+    pub const ALL: [SectionName; 11] = [
         SectionName::Global,
         SectionName::Display,
         SectionName::Sleep,
@@ -218,6 +220,7 @@ impl SectionName {
         SectionName::Schedule,
         SectionName::Auth,
         SectionName::Sensors,
+        SectionName::Mqtt,
     ];
 
     /// The name on the wire.
@@ -233,6 +236,7 @@ impl SectionName {
             SectionName::Schedule => "schedule",
             SectionName::Auth => "auth",
             SectionName::Sensors => "sensors",
+            SectionName::Mqtt => "mqtt",
         }
     }
 }

@@ -84,6 +84,10 @@ macro_rules! with_section {
                 type $S = __c::SensorsConfig;
                 $body
             }
+            __N::Mqtt => {
+                type $S = __c::MqttConfig;
+                $body
+            }
         }
     }};
 }
@@ -203,6 +207,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// `config:sensors`
     pub sensors: SensorsConfig,
+    /// `config:mqtt`
+    pub mqtt: MqttConfig,
 }
 
 impl Config {
@@ -236,6 +242,7 @@ impl Config {
                 SectionName::Schedule => one!(schedule),
                 SectionName::Auth => one!(auth),
                 SectionName::Sensors => one!(sensors),
+                SectionName::Mqtt => one!(mqtt),
             }
         }
         (config, problems)
@@ -247,6 +254,7 @@ impl Config {
         c.pihole.redact();
         c.camera.redact();
         c.auth.redact();
+        c.mqtt.redact();
         serde_json::to_value(c).unwrap_or_default()
     }
 }

@@ -4,6 +4,7 @@ import type { AuthConfig } from "./AuthConfig";
 import type { CameraConfig } from "./CameraConfig";
 import type { DisplayConfig } from "./DisplayConfig";
 import type { GlobalConfig } from "./GlobalConfig";
+import type { MqttConfig } from "./MqttConfig";
 import type { PiholeConfig } from "./PiholeConfig";
 import type { ScheduleConfig } from "./ScheduleConfig";
 import type { SensorsConfig } from "./SensorsConfig";
@@ -53,4 +54,8 @@ auth: AuthConfig,
 /**
  * `config:sensors`
  */
-sensors: SensorsConfig, };
+sensors: SensorsConfig, 
+/**
+ * `config:mqtt`
+ */
+mqtt: MqttConfig, };

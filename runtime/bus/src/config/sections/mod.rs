@@ -5,11 +5,13 @@
 mod aranet4;
 mod auth;
 mod camera;
+mod mqtt;
 mod pihole;
 
 pub use aranet4::*;
 pub use auth::*;
 pub use camera::*;
+pub use mqtt::*;
 pub use pihole::*;
 
 use serde::{Deserialize, Serialize};
