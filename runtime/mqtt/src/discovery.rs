@@ -105,7 +105,12 @@ impl Topics {
 
     /// `{base}/{source}/{sensor}/state`.
     pub fn state(&self, source: &str, sensor: &str) -> String {
-        format!("{}/{}/{}/state", self.base, safe_id(source), safe_id(sensor))
+        format!(
+            "{}/{}/{}/state",
+            self.base,
+            safe_id(source),
+            safe_id(sensor)
+        )
     }
 
     /// `{base}/sensors/matrix_text/set`: text for the LED matrix.
@@ -369,7 +374,9 @@ pub fn state(value: &Value, kind: &Kind) -> String {
         (Value::Float(f), _) if f.is_finite() => f.to_string(),
         (Value::Float(_), _) => "None".to_owned(),
         (Value::Bool(b), _) => b.to_string(),
-        (Value::Text(t), Kind::Numeric { .. }) => t.parse::<f64>().map_or("None".to_owned(), |_| t.clone()),
+        (Value::Text(t), Kind::Numeric { .. }) => {
+            t.parse::<f64>().map_or("None".to_owned(), |_| t.clone())
+        }
         (Value::Text(t), _) => t.chars().take(MAX_STATE).collect(),
     }
 }
@@ -412,13 +419,18 @@ mod tests {
         let a = safe_id("my room:co2");
         let b = safe_id("my_room:co2");
         assert_ne!(a, b);
-        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || "_-".contains(c)), "{a}");
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-".contains(c)),
+            "{a}"
+        );
         assert!(safe_id("").len() > 1);
     }
 
     #[test]
     fn units_and_classes_are_home_assistants() {
-        let k = |sensor: &str, value: Value, unit: Option<&str>| kind(sensor, &reading(value, unit));
+        let k =
+            |sensor: &str, value: Value, unit: Option<&str>| kind(sensor, &reading(value, unit));
         assert_eq!(
             k("temperature", Value::Float(21.5), Some("C")),
             Some(Kind::Numeric {
@@ -432,7 +444,10 @@ mod tests {
             other => panic!("{other:?}"),
         };
         assert_eq!(class("pressure", "mbar"), Some("atmospheric_pressure"));
-        assert_eq!(class("weather_pressure", "mb"), Some("atmospheric_pressure"));
+        assert_eq!(
+            class("weather_pressure", "mb"),
+            Some("atmospheric_pressure")
+        );
         assert_eq!(class("office:co2", "ppm"), Some("carbon_dioxide"));
         assert_eq!(class("office:battery", "%"), Some("battery"));
         assert_eq!(class("office:humidity", "%"), Some("humidity"));
@@ -446,7 +461,10 @@ mod tests {
                 device_class: Some("connectivity")
             })
         );
-        assert_eq!(k("hostname", Value::Text("pi".into()), None), Some(Kind::Text));
+        assert_eq!(
+            k("hostname", Value::Text("pi".into()), None),
+            Some(Kind::Text)
+        );
         assert_eq!(k("stream_error", Value::Null, None), None);
         assert!(matches!(
             k("cpu_temp", Value::Null, Some("C")),

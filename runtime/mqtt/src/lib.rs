@@ -37,7 +37,7 @@ use rumqttc::{
     Packet, QoS, TlsConfiguration, Transport,
 };
 use sense_bus::command::CommandClient;
-use sense_bus::config::{MqttConfig, process_env};
+use sense_bus::config::{Config, MqttConfig, process_env};
 use sense_bus::keys::{self, channels};
 use sense_bus::model::{ConfigChanged, Meta, PollOutcome, Status};
 use sense_bus::store::{self, SourceSnapshot};
@@ -177,18 +177,19 @@ fn is_mqtt_change(channel: &str, payload: &str) -> bool {
 /// field (never quoting the password); a bus that cannot be read leaves the bridge disabled
 /// until the next `config:changed`.
 async fn load_config(bus: &Bus) -> MqttConfig {
-    match store::load_config(bus, &[SectionName::Mqtt], &process_env).await {
-        Ok((config, problems)) => {
-            for problem in problems {
-                tracing::warn!(%problem, "config:mqtt");
-            }
-            config.mqtt
-        }
+    let texts = match store::read_config_texts(bus, &[SectionName::Mqtt]).await {
+        Ok(texts) => texts,
         Err(e) => {
             tracing::warn!(error = %e, "MQTT bridge: cannot read config:mqtt");
-            MqttConfig::default()
+            return MqttConfig::default();
         }
+    };
+    let stored = |name: SectionName| texts.get(&name).cloned().flatten();
+    let (config, problems) = Config::resolve(&[SectionName::Mqtt], stored, &process_env);
+    for problem in problems {
+        tracing::warn!(%problem, "config:mqtt");
     }
+    config.mqtt
 }
 
 /// The rustls config for `config`: its CA file's certificates, or the public web's roots.
@@ -470,10 +471,7 @@ impl Session<'_> {
         tokio::spawn(async move {
             let mut params = Map::new();
             params.insert("text".into(), Json::String(text));
-            match commands
-                .send(SENSORS, "show_text", params, timeout)
-                .await
-            {
+            match commands.send(SENSORS, "show_text", params, timeout).await {
                 Ok(answer) if answer.is_ok() => {}
                 Ok(answer) => tracing::warn!(
                     error = answer.error.as_deref().unwrap_or("no reason given"),
