@@ -113,21 +113,38 @@ pub async fn run(bus: Bus, shutdown: CancellationToken) {
 
 /// Runs the bridge until `shutdown`.
 pub async fn run_with(bus: Bus, shutdown: CancellationToken, options: Options) {
-    let Some(mut events) = subscribe(&bus, &shutdown, &options).await else {
-        return;
-    };
-    let mut config = load_config(&bus).await;
+    loop {
+        let Some(mut events) = subscribe(&bus, &shutdown, &options).await else {
+            return;
+        };
+        match follow(&bus, &mut events, &shutdown, &options).await {
+            End::Shutdown => return,
+            // The bus subscription ended: subscribe again and carry on from the config in force.
+            _ => tracing::warn!("MQTT bridge: the bus subscription ended; subscribing again"),
+        }
+    }
+}
+
+/// Follows `config:mqtt`, running a session while it is enabled, until shutdown or the end of
+/// the bus subscription.
+async fn follow(
+    bus: &Bus,
+    events: &mut Subscription,
+    shutdown: &CancellationToken,
+    options: &Options,
+) -> End {
+    let mut config = load_config(bus).await;
     loop {
         if !config.enabled {
             options.tell(BridgeState::Disabled);
             tracing::debug!("MQTT is disabled (config:mqtt.enabled); waiting for config");
             loop {
                 tokio::select! {
-                    () = shutdown.cancelled() => return,
+                    () = shutdown.cancelled() => return End::Shutdown,
                     message = events.recv() => {
-                        let Some(message) = message else { return };
+                        let Some(message) = message else { return End::BusLost };
                         if is_mqtt_change(&message.channel, &message.payload) {
-                            config = load_config(&bus).await;
+                            config = load_config(bus).await;
                             if config.enabled {
                                 break;
                             }
@@ -136,9 +153,9 @@ pub async fn run_with(bus: Bus, shutdown: CancellationToken, options: Options) {
                 }
             }
         }
-        match Session::run(&bus, &config, &mut events, &shutdown, &options).await {
-            End::Shutdown => return,
+        match Session::run(bus, &config, events, shutdown, options).await {
             End::Reconfigured(next) => config = next,
+            end => return end,
         }
     }
 }
@@ -250,6 +267,7 @@ fn mqtt_options(config: &MqttConfig, topics: &Topics) -> Result<MqttOptions, Str
 enum End {
     Shutdown,
     Reconfigured(MqttConfig),
+    BusLost,
 }
 
 /// What the event loop's driver reports.
@@ -376,10 +394,11 @@ impl Session<'_> {
                     Some(Report::Connected) => session.on_connected().await,
                     Some(Report::Lost(state)) => session.on_lost(state),
                     Some(Report::Incoming(publish)) => session.on_incoming(publish).await,
-                    None => break End::Shutdown,
+                    // The driver is gone (it panicked): start a new session.
+                    None => break End::Reconfigured(config.clone()),
                 },
                 message = events.recv() => {
-                    let Some(message) = message else { break End::Shutdown };
+                    let Some(message) = message else { break End::BusLost };
                     if is_mqtt_change(&message.channel, &message.payload) {
                         let next = load_config(bus).await;
                         if next != *config {
@@ -642,7 +661,7 @@ async fn wait_for_change(
         tokio::select! {
             () = shutdown.cancelled() => return End::Shutdown,
             message = events.recv() => {
-                let Some(message) = message else { return End::Shutdown };
+                let Some(message) = message else { return End::BusLost };
                 if is_mqtt_change(&message.channel, &message.payload) {
                     let next = load_config(bus).await;
                     if next != *config {
@@ -661,4 +680,28 @@ const SENSORS: &str = "sensors";
 /// not fail (`partial` is available: most of it works).
 pub fn is_online(status: Option<&Status>) -> bool {
     status.is_some_and(|s| s.outcome() != PollOutcome::Failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_source_is_online_while_its_status_lives_and_its_polls_do_not_fail() {
+        let status = |json: Json| serde_json::from_value::<Status>(json).unwrap();
+        assert!(!is_online(None), "expired");
+        assert!(is_online(Some(&status(
+            serde_json::json!({"source_id": "co2", "outcome": "ok"})
+        ))));
+        assert!(is_online(Some(&status(
+            serde_json::json!({"source_id": "co2", "outcome": "partial", "last_error": "garage"})
+        ))));
+        assert!(!is_online(Some(&status(
+            serde_json::json!({"source_id": "co2", "outcome": "failed", "last_error": "x"})
+        ))));
+        // Upstream's statuses have no outcome: an error means failed.
+        assert!(!is_online(Some(&status(
+            serde_json::json!({"source_id": "co2", "last_error": "x"})
+        ))));
+    }
 }
