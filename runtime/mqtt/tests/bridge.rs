@@ -655,14 +655,28 @@ async fn the_bridge_speaks_tls_trusting_its_ca_file() {
     let ca = broker.dir().join("ca.crt");
     write_sources(&bus).await;
 
-    // Without the CA the broker's certificate is not trusted.
+    // A CA file that is not there is said, and the next config is waited for.
     let mut config = config_for(&broker);
     config["tls"] = json!(true);
+    config["ca_file"] = json!(broker.dir().join("missing.pem").display().to_string());
     let mut bridge = Bridge::start(&bus, config).await;
-    let untrusted = bridge
-        .wait_state("a TLS failure", |s| {
+    let missing = bridge
+        .wait_state("a missing CA file", |s| {
             matches!(s, BridgeState::Unreachable(_))
         })
+        .await;
+    assert!(
+        format!("{missing:?}").contains("cannot read the CA file"),
+        "{missing:?}"
+    );
+
+    // Without the CA the broker's certificate is not trusted.
+    set_config(&bus, json!({"ca_file": ""})).await;
+    let untrusted = bridge
+        .wait_state(
+            "a TLS failure",
+            |s| matches!(s, BridgeState::Unreachable(why) if !why.contains("CA file")),
+        )
         .await;
     let BridgeState::Unreachable(why) = untrusted else {
         unreachable!()
@@ -728,5 +742,37 @@ async fn a_disabled_bridge_publishes_nothing_until_enabled() {
         "nothing was published while disabled: {:?}",
         watcher.seen.keys()
     );
+    bridge.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn home_assistant_starting_gets_the_discovery_again() {
+    let (_redis, bus) = redis().await;
+    let broker = MosquittoServer::start();
+    write_sources(&bus).await;
+    let mut watcher = Watcher::connect(broker.port(), None, None);
+    let bridge = Bridge::start(&bus, config_for(&broker)).await;
+    let temperature = "homeassistant/sensor/sense_pulse/sensors_temperature/config";
+    watcher
+        .until("discovery", |seen| seen.contains_key(temperature))
+        .await;
+    watcher.seen.clear();
+    // Home Assistant's birth message (not retained), as it sends it when it starts.
+    watcher
+        .client
+        .publish(
+            "homeassistant/status",
+            rumqttc::QoS::AtLeastOnce,
+            false,
+            "online",
+        )
+        .await
+        .unwrap();
+    watcher
+        .until("discovery again, live", |seen| {
+            seen.get(temperature).is_some_and(|s| !s.retain)
+                && seen.contains_key("sense_pulse/sensors/temperature/state")
+        })
+        .await;
     bridge.stop().await;
 }
