@@ -11,6 +11,9 @@ sudo=""
 packages=()
 command -v redis-server >/dev/null || packages+=(redis-server)
 command -v redis-cli >/dev/null || packages+=(redis-tools)
+# The Home Assistant bridge's tests (runtime/mqtt) run a real Mosquitto broker.
+command -v mosquitto >/dev/null || packages+=(mosquitto)
+command -v mosquitto_sub >/dev/null || packages+=(mosquitto-clients)
 [ -x /usr/bin/time ] || packages+=(time)
 # The camera's tests stream with a real FFmpeg.
 command -v ffmpeg >/dev/null || packages+=(ffmpeg)
@@ -32,7 +35,8 @@ if [ ${#packages[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${packages[@]}"
 fi
-# Debian starts redis-server as a service on install; the tests start their own on free ports.
+# Debian starts redis-server and mosquitto as services on install; the tests start their own on
+# free ports.
 
 # Node: the dashboard builds with Node ≥ 20.19 and npm (Debian 12's own nodejs is too old).
 command -v npm >/dev/null || echo "setup: npm not found; the dashboard needs Node.js 20.19 or newer" >&2

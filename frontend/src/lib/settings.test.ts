@@ -56,6 +56,15 @@ group('field names in messages', () => {
 		);
 	});
 
+	test('the MQTT section names its fields in words', () => {
+		expect(describe('mqtt', 'host', 'mqtt.host must be set when MQTT is enabled (the broker’s host name or IP address)')).toBe(
+			'“Broker” must be set when MQTT is enabled (the broker’s host name or IP address)'
+		);
+		expect(describeProblem('config:mqtt.base_topic: must not contain the MQTT wildcards + and # (got "a/#")')).toBe(
+			'MQTT / Home Assistant: “Base topic” must not contain the MQTT wildcards + and # (got "a/#")'
+		);
+	});
+
 	test('one title per section, and values found by path', () => {
 		expect(new Set(SECTIONS.map((s) => s.title)).size).toBe(SECTIONS.length);
 		expect(valueAt({ cameras: [{ host: 'a' }, { host: 'b' }] }, 'cameras[1].host')).toBe('b');

@@ -112,6 +112,25 @@ export const pihole: SectionSpec<'pihole'> = {
 	]
 };
 
+export const mqtt: SectionSpec<'mqtt'> = {
+	name: 'mqtt',
+	title: 'MQTT / Home Assistant',
+	intro:
+		'Publish every reading to an MQTT broker with Home Assistant’s MQTT discovery: each source appears in Home Assistant as a device with its sensors, unavailable while its polls fail, and the LED matrix text as a text entity.',
+	fields: [
+		{ key: 'enabled', label: 'Publish to MQTT', kind: 'bool' },
+		{ key: 'host', label: 'Broker', kind: 'text', placeholder: 'e.g. homeassistant.local (no mqtt://, no port)' },
+		{ key: 'port', label: 'Port', kind: 'int', min: 1, max: 65535, help: '1883; usually 8883 with TLS.' },
+		{ key: 'tls', label: 'TLS', kind: 'bool' },
+		{ key: 'ca_file', label: 'CA file', kind: 'text', placeholder: 'empty: the public web’s roots', help: 'A PEM file on the Pi, for a broker with a CA of its own.' },
+		{ key: 'username', label: 'User', kind: 'text', placeholder: 'empty: anonymous' },
+		{ key: 'password', label: 'Password', kind: 'password', help: 'Left as ******** keeps the stored one.' },
+		{ key: 'client_id', label: 'Client id', kind: 'text', help: 'Letters, digits, _, - and . (1–64).' },
+		{ key: 'discovery_prefix', label: 'Discovery prefix', kind: 'text', help: 'As in Home Assistant’s MQTT settings (homeassistant by default).' },
+		{ key: 'base_topic', label: 'Base topic', kind: 'text', help: 'States go to {base}/{source}/{sensor}/state.' }
+	]
+};
+
 export const schedule: SectionSpec<'schedule'> = {
 	name: 'schedule',
 	title: 'Poll intervals',
@@ -192,7 +211,7 @@ export const aranet4: SectionSpec<'aranet4'> = {
 };
 
 /** Every section, in the order the settings page shows them (and its jump links name them). */
-export const SECTIONS: ReadonlyArray<SectionSpec> = [display, sleep, sensors, aranet4, camera, weather, pihole, schedule, auth, global] as ReadonlyArray<SectionSpec>;
+export const SECTIONS: ReadonlyArray<SectionSpec> = [display, sleep, sensors, aranet4, camera, weather, pihole, mqtt, schedule, auth, global] as ReadonlyArray<SectionSpec>;
 
 const specOf = (section: string): SectionSpec | undefined => SECTIONS.find((s) => s.name === section);
 

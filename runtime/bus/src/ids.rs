@@ -205,11 +205,13 @@ pub enum SectionName {
     Sensors,
     /// `alerts`: alert rules and where alerts are sent (ours).
     Alerts,
+    /// `mqtt`: the Home Assistant bridge over MQTT (ours).
+    Mqtt,
 }
 
 impl SectionName {
     /// Every section.
-    pub const ALL: [SectionName; 11] = [
+    pub const ALL: [SectionName; 12] = [
         SectionName::Global,
         SectionName::Display,
         SectionName::Sleep,
@@ -221,6 +223,7 @@ impl SectionName {
         SectionName::Auth,
         SectionName::Sensors,
         SectionName::Alerts,
+        SectionName::Mqtt,
     ];
 
     /// The name on the wire.
@@ -237,6 +240,7 @@ impl SectionName {
             SectionName::Auth => "auth",
             SectionName::Sensors => "sensors",
             SectionName::Alerts => "alerts",
+            SectionName::Mqtt => "mqtt",
         }
     }
 }

@@ -318,7 +318,7 @@ fn config_seed_says_what_it_did_in_sentences() {
          change it in the dashboard, or delete the key and seed again).\n\
          config:schedule: written from SCHEDULE_SYSTEM, SCHEDULE_WEATHER.\n\
          The environment sets nothing of global, display, sleep, pihole, aranet4, camera, auth, \
-         sensors: nothing written there.\n"
+         sensors, alerts, mqtt: nothing written there.\n"
     );
     assert_eq!(
         stderr(&out),

@@ -11,10 +11,12 @@
 //! and is checked to be ours (its `process_id`) before it is handed out. Anything else that stops
 //! it is a panic quoting its log.
 
+pub mod mosquitto;
 pub mod proxy;
 pub mod raw_http;
 pub mod ws;
 
+pub use mosquitto::MosquittoServer;
 pub use proxy::TcpProxy;
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -88,6 +88,10 @@ macro_rules! with_section {
                 type $S = __c::AlertsConfig;
                 $body
             }
+            __N::Mqtt => {
+                type $S = __c::MqttConfig;
+                $body
+            }
         }
     }};
 }
@@ -209,6 +213,8 @@ pub struct Config {
     pub sensors: SensorsConfig,
     /// `config:alerts`
     pub alerts: AlertsConfig,
+    /// `config:mqtt`
+    pub mqtt: MqttConfig,
 }
 
 impl Config {
@@ -243,6 +249,7 @@ impl Config {
                 SectionName::Auth => one!(auth),
                 SectionName::Sensors => one!(sensors),
                 SectionName::Alerts => one!(alerts),
+                SectionName::Mqtt => one!(mqtt),
             }
         }
         (config, problems)
@@ -255,6 +262,7 @@ impl Config {
         c.camera.redact();
         c.auth.redact();
         c.alerts.redact();
+        c.mqtt.redact();
         serde_json::to_value(c).unwrap_or_default()
     }
 }

@@ -569,9 +569,11 @@ fn secrets_are_redacted_and_never_in_debug_output() {
     let mut config = Config::default();
     config.pihole.password = "hunter2".into();
     config.auth.password_hash = HASH.into();
+    config.mqtt.password = "hunter2".into();
     let shown = config.redacted_json();
     assert_eq!(shown["pihole"]["password"], REDACTED);
     assert_eq!(shown["auth"]["password_hash"], REDACTED);
+    assert_eq!(shown["mqtt"]["password"], REDACTED);
     assert!(!format!("{config:?}").contains("hunter2"));
 }
 

@@ -15,7 +15,16 @@ async fn serve(bus: Bus, sim: bool, stop: CancellationToken) {
         simulated: sim,
         ..AlertsOptions::default()
     };
-    sense_alerts::run(bus, alerts, stop).await;
+    // The bridge contacts the broker only when `config:mqtt` is enabled: a simulated run keeps
+    // it off whatever the config says (it would reach a configured host).
+    if sim {
+        sense_alerts::run(bus, alerts, stop).await;
+    } else {
+        tokio::join!(
+            sense_alerts::run(bus.clone(), alerts, stop.clone()),
+            sense_mqtt::run(bus, stop),
+        );
+    }
 }
 
 /// `sense-pulse notify`: until SIGTERM.

@@ -5,6 +5,7 @@ import type { AuthConfig } from "./AuthConfig";
 import type { CameraConfig } from "./CameraConfig";
 import type { DisplayConfig } from "./DisplayConfig";
 import type { GlobalConfig } from "./GlobalConfig";
+import type { MqttConfig } from "./MqttConfig";
 import type { PiholeConfig } from "./PiholeConfig";
 import type { ScheduleConfig } from "./ScheduleConfig";
 import type { SensorsConfig } from "./SensorsConfig";
@@ -58,4 +59,8 @@ sensors: SensorsConfig,
 /**
  * `config:alerts`
  */
-alerts: AlertsConfig, };
+alerts: AlertsConfig, 
+/**
+ * `config:mqtt`
+ */
+mqtt: MqttConfig, };

@@ -6,12 +6,14 @@ mod alerts;
 mod aranet4;
 mod auth;
 mod camera;
+mod mqtt;
 mod pihole;
 
 pub use alerts::*;
 pub use aranet4::*;
 pub use auth::*;
 pub use camera::*;
+pub use mqtt::*;
 pub use pihole::*;
 
 use serde::{Deserialize, Serialize};
