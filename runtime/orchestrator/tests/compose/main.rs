@@ -32,13 +32,14 @@ mod sources;
 const PROJECT: &str = "sense-pulse";
 
 /// The always-on services of the compose file.
-const CORE: [&str; 4] = ["redis", "gateway", "orchestrator", "traefik"];
+const CORE: [&str; 5] = ["redis", "gateway", "orchestrator", "notifier", "traefik"];
 
 /// The roles of the `sense-pulse` binary (runtime/cli/src/cli.rs).
-const ROLES: [&str; 6] = [
+const ROLES: [&str; 7] = [
     "run",
     "gateway",
     "orchestrator",
+    "notify",
     "source",
     "config",
     "aranet4",
