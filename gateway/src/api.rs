@@ -223,6 +223,122 @@ pub struct Alerts {
     pub channels: BTreeMap<String, sense_bus::model::ChannelHealth>,
 }
 
+/// **[ours]** The span of `GET /api/history?range=…`, and the resolution it is answered in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum HistoryRange {
+    /// The last hour, raw.
+    #[serde(rename = "1h")]
+    Hour,
+    /// The last 24 hours, raw.
+    #[serde(rename = "24h")]
+    Day,
+    /// The last 7 days, in 5-minute buckets.
+    #[serde(rename = "7d")]
+    Week,
+    /// The last 30 days, in hourly buckets.
+    #[serde(rename = "30d")]
+    Month,
+    /// The last 90 days, in hourly buckets.
+    #[serde(rename = "90d")]
+    Quarter,
+}
+
+impl HistoryRange {
+    /// Every range, shortest first.
+    pub const ALL: [HistoryRange; 5] = [
+        HistoryRange::Hour,
+        HistoryRange::Day,
+        HistoryRange::Week,
+        HistoryRange::Month,
+        HistoryRange::Quarter,
+    ];
+
+    /// As the query writes it (`24h`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HistoryRange::Hour => "1h",
+            HistoryRange::Day => "24h",
+            HistoryRange::Week => "7d",
+            HistoryRange::Month => "30d",
+            HistoryRange::Quarter => "90d",
+        }
+    }
+
+    /// The range named `name`.
+    pub fn parse(name: &str) -> Option<HistoryRange> {
+        HistoryRange::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+
+    /// Its length in seconds.
+    pub fn seconds(self) -> u32 {
+        match self {
+            HistoryRange::Hour => 3600,
+            HistoryRange::Day => 24 * 3600,
+            HistoryRange::Week => 7 * 24 * 3600,
+            HistoryRange::Month => 30 * 24 * 3600,
+            HistoryRange::Quarter => 90 * 24 * 3600,
+        }
+    }
+
+    /// The bucket length its points have, in seconds: 0 for raw points.
+    pub fn resolution(self) -> u32 {
+        match self {
+            HistoryRange::Hour | HistoryRange::Day => 0,
+            HistoryRange::Week => 300,
+            HistoryRange::Month | HistoryRange::Quarter => 3600,
+        }
+    }
+}
+
+/// **[ours]** `GET /api/history?series=…&range=…`: several series over one range.
+#[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct HistoryBatch {
+    /// The range asked for (`24h` by default).
+    pub range: HistoryRange,
+    /// Seconds per bucket: 0 for raw points (`1h`, `24h`), 300 (`7d`), 3600 (`30d`, `90d`).
+    pub resolution: u32,
+    /// The range's start (Unix seconds).
+    pub from: f64,
+    /// Its end: now (Unix seconds).
+    pub to: f64,
+    /// Each series asked for, by its id `{source}:{sensor}`.
+    pub series: BTreeMap<String, HistorySeries>,
+}
+
+/// **[ours]** One series of a [`HistoryBatch`]. With no data in the range: no points, and `null`
+/// statistics.
+#[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct HistorySeries {
+    /// The source id.
+    pub source: String,
+    /// The sensor id.
+    pub sensor: String,
+    /// The unit of the current reading; `null` when it has none (or no current reading).
+    pub unit: Option<String>,
+    /// Oldest first: `[timestamp, value]` at resolution 0, else `[bucket_start, min, mean, max]`.
+    pub points: Vec<HistoryPoint>,
+    /// The smallest value in the range.
+    pub min: Option<f64>,
+    /// The mean of every value in the range (each weighted alike, whatever its bucket).
+    pub mean: Option<f64>,
+    /// The largest value in the range.
+    pub max: Option<f64>,
+}
+
+/// **[ours]** One point of a [`HistorySeries`].
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(untagged)]
+pub enum HistoryPoint {
+    /// `[timestamp, value]`: a reading as polled.
+    Raw([f64; 2]),
+    /// `[bucket_start, min, mean, max]`: a bucket of `resolution` seconds.
+    Bucket([f64; 4]),
+}
+
 /// `GET /health`.
 #[derive(Clone, Debug, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]

@@ -10,6 +10,7 @@
 //! | POST | `/api/command/{target}` | a command and its answer |
 //! | GET | `/api/alerts` | active alerts, their history, delivery health |
 //! | GET | `/api/history/{source}/{sensor}` | 24 h of a reading, downsampled |
+//! | GET | `/api/history?series=…&range=…` | several readings over 1 h … 90 d, raw or rolled up |
 //! | GET | `/api/stream/{file}` | HLS playlist and segments |
 //! | GET | `/metrics` | Prometheus |
 //! | WS | `/ws/sources`, `/ws/grid`, `/ws/logs` | live updates |
@@ -38,6 +39,7 @@ fn api() -> Router<impl PathRouter<Ctx>, Ctx> {
             ("/command", parse_path_segment::<Id>()),
             post(command::post),
         )
+        .route("/history", get(history::batch))
         .route(
             (
                 "/history",

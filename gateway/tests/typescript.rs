@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use sense_gateway::api::{
     Alerts, ApiError, BusHealth, BusState, CommandReply, CommandRequest, ConfigUpdated, Health,
-    History, Login, Session, Simulation, SourceView, SourcesDelta,
+    History, HistoryBatch, Login, Session, Simulation, SourceView, SourcesDelta,
 };
 use ts_rs::TS;
 
@@ -26,6 +26,7 @@ fn export_typescript() {
     CommandReply::export_all(&cfg).unwrap();
     ConfigUpdated::export_all(&cfg).unwrap();
     History::export_all(&cfg).unwrap();
+    HistoryBatch::export_all(&cfg).unwrap();
     Health::export_all(&cfg).unwrap();
     Login::export_all(&cfg).unwrap();
     Session::export_all(&cfg).unwrap();
@@ -47,9 +48,12 @@ fn write_constants(dir: &std::path::Path) {
          /** The longest a `/ws/sources?mode=delta` client waits for a message while the connection is alive. */\n\
          export const DELTA_KEEPALIVE_S = {};\n\n\
          /** The services that take commands (`POST /api/command/{{target}}`). */\n\
-         export const COMMAND_TARGETS = [{}] as const;\n",
+         export const COMMAND_TARGETS = [{}] as const;\n\n\
+         /** The most series one `GET /api/history?series=…` may ask for. */\n\
+         export const HISTORY_MAX_SERIES = {};\n",
         sense_gateway::api::DELTA_KEEPALIVE_S,
-        targets.join(", ")
+        targets.join(", "),
+        sense_gateway::handlers::history::MAX_SERIES,
     );
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(dir.join("constants.ts"), text).unwrap();

@@ -47,6 +47,22 @@ pub fn start_with(name: &str, env: fn(&str) -> Option<String>) -> Gateway {
 
 /// [`start_with`] on `bus`, which may hold data (config) before the gateway starts.
 pub fn start_on(name: &str, bus: Bus, env: fn(&str) -> Option<String>) -> Gateway {
+    start_on_spec(name, BusSpec::Shared(bus.clone()), bus, env)
+}
+
+/// A gateway connecting to Redis at `url` itself (as deployed); the returned `bus` is the
+/// test's own connection to the same Redis.
+pub async fn start_on_redis(name: &str, url: &str) -> Gateway {
+    let bus = Bus::connect(
+        url,
+        sense_bus::ConnectOptions::FailAfter(Duration::from_secs(5)),
+    )
+    .await
+    .expect("connect to the test redis-server");
+    start_on_spec(name, BusSpec::Redis(url.to_owned()), bus, no_env)
+}
+
+fn start_on_spec(name: &str, spec: BusSpec, bus: Bus, env: fn(&str) -> Option<String>) -> Gateway {
     let dir = std::env::temp_dir().join(format!("sense-gateway-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("build/_app/immutable")).unwrap();
@@ -78,7 +94,7 @@ pub fn start_on(name: &str, bus: Bus, env: fn(&str) -> Option<String>) -> Gatewa
     };
     let (address, _thread) = sense_gateway::spawn(
         "127.0.0.1:0".parse().unwrap(),
-        BusSpec::Shared(bus.clone()),
+        spec,
         options,
         shutdown.clone(),
     )

@@ -8,6 +8,7 @@
 //! | `config:{section}` | a config section (JSON object) | none |
 //! | `state:{source}` | the runner's counters and a source's memory between runs (ours) | none |
 //! | `history:{source}:{sensor}` | list of `"{timestamp} {value}"`, 24 h of a numeric reading (ours) | 25 h |
+//! | `rollup:{source}:{sensor}:{resolution}:{chunk}` | hash: bucket index → `"{count} {sum} {min} {max}"` over `resolution` s; 96 buckets from Unix second `chunk` (ours) | until the chunk's end + 7 d (300 s) / 90 d (3600 s) |
 //! | `scan:{source}` | the last scan's result (`{"devices": […]}` / `{"cameras": […]}`) | 10 min |
 //! | channel `data:{source}` | [`DataUpdate`](crate::model::DataUpdate) | |
 //! | channel `cmd:{target}` | [`Command`](crate::model::Command) | |
@@ -47,6 +48,30 @@ pub fn parse_reading(key: &str) -> Option<(&str, &str)> {
 /// `"{timestamp} {value}"` entries, oldest first (ours).
 pub fn history(source: &str, sensor: &str) -> String {
     format!("history:{source}:{sensor}")
+}
+
+/// `rollup:{source}:{sensor}:{resolution}:{chunk}` **[ours]**: the statistics of a numeric
+/// reading over `resolution`-second buckets, for the buckets of one chunk of time starting at Unix
+/// second `chunk` (a multiple of the chunk's span). A hash: field = the bucket's index in the
+/// chunk (`0`, `1`, …), value = `"{count} {sum} {min} {max}"`. See
+/// [`store::ROLLUPS`](crate::store::ROLLUPS).
+pub fn rollup(source: &str, sensor: &str, resolution_s: u32, chunk: u64) -> String {
+    format!("rollup:{source}:{sensor}:{resolution_s}:{chunk}")
+}
+
+/// Splits a rollup key into `(source, sensor, resolution, chunk)`: the source ends at the first
+/// `:`, the resolution and chunk are the last two parts; the sensor is what lies between.
+pub fn parse_rollup(key: &str) -> Option<(&str, &str, u32, u64)> {
+    let rest = key.strip_prefix("rollup:")?;
+    let (source, rest) = rest.split_once(':')?;
+    let (rest, chunk) = rest.rsplit_once(':')?;
+    let (sensor, resolution) = rest.rsplit_once(':')?;
+    (!source.is_empty() && !sensor.is_empty()).then_some((
+        source,
+        sensor,
+        resolution.parse().ok()?,
+        chunk.parse().ok()?,
+    ))
 }
 
 /// `meta:{source}`.
@@ -183,6 +208,14 @@ mod tests {
         assert_eq!(parse_reading("source:system"), None);
         assert_eq!(parse_reading("status:system"), None);
         assert_eq!(parse_status("status:weather"), Some("weather"));
+        let key = rollup("co2", "office:co2", 300, 1_708_012_800);
+        assert_eq!(key, "rollup:co2:office:co2:300:1708012800");
+        assert_eq!(
+            parse_rollup(&key),
+            Some(("co2", "office:co2", 300, 1_708_012_800))
+        );
+        assert_eq!(parse_rollup("rollup:co2:300:1"), None);
+        assert_eq!(parse_rollup("history:co2:x"), None);
         assert_eq!(channels::parse_data("data:pihole"), Some("pihole"));
     }
 }

@@ -39,7 +39,8 @@ pub mod store;
 
 #[cfg(feature = "backends")]
 pub use bus::{
-    Batch, Bus, BusError, ConnectOptions, Guard, Message, Subscription, Topic, Ttl, glob_match,
+    Batch, Bus, BusError, ConnectOptions, Fetched, Guard, Message, Read, Stats, Subscription,
+    Topic, Ttl, glob_match,
 };
 pub use ids::{NodeSourceId, SectionName, SourceId};
 

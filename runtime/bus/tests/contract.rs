@@ -75,7 +75,369 @@ contract!(
     a_stale_revision_is_refused,
     a_partial_write_is_judged_on_the_fields_it_sets,
     a_partial_write_keeps_a_stored_list_with_a_bad_entry,
+    accumulations_fold_count_sum_min_max_atomically,
+    reads_see_texts_lists_and_hashes_in_one_go,
+    rollups_are_right_across_bucket_boundaries,
+    raw_history_is_read_with_the_unit_and_range,
+    rollups_are_bounded_by_their_retention,
+    concurrent_writers_lose_no_value_of_a_bucket,
 );
+
+// ---------------------------------------------------------------------------------------------
+// History rollups.
+
+use sense_bus::store::{HistoryPoint, ROLLUPS, Rollup};
+use sense_bus::{Fetched, Read, Stats};
+
+/// Writes one poll of `source` with `values` as `(sensor, value)` at `timestamp`.
+async fn poll_at(bus: &Bus, source: &str, timestamp: f64, values: &[(&str, f64)]) {
+    let measurements: Vec<_> = values
+        .iter()
+        .map(|(sensor, v)| {
+            sense_bus::model::Measurement::new(
+                (*sensor).to_owned(),
+                Value::Float(*v),
+                Some(Unit::CELSIUS),
+            )
+        })
+        .collect();
+    let status = Status::new(source);
+    let meta = Meta {
+        source_id: source.into(),
+        name: source.into(),
+        description: String::new(),
+        refresh_interval: 30,
+        enabled: true,
+    };
+    let write = PollWrite {
+        source,
+        measurements: &measurements,
+        timestamp,
+        status: &status,
+        meta: &meta,
+        state: None,
+        interval_s: 30,
+        cache_ttl_s: 60,
+    };
+    bus.apply(&write.batch()).await.unwrap();
+}
+
+/// The start of an hour two days ago: every bucket boundary of both rollups is an hour's.
+fn two_days_ago_on_the_hour() -> f64 {
+    let hour = Rollup::of(3600).unwrap();
+    hour.bucket_start(sense_bus::unix_now() - 2.0 * 86_400.0) as f64
+}
+
+fn bucket(point: &HistoryPoint) -> (f64, Stats) {
+    match point {
+        HistoryPoint::Bucket { start, stats } => (*start, *stats),
+        other => panic!("not a bucket: {other:?}"),
+    }
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-9 * b.abs().max(1.0)
+}
+
+async fn accumulations_fold_count_sum_min_max_atomically(bus: Bus) {
+    let at = sense_bus::unix_now() + 3600.0;
+    let mut batch = Batch::new();
+    batch
+        .accumulate("acc:h", "0", 2.5, at)
+        .accumulate("acc:h", "0", -1.0, at)
+        .set("acc:plain", "x", None)
+        .accumulate("acc:h", "1", 0.1, at)
+        .accumulate("acc:h", "1", f64::NAN, at)
+        .accumulate("acc:h", "1", 0.2, at);
+    bus.apply(&batch).await.unwrap();
+    // Also inside a guarded batch (one script on Redis).
+    let mut guarded = Batch::new();
+    guarded.accumulate("acc:h", "0", 10.0, at);
+    assert!(
+        bus.apply_if(&[Guard::holds("acc:plain", Some("x"))], &guarded)
+            .await
+            .unwrap()
+    );
+    let hash = bus.read(&[Read::Hash("acc:h".into())]).await.unwrap();
+    let [Fetched::Hash(fields)] = hash.as_slice() else {
+        panic!("{hash:?}")
+    };
+    let stats: Vec<(String, Stats)> = fields
+        .iter()
+        .map(|(f, v)| (f.clone(), Stats::parse(v).unwrap()))
+        .collect();
+    assert_eq!(stats.len(), 2, "{fields:?}");
+    assert_eq!(stats[0].0, "0");
+    assert_eq!(stats[0].1.count, 3);
+    assert!(close(stats[0].1.sum, 11.5));
+    assert_eq!((stats[0].1.min, stats[0].1.max), (-1.0, 10.0));
+    // The NaN is left out; 0.1 + 0.2 reads back as 0.3 (15 significant digits).
+    assert_eq!(
+        stats[1].1,
+        Stats {
+            count: 2,
+            sum: 0.3,
+            min: 0.1,
+            max: 0.2
+        }
+    );
+    match bus.ttl("acc:h").await.unwrap() {
+        Ttl::Expires(t) => assert!(
+            t > Duration::from_secs(3590) && t <= Duration::from_secs(3601),
+            "{t:?}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    // An expiry already past removes the hash, as PEXPIREAT does.
+    let mut late = Batch::new();
+    late.accumulate("acc:h", "0", 1.0, sense_bus::unix_now() - 1.0);
+    bus.apply(&late).await.unwrap();
+    assert_eq!(bus.ttl("acc:h").await.unwrap(), Ttl::Missing);
+}
+
+async fn reads_see_texts_lists_and_hashes_in_one_go(bus: Bus) {
+    let mut batch = Batch::new();
+    batch
+        .set("r:text", "t", None)
+        .push_capped("r:list", "a", 5, None)
+        .push_capped("r:list", "b", 5, None)
+        .accumulate("r:hash", "7", 1.0, sense_bus::unix_now() + 60.0);
+    bus.apply(&batch).await.unwrap();
+    let got = bus
+        .read(&[
+            Read::Get("r:text".into()),
+            Read::Get("r:none".into()),
+            Read::List("r:list".into()),
+            Read::List("r:none".into()),
+            Read::Hash("r:hash".into()),
+            Read::Hash("r:none".into()),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        got,
+        [
+            Fetched::Text(Some("t".into())),
+            Fetched::Text(None),
+            Fetched::List(vec!["a".into(), "b".into()]),
+            Fetched::List(vec![]),
+            Fetched::Hash(vec![("7".into(), "1 1 1 1".into())]),
+            Fetched::Hash(vec![]),
+        ]
+    );
+    assert!(bus.read(&[]).await.unwrap().is_empty());
+}
+
+/// Known values on both sides of 5-minute and hourly boundaries: each bucket holds exactly its
+/// own, and the range's summary all of them.
+async fn rollups_are_right_across_bucket_boundaries(bus: Bus) {
+    let base = two_days_ago_on_the_hour();
+    let sensor = "office:temp";
+    for (dt, v) in [
+        (100.0, 10.0),
+        (200.0, 20.0),
+        (299.9, 30.0), // still the first 5-minute bucket
+        (300.0, 5.0),  // the second
+        (3500.0, 40.0),
+        (3600.0, 1.0), // the next hour
+        (3601.0, 3.0),
+    ] {
+        poll_at(&bus, "sensors", base + dt, &[(sensor, v)]).await;
+    }
+    let series = [("sensors".to_owned(), sensor.to_owned())];
+    let five = store::read_history(&bus, &series, base - 1.0, base + 7200.0, Rollup::of(300))
+        .await
+        .unwrap();
+    let points: Vec<(f64, Stats)> = five[0].points.iter().map(bucket).collect();
+    let expect = [
+        (base, 3, 10.0, 20.0, 30.0),
+        (base + 300.0, 1, 5.0, 5.0, 5.0),
+        (base + 3300.0, 1, 40.0, 40.0, 40.0),
+        (base + 3600.0, 2, 1.0, 2.0, 3.0),
+    ];
+    assert_eq!(points.len(), expect.len(), "{points:?}");
+    for ((start, stats), (t, n, min, mean, max)) in points.iter().zip(expect) {
+        assert_eq!(*start, t);
+        assert_eq!(stats.count, n, "{start}");
+        assert_eq!((stats.min, stats.max), (min, max), "{start}");
+        assert!(close(stats.mean(), mean), "{start}: {}", stats.mean());
+    }
+    let all = five[0].summary.unwrap();
+    assert_eq!((all.count, all.min, all.max), (7, 1.0, 40.0));
+    assert!(close(all.mean(), 109.0 / 7.0));
+    assert_eq!(five[0].unit.as_deref(), Some("C"));
+
+    let hourly = store::read_history(&bus, &series, base - 1.0, base + 7200.0, Rollup::of(3600))
+        .await
+        .unwrap();
+    let points: Vec<(f64, Stats)> = hourly[0].points.iter().map(bucket).collect();
+    assert_eq!(points.len(), 2, "{points:?}");
+    assert_eq!(points[0].0, base);
+    assert_eq!(
+        (points[0].1.count, points[0].1.min, points[0].1.max),
+        (5, 5.0, 40.0)
+    );
+    assert!(close(points[0].1.mean(), 21.0));
+    assert_eq!(points[1].0, base + 3600.0);
+    assert_eq!(
+        (points[1].1.count, points[1].1.min, points[1].1.max),
+        (2, 1.0, 3.0)
+    );
+
+    // A range that starts inside a bucket still shows it; one after the data shows nothing.
+    let inside = store::read_history(&bus, &series, base + 3599.0, base + 7200.0, Rollup::of(300))
+        .await
+        .unwrap();
+    assert_eq!(bucket(&inside[0].points[0]).0, base + 3300.0);
+    let empty = store::read_history(
+        &bus,
+        &[("sensors".to_owned(), "nothing".to_owned())],
+        base,
+        base + 7200.0,
+        Rollup::of(300),
+    )
+    .await
+    .unwrap();
+    assert_eq!(empty[0], store::SeriesHistory::default());
+}
+
+async fn raw_history_is_read_with_the_unit_and_range(bus: Bus) {
+    let now = sense_bus::unix_now();
+    for (dt, v) in [(-7200.0, 1.0), (-1800.0, 2.0), (-60.0, 4.0)] {
+        poll_at(&bus, "system", now + dt, &[("cpu_temp", v)]).await;
+    }
+    let series = [
+        ("system".to_owned(), "cpu_temp".to_owned()),
+        ("system".to_owned(), "missing".to_owned()),
+    ];
+    let got = store::read_history(&bus, &series, now - 3600.0, now, None)
+        .await
+        .unwrap();
+    let values: Vec<f64> = got[0]
+        .points
+        .iter()
+        .map(|p| match p {
+            HistoryPoint::Raw { value, .. } => *value,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(values, [2.0, 4.0]);
+    assert_eq!(got[0].unit.as_deref(), Some("C"));
+    let s = got[0].summary.unwrap();
+    assert_eq!((s.count, s.min, s.mean(), s.max), (2, 2.0, 3.0, 4.0));
+    assert_eq!(got[1], store::SeriesHistory::default());
+}
+
+/// Old buckets go: a chunk expires at its end plus the retention, computed from the poll's own
+/// time, so data older than the retention is never kept.
+async fn rollups_are_bounded_by_their_retention(bus: Bus) {
+    let now = sense_bus::unix_now();
+    let [five, hourly] = ROLLUPS;
+    // Eight days ago: past the 5-minute rollup's week, within the hourly one's 90 days.
+    let old = now - 8.0 * 86_400.0 - five.chunk_span() as f64;
+    poll_at(&bus, "weather", old, &[("temp", 3.0)]).await;
+    let five_key = keys::rollup("weather", "temp", 300, five.chunk_of(old));
+    let hour_key = keys::rollup("weather", "temp", 3600, hourly.chunk_of(old));
+    assert_eq!(bus.ttl(&five_key).await.unwrap(), Ttl::Missing);
+    match bus.ttl(&hour_key).await.unwrap() {
+        Ttl::Expires(t) => {
+            let left = hourly.expire_at(hourly.chunk_of(old)) - now;
+            assert!((t.as_secs_f64() - left).abs() < 60.0, "{t:?} vs {left}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Ninety-one days ago: nothing at all.
+    let older = now - 91.0 * 86_400.0 - hourly.chunk_span() as f64;
+    poll_at(&bus, "weather", older, &[("temp", 3.0)]).await;
+    let rollups = bus.keys("rollup:weather:temp:*").await.unwrap();
+    assert_eq!(rollups, [hour_key]);
+    // Now: one chunk of each, each expiring after its retention.
+    poll_at(&bus, "weather", now, &[("temp", 4.0)]).await;
+    for r in ROLLUPS {
+        let key = keys::rollup("weather", "temp", r.resolution_s, r.chunk_of(now));
+        match bus.ttl(&key).await.unwrap() {
+            Ttl::Expires(t) => {
+                assert!(t > r.retention && t <= r.retention + Duration::from_secs(r.chunk_span()))
+            }
+            other => panic!("{key}: {other:?}"),
+        }
+    }
+}
+
+/// Many writers folding into the same bucket at once lose nothing (the fold is atomic).
+async fn concurrent_writers_lose_no_value_of_a_bucket(bus: Bus) {
+    let base = two_days_ago_on_the_hour();
+    let writers = (0..40).map(|i| {
+        let bus = bus.clone();
+        async move {
+            poll_at(
+                &bus,
+                "pihole",
+                base + f64::from(i),
+                &[("queries", f64::from(i))],
+            )
+            .await
+        }
+    });
+    futures_join_all(writers).await;
+    let series = [("pihole".to_owned(), "queries".to_owned())];
+    for rollup in ROLLUPS {
+        let got = store::read_history(&bus, &series, base, base + 60.0, Some(rollup))
+            .await
+            .unwrap();
+        let (_, stats) = bucket(&got[0].points[0]);
+        assert_eq!(
+            (stats.count, stats.sum, stats.min, stats.max),
+            (40, 780.0, 0.0, 39.0)
+        );
+    }
+}
+
+/// A source restarts (a new process, a new connection) and Redis itself restarts from its
+/// append-only file: the same buckets carry on, nothing starts again from zero.
+#[tokio::test]
+async fn rollups_continue_across_writer_and_redis_restarts() {
+    let mut server =
+        RedisServer::start_with_args(&["--appendonly", "yes", "--appendfsync", "always"]);
+    // The port stays the same across the restart.
+    let url = server.url();
+    let connect = || Bus::connect(&url, ConnectOptions::FailAfter(Duration::from_secs(5)));
+    let base = two_days_ago_on_the_hour();
+    let series = [("co2".to_owned(), "office:co2".to_owned())];
+    {
+        let first = connect().await.unwrap();
+        poll_at(&first, "co2", base + 10.0, &[("office:co2", 600.0)]).await;
+        poll_at(&first, "co2", base + 70.0, &[("office:co2", 800.0)]).await;
+    }
+    let second = connect().await.unwrap();
+    poll_at(&second, "co2", base + 130.0, &[("office:co2", 700.0)]).await;
+    let check = |got: Vec<store::SeriesHistory>, n: u64| {
+        let (start, stats) = bucket(&got[0].points[0]);
+        assert_eq!(start, base);
+        assert_eq!((stats.count, stats.min, stats.max), (n, 600.0, 800.0));
+        assert!(close(stats.mean(), 700.0));
+    };
+    for r in ROLLUPS {
+        check(
+            store::read_history(&second, &series, base, base + 300.0, Some(r))
+                .await
+                .unwrap(),
+            3,
+        );
+    }
+    drop(second);
+    server.restart();
+    let third = connect().await.unwrap();
+    poll_at(&third, "co2", base + 190.0, &[("office:co2", 700.0)]).await;
+    for r in ROLLUPS {
+        check(
+            store::read_history(&third, &series, base, base + 300.0, Some(r))
+                .await
+                .unwrap(),
+            4,
+        );
+    }
+}
 
 async fn apply_if_writes_only_when_every_guard_holds(bus: Bus) {
     let mut batch = Batch::new();

@@ -10,15 +10,31 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::{Batch, Guard, Message, Op, SUBSCRIPTION_BUFFER, Subscription, Topic, Ttl, glob_match};
+use super::{
+    Batch, Fetched, Guard, Message, Op, Read, SUBSCRIPTION_BUFFER, Stats, Subscription, Topic, Ttl,
+    glob_match,
+};
 
 /// Writes between sweeps of expired keys.
 const SWEEP_EVERY: u32 = 256;
 
-/// What a key holds: a string, or a list (for `push_capped`).
+/// What a key holds: a string, a list (for `push_capped`) or a hash (for `accumulate`).
 enum Stored {
     Text(String),
     List(std::collections::VecDeque<String>),
+    Hash(std::collections::BTreeMap<String, String>),
+}
+
+/// The instant of the Unix time `at_ms`, `None` when it is not in the future.
+fn instant_of_unix_millis(at_ms: u64, now: Instant) -> Option<Instant> {
+    let now_ms = u64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis(),
+    )
+    .unwrap_or(u64::MAX);
+    (at_ms > now_ms).then(|| now + Duration::from_millis(at_ms - now_ms))
 }
 
 struct Entry {
@@ -71,7 +87,7 @@ impl MemoryBus {
             Some(e) if e.live(now) => match &e.value {
                 Stored::Text(text) => Some(text.clone()),
                 // Redis would answer WRONGTYPE; nothing reads a list as a string here.
-                Stored::List(_) => None,
+                Stored::List(_) | Stored::Hash(_) => None,
             },
             Some(_) => {
                 data.entries.remove(key);
@@ -128,7 +144,7 @@ impl MemoryBus {
                         e.expires
                             .map_or(Ttl::Persistent, |at| Ttl::Expires(at - now)),
                     )),
-                    Stored::List(_) => None,
+                    Stored::List(_) | Stored::Hash(_) => None,
                 },
                 _ => None,
             })
@@ -219,6 +235,34 @@ impl MemoryBus {
                             ttl.map(|t| now + Duration::from_millis(super::ttl_millis(t)));
                         data.writes_since_sweep += 1;
                     }
+                    Op::Accumulate {
+                        key,
+                        field,
+                        value,
+                        expire_at_ms,
+                    } => {
+                        let Some(expires) = instant_of_unix_millis(*expire_at_ms, now) else {
+                            // Expiring in the past: Redis removes the key at once.
+                            data.entries.remove(key);
+                            continue;
+                        };
+                        let entry = data.entries.entry(key.clone()).or_insert(Entry {
+                            value: Stored::Hash(Default::default()),
+                            expires: None,
+                        });
+                        if !entry.live(now) || !matches!(entry.value, Stored::Hash(_)) {
+                            entry.value = Stored::Hash(Default::default());
+                        }
+                        if let Stored::Hash(hash) = &mut entry.value {
+                            let stats = hash
+                                .get(field)
+                                .and_then(|t| Stats::parse(t))
+                                .map_or(Stats::of(*value), |s| s.merge(&Stats::of(*value)));
+                            hash.insert(field.clone(), stats.to_text());
+                        }
+                        entry.expires = Some(expires);
+                        data.writes_since_sweep += 1;
+                    }
                     Op::Publish { channel, payload } => publishes.push((channel, payload)),
                 }
             }
@@ -242,6 +286,32 @@ impl MemoryBus {
             }) if expires.is_none_or(|at| at > now) => list.iter().cloned().collect(),
             _ => Vec::new(),
         }
+    }
+
+    /// Every read under one lock: they see the same moment, as a Redis transaction does.
+    pub(super) fn read(&self, reads: &[Read]) -> Vec<Fetched> {
+        let now = Instant::now();
+        let data = lock(&self.inner.data);
+        let live = |key: &str| data.entries.get(key).filter(|e| e.live(now));
+        reads
+            .iter()
+            .map(|read| match read {
+                Read::Get(key) => Fetched::Text(match live(key).map(|e| &e.value) {
+                    Some(Stored::Text(text)) => Some(text.clone()),
+                    _ => None,
+                }),
+                Read::List(key) => Fetched::List(match live(key).map(|e| &e.value) {
+                    Some(Stored::List(list)) => list.iter().cloned().collect(),
+                    _ => Vec::new(),
+                }),
+                Read::Hash(key) => Fetched::Hash(match live(key).map(|e| &e.value) {
+                    Some(Stored::Hash(hash)) => {
+                        hash.iter().map(|(f, v)| (f.clone(), v.clone())).collect()
+                    }
+                    _ => Vec::new(),
+                }),
+            })
+            .collect()
     }
 
     pub(super) fn publish(&self, channel: &str, payload: &str) -> usize {

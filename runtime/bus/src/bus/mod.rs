@@ -117,6 +117,12 @@ enum Op {
         /// `LPUSH` and keep the first `keep` (newest first) instead of `RPUSH` and the last.
         front: bool,
     },
+    Accumulate {
+        key: String,
+        field: String,
+        value: f64,
+        expire_at_ms: u64,
+    },
 }
 
 /// Writes applied together: on Redis in one `MULTI`/`EXEC` round trip, so a reader never sees
@@ -200,6 +206,31 @@ impl Batch {
         self
     }
 
+    /// Folds `value` into the running statistics held in the field `field` of the hash at `key`
+    /// (`"{count} {sum} {min} {max}"`, see [`Stats`]; created at the first value), and makes the
+    /// hash expire at `expire_at` (Unix seconds; a moment already past removes it at once, as
+    /// Redis `PEXPIREAT` does). Non-finite values are left out. A read-modify-write that runs
+    /// inside the batch (a small script on Redis), so it is as atomic as the batch's other writes
+    /// and two writers never lose each other's values: what [`crate::store`]'s history rollups are
+    /// made of.
+    pub fn accumulate(
+        &mut self,
+        key: impl Into<String>,
+        field: impl Into<String>,
+        value: f64,
+        expire_at: f64,
+    ) -> &mut Self {
+        if value.is_finite() {
+            self.ops.push(Op::Accumulate {
+                key: key.into(),
+                field: field.into(),
+                value,
+                expire_at_ms: unix_millis(expire_at),
+            });
+        }
+        self
+    }
+
     /// Whether the batch holds nothing.
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
@@ -208,6 +239,54 @@ impl Batch {
     /// Number of operations.
     pub fn len(&self) -> usize {
         self.ops.len()
+    }
+}
+
+/// One read of [`Bus::read`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Read {
+    /// `GET key`.
+    Get(String),
+    /// `LRANGE key 0 -1`.
+    List(String),
+    /// `HGETALL key`.
+    Hash(String),
+}
+
+/// The answer to one [`Read`]; a missing key reads as `Text(None)`, an empty list or hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fetched {
+    /// What `GET` found.
+    Text(Option<String>),
+    /// The list's entries, oldest first.
+    List(Vec<String>),
+    /// The hash's fields and values, sorted by field.
+    Hash(Vec<(String, String)>),
+}
+
+impl Fetched {
+    /// The text, if this is a `Get` that found one.
+    pub fn into_text(self) -> Option<String> {
+        match self {
+            Fetched::Text(t) => t,
+            _ => None,
+        }
+    }
+
+    /// The entries, if this is a `List`.
+    pub fn into_list(self) -> Vec<String> {
+        match self {
+            Fetched::List(l) => l,
+            _ => Vec::new(),
+        }
+    }
+
+    /// The fields, if this is a `Hash`.
+    pub fn into_hash(self) -> Vec<(String, String)> {
+        match self {
+            Fetched::Hash(h) => h,
+            _ => Vec::new(),
+        }
     }
 }
 
@@ -227,6 +306,88 @@ impl Guard {
             key: key.into(),
             expected: expected.map(str::to_owned),
         }
+    }
+}
+
+/// Unix seconds as whole milliseconds, rounded up (0 for anything before the epoch).
+fn unix_millis(at: f64) -> u64 {
+    if at.is_finite() && at > 0.0 {
+        // Saturates at u64::MAX for absurd values; exact for any real date.
+        (at * 1000.0).ceil() as u64
+    } else {
+        0
+    }
+}
+
+/// A count, sum, minimum and maximum of values, as [`Batch::accumulate`] keeps them in one hash
+/// field: `"{count} {sum} {min} {max}"`, each number to 15 significant digits.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Stats {
+    /// How many values.
+    pub count: u64,
+    /// Their sum.
+    pub sum: f64,
+    /// The smallest.
+    pub min: f64,
+    /// The largest.
+    pub max: f64,
+}
+
+impl Stats {
+    /// The statistics of one value.
+    pub fn of(value: f64) -> Stats {
+        Stats {
+            count: 1,
+            sum: value,
+            min: value,
+            max: value,
+        }
+    }
+
+    /// The mean (`sum / count`).
+    pub fn mean(&self) -> f64 {
+        if self.count == 0 {
+            f64::NAN
+        } else {
+            self.sum / self.count as f64
+        }
+    }
+
+    /// These and `other` together.
+    pub fn merge(&self, other: &Stats) -> Stats {
+        Stats {
+            count: self.count + other.count,
+            sum: self.sum + other.sum,
+            min: self.min.min(other.min),
+            max: self.max.max(other.max),
+        }
+    }
+
+    /// Parses the stored text; `None` when it is not four numbers.
+    pub fn parse(text: &str) -> Option<Stats> {
+        let mut parts = text.split(' ');
+        let count = parts.next()?.parse().ok()?;
+        let mut next = || parts.next()?.parse::<f64>().ok();
+        let (sum, min, max) = (next()?, next()?, next()?);
+        Some(Stats {
+            count,
+            sum,
+            min,
+            max,
+        })
+    }
+
+    /// The stored text, each number rounded to 15 significant digits as the Redis script's
+    /// `%.15g` does (the text may differ, `1e20` for `1e+20`; the numbers read back are equal).
+    pub fn to_text(&self) -> String {
+        let sig = |x: f64| format!("{x:.14e}").parse::<f64>().unwrap_or(x);
+        format!(
+            "{} {} {} {}",
+            self.count,
+            sig(self.sum),
+            sig(self.min),
+            sig(self.max)
+        )
     }
 }
 
@@ -405,6 +566,15 @@ impl Bus {
     /// Every key matching the glob `pattern` (`SCAN … MATCH`, never the blocking `KEYS`), sorted.
     pub async fn keys(&self, pattern: &str) -> Result<Vec<String>, BusError> {
         dispatch!(self, b => b.keys(pattern))
+    }
+
+    /// Several reads in one round trip (on Redis a `MULTI`/`EXEC` pipeline, so they see the same
+    /// moment: never half a poll): one [`Fetched`] per [`Read`], in order.
+    pub async fn read(&self, reads: &[Read]) -> Result<Vec<Fetched>, BusError> {
+        if reads.is_empty() {
+            return Ok(Vec::new());
+        }
+        dispatch!(self, b => b.read(reads))
     }
 
     /// `PUBLISH channel payload`: returns how many subscribers received it.

@@ -9,15 +9,59 @@ use redis::{Client, IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind, Red
 use tokio::sync::mpsc;
 
 use super::{
-    Batch, BusError, ConnectOptions, Guard, Message, Op, SUBSCRIPTION_BUFFER, Subscription, Topic,
-    Ttl,
+    Batch, BusError, ConnectOptions, Fetched, Guard, Message, Op, Read, SUBSCRIPTION_BUFFER,
+    Subscription, Topic, Ttl,
 };
+
+/// The Lua of [`Batch::accumulate`]: folds a value into the `"{count} {sum} {min} {max}"` of one
+/// hash field and sets the hash's absolute expiry (ms). Min and max need the stored value, hence
+/// a script: `HINCRBYFLOAT` keeps a sum and a count without reading, but no command keeps a
+/// minimum. Numbers are written `%.15g` (15 significant digits: exact for any decimal reading,
+/// and short, so a chunk of buckets stays a compact listpack hash).
+macro_rules! accumulate_lua {
+    () => {
+        r"
+local function accumulate(key, field, value, at_ms)
+  local v = tonumber(value)
+  local n, sum, lo, hi = 1, v, v, v
+  local old = redis.call('HGET', key, field)
+  if old then
+    local a, b, c, d = string.match(old, '^(%S+) (%S+) (%S+) (%S+)$')
+    if a then
+      n = tonumber(a) + 1
+      sum = tonumber(b) + v
+      lo = math.min(tonumber(c), v)
+      hi = math.max(tonumber(d), v)
+    end
+  end
+  redis.call('HSET', key, field, string.format('%d %.15g %.15g %.15g', n, sum, lo, hi))
+  redis.call('PEXPIREAT', key, at_ms)
+end
+"
+    };
+}
+
+/// The `ACC key field value at_ms` ops of one [`RedisBus::apply`], in ARGV, four by four.
+const ACCUMULATE: &str = concat!(
+    accumulate_lua!(),
+    r"
+local i = 1
+while i <= #ARGV do
+  accumulate(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
+  i = i + 4
+end
+return 1
+"
+);
 
 /// [`RedisBus::apply_if`]: checks the guards, then runs the batch's writes, in one script so
 /// nothing else runs in between. ARGV: the guard count, then `key, present (1/0), value` per
 /// guard, then the ops: `SET key value px`, `DEL key`, `PUB channel payload`,
-/// `PUSH key value keep px` or `LPUSH key value keep px` (px 0: no expiry).
-const APPLY_IF: &str = r"
+/// `PUSH key value keep px` or `LPUSH key value keep px` (px 0: no expiry), `ACC key field value
+/// at_ms`.
+const APPLY_IF: &str = concat!(
+    accumulate_lua!(),
+    r"
 local i = 2
 for _ = 1, tonumber(ARGV[1]) do
   local current = redis.call('GET', ARGV[i])
@@ -53,12 +97,16 @@ while i <= #ARGV do
     redis.call('LTRIM', ARGV[i + 1], 0, tonumber(ARGV[i + 3]) - 1)
     if ARGV[i + 4] ~= '0' then redis.call('PEXPIRE', ARGV[i + 1], ARGV[i + 4]) end
     i = i + 5
+  elseif op == 'ACC' then
+    accumulate(ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4])
+    i = i + 5
   else
     return redis.error_reply('apply_if: unknown op ' .. op)
   end
 end
 return 1
-";
+"
+);
 
 /// Keys asked for per `SCAN` step.
 const SCAN_COUNT: u32 = 500;
@@ -395,6 +443,40 @@ impl RedisBus {
             .await
     }
 
+    /// The reads in one transaction, so they see the same moment.
+    pub(super) async fn read(&self, reads: &[Read]) -> Result<Vec<Fetched>, BusError> {
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for read in reads {
+            match read {
+                Read::Get(key) => pipe.cmd("GET").arg(key),
+                Read::List(key) => pipe.cmd("LRANGE").arg(key).arg(0).arg(-1),
+                Read::Hash(key) => pipe.cmd("HGETALL").arg(key),
+            };
+        }
+        let mut conn = self.conn.clone();
+        let replies: Vec<redis::Value> = pipe
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| self.error(e))?;
+        let wrong = |e: redis::ParsingError| BusError::Redis(e.to_string());
+        reads
+            .iter()
+            .zip(replies)
+            .map(|(read, reply)| {
+                Ok(match read {
+                    Read::Get(_) => Fetched::Text(redis::from_redis_value(reply).map_err(wrong)?),
+                    Read::List(_) => Fetched::List(redis::from_redis_value(reply).map_err(wrong)?),
+                    Read::Hash(_) => {
+                        let hash: std::collections::BTreeMap<String, String> =
+                            redis::from_redis_value(reply).map_err(wrong)?;
+                        Fetched::Hash(hash.into_iter().collect())
+                    }
+                })
+            })
+            .collect()
+    }
+
     pub(super) async fn publish(&self, channel: &str, payload: &str) -> Result<usize, BusError> {
         self.query(redis::cmd("PUBLISH").arg(channel).arg(payload))
             .await
@@ -403,7 +485,32 @@ impl RedisBus {
     pub(super) async fn apply(&self, batch: &Batch) -> Result<(), BusError> {
         let mut pipe = redis::pipe();
         pipe.atomic();
+        // Consecutive accumulations go out as one script call (a poll has one per reading and
+        // resolution), in their place among the other writes.
+        let mut accumulations: Option<redis::Cmd> = None;
         for op in &batch.ops {
+            if let Op::Accumulate {
+                key,
+                field,
+                value,
+                expire_at_ms,
+            } = op
+            {
+                accumulations
+                    .get_or_insert_with(|| {
+                        let mut eval = redis::cmd("EVAL");
+                        eval.arg(ACCUMULATE).arg(0);
+                        eval
+                    })
+                    .arg(key)
+                    .arg(field)
+                    .arg(value.to_string())
+                    .arg(*expire_at_ms);
+                continue;
+            }
+            if let Some(eval) = accumulations.take() {
+                pipe.add_command(eval).ignore();
+            }
             match op {
                 Op::Set {
                     key,
@@ -452,7 +559,11 @@ impl RedisBus {
                 Op::Publish { channel, payload } => {
                     pipe.cmd("PUBLISH").arg(channel).arg(payload).ignore();
                 }
+                Op::Accumulate { .. } => {}
             }
+        }
+        if let Some(eval) = accumulations.take() {
+            pipe.add_command(eval).ignore();
         }
         let mut conn = self.conn.clone();
         pipe.query_async::<()>(&mut conn)
@@ -487,6 +598,17 @@ impl RedisBus {
                     .arg(value)
                     .arg(*keep)
                     .arg(millis(ttl)),
+                Op::Accumulate {
+                    key,
+                    field,
+                    value,
+                    expire_at_ms,
+                } => eval
+                    .arg("ACC")
+                    .arg(key)
+                    .arg(field)
+                    .arg(value.to_string())
+                    .arg(*expire_at_ms),
             };
         }
         let mut conn = self.conn.clone();

@@ -5,3 +5,6 @@ export const DELTA_KEEPALIVE_S = 2;
 
 /** The services that take commands (`POST /api/command/{target}`). */
 export const COMMAND_TARGETS = ['sensors', 'network_camera', 'orchestrator'] as const;
+
+/** The most series one `GET /api/history?series=…` may ask for. */
+export const HISTORY_MAX_SERIES = 16;
