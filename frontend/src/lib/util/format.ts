@@ -1,6 +1,7 @@
 // Pure helpers for showing readings: ages, units, temperatures, CO2 levels, staleness. No
 // Svelte here, so all of it is unit-tested directly.
 import type { Reading, SourceView } from '$lib/api/types';
+import type { Level } from './thresholds';
 
 export type TempUnit = 'C' | 'F';
 
@@ -94,14 +95,9 @@ export function numeric(reading: Pick<Reading, 'value'> | undefined): number | n
 	return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }
 
-export type Co2Level = 'good' | 'warn' | 'alert';
-
-/** CO2 from 1000 ppm on: ventilate soon; from 1500 ppm on: ventilate now (as the LED display). */
-export function co2Level(ppm: number): Co2Level {
-	if (ppm >= 1500) return 'alert';
-	if (ppm >= 1000) return 'warn';
-	return 'good';
-}
+// The CO2 levels live with the other thresholds (one place for the chart's bands too).
+export { co2Level } from './thresholds';
+export type Co2Level = Level;
 
 export const CO2_LABELS: Record<Co2Level, string> = {
 	good: 'good',
