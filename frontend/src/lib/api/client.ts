@@ -8,12 +8,12 @@ import type {
 	ConfigPatch,
 	ConfigUpdated,
 	ConfigView,
-	History,
 	JsonValue,
 	Session,
 	SourceView,
 	Sources
 } from './types';
+import { historyPath, type HistoryBatch, type HistoryRange } from './history';
 
 /** A reply other than 2xx: the status, the gateway's message and, for a refused config write,
  *  the field at fault (`display.rotation`). */
@@ -100,10 +100,9 @@ export function createClient(fetchImpl: Fetch, options: ClientOptions = {}) {
 		/** All sections or none; a refusal names the field (`ApiError.field`). */
 		saveConfig: (patch: ConfigPatch) => post<ConfigUpdated>('/api/config', patch),
 		command,
-		history: (source: string, sensor: string, hours = 24, points = 288) =>
-			request<History>(
-				`/api/history/${encodeURIComponent(source)}/${encodeURIComponent(sensor)}?hours=${hours}&points=${points}`
-			),
+		/** The history of up to `MAX_SERIES` series (`{source}:{sensor}`) over `range`. */
+		historyBatch: (ids: readonly string[], range: HistoryRange = '24h') =>
+			request<HistoryBatch>(historyPath(ids, range)),
 		session: () => request<Session>('/api/session'),
 		login: (username: string, password: string) =>
 			post<Session>('/api/login', { username, password }),

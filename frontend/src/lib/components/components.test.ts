@@ -9,7 +9,7 @@ import Card from './Card.svelte';
 import LedMatrix from './LedMatrix.svelte';
 import Login from './Login.svelte';
 import SectionForm from './SectionForm.svelte';
-import { config, session, sources } from '$lib/app.svelte';
+import { clock, config, session, sources } from '$lib/app.svelte';
 import { clock as clockTime } from '$lib/util/format';
 import ConnectionStatus from './ConnectionStatus.svelte';
 import FrozenBanner from './FrozenBanner.svelte';
@@ -34,6 +34,9 @@ function render<P extends Record<string, any>>(C: Component<P>, props: P) {
 }
 
 const now = Date.now() / 1000;
+// The app's clock says the same time as the tests (it was set when the app module loaded, which
+// may be a second or more earlier while the test modules are still being transformed).
+clock.now = now;
 const status = { source_id: 's', last_poll: now, last_success: now, last_error: null, poll_count: 1, error_count: 0 };
 
 describe('Card', () => {
