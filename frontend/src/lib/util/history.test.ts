@@ -192,7 +192,7 @@ describe('CSV', () => {
 
 	test('the file name says source, sensor and range', () => {
 		expect(csvName('co2', 'office:co2', '7d')).toBe('sense-pulse_co2_office-co2_7d.csv');
-		expect(csvName('sensors', 'temperature', '24h', true)).toBe('sense-pulse_sensors_temperature_24h_zoom.csv');
+		expect(csvName('system', 'cpu_temp', '24h', true)).toBe('sense-pulse_system_cpu_temp_24h_zoom.csv');
 	});
 });
 

@@ -201,8 +201,8 @@ export function toCsv(
 }
 
 /** The CSV's file name: `sense-pulse_{source}_{sensor}_{range}.csv` (`_zoom` when zoomed),
- *  anything but letters, digits, `-` and `.` as `-`. */
+ *  anything but letters, digits, `_`, `-` and `.` as `-`. */
 export function csvName(source: string, sensor: string, range: HistoryRange, zoomed = false): string {
-	const safe = (s: string) => s.replace(/[^A-Za-z0-9.-]+/g, '-');
+	const safe = (s: string) => s.replace(/[^A-Za-z0-9_.-]+/g, '-');
 	return `sense-pulse_${safe(source)}_${safe(sensor)}_${range}${zoomed ? '_zoom' : ''}.csv`;
 }
