@@ -69,11 +69,13 @@ describe('accessibility', () => {
 			assert.match(await card.locator('footer').innerText(), /^Updated (just now|\d+ (s|min) ago)/, id);
 			assert.equal(await card.locator('.age').count(), 0, `${id}: no age under its rows`);
 		}
-		// Each row still says its age to a screen reader, with its value (Chromium puts a space
-		// between the row's parts).
+		// Each row still says its age to a screen reader, with its value and, once there is a
+		// history, today's range (Chromium puts a space between the row's parts).
 		const cpu = page
 			.getByTestId('card-system')
-			.getByRole('button', { name: /^CPU ?: [\d.]+% ?, (just now|\d+ (s|min) ago) ?\. Show the 24 hour chart$/ });
+			.getByRole('button', {
+				name: /^CPU ?: [\d.]+% ?, (just now|\d+ (s|min) ago)( ?, today [\d.]+–[\d.]+ ?%)? ?\. Show the 24 hour chart$/
+			});
 		assert.equal(await cpu.count(), 1, 'the CPU row, named by what it shows');
 		// No label cut short: each is as wide as its text.
 		const cut = await page.evaluate(() =>

@@ -55,9 +55,10 @@ describe('API client', () => {
 		expect(e2.message).toMatch(/cannot reach the gateway/);
 	});
 
-	test('history and source ids are URL-encoded (Aranet4 sensors contain ":")', async () => {
-		const f = fakeFetch(200, { source: 'co2', sensor: 'office:co2', unit: 'ppm', points: [] });
-		await createClient(f as typeof fetch).history('co2', 'office:co2', 24, 48);
-		expect(f.mock.calls[0]![0]).toBe('/api/history/co2/office%3Aco2?hours=24&points=48');
+	test('a history batch names its series (`:` kept, the rest URL-encoded) and its range', async () => {
+		const f = fakeFetch(200, { range: '7d', resolution: 300, from: 0, to: 1, series: {} });
+		const h = await createClient(f as typeof fetch).historyBatch(['sensors:temperature', 'co2:office:co2', 'x:a b,c'], '7d');
+		expect(f.mock.calls[0]![0]).toBe('/api/history?series=sensors:temperature,co2:office:co2,x:a%20b%2Cc&range=7d');
+		expect(h.resolution).toBe(300);
 	});
 });

@@ -8,7 +8,6 @@ import type {
 	ConfigPatch,
 	ConfigUpdated,
 	ConfigView,
-	History,
 	JsonValue,
 	Session,
 	SourceView,
@@ -16,6 +15,7 @@ import type {
 } from './types';
 import type { Alerts } from './alerts';
 import { savedAt } from '$lib/sw/policy';
+import { historyPath, type HistoryBatch, type HistoryRange } from './history';
 
 /** A reply other than 2xx: the status, the gateway's message and, for a refused config write,
  *  the field at fault (`display.rotation`). */
@@ -114,10 +114,9 @@ export function createClient(fetchImpl: Fetch, options: ClientOptions = {}) {
 		/** All sections or none; a refusal names the field (`ApiError.field`). */
 		saveConfig: (patch: ConfigPatch) => post<ConfigUpdated>('/api/config', patch),
 		command,
-		history: (source: string, sensor: string, hours = 24, points = 288) =>
-			request<History>(
-				`/api/history/${encodeURIComponent(source)}/${encodeURIComponent(sensor)}?hours=${hours}&points=${points}`
-			),
+		/** The history of up to `MAX_SERIES` series (`{source}:{sensor}`) over `range`. */
+		historyBatch: (ids: readonly string[], range: HistoryRange = '24h') =>
+			request<HistoryBatch>(historyPath(ids, range)),
 		session: () => request<Session>('/api/session'),
 		login: (username: string, password: string) =>
 			post<Session>('/api/login', { username, password }),

@@ -18,6 +18,8 @@ export type { ApiError as ApiErrorBody } from './generated/ApiError';
 export type { CommandReply } from './generated/CommandReply';
 export type { ConfigUpdated } from './generated/ConfigUpdated';
 export type { History } from './generated/History';
+// The batched history API's types (hand-written until generated: see ./history).
+export type { HistoryBatch, HistorySeries, HistoryRange, RawPoint, RollupPoint } from './history';
 export type { Health } from './generated/Health';
 export type { Session } from './generated/Session';
 export type { Simulation } from './generated/Simulation';

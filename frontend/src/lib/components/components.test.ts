@@ -34,7 +34,8 @@ function render<P extends Record<string, any>>(C: Component<P>, props: P) {
 }
 
 const now = Date.now() / 1000;
-// The ages on the page are from the app's clock (not ticking here): the same `now` as the tests'.
+// The app's clock says the same time as the tests (it was set when the app module loaded, which
+// may be a second or more earlier while the test modules are still being transformed).
 clock.now = now;
 const status = { source_id: 's', last_poll: now, last_success: now, last_error: null, poll_count: 1, error_count: 0 };
 

@@ -5,7 +5,8 @@ import type { Sources } from '$lib/api/types';
 import { Repeater, type RepeatTimers } from '$lib/util/repeat';
 import { ConfigStore } from './config.svelte';
 import { asWired, GridStore } from './grid.svelte';
-import { HistoryStore } from './history.svelte';
+import type { HistoryBatch, RawPoint } from '$lib/api/history';
+import { HistoryStore, RETRY_S } from './history.svelte';
 import { LogsStore, groupLogs } from './logs.svelte';
 import { PrefsStore } from './prefs.svelte';
 import { SessionStore } from './session.svelte';
@@ -13,6 +14,20 @@ import { SILENCE_MS, SOURCES_PATH, SourcesStore } from './sources.svelte';
 import { DELTA_KEEPALIVE_S } from '$lib/api/generated/constants';
 import { FakeSocket, FakeTimers } from '$lib/ws.fakes';
 import { streamStatus } from './camera.svelte';
+
+/** A 24 h batch answer with `points` for each of `ids`. */
+const batchOf = (ids: readonly string[], points: RawPoint[]): HistoryBatch => ({
+	range: '24h',
+	resolution: 0,
+	from: 0,
+	to: 86400,
+	series: Object.fromEntries(
+		ids.map((id) => {
+			const i = id.indexOf(':');
+			return [id, { source: id.slice(0, i), sensor: id.slice(i + 1), unit: '%', points, min: 1, mean: 1, max: 1 }];
+		})
+	)
+});
 
 const view = (sensor: string, value: number, timestamp = 1) => ({
 	readings: { [sensor]: { value, unit: '%', timestamp } },
@@ -146,13 +161,8 @@ describe('SourcesStore', () => {
 	});
 
 	test('the history store sees live values, not keep-alives', async () => {
-		const history = vi.fn(async (source: string, sensor: string) => ({
-			source,
-			sensor,
-			unit: '%',
-			points: [[100, 1] as [number, number]]
-		}));
-		const h = new HistoryStore({ history });
+		const historyBatch = vi.fn(async (ids: readonly string[]) => batchOf(ids, [[100, 1]]));
+		const h = new HistoryStore({ historyBatch });
 		const s = new SourcesStore(() => 'ws://x');
 		s.subscribe((changed) => h.ingest(changed));
 		h.points('system', 'cpu');
@@ -299,38 +309,57 @@ describe('SourcesStore', () => {
 });
 
 describe('HistoryStore', () => {
-	test('fetches each reading once, a few at a time, and appends live values', async () => {
-		let inFlight = 0;
-		let most = 0;
-		const history = vi.fn(async (source: string, sensor: string) => {
-			inFlight++;
-			most = Math.max(most, inFlight);
-			await new Promise((r) => setTimeout(r, 5));
-			inFlight--;
-			return { source, sensor, unit: '%', points: [[100, 1] as [number, number]] };
-		});
-		const h = new HistoryStore({ history });
-		for (let i = 0; i < 10; i++) h.points('system', `s${i}`);
+	test('asks for all the readings on screen in one request per 16, once, and appends live values', async () => {
+		const historyBatch = vi.fn(async (ids: readonly string[], _range?: string) => batchOf(ids, [[100, 1]]));
+		const h = new HistoryStore({ historyBatch });
+		for (let i = 0; i < 20; i++) h.points('system', `s${i}`);
 		h.points('system', 's0');
-		await vi.waitFor(() => expect(h.points('system', 's9')).toBeDefined());
-		expect(history).toHaveBeenCalledTimes(10);
-		expect(most).toBeLessThanOrEqual(4);
+		h.points('co2', 'office:co2');
+		await vi.waitFor(() => expect(h.points('co2', 'office:co2')).toBeDefined());
+		expect(historyBatch).toHaveBeenCalledTimes(2);
+		const [first, second] = historyBatch.mock.calls.map((c) => c[0]);
+		expect(first).toHaveLength(16);
+		expect([...first!, ...second!]).toEqual([...Array.from({ length: 20 }, (_, i) => `system:s${i}`), 'co2:office:co2']);
+		expect(historyBatch.mock.calls.every((c) => c[1] === '24h')).toBe(true);
 		h.ingest({ system: view('s0', 7, 200) });
 		h.ingest({ system: view('s0', 8, 150) }); // older than the last point: ignored
 		expect(h.points('system', 's0')).toEqual([
 			[100, 1],
 			[200, 7]
 		]);
+		expect(historyBatch).toHaveBeenCalledTimes(2);
 	});
 
-	test('a missing history is an empty series, not a retry loop', async () => {
-		const history = vi.fn(async () => {
-			throw new ApiError(404, 'no history');
-		});
-		const h = new HistoryStore({ history });
+	test('a series without history is empty, not asked again', async () => {
+		const historyBatch = vi.fn(async () => batchOf([], []));
+		const h = new HistoryStore({ historyBatch });
 		h.points('co2', 'office:co2');
 		await vi.waitFor(() => expect(h.points('co2', 'office:co2')).toEqual([]));
-		expect(history).toHaveBeenCalledOnce();
+		expect(historyBatch).toHaveBeenCalledOnce();
+	});
+
+	test('a bus that is down is said, what was shown stays, and the series are asked again later', async () => {
+		let now = 1000;
+		let down = true;
+		const historyBatch = vi.fn(async (ids: readonly string[]) => {
+			if (down) throw new ApiError(503, 'bus unavailable');
+			return batchOf(ids, [[100, 1]]);
+		});
+		const h = new HistoryStore({ historyBatch }, () => now);
+		h.points('system', 'cpu');
+		await vi.waitFor(() => expect(h.problem).toBe('the data bus is down'));
+		h.ingest({ system: view('cpu', 5, 900) });
+		expect(h.points('system', 'cpu')).toEqual([[900, 5]]);
+		expect(historyBatch).toHaveBeenCalledOnce();
+		now += RETRY_S;
+		down = false;
+		h.points('system', 'cpu');
+		await vi.waitFor(() => expect(h.problem).toBeNull());
+		expect(h.points('system', 'cpu')).toEqual([
+			[100, 1],
+			[900, 5]
+		]);
+		expect(historyBatch).toHaveBeenCalledTimes(2);
 	});
 });
 

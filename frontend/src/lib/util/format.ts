@@ -1,6 +1,7 @@
 // Pure helpers for showing readings: ages, units, temperatures, CO2 levels, staleness. No
 // Svelte here, so all of it is unit-tested directly.
 import type { Reading, SourceView } from '$lib/api/types';
+import type { Level } from './thresholds';
 
 export type TempUnit = 'C' | 'F';
 
@@ -94,43 +95,18 @@ export function numeric(reading: Pick<Reading, 'value'> | undefined): number | n
 	return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }
 
+// The levels live with the other thresholds (one place for the cards' tones and the chart's
+// bands): re-exported for the callers that read them here.
+export { co2Level, cpuTempLevel, percentLevel, PERCENT_ALERT, PERCENT_WARN } from './thresholds';
 /** Green, amber or red. */
-export type Tone = 'good' | 'warn' | 'alert';
-
-export type Co2Level = Tone;
-
-/** CO2 from 1000 ppm on: ventilate soon; from 1500 ppm on: ventilate now (as the LED display). */
-export function co2Level(ppm: number): Co2Level {
-	if (ppm >= 1500) return 'alert';
-	if (ppm >= 1000) return 'warn';
-	return 'good';
-}
+export type Tone = Level;
+export type Co2Level = Level;
 
 export const CO2_LABELS: Record<Co2Level, string> = {
 	good: 'good',
 	warn: 'ventilate soon',
 	alert: 'ventilate now'
 };
-
-/** The Pi's CPU temperature: warm from 60 °C, hot from 80 °C (where a Pi starts to throttle). */
-export const CPU_TEMP_WARN = 60;
-export const CPU_TEMP_ALERT = 80;
-
-export function cpuTempLevel(celsius: number): Tone {
-	if (celsius >= CPU_TEMP_ALERT) return 'alert';
-	if (celsius >= CPU_TEMP_WARN) return 'warn';
-	return 'good';
-}
-
-/** How full something measured in percent is (disk, memory, CPU): amber from 75 %, red from 90 %. */
-export const PERCENT_WARN = 75;
-export const PERCENT_ALERT = 90;
-
-export function percentLevel(percent: number, warnAt = PERCENT_WARN, alertAt = PERCENT_ALERT): Tone {
-	if (percent >= alertAt) return 'alert';
-	if (percent >= warnAt) return 'warn';
-	return 'good';
-}
 
 /** A reading counts as stale when older than this many poll intervals. */
 export const STALE_INTERVALS = 3;
