@@ -324,8 +324,8 @@ describe('history', () => {
 		await waitFor(() => page.evaluate(() => innerWidth === 390), 'the page at 390 px');
 		await waitFor(async () => (await page.getByTestId('today').count()) >= 15, 'a today line on the rows');
 		const tall = await page.evaluate(() => {
-			const added = [...document.querySelectorAll('[data-testid="problems"], [data-testid^="card-co2-"]')]
-				.filter((el) => /not heard/.test(el.textContent ?? '') || el.matches('[data-testid="problems"]'))
+			const added = [...document.querySelectorAll('[data-testid="problems"], [data-testid="summary"], [data-testid="alerts-banner"], [data-testid^="card-co2-"]')]
+				.filter((el) => /not heard/.test(el.textContent ?? '') || el.matches('[data-testid="problems"], [data-testid="summary"], [data-testid="alerts-banner"]'))
 				.reduce((a, el) => a + el.getBoundingClientRect().height, 0);
 			return { height: document.documentElement.scrollHeight, added };
 		});
