@@ -14,7 +14,7 @@ import type {
 	SourceView,
 	Sources
 } from './types';
-import type { Alerts } from './alerts';
+import type { Alerts } from './types';
 import { savedAt } from '$lib/sw/policy';
 
 /** A reply other than 2xx: the status, the gateway's message and, for a refused config write,
