@@ -257,6 +257,7 @@ export const alerts: SectionSpec<'alerts'> = {
 export function slug(name: string): string {
 	const s = name
 		.normalize('NFKD')
+		.replace(/[\u0300-\u036f]/g, '')
 		.toLowerCase()
 		.replace(/[^a-z0-9]+/g, '-')
 		.replace(/^-+|-+$/g, '')
