@@ -369,7 +369,7 @@ export function describe(section: string, path: string, message: string, sent?: 
 	}
 	// A number within a list or a group (`rules[0].threshold`) left empty: the gateway can only
 	// say what type it wanted.
-	if ((sent === '' || sent === null) && !field && /number|expected [uif]\d+|invalid type/.test(message)) {
+	if (sent === '' && !field && /number|expected [uif]\d+|invalid type/.test(message)) {
 		return capital(`${name} is empty: enter a number.`);
 	}
 	const text = humanMessage(section, path, message);
