@@ -1,13 +1,12 @@
 // The installable dashboard: the manifest and its icons, the service worker taking control, the
-// app opened offline with the last values it saw and saying so (never "Live"); and the alerts on
-// the overview and /alerts, FIXTURE-BASED: the binary has no `/api/alerts` yet, so those tests
-// serve one in the alert engine's announced shape with page.route.
+// app opened offline with the last values it saw and saying so (never "Live"); and a gateway
+// without alerts (404, served with page.route: the binary has them) showing nothing about them.
+// The alerts themselves are tested against the real engine in alerts.test.mjs.
 //
 //   npm run build && SENSE_PULSE_BIN=target/debug/sense-pulse node --test e2e/pwa.test.mjs
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NARROW, Stack, WIDE, assertFits, assertLabelled, live, shotEachView, waitFor } from './harness.mjs';
-import { assertAxeClean } from './axe.mjs';
+import { Stack, WIDE, live, waitFor } from './harness.mjs';
 
 let stack;
 
@@ -124,50 +123,6 @@ describe('installable', () => {
 	});
 });
 
-/** `/api/alerts` in the alert engine's announced shape, relative to `now` (Unix seconds). */
-function alertsFixture(now) {
-	const fired = {
-		id: 'co2-high|co2|office:co2',
-		rule: 'co2-high',
-		name: 'CO₂ high',
-		kind: 'fired',
-		source: 'co2',
-		sensor: 'office:co2',
-		label: 'CO₂ · office',
-		value: 1520,
-		unit: 'ppm',
-		threshold: 1400,
-		condition: 'above',
-		since: now - 600,
-		at: now - 300,
-		message: 'CO₂ high: office is at 1520 ppm (≥ 1400 ppm) since 14:02'
-	};
-	const frost = {
-		...fired,
-		id: 'frost|weather|weather_temp',
-		rule: 'frost',
-		name: 'Frost',
-		source: 'weather',
-		sensor: 'weather_temp',
-		label: 'Outside',
-		value: -1.5,
-		unit: 'C',
-		threshold: 0,
-		condition: 'below',
-		since: now - 7200,
-		at: now - 7100,
-		message: 'Frost: Outside is at -1.5 °C (≤ 0 °C)'
-	};
-	return {
-		active: [fired],
-		history: [frost, fired, { ...frost, kind: 'cleared', value: 1.2, at: now - 3600, message: 'Frost cleared' }],
-		channels: {
-			ntfy: { state: 'ok', last_error: null, last_success: now - 290, pending: 0 },
-			webhook: { state: 'failing', last_error: 'POST https://hooks.example/x: 502 Bad Gateway', last_success: null, pending: 2 }
-		}
-	};
-}
-
 /** A page whose `/api/alerts` is `answer` (no service worker: page.route sees every request). */
 async function withAlerts(path, viewport, answer) {
 	const context = await stack.browser.newContext({ viewport, colorScheme: 'dark', serviceWorkers: 'block' });
@@ -181,59 +136,7 @@ async function withAlerts(path, viewport, answer) {
 	return { page, context, errors, answered };
 }
 
-const clockIn = (page, t) =>
-	page.evaluate((t) => new Date(t * 1000).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' }), t);
-
-describe('alerts (fixture-based: /api/alerts served by page.route, not yet in the binary)', () => {
-	test('the overview shows the active alert with its value and since when, and the count', async () => {
-		const now = Math.floor(Date.now() / 1000);
-		const { page, context, errors } = await withAlerts('/', WIDE, () => ({ json: alertsFixture(now) }));
-		await live(page);
-		const banner = page.getByTestId('alerts-banner');
-		await banner.getByTestId('active-alert').waitFor();
-		assert.equal(await banner.getAttribute('role'), 'alert');
-		const since = await clockIn(page, now - 600);
-		assert.match(await banner.locator('h2').innerText(), /1 active alert/);
-		assert.equal(
-			(await banner.getByTestId('active-alert').innerText()).replace(/\s+/g, ' ').trim(),
-			`CO₂ high CO₂ · office 1,520 ppm (≥ 1,400 ppm) since ${since}`
-		);
-		const tile = page.getByTestId('summary-alerts');
-		assert.match(await tile.innerText(), /alerts\s+1\b/i);
-		// Above the summary row, which is above the cards.
-		const top = (id) => page.getByTestId(id).evaluate((el) => el.getBoundingClientRect().top);
-		assert.ok((await top('alerts-banner')) < (await top('summary')), 'alerts above the summary');
-		assert.ok((await top('summary')) < (await top('card-sensors')), 'summary above the cards');
-		await assertAxeClean(page, '/ with an active alert');
-		await assertLabelled(page);
-		await shotEachView(page, 'pwa-overview');
-		await page.setViewportSize(NARROW);
-		await assertFits(page, NARROW.width);
-		assert.deepEqual(errors, []);
-		await context.close();
-	});
-
-	test('the history page lists events newest first; a cleared one says how long it lasted', async () => {
-		const now = Math.floor(Date.now() / 1000);
-		const { page, context, errors } = await withAlerts('/', NARROW, () => ({ json: alertsFixture(now) }));
-		await live(page);
-		await page.getByTestId('alerts-banner').getByRole('link', { name: 'History' }).click();
-		await page.waitForURL(`${stack.base}/alerts`);
-		const rows = page.getByTestId('history-row');
-		await rows.first().waitFor();
-		const texts = (await rows.allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim());
-		assert.deepEqual(texts, [
-			`${await clockIn(page, now - 300)} fired CO₂ high · CO₂ · office 1,520 ppm (≥ 1,400 ppm)`,
-			`${await clockIn(page, now - 3600)} cleared Frost · Outside 1.2 °C (≤ 0 °C) lasted 1 h`,
-			`${await clockIn(page, now - 7100)} fired Frost · Outside -1.5 °C (≤ 0 °C)`
-		]);
-		assert.match(await page.getByTestId('alert-channels').innerText(), /webhook\s+failing[\s\S]*502 Bad Gateway/);
-		await assertFits(page, NARROW.width);
-		await assertAxeClean(page, '/alerts');
-		assert.deepEqual(errors, []);
-		await context.close();
-	});
-
+describe('alerts absent (a gateway without them: /api/alerts served by page.route)', () => {
 	test('a gateway without alerts (404) shows nothing about them', async () => {
 		const { page, context, errors, answered } = await withAlerts('/', WIDE, () => ({
 			status: 404,

@@ -4,7 +4,7 @@
 // its message is shown next to the field. The labels here are the only names a person sees for
 // the fields: the inputs use them, and so do the gateway's messages (`fieldName`, `describe`),
 // which name fields by their paths (`schedule.system`, `camera.cameras[0].host`).
-import type { Aranet4Sensor, CameraEntry, Config, SectionName } from '$lib/api/types';
+import type { AlertRule, Aranet4Sensor, CameraEntry, Config, SectionName } from '$lib/api/types';
 
 export type FieldKind = 'int' | 'number' | 'text' | 'password' | 'bool' | 'select' | 'list';
 
@@ -32,6 +32,12 @@ export interface ListSpec {
 	fields: Readonly<Record<string, string>>;
 }
 
+/** An object field edited as a group of its own inputs (`ntfy`: its URL, topic, token…). */
+export interface GroupSpec {
+	label: string;
+	fields: ReadonlyArray<FieldSpec>;
+}
+
 export interface SectionSpec<S extends SectionName = SectionName> {
 	name: S;
 	title: string;
@@ -39,6 +45,8 @@ export interface SectionSpec<S extends SectionName = SectionName> {
 	fields: Fields<S>;
 	/** Lists with an editor of their own. */
 	lists?: Readonly<Partial<Record<keyof Config[S] & string, ListSpec>>>;
+	/** Objects whose fields have inputs of their own (`ntfy.topic`). */
+	groups?: Readonly<Partial<Record<keyof Config[S] & string, GroupSpec>>>;
 	/** Other names the gateway may use in this section (a field the form shows elsewhere, or
 	 *  sends under another name). */
 	others?: Readonly<Record<string, string>>;
@@ -210,8 +218,89 @@ export const aranet4: SectionSpec<'aranet4'> = {
 	fields: [{ key: 'timeout', label: 'Listen for', kind: 'int', min: 1, max: 120, help: 'Seconds per poll.' }]
 };
 
+/** The fields of one alert rule. */
+export const RULE_FIELDS = {
+	id: 'Id',
+	name: 'Name',
+	source: 'Source',
+	sensor: 'Sensor',
+	condition: 'When the value is',
+	threshold: 'Threshold',
+	for_s: 'For',
+	hysteresis: 'Hysteresis',
+	enabled: 'In use'
+} as const satisfies Record<keyof AlertRule, string>;
+
+export const alerts: SectionSpec<'alerts'> = {
+	name: 'alerts',
+	title: 'Alerts',
+	intro:
+		'Alerts on readings past a threshold, on a source that is down and on the data bus out of reach: shown on the overview and sent to ntfy or a webhook.',
+	lists: { rules: { label: 'Rules', item: 'rule', fields: RULE_FIELDS } },
+	groups: {
+		source_down: {
+			label: 'Source down',
+			fields: [
+				{ key: 'enabled', label: 'Alert when a source is down', kind: 'bool' },
+				{ key: 'minutes', label: 'After', kind: 'int', min: 1, max: 1440, help: 'Minutes (1–1440) of failed polls or no status.' }
+			]
+		},
+		bus_down: {
+			label: 'Data bus down',
+			fields: [
+				{ key: 'enabled', label: 'Alert when the data bus is out of reach', kind: 'bool' },
+				{ key: 'seconds', label: 'After', kind: 'int', min: 10, max: 3600, help: 'Seconds (10–3600).' }
+			]
+		},
+		ntfy: {
+			label: 'ntfy',
+			fields: [
+				{ key: 'enabled', label: 'Send alerts to ntfy', kind: 'bool' },
+				{ key: 'url', label: 'Server', kind: 'text', placeholder: 'https://ntfy.sh' },
+				{ key: 'topic', label: 'Topic', kind: 'text', help: 'The topic your phone subscribes to: letters, digits, - and _.' },
+				{ key: 'token', label: 'Access token', kind: 'password', help: 'For a protected topic; empty for an open one. Left as ******** keeps the stored one.' }
+			]
+		},
+		webhook: {
+			label: 'Webhook',
+			fields: [
+				{ key: 'enabled', label: 'Post alerts to a webhook', kind: 'bool' },
+				{ key: 'url', label: 'URL', kind: 'text', placeholder: 'https://example.com/hook', help: 'Each alert that fires or clears is POSTed there as JSON.' }
+			]
+		}
+	},
+	fields: [{ key: 'enabled', label: 'Alerts on', kind: 'bool', help: 'Off: nothing is watched, shown or sent.' }]
+};
+
+/** `CO₂ high` → `co2-high`: a rule id (1–64 of a-z, 0-9, - and _) from its name. */
+export function slug(name: string): string {
+	const s = name
+		.normalize('NFKD')
+		.replace(/[\u0300-\u036f]/g, '')
+		.toLowerCase()
+		.replace(/[^a-z0-9]+/g, '-')
+		.replace(/^-+|-+$/g, '')
+		.slice(0, 48)
+		.replace(/-+$/, '');
+	return s || 'rule';
+}
+
+/** The rules with an id for each new one (`id` empty): from its name, unique among them. Ids
+ *  already given are kept (the history names rules by them). */
+export function withRuleIds(rules: readonly AlertRule[]): AlertRule[] {
+	const taken = new Set(rules.map((r) => r.id).filter(Boolean));
+	return rules.map((r) => {
+		if (r.id) return r;
+		const base = slug(r.name);
+		let id = base;
+		for (let n = 2; taken.has(id); n++) id = `${base}-${n}`;
+		taken.add(id);
+		return { ...r, id };
+	});
+}
+
 /** Every section, in the order the settings page shows them (and its jump links name them). */
-export const SECTIONS: ReadonlyArray<SectionSpec> = [display, sleep, sensors, aranet4, camera, weather, pihole, mqtt, schedule, auth, global] as ReadonlyArray<SectionSpec>;
+export const SECTIONS: ReadonlyArray<SectionSpec> = [display, sleep, sensors, aranet4, camera, alerts, weather, pihole, mqtt, schedule, auth, global] as ReadonlyArray<SectionSpec>;
 
 const specOf = (section: string): SectionSpec | undefined => SECTIONS.find((s) => s.name === section);
 
@@ -244,7 +333,10 @@ export function fieldName(section: string, path: string): string {
 	const [top, index, sub] = pathParts(path);
 	const key = String(top);
 	const list = (spec?.lists as Partial<Record<string, ListSpec>> | undefined)?.[key];
-	const label = spec?.fields.find((f) => f.key === key)?.label ?? list?.label ?? spec?.others?.[key] ?? words(key);
+	const group = (spec?.groups as Partial<Record<string, GroupSpec>> | undefined)?.[key];
+	const label = spec?.fields.find((f) => f.key === key)?.label ?? list?.label ?? group?.label ?? spec?.others?.[key] ?? words(key);
+	// `ntfy.topic` → “Topic” of ntfy.
+	if (typeof index === 'string') return `${quote(group?.fields.find((f) => f.key === index)?.label ?? words(index))} of ${label}`;
 	if (typeof index !== 'number') return quote(label);
 	const item = `${list?.item ?? 'entry'} ${index + 1}`;
 	if (sub === undefined) return list ? item : `${item} of ${quote(label)}`;
@@ -274,7 +366,10 @@ const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 function knows(section: string, path: string): boolean {
 	const spec = specOf(section);
 	const key = String(pathParts(path)[0]);
-	return Boolean(spec && (spec.fields.some((f) => f.key === key) || (spec.lists && key in spec.lists) || spec.others?.[key]));
+	return Boolean(
+		spec &&
+			(spec.fields.some((f) => f.key === key) || (spec.lists && key in spec.lists) || (spec.groups && key in spec.groups) || spec.others?.[key])
+	);
 }
 
 const capital = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
@@ -290,6 +385,11 @@ export function describe(section: string, path: string, message: string, sent?: 
 	if ((sent === '' || sent === null) && (field?.kind === 'int' || field?.kind === 'number')) {
 		const range = field.min !== undefined && field.max !== undefined ? ` from ${field.min} to ${field.max}` : '';
 		return capital(`${name} is empty: enter ${field.kind === 'int' ? 'a whole number' : 'a number'}${range}.`);
+	}
+	// A number within a list or a group (`rules[0].threshold`) left empty: the gateway can only
+	// say what type it wanted.
+	if (sent === '' && !field && /number|expected [uif]\d+|invalid type/.test(message)) {
+		return capital(`${name} is empty: enter a number.`);
 	}
 	const text = humanMessage(section, path, message);
 	// "… must be …" follows the name; a message about a value ("kitchen" is already used…) is

@@ -1,6 +1,16 @@
-// An `/api/alerts` answer in the alert engine's announced shape (src/lib/api/alerts.ts), for the
-// unit tests. The e2e test (e2e/pwa.test.mjs) serves the same shape.
-import type { AlertEvent, Alerts } from './alerts';
+// An `/api/alerts` answer (the generated `Alerts`), for the unit tests.
+import type { AlertEvent, Alerts, ChannelHealth } from './types';
+
+/** A channel's health: `off` unless said otherwise. */
+export const channel = (over: Partial<ChannelHealth> = {}): ChannelHealth => ({
+	state: 'off',
+	last_error: null,
+	last_success: null,
+	last_failure: null,
+	pending: 0,
+	dropped: 0,
+	...over
+});
 
 export function alertsFixture(now: number): Alerts {
 	const fired: AlertEvent = {
@@ -40,8 +50,34 @@ export function alertsFixture(now: number): Alerts {
 		active: [fired],
 		history: [coldFired, fired, coldCleared],
 		channels: {
-			ntfy: { state: 'ok', last_error: null, last_success: now - 290, pending: 0 },
-			webhook: { state: 'failing', last_error: 'POST https://hooks.example/x: 502 Bad Gateway', last_success: null, pending: 2 }
+			ntfy: channel({ state: 'ok', last_success: now - 290 }),
+			webhook: channel({
+				state: 'failing',
+				last_error: 'POST https://hooks.example/x: 502 Bad Gateway',
+				last_failure: now - 120,
+				pending: 2,
+				dropped: 3
+			})
 		}
+	};
+}
+
+/** A source that went down (no value, no threshold, no sensor). */
+export function sourceDownFixture(now: number): AlertEvent {
+	return {
+		id: 'source-down|weather',
+		rule: 'source-down',
+		name: 'Source down',
+		kind: 'fired',
+		source: 'weather',
+		sensor: null,
+		label: 'Weather',
+		value: null,
+		unit: null,
+		threshold: null,
+		condition: 'source_down',
+		since: now - 900,
+		at: now - 300,
+		message: 'Weather is down since 14:02'
 	};
 }

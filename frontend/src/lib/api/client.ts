@@ -13,7 +13,7 @@ import type {
 	SourceView,
 	Sources
 } from './types';
-import type { Alerts } from './alerts';
+import type { Alerts } from './types';
 import { savedAt } from '$lib/sw/policy';
 import { historyPath, type HistoryBatch, type HistoryRange } from './history';
 

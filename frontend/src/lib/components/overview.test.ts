@@ -112,9 +112,16 @@ describe('the alerts page', () => {
 			`${clockTime(now - 7100)} fired Frost · Outside -1.5 °C (≤ 0 °C)`
 		]);
 		expect(text(el, 'alerts-active')).toContain(`since ${clockTime(now - 600)} (10 min)`);
-		const channels = text(el, 'alert-channels')!;
-		expect(channels).toContain('ntfy ok');
-		expect(channels).toContain('webhook failing 2 waiting POST https://hooks.example/x: 502 Bad Gateway');
+		const channel = (name: string) =>
+			[...el.querySelectorAll(`[data-channel="${name}"] > *`)].map((n) => n.textContent!.trim());
+		expect(channel('ntfy')).toEqual(['ntfy', 'ok', 'last sent 4 min ago']);
+		expect(channel('webhook')).toEqual([
+			'Webhook',
+			'failing',
+			'failed 2 min ago: POST https://hooks.example/x: 502 Bad Gateway',
+			'2 waiting',
+			'3 dropped (too many waiting)'
+		]);
 	});
 
 	test('without an alert engine it says so', () => {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { ApiError } from '$lib/api/client';
-import type { Alerts } from '$lib/api/alerts';
+import type { Alerts } from '$lib/api/types';
 import { alertsFixture } from '$lib/api/alerts.fixture';
 import { alertCondition, alertLasted, alertSince, alertValue, activeCount } from '$lib/util/alerts';
 import { clock as clockTime } from '$lib/util/format';

@@ -4,7 +4,7 @@
 // - 404: this gateway has no alert engine: nothing is shown (`absent`);
 // - 503 (the data bus is down) or no answer at all: what was shown stays, with the error.
 import { ApiError, type Client } from '$lib/api/client';
-import type { AlertEvent, Alerts } from '$lib/api/alerts';
+import type { AlertEvent, Alerts } from '$lib/api/types';
 import { activeOrder, historyOrder } from '$lib/util/alerts';
 
 export const ALERTS_POLL_MS = 15_000;
