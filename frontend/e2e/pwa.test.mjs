@@ -107,7 +107,10 @@ describe('installable', () => {
 		await waitFor(async () => (await connection.innerText()).includes('Offline'), 'the header saying Offline');
 		assert.doesNotMatch(await connection.innerText(), /Live/);
 		const banner = page.getByTestId('frozen-banner');
-		assert.match(await banner.innerText(), new RegExp(`Data frozen since ${savedAt} — offline: the values saved on this device\\.`));
+		// The banner follows the header within a render or two: wait for it, then read it.
+		const frozenText = new RegExp(`Data frozen since ${savedAt} — offline: the values saved on this device\\.`);
+		await waitFor(async () => frozenText.test(await banner.innerText()), 'the banner saying offline since when').catch(() => {});
+		assert.match(await banner.innerText(), frozenText);
 		assert.match(await banner.innerText(), /not live/);
 		// The shell and the last values, as kept.
 		const row = page.locator('[data-testid="card-system"] [data-sensor="cpu_percent"]');
