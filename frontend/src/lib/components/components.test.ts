@@ -466,15 +466,15 @@ describe('NodeCard', () => {
 		sources.sources = { [id]: node({ connected: false, since }, { last_error: error, outcome: 'failed' }) };
 		const el = render(NodeCard, { id });
 		const lost = card(el).querySelector('[data-testid="link-lost"]')!;
-		expect(lost.textContent).toBe(
-			`Link lost since ${clockTime(since)} (3 min ago): nothing from the node on /dev/ttyACM0 (unplugged, or reset?); the values are the last received.`
-		);
+		// Since when here; why once, in the source's own words (the card's last error).
+		expect(lost.textContent).toBe(`Link lost since ${clockTime(since)} (3 min ago); the values are the last received.`);
 		// The last values stay, the card marked stale and red, never green.
 		expect(row(el, 'temperature')!.textContent).toContain('21.4°C');
 		expect(card(el).getAttribute('data-availability')).toBe('stale');
 		expect(card(el).getAttribute('data-health')).toBe('alert');
 		expect(card(el).querySelector('[data-testid="badge"]')!.textContent).toBe('failing');
 		expect(card(el).textContent).toContain(error);
+		expect(card(el).textContent!.split('unplugged').length - 1, 'the cause is said once').toBe(1);
 	});
 
 	test('the LED matrix form shows a text on this node and clears it, saying the answer', async () => {
