@@ -11,8 +11,9 @@
 #   bin/sense-pulse, share/sense-pulse/frontend/, share/doc/sense-pulse/README.md
 # and, outside it:
 #   /etc/systemd/system/sense-pulse.service        (or, with --two-units,
-#                                                    sense-pulse-gateway.service and
-#                                                    sense-pulse-orchestrator.service)
+#                                                    sense-pulse-gateway.service,
+#                                                    sense-pulse-orchestrator.service and
+#                                                    sense-pulse-notify.service)
 #   /etc/systemd/system/sense-pulse-node@.service  (always: a microcontroller node's template,
 #                                                    inert until an instance is enabled)
 #   /etc/sense-pulse/sense-pulse.env.example       (refreshed every time)
@@ -102,13 +103,15 @@ user=sense-pulse
 groups="i2c video input bluetooth dialout"
 # Installed whatever the variant: nothing runs until an instance is enabled.
 node_unit="sense-pulse-node@.service"
-all_units="sense-pulse.service sense-pulse-gateway.service sense-pulse-orchestrator.service $node_unit"
+# The two-unit variant (three units since the notifier: alerts and the MQTT bridge).
+split_units="sense-pulse-gateway.service sense-pulse-orchestrator.service sense-pulse-notify.service"
+all_units="sense-pulse.service $split_units $node_unit"
 if $two_units; then
-  units="sense-pulse-gateway.service sense-pulse-orchestrator.service"
+  units=$split_units
   other_units="sense-pulse.service"
 else
   units="sense-pulse.service"
-  other_units="sense-pulse-gateway.service sense-pulse-orchestrator.service"
+  other_units=$split_units
 fi
 
 # Root-only steps (the user, systemctl) run on a real install only.

@@ -127,7 +127,8 @@ check "README at PREFIX/share/doc/sense-pulse" \
 check "sense-pulse.service in /etc/systemd/system, mode 644" \
   test "$(mode "$units/sense-pulse.service")" = 644
 check "the two-unit variant is not installed without --two-units" \
-  test ! -e "$units/sense-pulse-gateway.service" -a ! -e "$units/sense-pulse-orchestrator.service"
+  test ! -e "$units/sense-pulse-gateway.service" -a ! -e "$units/sense-pulse-orchestrator.service" \
+  -a ! -e "$units/sense-pulse-notify.service"
 check "env file /etc/sense-pulse/sense-pulse.env from the example, mode 600" \
   sh -c '[ "$(stat -c %a "$1")" = 600 ] && cmp -s "$1" "$2"' - \
   "$dest/etc/sense-pulse/sense-pulse.env" "$root/deploy/sense-pulse.env.example"
@@ -207,11 +208,12 @@ else
   fail "install.sh --two-units exits 0"
   show_log
 fi
-check "--two-units installs sense-pulse-gateway.service and sense-pulse-orchestrator.service" \
-  test -f "$units/sense-pulse-gateway.service" -a -f "$units/sense-pulse-orchestrator.service"
+check "--two-units installs sense-pulse-gateway, -orchestrator and -notify.service" \
+  test -f "$units/sense-pulse-gateway.service" -a -f "$units/sense-pulse-orchestrator.service" \
+  -a -f "$units/sense-pulse-notify.service"
 check "--two-units installs the node template too" test -f "$units/sense-pulse-node@.service"
-check "--two-units prints enabling both" \
-  grep -q "systemctl enable --now sense-pulse-gateway.service sense-pulse-orchestrator.service" \
+check "--two-units prints enabling all three" \
+  grep -q "systemctl enable --now sense-pulse-gateway.service sense-pulse-orchestrator.service sense-pulse-notify.service$" \
   "$tmp/install.log"
 check "the orchestrator runs the sources as processes, the Sense HAT resident" \
   sh -c 'grep -qx "Environment=ORCHESTRATOR_LAUNCHER=process" "$1" &&
@@ -220,13 +222,33 @@ check "the orchestrator runs the sources as processes, the Sense HAT resident" \
   "$units/sense-pulse-orchestrator.service"
 check "the gateway runs the gateway" \
   grep -qx "ExecStart=/usr/local/bin/sense-pulse gateway" "$units/sense-pulse-gateway.service"
-check "both conflict with sense-pulse.service, and it with them; they start after it stops" \
-  sh -c 'grep -qx "Conflicts=sense-pulse.service" "$1" &&
-    grep -qx "Conflicts=sense-pulse.service" "$2" &&
-    grep -q "^After=.* sense-pulse.service$" "$1" && grep -q "^After=.* sense-pulse.service$" "$2" &&
-    grep -qx "Conflicts=sense-pulse-gateway.service sense-pulse-orchestrator.service" "$3"' - \
+check "the three conflict with sense-pulse.service, and it with them; they start after it stops" \
+  sh -c 'for u in "$1" "$2" "$3"; do
+      grep -qx "Conflicts=sense-pulse.service" "$u" &&
+        grep -q "^After=.* sense-pulse.service$" "$u" || { echo "not in $u"; exit 1; }
+    done &&
+    grep -qx "Conflicts=sense-pulse-gateway.service sense-pulse-orchestrator.service sense-pulse-notify.service" "$4"' - \
   "$units/sense-pulse-gateway.service" "$units/sense-pulse-orchestrator.service" \
-  "$units/sense-pulse.service"
+  "$units/sense-pulse-notify.service" "$units/sense-pulse.service"
+check "the notifier runs notify, after Redis and the network, restarting but on exit 2" \
+  sh -c 'grep -qx "ExecStart=/usr/local/bin/sense-pulse notify" "$1" &&
+    grep -qx "Wants=network-online.target redis-server.service" "$1" &&
+    grep -qx "After=network-online.target redis-server.service sense-pulse.service" "$1" &&
+    grep -qx "Restart=on-failure" "$1" && grep -qx "RestartPreventExitStatus=2" "$1"' - \
+  "$units/sense-pulse-notify.service"
+check "the notifier: no devices, nothing writable, outgoing TCP and AF_UNIX only, MemoryMax=32M" \
+  sh -c 'grep -qx "DevicePolicy=closed" "$1" && ! grep -q "^DeviceAllow=" "$1" &&
+    grep -qx "PrivateDevices=yes" "$1" && grep -qx "ProtectSystem=strict" "$1" &&
+    ! grep -Eq "^(StateDirectory|RuntimeDirectory|ReadWritePaths|LogsDirectory|CacheDirectory)=" "$1" &&
+    grep -qx "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6" "$1" &&
+    grep -qx "MemoryHigh=24M" "$1" && grep -qx "MemoryMax=32M" "$1"' - \
+  "$units/sense-pulse-notify.service"
+check "the notifier reads the same env file, with the other units' REDIS_URL, LOG_LEVEL, user" \
+  sh -c 'for line in "EnvironmentFile=-/etc/sense-pulse/sense-pulse.env" \
+      "Environment=REDIS_URL=redis://127.0.0.1:6379" "Environment=LOG_LEVEL=info" \
+      "User=sense-pulse" "Group=sense-pulse"; do
+      grep -qxF "$line" "$1" && grep -qxF "$line" "$2" || { echo "not in both: $line"; exit 1; }
+    done' - "$units/sense-pulse-notify.service" "$units/sense-pulse.service"
 check "the gateway and the camera share the HLS folder, in the orchestrator's /run/sense-pulse" \
   sh -c 'grep -qx "Environment=HLS_OUTPUT_DIR=/run/sense-pulse/hls" "$1" &&
     grep -qx "Environment=HLS_OUTPUT_DIR=/run/sense-pulse/hls" "$2" &&
@@ -264,6 +286,8 @@ check "the units name PREFIX's binary and dashboard and SYSCONFDIR's env file, n
   sh -c 'grep -qx "ExecStart=/opt/sense/bin/sense-pulse orchestrator" "$1/sense-pulse-orchestrator.service" &&
     grep -qx "Environment=FRONTEND_DIR=/opt/sense/share/sense-pulse/frontend" "$1/sense-pulse-gateway.service" &&
     grep -qx "EnvironmentFile=-/etc/opt/sense-pulse/sense-pulse.env" "$1/sense-pulse-gateway.service" &&
+    grep -qx "ExecStart=/opt/sense/bin/sense-pulse notify" "$1/sense-pulse-notify.service" &&
+    grep -qx "EnvironmentFile=-/etc/opt/sense-pulse/sense-pulse.env" "$1/sense-pulse-notify.service" &&
     ! grep -v "^#" "$1"/*.service | grep -q "/usr/local"' - "$other/etc/systemd/system"
 check "the node template names PREFIX's binary and SYSCONFDIR's env file" \
   sh -c 'grep -qx "ExecStart=/opt/sense/bin/sense-pulse source node --port %f" "$1" &&
@@ -365,7 +389,7 @@ if command -v systemd-analyze >/dev/null 2>&1 && [ -d /usr/lib/systemd/system ];
   node_ttyacm=sense-pulse-node@dev-ttyACM0.service
   node_by_id='sense-pulse-node@dev-serial-by\x2did-usb\x2dSense_Pulse_sense\x2dnode\x2dpico_e660c0d1c7654321\x2dif00.service'
   for unit in sense-pulse.service sense-pulse-gateway.service sense-pulse-orchestrator.service \
-    "$node_ttyacm" "$node_by_id"; do
+    sense-pulse-notify.service "$node_ttyacm" "$node_by_id"; do
     # It exits 0 on most problems (an unknown or invalid setting is a warning): any output fails.
     if systemd-analyze verify --man=no --root="$tmp/verify" "$unit" >"$tmp/verify.out" 2>&1 &&
       [ ! -s "$tmp/verify.out" ]; then
@@ -405,9 +429,9 @@ esac
 if [ -x "$bin" ] && command -v curl >/dev/null 2>&1; then
   smoke=$tmp/smoke
   DESTDIR=$smoke install_sh --frontend "$tmp/src/frontend" "$bin" || show_log
-  check "the real binary's run, gateway, orchestrator, source node accept the units' arguments" \
+  check "the real binary's run, gateway, orchestrator, notify, source node accept the units' arguments" \
     sh -c '"$1" run --help | grep -q -- "--listen" && "$1" gateway --help | grep -q GATEWAY_LISTEN &&
-      "$1" orchestrator --help >/dev/null &&
+      "$1" orchestrator --help >/dev/null && "$1" notify --help | grep -q REDIS_URL &&
       "$1" source node --help | grep -q -- "--port" && "$1" source node --help | grep -q NODE_PORT' - \
     "$smoke/usr/local/bin/sense-pulse"
   # The unit's Environment= (FRONTEND_DIR moved into DESTDIR, HLS into the temporary folder), an
@@ -484,11 +508,11 @@ else
   fail "install.sh --uninstall exits 0"
   show_log
 fi
-check "--uninstall removes the binary, the dashboard, the docs, all four units, the example" \
+check "--uninstall removes the binary, the dashboard, the docs, all five units, the example" \
   sh -c 'for f in usr/local/bin/sense-pulse usr/local/share/sense-pulse usr/local/share/doc/sense-pulse \
       etc/systemd/system/sense-pulse.service etc/systemd/system/sense-pulse-gateway.service \
-      etc/systemd/system/sense-pulse-orchestrator.service etc/systemd/system/sense-pulse-node@.service \
-      etc/sense-pulse/sense-pulse.env.example; do
+      etc/systemd/system/sense-pulse-orchestrator.service etc/systemd/system/sense-pulse-notify.service \
+      etc/systemd/system/sense-pulse-node@.service etc/sense-pulse/sense-pulse.env.example; do
       [ ! -e "$1/$f" ] || { echo "left: $f"; exit 1; }; done' - "$dest"
 check "--uninstall removes an enabled node instance's link (and its emptied .wants folder)" \
   test ! -e "$units/dev-ttyACM0.device.wants"
