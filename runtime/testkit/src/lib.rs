@@ -73,11 +73,52 @@ impl Log {
 
 /// Why a server did not start.
 #[derive(Debug)]
-enum StartError {
+pub(crate) enum StartError {
     /// The port was taken: worth another port.
     PortTaken(String),
     /// Anything else: the message says what, with the server's log.
     Failed(String),
+}
+
+/// Starts a server with `spawn` on the first of `ports` (at most [`PORT_TRIES`]) it can bind:
+/// the port and what `spawn` gave back. `server` names it in the panic.
+pub(crate) fn on_first_free_port<T>(
+    server: &str,
+    ports: impl IntoIterator<Item = u16>,
+    mut spawn: impl FnMut(u16) -> Result<T, StartError>,
+) -> (u16, T) {
+    let mut taken = Vec::new();
+    for port in ports.into_iter().take(PORT_TRIES) {
+        match spawn(port) {
+            Ok(started) => return (port, started),
+            Err(StartError::PortTaken(_)) => taken.push(port),
+            Err(StartError::Failed(why)) => panic!("{why}"),
+        }
+    }
+    panic!("{server} found every port it tried taken: {taken:?}")
+}
+
+/// Starts a server with `spawn` on `port` again. While something else holds the port (a
+/// client's connection in the kernel's hands a moment longer, or another process that took it)
+/// it tries again, for up to [`RESTART_WITHIN`].
+pub(crate) fn on_same_port<T>(
+    server: &str,
+    port: u16,
+    mut spawn: impl FnMut() -> Result<T, StartError>,
+) -> T {
+    let deadline = Instant::now() + RESTART_WITHIN;
+    loop {
+        match spawn() {
+            Ok(started) => return started,
+            Err(StartError::PortTaken(log)) => assert!(
+                Instant::now() < deadline,
+                "port {port} stayed taken for {RESTART_WITHIN:?}; {server} said:\n{log}"
+            ),
+            Err(StartError::Failed(why)) => panic!("{why}"),
+        }
+        // A retry after a failed bind, not a wait for something to happen.
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// A server that came up, and its log.
@@ -111,23 +152,15 @@ impl RedisServer {
         let dir = std::env::temp_dir().join(format!("sense-redis-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("create redis temp dir");
         let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-        let mut taken = Vec::new();
-        for port in ports.into_iter().take(PORT_TRIES) {
-            match spawn(port, &dir, &args) {
-                Ok(started) => {
-                    return RedisServer {
-                        port,
-                        dir,
-                        args,
-                        child: Some(started.child),
-                        log: started.log,
-                    };
-                }
-                Err(StartError::PortTaken(_)) => taken.push(port),
-                Err(StartError::Failed(why)) => panic!("{why}"),
-            }
+        let (port, started) =
+            on_first_free_port("redis-server", ports, |port| spawn(port, &dir, &args));
+        RedisServer {
+            port,
+            dir,
+            args,
+            child: Some(started.child),
+            log: started.log,
         }
-        panic!("redis-server found every port it tried taken: {taken:?}")
     }
 
     /// Whether the server answers `PING` right now.
@@ -177,24 +210,11 @@ impl RedisServer {
     /// When the port stays taken, or the server fails to start (the message quotes its log).
     pub fn restart(&mut self) {
         self.stop();
-        let deadline = Instant::now() + RESTART_WITHIN;
-        loop {
-            match spawn(self.port, &self.dir, &self.args) {
-                Ok(started) => {
-                    self.child = Some(started.child);
-                    self.log = started.log;
-                    return;
-                }
-                Err(StartError::PortTaken(log)) => assert!(
-                    Instant::now() < deadline,
-                    "port {} stayed taken for {RESTART_WITHIN:?}; redis-server said:\n{log}",
-                    self.port
-                ),
-                Err(StartError::Failed(why)) => panic!("{why}"),
-            }
-            // A retry after a failed bind, not a wait for something to happen.
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let started = on_same_port("redis-server", self.port, || {
+            spawn(self.port, &self.dir, &self.args)
+        });
+        self.child = Some(started.child);
+        self.log = started.log;
     }
 }
 

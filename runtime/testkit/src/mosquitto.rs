@@ -14,16 +14,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
-use crate::free_port;
+use crate::{StartError, free_port, on_first_free_port, on_same_port};
 
 /// The binary to run; `MOSQUITTO_BIN` overrides it.
 fn mosquitto_binary() -> String {
     std::env::var("MOSQUITTO_BIN").unwrap_or_else(|_| "mosquitto".to_owned())
 }
 
-const PORT_TRIES: usize = 20;
 const READY_WITHIN: Duration = Duration::from_secs(10);
-const RESTART_WITHIN: Duration = Duration::from_secs(5);
 const LOG_LINES: usize = 2000;
 
 /// A broker's stdout and stderr lines, as read so far.
@@ -37,11 +35,6 @@ pub struct MosquittoServer {
     config: PathBuf,
     child: Option<Child>,
     log: Log,
-}
-
-enum StartError {
-    PortTaken(String),
-    Failed(String),
 }
 
 impl MosquittoServer {
@@ -63,24 +56,18 @@ impl MosquittoServer {
         std::fs::create_dir_all(&dir).expect("create mosquitto temp dir");
         let extra = setup(&dir);
         let config = dir.join("mosquitto.conf");
-        let mut taken = Vec::new();
-        for port in std::iter::repeat_with(free_port).take(PORT_TRIES) {
-            write_config(&config, port, &extra);
-            match spawn(&config) {
-                Ok((child, log)) => {
-                    return MosquittoServer {
-                        port,
-                        dir,
-                        config,
-                        child: Some(child),
-                        log,
-                    };
-                }
-                Err(StartError::PortTaken(_)) => taken.push(port),
-                Err(StartError::Failed(why)) => panic!("{why}"),
-            }
+        let (port, (child, log)) =
+            on_first_free_port("mosquitto", std::iter::repeat_with(free_port), |port| {
+                write_config(&config, port, &extra);
+                spawn(&config)
+            });
+        MosquittoServer {
+            port,
+            dir,
+            config,
+            child: Some(child),
+            log,
         }
-        panic!("mosquitto found every port it tried taken: {taken:?}")
     }
 
     /// The port it listens on.
@@ -120,24 +107,9 @@ impl MosquittoServer {
     /// When the port stays taken for 5 s, or the broker fails to start.
     pub fn restart(&mut self) {
         self.stop();
-        let deadline = Instant::now() + RESTART_WITHIN;
-        loop {
-            match spawn(&self.config) {
-                Ok((child, log)) => {
-                    self.child = Some(child);
-                    self.log = log;
-                    return;
-                }
-                Err(StartError::PortTaken(log)) => assert!(
-                    Instant::now() < deadline,
-                    "port {} stayed taken for {RESTART_WITHIN:?}; mosquitto said:\n{log}",
-                    self.port
-                ),
-                Err(StartError::Failed(why)) => panic!("{why}"),
-            }
-            // A retry after a failed bind, not a wait for something to happen.
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let (child, log) = on_same_port("mosquitto", self.port, || spawn(&self.config));
+        self.child = Some(child);
+        self.log = log;
     }
 }
 
