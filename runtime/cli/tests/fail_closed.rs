@@ -414,13 +414,20 @@ async fn no_message_ever_holds_a_secret() {
         shown.contains("pihole.password") && !shown.contains(SECRET),
         "{shown}"
     );
-    let triggered = run
-        .command(
+    let trigger = async || {
+        run.command(
             "orchestrator",
             "trigger",
             json!({"service": "pihole", "wait": true}),
         )
-        .await;
+        .await
+    };
+    let mut triggered = trigger().await;
+    // A scheduled poll already running when the config was written read the one before it:
+    // the poll to look at is the next one.
+    if triggered["data"]["already_running"] == true {
+        triggered = trigger().await;
+    }
     assert_eq!(triggered["success"], true, "{triggered}");
     let status = redis(&["GET", "status:pihole"]);
     assert!(
