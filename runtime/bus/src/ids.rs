@@ -73,6 +73,12 @@ impl SourceId {
         }
     }
 
+    /// Whether every Pi has its own (its hardware, its system, its link): a named node runs
+    /// these. The others (`weather`, `pihole`) are one per installation, run by the hub.
+    pub const fn per_node(self) -> bool {
+        !matches!(self, SourceId::Weather | SourceId::Pihole)
+    }
+
     /// How the source runs when the orchestrator is in charge.
     pub const fn lifecycle(self) -> Lifecycle {
         match self {
@@ -137,6 +143,158 @@ impl NodeSourceId {
 impl fmt::Display for NodeSourceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// The name of one Pi of a multi-node installation (`kitchen`): a satellite's `NODE_NAME` or
+/// `--node`. Not to be confused with a microcontroller node on a serial link ([`NodeSourceId`]).
+///
+/// 1 to [`NodeName::MAX`] lowercase ASCII letters, digits and `-`, starting with a letter or a
+/// digit and not ending with `-`: it is part of keys, channels, Redis user names and URLs.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeName(String);
+
+/// A node name that cannot be used, and why, in words.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("node name `{given}` {reason}")]
+pub struct InvalidNodeName {
+    given: String,
+    reason: &'static str,
+}
+
+impl NodeName {
+    /// The longest name.
+    pub const MAX: usize = 32;
+
+    /// `name` if it is a valid node name.
+    pub fn parse(name: &str) -> Result<NodeName, InvalidNodeName> {
+        let refuse = |reason| {
+            Err(InvalidNodeName {
+                given: name.to_owned(),
+                reason,
+            })
+        };
+        if name.is_empty() {
+            return refuse("is empty");
+        }
+        if name.len() > Self::MAX {
+            return refuse("is longer than 32 characters");
+        }
+        if !name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return refuse("may hold only lowercase letters a-z, digits and `-`");
+        }
+        if name.starts_with('-') || name.ends_with('-') {
+            return refuse("may not start or end with `-`");
+        }
+        Ok(NodeName(name.to_owned()))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The room the dashboard shows for it: `living-room` → "Living room".
+    pub fn room(&self) -> String {
+        let words = self.0.replace('-', " ");
+        let mut chars = words.chars();
+        chars
+            .next()
+            .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+            .unwrap_or_default()
+    }
+}
+
+impl fmt::Display for NodeName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for NodeName {
+    type Err = InvalidNodeName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        NodeName::parse(s)
+    }
+}
+
+/// What separates a source id or a config section from the node it belongs to:
+/// `sensors@kitchen`, `config:display@kitchen`.
+pub const NODE_SEPARATOR: char = '@';
+
+/// Splits a possibly node-scoped name (`sensors@kitchen`) into the name and the node's.
+pub fn split_scoped(id: &str) -> (&str, Option<&str>) {
+    match id.split_once(NODE_SEPARATOR) {
+        Some((base, node)) => (base, Some(node)),
+        None => (id, None),
+    }
+}
+
+/// Whose keys a service writes: the hub's (no node name, exactly the single-Pi contract) or a
+/// named node's, whose every source id, key and channel carries `@{node}`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Scope(Option<NodeName>);
+
+impl Scope {
+    /// The hub, or a single Pi: ids as the contract has them.
+    pub const HUB: Scope = Scope(None);
+
+    /// A named node.
+    pub fn node(name: NodeName) -> Scope {
+        Scope(Some(name))
+    }
+
+    /// The node's name; `None` on the hub.
+    pub fn name(&self) -> Option<&NodeName> {
+        self.0.as_ref()
+    }
+
+    /// Whether this is the hub.
+    pub fn is_hub(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// `id` as this node's: `sensors` on the hub, `sensors@kitchen` on `kitchen`.
+    pub fn id(&self, id: &str) -> String {
+        match &self.0 {
+            None => id.to_owned(),
+            Some(node) => format!("{id}{NODE_SEPARATOR}{node}"),
+        }
+    }
+
+    /// [`Scope::id`] of a [`SourceId`].
+    pub fn source(&self, id: SourceId) -> String {
+        self.id(id.as_str())
+    }
+
+    /// The name of this node's override of `section` (`display@kitchen`), for the sections a
+    /// node may override ([`SectionName::per_node`]); `None` on the hub and for shared sections.
+    pub fn section_override(&self, section: SectionName) -> Option<String> {
+        let node = self.0.as_ref()?;
+        section
+            .per_node()
+            .then(|| format!("{section}{NODE_SEPARATOR}{node}"))
+    }
+
+    /// Whether `id` (a source id, a section, a channel's last part) belongs to this scope.
+    pub fn owns(&self, id: &str) -> bool {
+        match (&self.0, split_scoped(id).1) {
+            (None, None) => true,
+            (Some(mine), Some(theirs)) => mine.as_str() == theirs,
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            None => f.write_str("the hub"),
+            Some(node) => write!(f, "node {node}"),
+        }
     }
 }
 
@@ -226,6 +384,20 @@ impl SectionName {
         SectionName::Mqtt,
     ];
 
+    /// Whether a node may override it (`config:display@kitchen`), because the hardware differs
+    /// from Pi to Pi: the display's rotation and sleep, the Aranet4 list, the camera, the Sense
+    /// HAT's sensors. The fields an override sets win; the others come from the shared section.
+    pub const fn per_node(self) -> bool {
+        matches!(
+            self,
+            SectionName::Display
+                | SectionName::Sleep
+                | SectionName::Aranet4
+                | SectionName::Camera
+                | SectionName::Sensors
+        )
+    }
+
     /// The name on the wire.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -268,6 +440,29 @@ impl FromStr for SectionName {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn node_names_are_checked_and_scope_every_id() {
+        for bad in ["", "Kitchen", "a_b", "-a", "a-", "a@b", "a:b", &"x".repeat(33)] {
+            assert!(NodeName::parse(bad).is_err(), "{bad}");
+        }
+        let err = NodeName::parse("Kitchen").unwrap_err().to_string();
+        assert!(err.contains("lowercase"), "{err}");
+        let kitchen = NodeName::parse("living-room").unwrap();
+        assert_eq!(kitchen.room(), "Living room");
+        let node = Scope::node(kitchen);
+        assert_eq!(node.source(SourceId::Sensors), "sensors@living-room");
+        assert_eq!(Scope::HUB.source(SourceId::Sensors), "sensors");
+        assert_eq!(
+            node.section_override(SectionName::Display).as_deref(),
+            Some("display@living-room")
+        );
+        assert_eq!(node.section_override(SectionName::Pihole), None);
+        assert_eq!(Scope::HUB.section_override(SectionName::Display), None);
+        assert!(node.owns("co2@living-room") && !node.owns("co2") && !node.owns("co2@hall"));
+        assert!(Scope::HUB.owns("co2") && !Scope::HUB.owns("co2@hall"));
+        assert_eq!(split_scoped("co2@hall"), ("co2", Some("hall")));
+    }
 
     #[test]
     fn ids_round_trip_and_unknown_ones_list_the_valid() {

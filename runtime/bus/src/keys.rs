@@ -20,8 +20,14 @@
 //! | `alerts:history` | list of [`AlertEvent`](crate::model::AlertEvent) JSON, newest first, ≤ 200 (ours) | none |
 //! | `alerts:channels` | [`AlertChannels`](crate::model::AlertChannels): delivery health (ours) | none |
 //! | channel `alerts` | [`AlertEvent`](crate::model::AlertEvent), each fired or cleared (ours) | |
+//! | `config:{section}@{node}` | a node's override of a per-node section (ours) | none |
+//! | `node:{node}` | [`NodeRecord`](crate::model::NodeRecord): a named node's last contact (ours) | none |
+//!
+//! A named node (`NODE_NAME=kitchen`) writes the same keys and channels with its source ids
+//! scoped, `sensors@kitchen` ([`Scope`](crate::ids::Scope)): `source:sensors@kitchen:temperature`,
+//! `status:orchestrator@kitchen`, `cmd:sensors@kitchen`, `matrix:state@kitchen`.
 
-use crate::ids::SectionName;
+use crate::ids::{NODE_SEPARATOR, NodeName, SectionName};
 
 /// `source:{source}:{sensor}`: one reading.
 pub fn reading(source: &str, sensor: &str) -> String {
@@ -97,6 +103,41 @@ pub fn config(section: SectionName) -> String {
     format!("config:{section}")
 }
 
+/// `config:{section}@{node}` **[ours]**: `node`'s override of a per-node section
+/// ([`SectionName::per_node`]).
+pub fn config_override(section: SectionName, node: &NodeName) -> String {
+    format!("config:{section}{NODE_SEPARATOR}{node}")
+}
+
+/// The section named in a `config:…` key or a `config:changed` notice: the section and, for an
+/// override, the node (`display@kitchen`). `None` for an unknown section or node name.
+pub fn parse_section(name: &str) -> Option<(SectionName, Option<NodeName>)> {
+    let (section, node) = crate::ids::split_scoped(name);
+    let section = section.parse().ok()?;
+    match node {
+        None => Some((section, None)),
+        Some(node) => {
+            let node = NodeName::parse(node).ok()?;
+            SectionName::per_node(section).then_some((section, Some(node)))
+        }
+    }
+}
+
+/// `node:{node}` **[ours]**: a named node's [`NodeRecord`](crate::model::NodeRecord), written by
+/// its orchestrator at each health write. No TTL: a node that went silent is still known, with
+/// when it was last heard.
+pub fn node(name: &NodeName) -> String {
+    format!("node:{name}")
+}
+
+/// The pattern matching every node record.
+pub const ALL_NODES: &str = "node:*";
+
+/// The node's name in a `node:{node}` key.
+pub fn parse_node(key: &str) -> Option<NodeName> {
+    NodeName::parse(key.strip_prefix("node:")?).ok()
+}
+
 /// `state:{source}`: what a source and its runner remember between runs (no TTL).
 pub fn state(source: &str) -> String {
     format!("state:{source}")
@@ -167,6 +208,11 @@ pub mod channels {
 
     /// `matrix:state`: the LED matrix changed.
     pub const MATRIX_STATE: &str = "matrix:state";
+
+    /// `matrix:state` of `scope`'s Sense HAT: `matrix:state@kitchen` on a named node.
+    pub fn matrix_state(scope: &crate::ids::Scope) -> String {
+        scope.id(MATRIX_STATE)
+    }
 
     /// `logs` **[ours]**: a service logged a warning or an error.
     pub const LOGS: &str = "logs";

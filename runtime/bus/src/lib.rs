@@ -42,7 +42,7 @@ pub use bus::{
     Batch, Bus, BusError, ConnectOptions, Fetched, Guard, Message, Read, Stats, Subscription,
     Topic, Ttl, glob_match,
 };
-pub use ids::{NodeSourceId, SectionName, SourceId};
+pub use ids::{NodeName, NodeSourceId, Scope, SectionName, SourceId};
 
 /// Seconds since the Unix epoch, as the contract's `timestamp` fields carry it.
 pub fn unix_now() -> f64 {

@@ -329,6 +329,36 @@ pub struct LogEntry {
     pub timestamp: f64,
 }
 
+/// At `node:{node}` **[ours]**: a named node (a satellite Pi) as its orchestrator last said it,
+/// at each health write. The hub judges contact from `last_contact` and `interval_s`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct NodeRecord {
+    /// The node's name (`kitchen`).
+    pub name: String,
+    /// The room the dashboard shows for it ("Kitchen").
+    pub room: String,
+    /// When its orchestrator last wrote, in Unix seconds.
+    pub last_contact: f64,
+    /// How often it writes, in seconds: no contact for [`NodeRecord::SILENT_AFTER`] intervals
+    /// means it is lost.
+    pub interval_s: f64,
+    /// The source ids it runs (`sensors@kitchen`, ...).
+    pub sources: Vec<String>,
+    /// The `sense-pulse` version it runs.
+    pub version: String,
+}
+
+impl NodeRecord {
+    /// How many missed writes make a node lost (the third one missed: more than a hiccup).
+    pub const SILENT_AFTER: f64 = 2.5;
+
+    /// Whether it has been heard from recently enough at `now`.
+    pub fn in_contact(&self, now: f64) -> bool {
+        now - self.last_contact <= self.interval_s * Self::SILENT_AFTER
+    }
+}
+
 /// On `matrix:state`: what the LED matrix shows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]

@@ -440,6 +440,9 @@ enum Backend {
 #[derive(Clone)]
 pub struct Bus {
     backend: Backend,
+    /// Whose keys this handle's services write: the hub's, or a named node's
+    /// ([`Bus::with_scope`]).
+    scope: crate::ids::Scope,
 }
 
 impl fmt::Debug for Bus {
@@ -469,6 +472,7 @@ impl Bus {
     pub fn memory() -> Bus {
         Bus {
             backend: Backend::Memory(memory::MemoryBus::new()),
+            scope: crate::ids::Scope::HUB,
         }
     }
 
@@ -480,7 +484,20 @@ impl Bus {
         let bus = redis::RedisBus::connect(url, options).await?;
         Ok(Bus {
             backend: Backend::Redis(bus),
+            scope: crate::ids::Scope::HUB,
         })
+    }
+
+    /// The same bus, for the services of `scope`: a named node's write `sensors@kitchen`'s keys
+    /// where the hub's write `sensors`'.
+    pub fn with_scope(mut self, scope: crate::ids::Scope) -> Bus {
+        self.scope = scope;
+        self
+    }
+
+    /// Whose keys this handle's services write.
+    pub fn scope(&self) -> &crate::ids::Scope {
+        &self.scope
     }
 
     /// Where the bus is, for logs: `memory` or the Redis URL without its password.
