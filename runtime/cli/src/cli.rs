@@ -30,6 +30,16 @@ pub struct RedisArg {
     pub url: String,
 }
 
+/// Which Pi of a multi-node installation this is.
+#[derive(Debug, Args)]
+pub struct NodeArg {
+    /// This Pi's name when it is a satellite writing to a hub's Redis (`kitchen`): its sources
+    /// write as `sensors@kitchen`, its orchestrator as `orchestrator@kitchen`. Leave it out on the
+    /// hub and on a single Pi.
+    #[arg(long = "node", env = "NODE_NAME")]
+    pub name: Option<String>,
+}
+
 /// The roles.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -64,6 +74,8 @@ pub enum Command {
     Orchestrator {
         #[command(flatten)]
         redis: RedisArg,
+        #[command(flatten)]
+        node: NodeArg,
         /// Run the sources with simulated hardware and web services (child processes, or
         /// containers run as `source … --sim`).
         #[arg(long)]
@@ -101,6 +113,8 @@ pub enum Command {
         mode: Option<String>,
         #[command(flatten)]
         redis: RedisArg,
+        #[command(flatten)]
+        node: NodeArg,
         /// Where the host's /proc is (default: /host/proc when mounted, else /proc).
         #[arg(long, env = "HOST_PROC")]
         proc_root: Option<PathBuf>,
