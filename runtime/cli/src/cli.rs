@@ -133,6 +133,11 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Several Pis on one Redis: the Redis users of satellite Pis and of the hub's services.
+    Node {
+        #[command(subcommand)]
+        command: NodeCommand,
+    },
     /// Aranet4 tools.
     Aranet4 {
         #[command(subcommand)]
@@ -177,6 +182,51 @@ pub enum Aranet4Command {
     Decode {
         /// The bytes in hex: `21 05 03 …`, `210503…`, or bluetoothctl's dump lines.
         hex: Vec<String>,
+    },
+}
+
+/// `sense-pulse node …` (not `source node`, a microcontroller on a serial port). Each prints the
+/// settings to copy, a new password in them; with `--apply` it also sets the users on the hub's
+/// Redis, which `--redis` (or `REDIS_URL`) must reach as an admin (the default user).
+#[derive(Debug, Subcommand)]
+pub enum NodeCommand {
+    /// A satellite Pi named NAME (kitchen, living-room): its `.env` and its Redis user `node-NAME`,
+    /// allowed only its own keys (`sensors@NAME`, ...) and the config it reads.
+    Add {
+        /// Lowercase letters, digits and `-`.
+        name: String,
+        /// The hub's Redis as the satellite reaches it, HOST or HOST:PORT (default: this
+        /// machine's host name, port 6379).
+        #[arg(long)]
+        hub: Option<String>,
+        /// Also set the user on Redis now (and save it to Redis's aclfile, if it has one).
+        #[arg(long)]
+        apply: bool,
+        #[command(flatten)]
+        redis: RedisArg,
+    },
+    /// The hub's own users: `gateway`, `hub` (its orchestrator and sources) and `notify`.
+    HubUsers {
+        /// Also set the users on Redis now (and save them to Redis's aclfile, if it has one).
+        #[arg(long)]
+        apply: bool,
+        #[command(flatten)]
+        redis: RedisArg,
+    },
+    /// Removes a satellite: its Redis user and its `node:NAME` record.
+    Remove {
+        /// The satellite's name.
+        name: String,
+        /// Remove them now (without it, says what would be removed).
+        #[arg(long)]
+        apply: bool,
+        #[command(flatten)]
+        redis: RedisArg,
+    },
+    /// The satellites that have written to this Redis: name, room, last contact.
+    List {
+        #[command(flatten)]
+        redis: RedisArg,
     },
 }
 

@@ -18,6 +18,7 @@ use crate::logs;
 mod config;
 mod health;
 mod node;
+mod nodes;
 mod notify;
 use config::config;
 use sense_gateway::{BusSpec, GatewayOptions};
@@ -247,6 +248,7 @@ pub async fn run(command: Command) -> u8 {
             })
         }
         Command::Config { command } => exit(config(command).await),
+        Command::Node { command } => exit(nodes::node(command).await),
         Command::Aranet4 {
             command: Aranet4Command::Decode { hex },
         } => exit(aranet4_decode(&hex)),
