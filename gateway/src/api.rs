@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use sense_bus::model::{Reading, Status};
+use sense_bus::model::{NodeRecord, Reading, Status};
 use sense_bus::store::SourceSnapshot;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
@@ -89,6 +89,61 @@ pub struct SourcesDelta<'a> {
 /// dashboard notices a dead connection (Wi-Fi gone, the Pi unplugged: no `close` ever comes)
 /// within 5 s; an empty message is some 80 bytes.
 pub const DELTA_KEEPALIVE_S: u64 = 2;
+
+/// **[ours]** `GET /api/nodes`: the named nodes (satellite Pis) of a multi-node installation, as
+/// their `node:{name}` records say, by name, each judged in or out of contact by the gateway's
+/// clock. The hub is not among them: its sources are the unscoped ones.
+#[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Nodes {
+    /// Every node known, sorted by name.
+    pub nodes: Vec<NodeView>,
+    /// The data bus now: while it is `down`, the records are the last ones seen and contact is
+    /// judged as of when it went down (the gateway cannot know better).
+    pub bus: BusState,
+    /// The hub's own `sense-pulse` version (this gateway's).
+    pub version: &'static str,
+}
+
+/// One node in `GET /api/nodes`: its record and whether it is in contact.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct NodeView {
+    /// `node:{name}` as its orchestrator last wrote it.
+    #[serde(flatten)]
+    pub record: NodeRecord,
+    /// `ok`, or `lost`: nothing from it for [`NodeRecord::SILENT_AFTER`] of its intervals.
+    pub contact: Contact,
+    /// Seconds since its last contact, by the gateway's clock (never below 0).
+    pub since_s: f64,
+}
+
+impl NodeView {
+    /// `record` as judged at `now` (Unix seconds).
+    pub fn judge(record: NodeRecord, now: f64) -> Self {
+        let contact = if record.in_contact(now) {
+            Contact::Ok
+        } else {
+            Contact::Lost
+        };
+        NodeView {
+            since_s: (now - record.last_contact).max(0.0),
+            contact,
+            record,
+        }
+    }
+}
+
+/// Whether a node is heard from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "lowercase")]
+pub enum Contact {
+    /// It wrote its record recently enough.
+    Ok,
+    /// It did not: its values are the last it sent.
+    Lost,
+}
 
 /// Every error reply: what went wrong, and for a refused config write the field at fault.
 #[derive(Clone, Debug, Default, Serialize)]

@@ -6,6 +6,7 @@
 //! | GET | `/health` | bus alive (public) |
 //! | GET, POST | `/api/session`, `/api/login`, `/api/logout` | the dashboard's sign-in (public) |
 //! | GET | `/api/sources`, `/api/sources/{id}` | readings and status, from the hub |
+//! | GET | `/api/nodes` | the named nodes (satellite Pis), each in or out of contact, from the hub |
 //! | GET, POST | `/api/config` | config, secrets hidden; validated partial, atomic update |
 //! | POST | `/api/command/{target}` | a command and its answer |
 //! | GET | `/api/alerts` | active alerts, their history, delivery health |
@@ -22,7 +23,7 @@ use picoserve::routing::{PathRouter, get, parse_path_segment, post};
 use crate::files::{self, FileName, NoEndpoint};
 use crate::guard::{Conn, Ctx, Guard};
 use crate::handlers::{
-    Id, SensorId, alerts, command, config, history, session, sockets, sources, status,
+    Id, SensorId, alerts, command, config, history, nodes, session, sockets, sources, status,
 };
 
 /// `/api/…`: the REST API. A path under it that no route claims gets a JSON 404.
@@ -33,6 +34,7 @@ fn api() -> Router<impl PathRouter<Ctx>, Ctx> {
         .route("/logout", post(session::logout))
         .route("/sources", get(sources::all))
         .route(("/sources", parse_path_segment::<Id>()), get(sources::one))
+        .route("/nodes", get(nodes::all))
         .route("/config", get(config::get).post(config::post))
         .route("/alerts", get(alerts::get))
         .route(

@@ -19,6 +19,7 @@ const ROUTES: &[(&str, &str, bool)] = &[
     ("POST", "/api/logout", true),
     ("GET", "/api/sources", false),
     ("GET", "/api/sources/system", false),
+    ("GET", "/api/nodes", false),
     ("GET", "/api/config", false),
     ("POST", "/api/config", false),
     ("POST", "/api/command/sensors", false),

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use sense_gateway::api::{
     Alerts, ApiError, BusHealth, BusState, CommandReply, CommandRequest, ConfigUpdated, Health,
-    History, HistoryBatch, Login, Session, Simulation, SourceView, SourcesDelta,
+    History, HistoryBatch, Login, Nodes, Session, Simulation, SourceView, SourcesDelta,
 };
 use ts_rs::TS;
 
@@ -35,6 +35,7 @@ fn export_typescript() {
     BusState::export_all(&cfg).unwrap();
     SourcesDelta::export_all(&cfg).unwrap();
     CommandRequest::export_all(&cfg).unwrap();
+    Nodes::export_all(&cfg).unwrap();
 }
 
 /// The constants the dashboard must agree with, as `constants.ts`.

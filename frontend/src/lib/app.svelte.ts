@@ -8,6 +8,7 @@ import { ConfigStore } from '$lib/stores/config.svelte';
 import { GridStore } from '$lib/stores/grid.svelte';
 import { HistoryStore } from '$lib/stores/history.svelte';
 import { LogsStore } from '$lib/stores/logs.svelte';
+import { NodesStore } from '$lib/stores/nodes.svelte';
 import { PrefsStore } from '$lib/stores/prefs.svelte';
 import { SessionStore } from '$lib/stores/session.svelte';
 import { SOURCES_PATH, SourcesStore } from '$lib/stores/sources.svelte';
@@ -27,14 +28,19 @@ export const logs = new LogsStore((level) => wsUrl(`/ws/logs?level=${level}`));
 export const history = new HistoryStore(api);
 export const camera = new CameraStore(api);
 export const alerts = new AlertsStore(() => api);
+export const nodes = new NodesStore(() => api);
 sources.subscribe((changed) => history.ingest(changed));
-// The feed is back (or new): the alerts may have changed meanwhile.
-sources.onConnect(() => void alerts.refresh());
+// The feed is back (or new): the alerts and the nodes may have changed meanwhile.
+sources.onConnect(() => {
+	void alerts.refresh();
+	void nodes.refresh();
+});
 
 /** Signed out (or the session ended): what this device kept for offline is someone else's now.
  *  (The service worker also clears it when it sees the sign-out go by.) */
 function forgetSignedIn(): void {
 	alerts.clear();
+	nodes.clear();
 	void globalThis.caches?.delete(API_CACHE).catch(() => {});
 }
 
@@ -44,6 +50,7 @@ export async function startLive(): Promise<void> {
 	clock.start();
 	void config.load();
 	alerts.start();
+	nodes.start();
 	await api
 		.sourcesSnapshot()
 		.then(({ body, savedAt }) => sources.seed(body, savedAt))
@@ -55,4 +62,5 @@ export function stopLive(): void {
 	sources.disconnect();
 	logs.disconnect();
 	alerts.stop();
+	nodes.stop();
 }

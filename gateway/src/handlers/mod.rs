@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod command;
 pub mod config;
 pub mod history;
+pub mod nodes;
 pub mod session;
 pub mod sockets;
 pub mod sources;

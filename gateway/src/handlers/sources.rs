@@ -11,7 +11,7 @@ use crate::guard::Ctx;
 use crate::reply::Reply;
 
 /// `X-Sense-Bus`: `up`, or `down; since=<unix seconds>`.
-fn bus_header(ctx: &Ctx) -> String {
+pub(super) fn bus_header(ctx: &Ctx) -> String {
     let bus = ctx.shared.hub.bus();
     match bus.state {
         BusHealth::Up => "up".to_owned(),

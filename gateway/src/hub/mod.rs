@@ -5,6 +5,8 @@
 //!   and after each reconnect, updated from `data:{id}` notices, re-read every
 //!   [`RECONCILE`] (a notice lost while Redis was away, or a status written without one, must not
 //!   leave a source stale), and forgetting each value when Redis expires it.
+//! - The named nodes' records (`node:{name}`, satellite Pis), re-read with the sources and on
+//!   each `data:orchestrator@{name}` notice, for `GET /api/nodes`.
 //! - The LED matrix's latest state and the latest log entries.
 //!
 //! Clients wait on [`Hub::watch_sources`] / [`Hub::watch_grid`]: `watch` channels hold only the
@@ -20,6 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sense_bus::keys;
+use sense_bus::model::NodeRecord;
 use serde_json::Value as Json;
 use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
@@ -51,6 +54,8 @@ pub struct Hub {
     grid: watch::Sender<Option<Arc<str>>>,
     logs: broadcast::Sender<Arc<Json>>,
     log_history: RefCell<VecDeque<Arc<Json>>>,
+    /// Every named node's record, sorted by name, as last read.
+    nodes: RefCell<Vec<NodeRecord>>,
 }
 
 impl Default for Hub {
@@ -61,6 +66,7 @@ impl Default for Hub {
             grid: watch::channel(None).0,
             logs: broadcast::channel(LOG_BACKLOG).0,
             log_history: RefCell::new(VecDeque::with_capacity(LOG_HISTORY)),
+            nodes: RefCell::default(),
         }
     }
 }
@@ -121,6 +127,18 @@ impl Hub {
     /// Wakes on each change of the sources or the bus state.
     pub fn watch_sources(&self) -> watch::Receiver<u64> {
         self.sources_version.subscribe()
+    }
+
+    /// Replaces the named nodes' records with a full read of them (kept as they are while the
+    /// bus is away: the last ones seen).
+    pub fn set_nodes(&self, mut nodes: Vec<NodeRecord>) {
+        nodes.sort_by(|a, b| a.name.cmp(&b.name));
+        *self.nodes.borrow_mut() = nodes;
+    }
+
+    /// Every named node's record, sorted by name.
+    pub fn nodes(&self) -> Vec<NodeRecord> {
+        self.nodes.borrow().clone()
     }
 
     /// Keeps the latest `matrix:state`.

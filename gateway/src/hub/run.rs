@@ -4,16 +4,18 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
-use sense_bus::keys::channels;
+use sense_bus::ids::split_scoped;
+use sense_bus::keys::{self, channels};
+use sense_bus::model::NodeRecord;
 use sense_bus::store;
-use sense_bus::{SourceId, Subscription, Topic};
+use sense_bus::{Bus, BusError, SourceId, Subscription, Topic};
 use serde_json::Value as Json;
 use tokio_util::sync::CancellationToken;
 
 use super::{HEALTH_CHECK, LOG_HISTORY, PING_TIMEOUT, RECONCILE};
 use crate::state::{LOGS_CHANNEL, LOGS_KEY, Shared};
 
-/// Re-reads every source; a bus that does not answer is said to be down.
+/// Re-reads every source and every node record; a bus that does not answer is said to be down.
 async fn reload(shared: &Shared) {
     match store::read_all_source_lives(&shared.bus).await {
         Ok(all) => {
@@ -22,6 +24,44 @@ async fn reload(shared: &Shared) {
             }
             shared.hub.update(|s, now| s.put_all(all, now));
         }
+        Err(e) => return shared.hub.set_bus(Err(e.to_string())),
+    }
+    reload_nodes(shared).await;
+}
+
+/// Every `node:{name}` record (a named node's orchestrator writes its own at each health write).
+/// A key that is not a node name, or a record that is not one, is left out; the key names the
+/// node, whatever the record says.
+pub async fn read_nodes(bus: &Bus) -> Result<Vec<NodeRecord>, BusError> {
+    let found = bus.keys(keys::ALL_NODES).await?;
+    let found: Vec<String> = found
+        .into_iter()
+        .filter(|k| keys::parse_node(k).is_some())
+        .collect();
+    if found.is_empty() {
+        return Ok(Vec::new());
+    }
+    let values = bus.mget(&found).await?;
+    Ok(found
+        .iter()
+        .zip(values)
+        .filter_map(|(key, text)| {
+            let name = keys::parse_node(key)?;
+            let mut record: NodeRecord = serde_json::from_str(&text?)
+                .inspect_err(|e| {
+                    tracing::debug!(key, error = %e, "ignoring a node record not as expected");
+                })
+                .ok()?;
+            record.name = name.to_string();
+            Some(record)
+        })
+        .collect())
+}
+
+/// Re-reads the node records.
+async fn reload_nodes(shared: &Shared) {
+    match read_nodes(&shared.bus).await {
+        Ok(nodes) => shared.hub.set_nodes(nodes),
         Err(e) => shared.hub.set_bus(Err(e.to_string())),
     }
 }
@@ -126,6 +166,10 @@ pub async fn run(shared: Rc<Shared>, shutdown: CancellationToken) {
                 };
                 if let Some(id) = channels::parse_data(&m.channel) {
                     reload_source(&shared, id).await;
+                    // A node's orchestrator writes its record with its health.
+                    if matches!(split_scoped(id), ("orchestrator", Some(_))) {
+                        reload_nodes(&shared).await;
+                    }
                 } else if m.channel == channels::MATRIX_STATE {
                     shared.hub.set_grid(Arc::from(m.payload));
                 } else if m.channel == channels::CONFIG_CHANGED {

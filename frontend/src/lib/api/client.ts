@@ -9,6 +9,7 @@ import type {
 	ConfigUpdated,
 	ConfigView,
 	JsonValue,
+	Nodes,
 	Session,
 	SourceView,
 	Sources
@@ -109,6 +110,9 @@ export function createClient(fetchImpl: Fetch, options: ClientOptions = {}) {
 		sourcesSnapshot: () => snapshot<Sources>('/api/sources'),
 		/** `GET /api/alerts` (404: this gateway has no alert engine; 503: the bus is down). */
 		alerts: () => snapshot<Alerts>('/api/alerts'),
+		/** `GET /api/nodes`: the satellite Pis, each in or out of contact (404: an older gateway,
+		 *  without nodes). */
+		nodes: () => request<Nodes>('/api/nodes'),
 		source: (id: string) => request<SourceView>(`/api/sources/${encodeURIComponent(id)}`),
 		config: () => request<ConfigView>('/api/config'),
 		/** All sections or none; a refusal names the field (`ApiError.field`). */

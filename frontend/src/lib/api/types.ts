@@ -21,6 +21,9 @@ export type { History } from './generated/History';
 // The batched history API's types (hand-written until generated: see ./history).
 export type { HistoryBatch, HistorySeries, HistoryRange, RawPoint, RollupPoint } from './history';
 export type { Health } from './generated/Health';
+export type { Nodes } from './generated/Nodes';
+export type { NodeView } from './generated/NodeView';
+export type { Contact } from './generated/Contact';
 export type { Session } from './generated/Session';
 export type { Simulation } from './generated/Simulation';
 export type { Login } from './generated/Login';
@@ -111,6 +114,8 @@ export interface Commands {
 		| 'restart_service';
 	/** A node with an LED matrix (`LinkHealth.led_matrix`): the Sense HAT's action names. */
 	[node: NodeSourceId]: 'show_text' | 'clear' | 'set_rotation';
+	/** A satellite Pi's Sense HAT (`sensors@kitchen`). */
+	[sensors: `sensors@${string}`]: Commands['sensors'];
 }
 export type CommandTarget = keyof Commands;
 

@@ -5,9 +5,11 @@
 // source failed: `last_error` and `missing` say what) or `failed` (nothing fresh written).
 // Statuses without it (upstream's services) are read from `last_error`: none ok, else failed.
 // A node whose serial link is not connected (`status.link`) has failed, whatever else it says.
-import type { BusState, MissingPart, Sources, Status } from '$lib/api/types';
+// A satellite Pi out of contact (`GET /api/nodes`) is one problem, not one per source of it.
+import type { BusState, MissingPart, NodeView, Sources, Status } from '$lib/api/types';
 import { formatAgo, when } from './format';
 import { isNodeSource, linkState, lostDetail, nodeLabel } from './node';
+import { lostNodes, lostText, roomOf, scopedId, splitScoped } from './scope';
 
 export { when };
 
@@ -50,9 +52,17 @@ export const SOURCE_NAMES: Record<string, string> = {
 };
 
 /** A source's name as the dashboard says it: its name, a node's ("Pico node pico-e661"), else
- *  its id. */
-export const sourceName = (id: string) => SOURCE_NAMES[id] ?? (isNodeSource(id) ? nodeLabel(id) : id);
+ *  its id; a satellite Pi's with its room ("Sense HAT · Kitchen"). */
+export function sourceName(id: string): string {
+	const [base, node] = splitScoped(id);
+	const name = SOURCE_NAMES[base] ?? (isNodeSource(base) ? nodeLabel(base) : base);
+	return node ? `${name} · ${roomOf(node)}` : name;
+}
 const nameOf = sourceName;
+
+/** Whether `id` is an orchestrator's: the hub's (`orchestrator`) or a satellite's
+ *  (`orchestrator@kitchen`). */
+export const isOrchestrator = (id: string) => splitScoped(id)[0] === 'orchestrator';
 
 /** What failed, in words: the status's `last_error`, else what its link says. */
 function failure(status: Status, now: number): string {
@@ -79,20 +89,29 @@ export interface Problem {
 	text: string;
 }
 
-/** Sources the orchestrator says have had no success for three intervals. */
-function overdueIds(orchestrator: Status | null | undefined): string[] {
+/** Sources the orchestrator says have had no success for three intervals: a satellite's
+ *  orchestrator names its own, scoped here to its node when it did not say so itself. */
+export function overdueIds(orchestrator: Status | null | undefined, node: string | null = null): string[] {
 	const m = /^overdue: (.+)$/.exec(orchestrator?.last_error ?? '');
-	return m?.[1] ? m[1].split(',').map((s) => s.trim()).filter(Boolean) : [];
+	const ids = m?.[1] ? m[1].split(',').map((s) => s.trim()).filter(Boolean) : [];
+	return ids.map((id) => (splitScoped(id)[1] ? id : scopedId(id, node)));
 }
 
 /**
- * Every real problem, worst first: the bus down; a source whose last poll failed (one problem,
- * red); each part a partial poll missed (amber; a partial poll without named parts is one
- * problem); a source the orchestrator says is overdue and that is not already counted; any
- * other trouble the orchestrator reports. A source without a status (the camera before it is
- * started) is no problem, nor are config warnings (the Status page lists those).
+ * Every real problem, worst first: the bus down; a satellite Pi out of contact (one problem,
+ * red, whatever its sources' statuses last said: they are its last words, not news); a source
+ * whose last poll failed (one problem, red); each part a partial poll missed (amber; a partial
+ * poll without named parts is one problem); a source an orchestrator says is overdue and that is
+ * not already counted; any other trouble an orchestrator reports. A source without a status (the
+ * camera before it is started) is no problem, nor are config warnings (the Status page lists
+ * those).
  */
-export function problems(sources: Sources, bus: BusState | null, now: number): Problem[] {
+export function problems(
+	sources: Sources,
+	bus: BusState | null,
+	now: number,
+	nodes: readonly NodeView[] = []
+): Problem[] {
 	const out: Problem[] = [];
 	if (bus?.state === 'down') {
 		out.push({
@@ -102,10 +121,18 @@ export function problems(sources: Sources, bus: BusState | null, now: number): P
 			text: `Data bus unreachable since ${when(bus.since, now)}: values are frozen`
 		});
 	}
+	const lost = lostNodes(nodes);
+	for (const node of lost.values()) {
+		out.push({ key: `node:${node.name}`, source: `node:${node.name}`, level: 'alert', text: lostText(node, now) });
+	}
+	const silent = (id: string) => {
+		const node = splitScoped(id)[1];
+		return node !== null && lost.has(node);
+	};
 	const counted = new Set<string>();
 	for (const [id, view] of Object.entries(sources)) {
 		const status = view?.status;
-		if (id === 'orchestrator' || !status) continue;
+		if (isOrchestrator(id) || !status || silent(id)) continue;
 		const outcome = outcomeOf(status);
 		if (outcome === 'failed') {
 			counted.add(id);
@@ -126,13 +153,19 @@ export function problems(sources: Sources, bus: BusState | null, now: number): P
 			}
 		}
 	}
-	const orchestrator = sources.orchestrator?.status;
-	const overdue = overdueIds(orchestrator);
-	for (const id of overdue.filter((id) => !counted.has(id))) {
-		out.push({ key: `overdue:${id}`, source: id, level: 'warn', text: `${nameOf(id)}: no successful poll for 3 intervals` });
-	}
-	if (orchestrator?.last_error && overdue.length === 0) {
-		out.push({ key: 'orchestrator', source: 'orchestrator', level: 'warn', text: `Orchestrator: ${orchestrator.last_error}` });
+	// The hub's orchestrator first, then each satellite's in contact.
+	const orchestrators = Object.keys(sources)
+		.filter((id) => isOrchestrator(id) && !silent(id))
+		.sort((a, b) => (a === 'orchestrator' ? -1 : b === 'orchestrator' ? 1 : a.localeCompare(b)));
+	for (const oid of orchestrators) {
+		const orchestrator = sources[oid]?.status;
+		const overdue = overdueIds(orchestrator, splitScoped(oid)[1]);
+		for (const id of overdue.filter((id) => !counted.has(id))) {
+			out.push({ key: `overdue:${id}`, source: id, level: 'warn', text: `${nameOf(id)}: no successful poll for 3 intervals` });
+		}
+		if (orchestrator?.last_error && overdue.length === 0) {
+			out.push({ key: oid, source: oid, level: 'warn', text: `${nameOf(oid)}: ${orchestrator.last_error}` });
+		}
 	}
 	const rank = (p: Problem) => (p.level === 'alert' ? 0 : 1);
 	return out.sort((a, b) => rank(a) - rank(b));
