@@ -33,8 +33,52 @@ pub async fn get(State(ctx): State<Ctx>) -> Reply {
             .map(|&s| (s.as_str().to_owned(), json!(revision(stored(s).as_deref()))))
             .collect();
         o.insert("_revisions".into(), Json::Object(revisions));
+        match node_overrides(&ctx, &texts).await {
+            Ok(overrides) if overrides.is_empty() => {}
+            Ok(overrides) => {
+                o.insert("_overrides".into(), Json::Object(overrides));
+            }
+            Err(e) => return bus_unavailable(&e),
+        }
     }
     Reply::json(200, &shown)
+}
+
+/// Each node's override (`display@kitchen`): `{"fields": {the fields it sets, secrets hidden},
+/// "revision"}`, the fields as the node resolves them over the shared section.
+async fn node_overrides(
+    ctx: &Ctx,
+    shared: &std::collections::HashMap<SectionName, Option<String>>,
+) -> Result<Map<String, Json>, sense_bus::BusError> {
+    let env = ctx.shared.options.env;
+    let bus = &ctx.shared.bus;
+    let mut names = bus.keys("config:*@*").await?;
+    names.sort();
+    let texts = bus.mget(&names).await?;
+    let mut overrides = Map::new();
+    for (key, text) in names.iter().zip(texts) {
+        let Some(name) = key.strip_prefix("config:") else {
+            continue;
+        };
+        let (Some((section, Some(_))), Some(text)) = (keys::parse_section(name), text) else {
+            continue;
+        };
+        let Ok(Json::Object(own)) = serde_json::from_str::<Json>(&text) else {
+            continue;
+        };
+        let base = shared.get(&section).cloned().flatten();
+        let seen = sense_bus::config::overlay(base.as_deref(), Some(&text));
+        let resolved = sense_bus::config::redacted_by_name(section, seen.as_deref(), &env);
+        let fields: Map<String, Json> = own
+            .keys()
+            .filter_map(|field| Some((field.clone(), resolved.get(field)?.clone())))
+            .collect();
+        overrides.insert(
+            name.to_owned(),
+            json!({"fields": fields, "revision": revision(Some(&text))}),
+        );
+    }
+    Ok(overrides)
 }
 
 /// `auth.password`: a new password, taken in clear over the (authorised) connection and stored

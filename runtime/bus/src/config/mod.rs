@@ -187,6 +187,20 @@ pub fn restore_redacted_by_name(
     })
 }
 
+/// A section known by name, resolved from its stored text and the environment, secrets hidden:
+/// for showing people a section other than the shared ones (a node's, with its override laid on).
+pub fn redacted_by_name(
+    name: SectionName,
+    stored: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Json {
+    with_section!(name, S => {
+        let mut value = resolve::<S>(stored, env).value;
+        value.redact();
+        serde_json::to_value(value).unwrap_or_default()
+    })
+}
+
 /// Every section, resolved: what a service runs with.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
