@@ -186,8 +186,7 @@ fn push_to_message(info: &PushInfo) -> Option<Message> {
 }
 
 /// How a Redis URL looks, for the messages about one that does not.
-const URL_FORM: &str = "a Redis URL looks like redis://HOST:PORT (rediss:// for TLS), such as \
-                        redis://127.0.0.1:6379";
+const URL_FORM: &str = "a Redis URL looks like redis://HOST:PORT, such as redis://127.0.0.1:6379";
 
 /// What is wrong with `url` as a Redis URL, in words, or `None` when nothing is found wrong. Never
 /// quotes the URL (it may hold a password), nor any part of it but the scheme and database.
