@@ -190,3 +190,25 @@ fn unusable_files_are_said_naming_them() {
         "TlsOptions { ca: false, client_cert: true }"
     );
 }
+
+#[tokio::test]
+async fn a_tls_bus_and_its_subscription_survive_a_redis_restart() {
+    let certs = TestCerts::generate();
+    let mut server = RedisServer::start_tls(&certs);
+    let bus = Bus::connect_with(&server.tls_url(), SOON, &trusting(&certs.ca()))
+        .await
+        .unwrap();
+    let mut sub = bus.subscribe(&[Topic::channel("tls:news")]).await.unwrap();
+    server.restart();
+    // Reconnection, over TLS again, is what is waited for; the pause only paces the retries.
+    let guard = std::time::Instant::now() + Duration::from_secs(30);
+    while bus.set("tls:key", "after", None).await.is_err() {
+        assert!(std::time::Instant::now() < guard, "never reconnected");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    while bus.publish("tls:news", "again").await.unwrap() == 0 {
+        assert!(std::time::Instant::now() < guard, "never resubscribed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(sub.recv().await.unwrap().payload, "again");
+}
