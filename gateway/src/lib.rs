@@ -29,7 +29,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use sense_bus::{Bus, BusError, ConnectOptions};
+use sense_bus::{Bus, BusError, ConnectOptions, TlsOptions};
 use tokio_util::sync::CancellationToken;
 
 pub use state::GatewayOptions;
@@ -156,8 +156,9 @@ fn per_connection(e: &std::io::Error) -> bool {
 pub enum BusSpec {
     /// An existing bus to share (the in-memory bus of `sense-pulse run`).
     Shared(Bus),
-    /// A Redis URL to connect to from the gateway's own thread.
-    Redis(String),
+    /// A Redis URL to connect to from the gateway's own thread, with the certificates a
+    /// `rediss://` one uses.
+    Redis(String, TlsOptions),
 }
 
 /// Runs the gateway on a thread of its own with a current-thread runtime, binding `listen`.
@@ -195,9 +196,9 @@ pub fn spawn(
                 };
                 let bus = match bus {
                     BusSpec::Shared(bus) => bus,
-                    BusSpec::Redis(url) => tokio::select! {
+                    BusSpec::Redis(url, tls) => tokio::select! {
                         () = shutdown.cancelled() => return,
-                        bus = Bus::connect(&url, ConnectOptions::WaitForever) => match bus {
+                        bus = Bus::connect_with(&url, ConnectOptions::WaitForever, &tls) => match bus {
                             Ok(bus) => bus,
                             Err(e) => {
                                 tracing::error!(error = %e, "gateway cannot use the bus");

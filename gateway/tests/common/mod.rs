@@ -59,7 +59,12 @@ pub async fn start_on_redis(name: &str, url: &str) -> Gateway {
     )
     .await
     .expect("connect to the test redis-server");
-    start_on_spec(name, BusSpec::Redis(url.to_owned()), bus, no_env)
+    start_on_spec(
+        name,
+        BusSpec::Redis(url.to_owned(), Default::default()),
+        bus,
+        no_env,
+    )
 }
 
 fn start_on_spec(name: &str, spec: BusSpec, bus: Bus, env: fn(&str) -> Option<String>) -> Gateway {

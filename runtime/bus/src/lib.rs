@@ -41,7 +41,7 @@ pub mod store;
 #[cfg(feature = "backends")]
 pub use bus::{
     Batch, Bus, BusError, ConnectOptions, Fetched, Guard, Message, Read, Stats, Subscription,
-    Topic, Ttl, glob_match,
+    TlsFile, TlsFileError, TlsOptions, Topic, Ttl, glob_match,
 };
 pub use ids::{NodeName, NodeSourceId, Scope, SectionName, SourceId};
 

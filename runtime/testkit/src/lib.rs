@@ -10,14 +10,18 @@
 //! `Address already in use`, started again on another; it is ready when it says so in its log,
 //! and is checked to be ours (its `process_id`) before it is handed out. Anything else that stops
 //! it is a panic quoting its log.
+//!
+//! [`RedisServer::start_tls`] adds a TLS port with the certificates of a [`TestCerts`].
 
 pub mod mosquitto;
 pub mod proxy;
 pub mod raw_http;
+pub mod tls;
 pub mod ws;
 
 pub use mosquitto::MosquittoServer;
 pub use proxy::TcpProxy;
+pub use tls::TestCerts;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -45,6 +49,8 @@ const LOG_LINES: usize = 500;
 #[derive(Debug)]
 pub struct RedisServer {
     port: u16,
+    /// The TLS port of [`RedisServer::start_tls`].
+    tls_port: Option<u16>,
     dir: PathBuf,
     args: Vec<String>,
     child: Option<Child>,
@@ -147,15 +153,57 @@ impl RedisServer {
     /// bind (this crate's tests hand it a taken one).
     #[doc(hidden)]
     pub fn start_trying(ports: impl IntoIterator<Item = u16>, args: &[&str]) -> RedisServer {
-        static SERVERS: AtomicUsize = AtomicUsize::new(0);
-        let n = SERVERS.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("sense-redis-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("create redis temp dir");
+        let dir = server_dir();
         let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
         let (port, started) =
             on_first_free_port("redis-server", ports, |port| spawn(port, &dir, &args));
         RedisServer {
             port,
+            tls_port: None,
+            dir,
+            args,
+            child: Some(started.child),
+            log: started.log,
+        }
+    }
+
+    /// A server that also speaks TLS, on [`tls_port`](RedisServer::tls_port), with the server
+    /// certificate of `certs`; clients need not present a certificate. The plain port stays, for
+    /// [`command`](RedisServer::command) and the check that the server is ours.
+    pub fn start_tls(certs: &TestCerts) -> RedisServer {
+        RedisServer::start_tls_with(certs, "no")
+    }
+
+    /// [`start_tls`](RedisServer::start_tls) requiring a client certificate the CA of `certs`
+    /// signed (`--tls-auth-clients yes`).
+    pub fn start_mutual_tls(certs: &TestCerts) -> RedisServer {
+        RedisServer::start_tls_with(certs, "yes")
+    }
+
+    fn start_tls_with(certs: &TestCerts, auth_clients: &str) -> RedisServer {
+        let dir = server_dir();
+        let path = |p: PathBuf| p.to_str().expect("utf-8 temp dir").to_owned();
+        let tls_args = [
+            "--tls-cert-file".to_owned(),
+            path(certs.server_cert()),
+            "--tls-key-file".to_owned(),
+            path(certs.server_key()),
+            "--tls-ca-cert-file".to_owned(),
+            path(certs.ca()),
+            "--tls-auth-clients".to_owned(),
+            auth_clients.to_owned(),
+        ];
+        // Both ports must be free: a taken TLS port fails the start as a taken plain one does.
+        let (port, (started, args, tls_port)) =
+            on_first_free_port("redis-server", std::iter::repeat_with(free_port), |port| {
+                let tls_port = free_port();
+                let mut args = tls_args.to_vec();
+                args.extend(["--tls-port".to_owned(), tls_port.to_string()]);
+                spawn(port, &dir, &args).map(|started| (started, args, tls_port))
+            });
+        RedisServer {
+            port,
+            tls_port: Some(tls_port),
             dir,
             args,
             child: Some(started.child),
@@ -191,6 +239,19 @@ impl RedisServer {
     /// `redis://127.0.0.1:{port}`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// The TLS port of a server from [`start_tls`](RedisServer::start_tls).
+    ///
+    /// # Panics
+    /// When the server was started without TLS.
+    pub fn tls_port(&self) -> u16 {
+        self.tls_port.expect("a server started with start_tls")
+    }
+
+    /// `rediss://127.0.0.1:{tls_port}` (see [`tls_port`](RedisServer::tls_port)).
+    pub fn tls_url(&self) -> String {
+        format!("rediss://127.0.0.1:{}", self.tls_port())
     }
 
     /// The server's process id, while it runs (to stop and continue it, as a hang would).
@@ -232,6 +293,15 @@ impl Drop for RedisServer {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A fresh temporary directory for one server.
+fn server_dir() -> PathBuf {
+    static SERVERS: AtomicUsize = AtomicUsize::new(0);
+    let n = SERVERS.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("sense-redis-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("create redis temp dir");
+    dir
 }
 
 /// Starts `redis-server` on `port` and waits until it logs that it is ready, then checks that the

@@ -3,11 +3,13 @@
 mod glob;
 mod memory;
 mod redis;
+mod tls;
 
 use std::fmt;
 use std::time::Duration;
 
 pub use glob::glob_match;
+pub use tls::{TlsFile, TlsFileError, TlsOptions};
 
 /// How long one bus operation may take before it fails with [`BusError::Timeout`]. While Redis
 /// is away operations wait for the reconnection; this bounds the wait so callers can report it.
@@ -34,6 +36,15 @@ pub enum BusError {
         /// The URL, password removed.
         url: String,
         /// The last connection error.
+        reason: String,
+    },
+    /// A TLS connection (`rediss://`) failed for a reason waiting will not cure: the server's
+    /// certificate does not verify, or it wants a client certificate.
+    #[error("TLS with Redis at {url} failed: {reason}")]
+    Tls {
+        /// The URL, password removed.
+        url: String,
+        /// What went wrong, in words.
         reason: String,
     },
     /// An operation did not finish within [`OPERATION_TIMEOUT`] (Redis is probably down).
@@ -431,7 +442,8 @@ pub enum ConnectOptions {
 #[derive(Clone)]
 enum Backend {
     Memory(memory::MemoryBus),
-    Redis(redis::RedisBus),
+    // Boxed: a TLS client's certificates make it large.
+    Redis(Box<redis::RedisBus>),
 }
 
 /// The data bus: Redis, or an in-process stand-in with the same behaviour.
@@ -476,14 +488,26 @@ impl Bus {
         }
     }
 
-    /// Connects to Redis at `url` (`redis://[:password@]host:port[/db]`).
+    /// Connects to Redis at `url` (`redis://[[user]:password@]host:port[/db]`, or `rediss://`
+    /// for TLS, trusting the public web's CAs).
     ///
     /// The connection speaks RESP3 and reconnects by itself when Redis restarts; subscriptions
     /// are renewed. Needs a tokio runtime.
     pub async fn connect(url: &str, options: ConnectOptions) -> Result<Bus, BusError> {
-        let bus = redis::RedisBus::connect(url, options).await?;
+        Bus::connect_with(url, options, &TlsOptions::default()).await
+    }
+
+    /// [`Bus::connect`] with the certificates a `rediss://` URL uses (a `redis://` one ignores
+    /// them): every connection, subscriptions' too, uses them. A server certificate that does not
+    /// verify fails at once with [`BusError::Tls`], even with [`ConnectOptions::WaitForever`].
+    pub async fn connect_with(
+        url: &str,
+        options: ConnectOptions,
+        tls: &TlsOptions,
+    ) -> Result<Bus, BusError> {
+        let bus = redis::RedisBus::connect(url, options, tls).await?;
         Ok(Bus {
-            backend: Backend::Redis(bus),
+            backend: Backend::Redis(Box::new(bus)),
             scope: crate::ids::Scope::HUB,
         })
     }

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use sense_bus::{Bus, BusError, ConnectOptions, NodeName, Scope, SourceId};
+use sense_bus::{Bus, BusError, ConnectOptions, NodeName, Scope, SourceId, TlsOptions};
 use sense_linux::HostFs;
 use sense_orchestrator::{LauncherChoice, OrchestratorError, OrchestratorOptions};
 use sense_runtime::camera::CameraOptions;
@@ -20,6 +20,7 @@ mod health;
 mod node;
 mod nodes;
 mod notify;
+mod tls;
 use config::config;
 use sense_gateway::{BusSpec, GatewayOptions};
 use sense_orchestrator::CancellationToken;
@@ -121,6 +122,19 @@ impl Failure {
                 Failure::new(
                     EXIT_NO_BUS,
                     format!("Redis at {shown} is unreachable ({reason}){nothing_written}. {fix}"),
+                )
+            }
+            BusError::Tls { url: shown, reason } => {
+                let fix = if reason.contains("client certificate") {
+                    "Set REDIS_CLIENT_CERT and REDIS_CLIENT_KEY to a certificate the server's CA \
+                     signed and its key."
+                } else {
+                    "Set REDIS_CA_FILE to the PEM file of the CA that signed the server's \
+                     certificate."
+                };
+                Failure::new(
+                    EXIT_NO_BUS,
+                    format!("cannot use Redis at {shown}: {reason}{nothing_written}. {fix}"),
                 )
             }
             BusError::Timeout(_) => Failure::new(
@@ -365,10 +379,11 @@ async fn run_all(
                 "Bus: Redis at {} (from {from})",
                 sense_bus::redact::any_url(&url)
             ));
-            let Some(bus) = wait_for_bus(&url, &stop).await? else {
+            let tls = tls::from_env(&url)?;
+            let Some(bus) = wait_for_bus_with(&url, &tls, &stop).await? else {
                 return Ok(0);
             };
-            (bus, BusSpec::Redis(url))
+            (bus, BusSpec::Redis(url, tls))
         }
         None => {
             say(
@@ -380,7 +395,7 @@ async fn run_all(
         }
     };
     let redis_url = match &gateway_bus {
-        BusSpec::Redis(url) => url.clone(),
+        BusSpec::Redis(url, _) => url.clone(),
         _ => String::new(),
     };
     logs::attach(bus.clone(), "run");
@@ -615,13 +630,23 @@ async fn source(
 }
 
 /// Connects to the bus of a long-running role, waiting for Redis as long as it takes: `None`
-/// when `stop` came first. An unusable URL fails at once. Waiting for the default Docker
-/// address, it says after a while how to point the role elsewhere.
+/// when `stop` came first. An unusable URL or certificate file (`REDIS_CA_FILE`…) fails at once,
+/// as does a server certificate that does not verify. Waiting for the default Docker address, it
+/// says after a while how to point the role elsewhere.
 pub(crate) async fn wait_for_bus(
     url: &str,
     stop: &CancellationToken,
 ) -> Result<Option<Bus>, Failure> {
-    let connect = Bus::connect(url, ConnectOptions::WaitForever);
+    wait_for_bus_with(url, &tls::from_env(url)?, stop).await
+}
+
+/// [`wait_for_bus`] with the certificates read already.
+async fn wait_for_bus_with(
+    url: &str,
+    tls: &TlsOptions,
+    stop: &CancellationToken,
+) -> Result<Option<Bus>, Failure> {
+    let connect = Bus::connect_with(url, ConnectOptions::WaitForever, tls);
     tokio::pin!(connect);
     let hint = tokio::time::sleep(DOCKER_HINT_AFTER);
     tokio::pin!(hint);
@@ -674,7 +699,8 @@ pub(crate) fn scope_of(node: &NodeArg) -> Result<Scope, Failure> {
 
 /// Connects to the bus of a one-shot command, failing after [`CONNECT_TIMEOUT`].
 async fn connect(url: &str, writes: Writes) -> Result<Bus, Failure> {
-    Bus::connect(url, ConnectOptions::FailAfter(CONNECT_TIMEOUT))
+    let tls = tls::from_env(url)?;
+    Bus::connect_with(url, ConnectOptions::FailAfter(CONNECT_TIMEOUT), &tls)
         .await
         .map_err(|e| Failure::bus(&e, url, writes))
 }
