@@ -173,6 +173,55 @@ fn an_unreachable_redis_exits_3_saying_what_to_do() {
 }
 
 #[test]
+fn a_login_redis_refuses_is_said_as_such_not_as_unreachable() {
+    let server = RedisServer::start();
+    let port = server.port();
+    assert_eq!(
+        server
+            .command(&["CONFIG", "SET", "requirepass", "hub-secret"])
+            .as_deref(),
+        Some("+OK")
+    );
+    let wrong = format!("redis://node-kitchen:wrong-secret@127.0.0.1:{port}");
+    let out = run(&[("REDIS_URL", wrong.as_str())], &["config", "show"]);
+    let message = the_error(&out, 3);
+    assert!(!message.contains("wrong-secret"), "{message}");
+    assert!(!message.contains("unreachable"), "{message}");
+    assert!(
+        message.contains("refused the login") && message.contains("sense-pulse node add"),
+        "{message}"
+    );
+    let none = format!("redis://127.0.0.1:{port}");
+    let out = run(
+        &[("REDIS_URL", none.as_str())],
+        &["source", "system", "--once"],
+    );
+    let message = the_error(&out, 3);
+    assert!(
+        message.contains("it wants a password") && message.ends_with("nothing was written."),
+        "{message}"
+    );
+    // A long-running role waits on (the user may be made on the hub later), saying why.
+    let mut child = sense_pulse(
+        &[("REDIS_URL", wrong.as_str()), ("NODE_NAME", "kitchen")],
+        &["orchestrator", "--sim"],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let lines = lines_of(child.stderr.take().unwrap());
+    let said = lines_until(&lines, |l| l.contains("waiting for Redis"));
+    let _ = child.kill();
+    let _ = child.wait();
+    let waiting = said.last().unwrap();
+    assert!(
+        waiting.contains("refused the login") && !waiting.contains("wrong-secret"),
+        "{waiting}"
+    );
+}
+
+#[test]
 fn an_unparsable_redis_url_is_invalid_input_named_without_its_password() {
     // From REDIS_URL, for every role that reads it; one-shot or long-running.
     let bad = "redis://:hunter2@127.0.0.1:notaport";

@@ -144,7 +144,7 @@ impl RedisServer {
     }
 
     /// [`start`](RedisServer::start) with more `redis-server` options, e.g.
-    /// `["--requirepass", "secret"]` (kept for [`restart`](RedisServer::restart) too).
+    /// `["--maxmemory", "64mb"]` (not `--requirepass`: the start-up check pings without a password; set one with `CONFIG SET` once started) (kept for [`restart`](RedisServer::restart) too).
     pub fn start_with_args(args: &[&str]) -> RedisServer {
         RedisServer::start_trying(std::iter::repeat_with(free_port), args)
     }

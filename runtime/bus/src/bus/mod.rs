@@ -1,6 +1,7 @@
 //! The bus: one interface over Redis or memory.
 
 mod glob;
+mod login;
 mod memory;
 mod redis;
 mod tls;
@@ -45,6 +46,14 @@ pub enum BusError {
         /// The URL, password removed.
         url: String,
         /// What went wrong, in words.
+        reason: String,
+    },
+    /// Redis refused this client: a wrong or missing user and password, or its protected mode.
+    #[error("Redis at {url}: {reason}")]
+    Refused {
+        /// The URL, password removed.
+        url: String,
+        /// What it refused and what to do, in words.
         reason: String,
     },
     /// An operation did not finish within [`OPERATION_TIMEOUT`] (Redis is probably down).

@@ -10,6 +10,7 @@ use redis::{
 };
 use tokio::sync::mpsc;
 
+use super::login::login_problem;
 use super::tls::{TlsOptions, tls_problem};
 use super::{
     Batch, BusError, ConnectOptions, Fetched, Guard, Message, Op, Read, SUBSCRIPTION_BUFFER,
@@ -272,9 +273,16 @@ impl RedisBus {
         } else {
             Client::open(info).map_err(invalid)?
         };
-        // A certificate that does not verify will not verify on the next try either.
+        // A certificate that does not verify will not verify on the next try either; nor will
+        // a login Redis refuses.
         let tls_failure = |e: &RedisError| {
             tls_problem(e).map(|reason| BusError::Tls {
+                url: shown.clone(),
+                reason,
+            })
+        };
+        let refused = |e: &RedisError| {
+            login_problem(e).map(|reason| BusError::Refused {
                 url: shown.clone(),
                 reason,
             })
@@ -293,7 +301,7 @@ impl RedisBus {
                     match tokio::time::timeout_at(deadline, attempt).await {
                         Ok(Ok(conn)) => break conn,
                         Ok(Err(e)) => {
-                            if let Some(failure) = tls_failure(&e) {
+                            if let Some(failure) = tls_failure(&e).or_else(|| refused(&e)) {
                                 return Err(failure);
                             }
                             silent = e.is_timeout();
@@ -348,7 +356,15 @@ impl RedisBus {
                             }
                             describe(&e)
                         }
-                        Err(_) => "no answer".to_owned(),
+                        // The manager retries a refused login in silence: one connection of our own
+                        // says why (a satellite's user may be made on the hub later: wait on).
+                        Err(_) => {
+                            let attempt = client.get_multiplexed_async_connection();
+                            match tokio::time::timeout(Duration::from_secs(2), attempt).await {
+                                Ok(Err(e)) => login_problem(&e).unwrap_or_else(|| describe(&e)),
+                                _ => "no answer".to_owned(),
+                            }
+                        }
                     };
                     // Say so at once, then once a minute: a service waiting for Redis is normal at
                     // boot, but a long wait deserves a line in the log.
@@ -377,6 +393,11 @@ impl RedisBus {
     fn error(&self, e: RedisError) -> BusError {
         if let Some(reason) = tls_problem(&e) {
             BusError::Tls {
+                url: self.url.clone(),
+                reason,
+            }
+        } else if let Some(reason) = login_problem(&e) {
+            BusError::Refused {
                 url: self.url.clone(),
                 reason,
             }

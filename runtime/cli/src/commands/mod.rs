@@ -137,6 +137,10 @@ impl Failure {
                     format!("cannot use Redis at {shown}: {reason}{nothing_written}. {fix}"),
                 )
             }
+            BusError::Refused { url: shown, reason } => Failure::new(
+                EXIT_NO_BUS,
+                format!("Redis at {shown}: {reason}{nothing_written}."),
+            ),
             BusError::Timeout(_) => Failure::new(
                 EXIT_NO_BUS,
                 format!("{e}{nothing_written}: it may be overloaded or stopping. Try again."),
