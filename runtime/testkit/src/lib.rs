@@ -143,8 +143,9 @@ impl RedisServer {
         RedisServer::start_with_args(&[])
     }
 
-    /// [`start`](RedisServer::start) with more `redis-server` options, e.g.
-    /// `["--maxmemory", "64mb"]` (not `--requirepass`: the start-up check pings without a password; set one with `CONFIG SET` once started) (kept for [`restart`](RedisServer::restart) too).
+    /// [`start`](RedisServer::start) with more `redis-server` options, e.g. `["--maxmemory",
+    /// "64mb"]` (kept for [`restart`](RedisServer::restart) too). Not `--requirepass`: the
+    /// start-up check pings without a password; set one with `CONFIG SET` once started.
     pub fn start_with_args(args: &[&str]) -> RedisServer {
         RedisServer::start_trying(std::iter::repeat_with(free_port), args)
     }
