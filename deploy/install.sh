@@ -2,7 +2,7 @@
 # Installs Sense Pulse on a machine without Docker, to run under systemd (README.md, "Without
 # Docker (systemd)"). POSIX sh; safe to run again (an upgrade is the same command).
 #
-#   sudo deploy/install.sh [--two-units] [--frontend DIR] [BINARY]
+#   sudo deploy/install.sh [--two-units | --satellite] [--frontend DIR] [BINARY]
 #   sudo deploy/install.sh --uninstall
 #   DESTDIR=/tmp/stage deploy/install.sh ...      # stage the files only (no root needed)
 #
@@ -14,6 +14,10 @@
 #                                                    sense-pulse-gateway.service,
 #                                                    sense-pulse-orchestrator.service and
 #                                                    sense-pulse-notify.service)
+#                                                   (or, with --satellite, a Pi that writes to a
+#                                                    hub's Redis: sense-pulse-orchestrator.service
+#                                                    alone; set NODE_NAME and REDIS_URL in the env
+#                                                    file, as `sense-pulse node add` prints them)
 #   /etc/systemd/system/sense-pulse-node@.service  (always: a microcontroller node's template,
 #                                                    inert until an instance is enabled)
 #   /etc/sense-pulse/sense-pulse.env.example       (refreshed every time)
@@ -43,12 +47,14 @@ say() {
 # --- arguments -------------------------------------------------------------------------------
 
 two_units=false
+satellite=false
 uninstall=false
 binary=""
 frontend=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --two-units) two_units=true ;;
+    --satellite) satellite=true ;;
     --uninstall) uninstall=true ;;
     --frontend)
       [ $# -ge 2 ] || die "--frontend needs a folder (the dashboard's build, with index.html)"
@@ -106,7 +112,12 @@ node_unit="sense-pulse-node@.service"
 # The two-unit variant (three units since the notifier: alerts and the MQTT bridge).
 split_units="sense-pulse-gateway.service sense-pulse-orchestrator.service sense-pulse-notify.service"
 all_units="sense-pulse.service $split_units $node_unit"
-if $two_units; then
+if $satellite; then
+  # The hub has the dashboard and the notifier: a satellite runs its sources alone.
+  $two_units && die "--satellite and --two-units: choose one"
+  units="sense-pulse-orchestrator.service"
+  other_units="sense-pulse.service sense-pulse-gateway.service sense-pulse-notify.service"
+elif $two_units; then
   units=$split_units
   other_units="sense-pulse.service"
 else
@@ -283,9 +294,14 @@ if $staged; then
 else
   say "Next:"
 fi
-say "  sudoedit $confdir/sense-pulse.env         # REDIS_URL, GATEWAY_LISTEN, TZ, ..."
-$staged || command -v redis-server >/dev/null 2>&1 ||
-  say "  sudo apt install redis-server                   # the data bus (REDIS_URL)"
+if $satellite; then
+  say "  sense-pulse node add <name> --apply             # on the hub: prints NODE_NAME and REDIS_URL"
+  say "  sudoedit $confdir/sense-pulse.env         # here: those two lines, TZ, ..."
+else
+  say "  sudoedit $confdir/sense-pulse.env         # REDIS_URL, GATEWAY_LISTEN, TZ, ..."
+  $staged || command -v redis-server >/dev/null 2>&1 ||
+    say "  sudo apt install redis-server                   # the data bus (REDIS_URL)"
+fi
 for group in $missing; do
   case "$group" in
     i2c) say "  sudo raspi-config nonint do_i2c 0              # the Sense HAT's I2C bus; then run this script again" ;;

@@ -269,6 +269,28 @@ for var in $(sed -n 's/^#* *\([A-Z][A-Z0-9_]*\)=.*/\1/p' "$root/deploy/sense-pul
     "$var" "$root/docker/.env.example" "$root"
 done
 
+# --satellite: a Pi writing to a hub's Redis runs its orchestrator alone.
+satellite=$tmp/satellite
+if DESTDIR=$satellite install_sh --satellite --frontend "$tmp/src/frontend" "$tmp/src/sense-pulse"; then
+  ok "install.sh --satellite exits 0"
+else
+  fail "install.sh --satellite exits 0"
+  show_log
+fi
+check "--satellite installs the orchestrator's unit (and the node template), no gateway or notifier" \
+  sh -c 'test -f "$1/sense-pulse-orchestrator.service" -a -f "$1/sense-pulse-node@.service" &&
+    ! test -e "$1/sense-pulse-gateway.service" -o -e "$1/sense-pulse-notify.service" -o \
+      -e "$1/sense-pulse.service"' - "$satellite/etc/systemd/system"
+check "--satellite says to make the node's user on the hub and to enable the orchestrator alone" \
+  sh -c 'grep -q "sense-pulse node add <name> --apply" "$1" &&
+    grep -q "systemctl enable --now sense-pulse-orchestrator.service$" "$1"' - "$tmp/install.log"
+check "the example env file shows a satellite's NODE_NAME and a REDIS_URL with its user" \
+  sh -c 'grep -qx "# NODE_NAME=kitchen" "$1" && grep -q "^# REDIS_URL=redis://node-kitchen:" "$1"' - \
+  "$root/deploy/sense-pulse.env.example"
+check "--satellite and --two-units together are refused" \
+  sh -c '! DESTDIR="$1" "$2" --satellite --two-units "$3" >/dev/null 2>&1' - \
+  "$tmp/refused" "$root/deploy/install.sh" "$tmp/src/sense-pulse"
+
 # Another PREFIX and SYSCONFDIR: the units follow.
 other=$tmp/other
 if DESTDIR=$other PREFIX=/opt/sense SYSCONFDIR=/etc/opt install_sh --two-units \
@@ -431,7 +453,7 @@ if [ -x "$bin" ] && command -v curl >/dev/null 2>&1; then
   DESTDIR=$smoke install_sh --frontend "$tmp/src/frontend" "$bin" || show_log
   check "the real binary's run, gateway, orchestrator, notify, source node accept the units' arguments" \
     sh -c '"$1" run --help | grep -q -- "--listen" && "$1" gateway --help | grep -q GATEWAY_LISTEN &&
-      "$1" orchestrator --help >/dev/null && "$1" notify --help | grep -q REDIS_URL &&
+      "$1" orchestrator --help | grep -q NODE_NAME && "$1" notify --help | grep -q REDIS_URL &&
       "$1" source node --help | grep -q -- "--port" && "$1" source node --help | grep -q NODE_PORT' - \
     "$smoke/usr/local/bin/sense-pulse"
   # The unit's Environment= (FRONTEND_DIR moved into DESTDIR, HLS into the temporary folder), an

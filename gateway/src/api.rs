@@ -140,9 +140,9 @@ pub struct ConfigUpdated {
     /// Always `ok`.
     pub status: &'static str,
     /// The sections written.
-    pub sections_updated: Vec<&'static str>,
+    pub sections_updated: Vec<String>,
     /// Each written section's new revision, to send back with the next write of it.
-    pub revisions: BTreeMap<&'static str, String>,
+    pub revisions: BTreeMap<String, String>,
     /// Stored values of the written sections that the write did not set and that are invalid
     /// (left by another tool or an older version), as `section.field: what is wrong`, in the
     /// words a refused write of them would use (`display.rotation: must be one of 0, 90, 180,

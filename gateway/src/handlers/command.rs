@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use picoserve::extract::State;
-use sense_bus::NodeSourceId;
 use sense_bus::command::CommandError;
+use sense_bus::ids::split_scoped;
+use sense_bus::{NodeName, NodeSourceId};
 use serde_json::Value as Json;
 
 use super::{Id, TryJson};
@@ -17,9 +18,12 @@ use crate::state::Counters;
 /// The services that take commands, besides the microcontroller nodes (`node-{name}`).
 pub const COMMAND_TARGETS: &[&str] = &["sensors", "network_camera", "orchestrator"];
 
-/// Whether `target` takes commands: one of [`COMMAND_TARGETS`], or a node's source.
+/// Whether `target` takes commands: one of [`COMMAND_TARGETS`], or a microcontroller node's
+/// source, on the hub or on a named Pi (`sensors@kitchen`, `node-pico@kitchen`).
 fn takes_commands(target: &str) -> bool {
-    COMMAND_TARGETS.contains(&target) || NodeSourceId::parse(target).is_some()
+    let (base, node) = split_scoped(target);
+    let known = COMMAND_TARGETS.contains(&base) || NodeSourceId::parse(base).is_some();
+    known && node.is_none_or(|node| NodeName::parse(node).is_ok())
 }
 
 /// How long a command may take, by action: starting the camera container takes a while; scans
@@ -44,7 +48,7 @@ pub async fn post(
         return Reply::json(
             404,
             &CommandReply::failed(format!(
-                "unknown command target `{target}` (expected one of: {known}, or node-<name>)"
+                "unknown command target `{target}` (expected one of: {known}, or node-<name>; on a named Pi, with @<node> after it)"
             )),
         );
     }

@@ -2,9 +2,9 @@
 //! none, refused when stale).
 
 use picoserve::extract::State;
-use sense_bus::SectionName;
 use sense_bus::config::{Config, revision};
 use sense_bus::store::{self, ConfigWriteError, SectionUpdate};
+use sense_bus::{SectionName, keys};
 use serde_json::{Map, Value as Json, json};
 
 use super::{JsonBody, bus_unavailable, field_error};
@@ -82,11 +82,21 @@ pub async fn post(
     let env = ctx.shared.options.env;
     let mut updates = Vec::new();
     for (name, patch) in request {
-        let Ok(section) = name.parse::<SectionName>() else {
+        // `display@kitchen`: the kitchen node's override of a per-node section.
+        let Some((section, node)) = keys::parse_section(&name) else {
             let valid = SectionName::ALL.map(SectionName::as_str).join(", ");
+            let per_node: Vec<&str> = SectionName::ALL
+                .into_iter()
+                .filter(|s| s.per_node())
+                .map(SectionName::as_str)
+                .collect();
             return field_error(
                 name.as_str(),
-                format!("unknown config section `{name}` (expected one of: {valid})"),
+                format!(
+                    "unknown config section `{name}` (expected one of: {valid}; or a node's own \
+                     value of {}, as display@kitchen)",
+                    per_node.join(", ")
+                ),
             );
         };
         let Json::Object(mut patch) = patch else {
@@ -99,6 +109,7 @@ pub async fn post(
         }
         updates.push(SectionUpdate {
             section,
+            node,
             patch,
             revision: revisions
                 .get(&name)
@@ -113,17 +124,19 @@ pub async fn post(
         Ok(written) => {
             let reply = ConfigUpdated {
                 status: "ok",
-                sections_updated: written.iter().map(|w| w.section.as_str()).collect(),
-                revisions: written
+                sections_updated: updates.iter().map(SectionUpdate::name).collect(),
+                revisions: updates
                     .iter()
-                    .map(|w| (w.section.as_str(), revision(Some(&w.text))))
+                    .zip(&written)
+                    .map(|(u, w)| (u.name(), revision(Some(&w.text))))
                     .collect(),
                 warnings: written
                     .iter()
                     .flat_map(|w| w.warnings.iter().map(ToString::to_string))
                     .collect(),
             };
-            for w in written {
+            // The keeper puts back shared sections Redis lost; a node's override is only its own.
+            for w in written.into_iter().filter(|w| w.node.is_none()) {
                 ctx.shared.keeper.remember(w.section, w.text);
             }
             Reply::json(200, &reply)

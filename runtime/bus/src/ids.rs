@@ -443,7 +443,16 @@ mod tests {
 
     #[test]
     fn node_names_are_checked_and_scope_every_id() {
-        for bad in ["", "Kitchen", "a_b", "-a", "a-", "a@b", "a:b", &"x".repeat(33)] {
+        for bad in [
+            "",
+            "Kitchen",
+            "a_b",
+            "-a",
+            "a-",
+            "a@b",
+            "a:b",
+            &"x".repeat(33),
+        ] {
             assert!(NodeName::parse(bad).is_err(), "{bad}");
         }
         let err = NodeName::parse("Kitchen").unwrap_err().to_string();

@@ -56,6 +56,11 @@ pub fn history(source: &str, sensor: &str) -> String {
     format!("history:{source}:{sensor}")
 }
 
+/// The pattern matching every history list of `source` (`history:{source}:*`).
+pub fn histories_of(source: &str) -> String {
+    format!("history:{source}:*")
+}
+
 /// `rollup:{source}:{sensor}:{resolution}:{chunk}` **[ours]**: the statistics of a numeric
 /// reading over `resolution`-second buckets, for the buckets of one chunk of time starting at Unix
 /// second `chunk` (a multiple of the chunk's span). A hash: field = the bucket's index in the
@@ -63,6 +68,11 @@ pub fn history(source: &str, sensor: &str) -> String {
 /// [`store::ROLLUPS`](crate::store::ROLLUPS).
 pub fn rollup(source: &str, sensor: &str, resolution_s: u32, chunk: u64) -> String {
     format!("rollup:{source}:{sensor}:{resolution_s}:{chunk}")
+}
+
+/// The pattern matching every rollup of `source` (`rollup:{source}:*`).
+pub fn rollups_of(source: &str) -> String {
+    format!("rollup:{source}:*")
 }
 
 /// Splits a rollup key into `(source, sensor, resolution, chunk)`: the source ends at the first
@@ -108,6 +118,9 @@ pub fn config(section: SectionName) -> String {
 pub fn config_override(section: SectionName, node: &NodeName) -> String {
     format!("config:{section}{NODE_SEPARATOR}{node}")
 }
+
+/// The pattern matching every config section and override.
+pub const ALL_CONFIG: &str = "config:*";
 
 /// The section named in a `config:…` key or a `config:changed` notice: the section and, for an
 /// override, the node (`display@kitchen`). `None` for an unknown section or node name.

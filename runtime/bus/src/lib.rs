@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 #![allow(async_fn_in_trait)]
 
+pub mod acl;
 pub mod config;
 pub mod ids;
 pub mod keys;

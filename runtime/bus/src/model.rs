@@ -303,6 +303,20 @@ pub struct ConfigChanged {
     pub timestamp: f64,
 }
 
+impl ConfigChanged {
+    /// Whether the change is to one of `sections` as `scope` reads them: the shared section, or
+    /// this node's own override of it (`display@kitchen`), never another node's.
+    pub fn concerns(
+        &self,
+        scope: &crate::ids::Scope,
+        sections: &[crate::ids::SectionName],
+    ) -> bool {
+        crate::keys::parse_section(&self.section).is_some_and(|(section, node)| {
+            sections.contains(&section) && node.is_none_or(|node| scope.name() == Some(&node))
+        })
+    }
+}
+
 /// On `stream:ended`: the camera stream stopped.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]

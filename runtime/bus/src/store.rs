@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Map, Value as Json};
 
 use crate::config::{self, Config, FieldError};
-use crate::ids::SectionName;
+use crate::ids::{NodeName, Scope, SectionName};
 use crate::keys::{self, channels};
 use crate::model::{ConfigChanged, DataUpdate, Measurement, Meta, Reading, Status};
 use crate::{Batch, Bus, BusError, Fetched, Guard, Read, Stats, Ttl, unix_now};
@@ -354,20 +354,89 @@ pub async fn read_all_sources(bus: &Bus) -> Result<BTreeMap<String, SourceSnapsh
         .collect())
 }
 
+/// The sources of the bus's own scope, by their bare ids (`system`, not `system@kitchen`): what a
+/// Pi's own display shows. On the hub, every source as [`read_all_sources`] reads them; on a named
+/// node, only its own, which is all its Redis user may read.
+pub async fn read_own_sources(bus: &Bus) -> Result<BTreeMap<String, SourceSnapshot>, BusError> {
+    let scope = bus.scope();
+    let Some(node) = scope.name() else {
+        return read_all_sources(bus).await;
+    };
+    let suffix = scope.id("");
+    let mut keys = bus.keys(&format!("source:*{suffix}:*")).await?;
+    keys.extend(bus.keys(&format!("status:*{suffix}")).await?);
+    // A pattern also matches a hub key whose sensor happens to hold `@kitchen:`: not ours.
+    keys.retain(|key| {
+        keys::parse_reading(key)
+            .map(|(source, _)| source)
+            .or_else(|| keys::parse_status(key))
+            .is_some_and(|source| scope.owns(source))
+    });
+    let values = bus.mget_ttl(&keys).await?;
+    let own = format!("{}{node}", crate::ids::NODE_SEPARATOR);
+    Ok(collect_sources(keys.into_iter().zip(values))
+        .into_iter()
+        .map(|(id, life)| {
+            (
+                id.strip_suffix(&own).unwrap_or(&id).to_owned(),
+                life.snapshot,
+            )
+        })
+        .collect())
+}
+
 /// The status of `source`, if it has not expired.
 pub async fn read_status(bus: &Bus, source: &str) -> Result<Option<Status>, BusError> {
     let key = keys::status(source);
     Ok(bus.get(&key).await?.and_then(|t| parse_logged(&key, &t)))
 }
 
-/// The stored text of each of `sections` (`None` where nothing is stored), in one round trip.
+/// The keys that hold `sections` as `scope` sees them: each section's, then, on a named node, its
+/// override of each per-node one (`config:display@kitchen`). Read them together and pair the
+/// values up with [`config_texts`].
+pub fn config_keys(scope: &Scope, sections: &[SectionName]) -> Vec<String> {
+    let shared = sections.iter().map(|&s| keys::config(s));
+    let overrides = sections.iter().filter_map(|&s| {
+        scope
+            .name()
+            .filter(|_| s.per_node())
+            .map(|node| keys::config_override(s, node))
+    });
+    shared.chain(overrides).collect()
+}
+
+/// Each of `sections`' stored text from `values` (read at [`config_keys`], in its order), a
+/// node's override laid over the shared section: the fields it sets win
+/// ([`config::overlay`]).
+pub fn config_texts(
+    scope: &Scope,
+    sections: &[SectionName],
+    values: &[Option<String>],
+) -> HashMap<SectionName, Option<String>> {
+    let mut texts: HashMap<SectionName, Option<String>> = sections
+        .iter()
+        .copied()
+        .zip(values.iter().cloned())
+        .collect();
+    if scope.name().is_some() {
+        let overridable = sections.iter().copied().filter(|s| s.per_node());
+        for (section, over) in overridable.zip(values.iter().skip(sections.len())) {
+            if let Some(text) = texts.get_mut(&section) {
+                *text = config::overlay(text.as_deref(), over.as_deref());
+            }
+        }
+    }
+    texts
+}
+
+/// The stored text of each of `sections` (`None` where nothing is stored) as the bus's scope sees
+/// them, in one round trip.
 pub async fn read_config_texts(
     bus: &Bus,
     sections: &[SectionName],
 ) -> Result<HashMap<SectionName, Option<String>>, BusError> {
-    let keys: Vec<String> = sections.iter().map(|&s| keys::config(s)).collect();
-    let values = bus.mget(&keys).await?;
-    Ok(sections.iter().copied().zip(values).collect())
+    let values = bus.mget(&config_keys(bus.scope(), sections)).await?;
+    Ok(config_texts(bus.scope(), sections, &values))
 }
 
 /// Resolves `sections` from Redis and the environment (see [`config`]). Problems name the section
@@ -455,6 +524,10 @@ pub struct SectionUpdate {
     /// The [`config::revision`] the writer loaded, if it wants the write refused when the section
     /// has changed since.
     pub revision: Option<String>,
+    /// Writes this node's override (`config:display@kitchen`) instead of the shared section: the
+    /// patch is checked over the shared section with the override laid on it, and only the
+    /// override's fields are stored.
+    pub node: Option<NodeName>,
 }
 
 impl SectionUpdate {
@@ -464,6 +537,15 @@ impl SectionUpdate {
             section,
             patch,
             revision: None,
+            node: None,
+        }
+    }
+
+    /// The name it is written and announced under: `display`, or `display@kitchen`.
+    pub fn name(&self) -> String {
+        match &self.node {
+            None => self.section.as_str().to_owned(),
+            Some(node) => Scope::node(node.clone()).id(self.section.as_str()),
         }
     }
 }
@@ -473,6 +555,8 @@ impl SectionUpdate {
 pub struct WrittenSection {
     /// The section.
     pub section: SectionName,
+    /// The node whose override it is (`None`: the shared section).
+    pub node: Option<NodeName>,
     /// Its new text; its [`config::revision`] follows from it.
     pub text: String,
     /// Stored fields the write did not set that are invalid, kept as they were for the user to
@@ -513,33 +597,66 @@ pub async fn update_sections(
     updates: &[SectionUpdate],
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<WrittenSection>, ConfigWriteError> {
-    let names: Vec<SectionName> = updates.iter().map(|u| u.section).collect();
+    // Each update's key, and for an override the shared section it lies over.
+    let keys: Vec<(String, Option<String>)> = updates
+        .iter()
+        .map(|u| match &u.node {
+            None => (keys::config(u.section), None),
+            Some(node) => (
+                keys::config_override(u.section, node),
+                Some(keys::config(u.section)),
+            ),
+        })
+        .collect();
+    let mut to_read: Vec<String> = keys.iter().map(|(key, _)| key.clone()).collect();
+    to_read.extend(keys.iter().filter_map(|(_, shared)| shared.clone()));
     for attempt in 0..WRITE_ATTEMPTS {
-        let stored = read_config_texts(bus, &names).await?;
+        let values = bus.mget(&to_read).await?;
+        let mut shared_values = values[updates.len()..].iter();
         let mut batch = Batch::new();
         let mut guards = Vec::with_capacity(updates.len());
         let mut written = Vec::with_capacity(updates.len());
-        for update in updates {
+        let mut announced = Vec::with_capacity(updates.len());
+        for ((update, (key, shared)), current) in updates.iter().zip(&keys).zip(&values) {
             let name = update.section;
-            let current = stored.get(&name).cloned().flatten();
             if let Some(loaded) = &update.revision
                 && *loaded != config::revision(current.as_deref())
             {
                 return Err(ConfigWriteError::Stale { section: name });
             }
+            // An override is checked as the node will read it: over the shared section.
+            let seen = match shared {
+                None => current.clone(),
+                Some(_) => config::overlay(
+                    shared_values.next().cloned().flatten().as_deref(),
+                    current.as_deref().or(Some("{}")),
+                ),
+            };
             let mut patch = update.patch.clone();
-            config::restore_redacted_by_name(name, &mut patch, current.as_deref(), env)?;
-            let checked = config::check_update_by_name(name, current.as_deref(), &patch, env)?;
+            config::restore_redacted_by_name(name, &mut patch, seen.as_deref(), env)?;
+            let mut checked = config::check_update_by_name(name, seen.as_deref(), &patch, env)?;
+            if shared.is_some() {
+                // Only the fields the node sets itself are its own; the rest follow the shared.
+                let own: Map<String, Json> = current
+                    .as_deref()
+                    .and_then(|t| serde_json::from_str(t).ok())
+                    .unwrap_or_default();
+                checked
+                    .to_store
+                    .retain(|field, _| own.contains_key(field) || patch.contains_key(field));
+            }
             let text = Json::Object(checked.to_store).to_string();
-            batch.set(keys::config(name), text.clone(), None);
-            guards.push(Guard::holds(keys::config(name), current.as_deref()));
+            batch.set(key.clone(), text.clone(), None);
+            guards.push(Guard::holds(key.clone(), current.as_deref()));
+            announced.push(update.name());
             written.push(WrittenSection {
                 section: name,
+                node: update.node.clone(),
                 text,
                 warnings: checked.warnings,
             });
         }
-        announce_config(&mut batch, &names);
+        announce_config_names(&mut batch, &announced);
         if bus.apply_if(&guards, &batch).await? {
             return Ok(written);
         }
@@ -558,10 +675,16 @@ pub async fn update_sections(
 
 /// Publishes `config:changed` for each of `names` at the end of `batch`.
 pub fn announce_config(batch: &mut Batch, names: &[SectionName]) {
+    let names: Vec<String> = names.iter().map(|n| n.as_str().to_owned()).collect();
+    announce_config_names(batch, &names);
+}
+
+/// [`announce_config`] by name, overrides (`display@kitchen`) included.
+fn announce_config_names(batch: &mut Batch, names: &[String]) {
     let now = unix_now();
     for name in names {
         let notice = ConfigChanged {
-            section: name.as_str().to_owned(),
+            section: name.clone(),
             timestamp: now,
         };
         batch.publish(channels::CONFIG_CHANGED, to_json(&notice));

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use sense_bus::command::{CommandClient, CommandError, CommandServer};
+use sense_bus::keys::channels;
 use sense_bus::model::{CommandResponse, Meta, Status, Value};
 use sense_bus::store::{self, PollWrite, Seeded};
 use sense_bus::{Batch, Bus, ConnectOptions, Guard, SectionName, SourceId, Topic, Ttl, keys};
@@ -73,6 +74,8 @@ contract!(
     apply_if_writes_only_when_every_guard_holds,
     concurrent_partial_config_writes_lose_nothing,
     a_stale_revision_is_refused,
+    a_node_override_stores_only_its_own_fields,
+    a_node_reads_its_own_sources_by_bare_ids,
     a_partial_write_is_judged_on_the_fields_it_sets,
     a_partial_write_keeps_a_stored_list_with_a_bad_entry,
     accumulations_fold_count_sum_min_max_atomically,
@@ -577,6 +580,7 @@ async fn a_stale_revision_is_refused(bus: Bus) {
             section: SectionName::Sleep,
             patch: patch(json!({"start_hour": 21})),
             revision: Some(loaded),
+            node: None,
         }],
         &no_env,
     )
@@ -1281,4 +1285,84 @@ async fn an_unreachable_redis_is_named_in_the_error() {
     .await
     .unwrap_err();
     assert!(err.to_string().starts_with("invalid Redis URL"), "{err}");
+}
+
+async fn a_node_override_stores_only_its_own_fields(bus: Bus) {
+    let no_env = |_: &str| None;
+    let kitchen: sense_bus::NodeName = "kitchen".parse().unwrap();
+    bus.set(
+        "config:display",
+        r#"{"rotation": 90, "low_light": true}"#,
+        None,
+    )
+    .await
+    .unwrap();
+    let mut notices = bus
+        .subscribe(&[Topic::channel(channels::CONFIG_CHANGED)])
+        .await
+        .unwrap();
+    let update = |v: serde_json::Value| store::SectionUpdate {
+        node: Some(kitchen.clone()),
+        ..store::SectionUpdate::new(SectionName::Display, v.as_object().unwrap().clone())
+    };
+    store::update_sections(&bus, &[update(json!({"rotation": 180}))], &no_env)
+        .await
+        .unwrap();
+    // Only the field the node sets is its own; the shared section is untouched.
+    let own: serde_json::Value =
+        serde_json::from_str(&bus.get("config:display@kitchen").await.unwrap().unwrap()).unwrap();
+    assert_eq!(own, json!({"rotation": 180}));
+    let shared: serde_json::Value =
+        serde_json::from_str(&bus.get("config:display").await.unwrap().unwrap()).unwrap();
+    assert_eq!(shared["rotation"], 90);
+    let notice = notices.recv().await.unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&notice.payload).unwrap()["section"],
+        "display@kitchen"
+    );
+    // Checked as the node reads it: a bad value is refused, naming the field.
+    let refused = store::update_sections(&bus, &[update(json!({"rotation": 45}))], &no_env)
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("rotation"), "{refused}");
+    // The kitchen reads its own over the shared; the hall the shared alone.
+    let scoped = |name: &str| {
+        bus.clone()
+            .with_scope(sense_bus::Scope::node(name.parse().unwrap()))
+    };
+    let (kitchen_config, _) =
+        store::load_config(&scoped("kitchen"), &[SectionName::Display], &no_env)
+            .await
+            .unwrap();
+    assert_eq!(kitchen_config.display.rotation, 180);
+    assert!(kitchen_config.display.low_light);
+    let (hall_config, _) = store::load_config(&scoped("hall"), &[SectionName::Display], &no_env)
+        .await
+        .unwrap();
+    assert_eq!(hall_config.display.rotation, 90);
+}
+
+async fn a_node_reads_its_own_sources_by_bare_ids(bus: Bus) {
+    let reading = json!({"value": 21.5, "unit": "C", "timestamp": 1.0}).to_string();
+    for key in [
+        "source:sensors@kitchen:temperature",
+        "source:sensors@hall:temperature",
+        "source:sensors:temperature",
+        // A hub key whose sensor holds `@kitchen:`: the pattern matches it, the node does not own it.
+        "source:sensors:x@kitchen:y",
+    ] {
+        bus.set(key, &reading, None).await.unwrap();
+    }
+    let kitchen = bus
+        .clone()
+        .with_scope(sense_bus::Scope::node("kitchen".parse().unwrap()));
+    let own = store::read_own_sources(&kitchen).await.unwrap();
+    assert_eq!(own.keys().collect::<Vec<_>>(), ["sensors"]);
+    assert_eq!(
+        own["sensors"].readings.keys().collect::<Vec<_>>(),
+        ["temperature"]
+    );
+    // The hub's are every source, as ever.
+    let all = store::read_own_sources(&bus).await.unwrap();
+    assert!(all.contains_key("sensors") && all.contains_key("sensors@hall"));
 }

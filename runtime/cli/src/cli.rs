@@ -30,6 +30,16 @@ pub struct RedisArg {
     pub url: String,
 }
 
+/// Which Pi of a multi-node installation this is.
+#[derive(Debug, Args)]
+pub struct NodeArg {
+    /// This Pi's name when it is a satellite writing to a hub's Redis (`kitchen`): its sources
+    /// write as `sensors@kitchen`, its orchestrator as `orchestrator@kitchen`. Leave it out on the
+    /// hub and on a single Pi.
+    #[arg(long = "node", env = "NODE_NAME")]
+    pub name: Option<String>,
+}
+
 /// The roles.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -64,6 +74,8 @@ pub enum Command {
     Orchestrator {
         #[command(flatten)]
         redis: RedisArg,
+        #[command(flatten)]
+        node: NodeArg,
         /// Run the sources with simulated hardware and web services (child processes, or
         /// containers run as `source … --sim`).
         #[arg(long)]
@@ -101,6 +113,8 @@ pub enum Command {
         mode: Option<String>,
         #[command(flatten)]
         redis: RedisArg,
+        #[command(flatten)]
+        node: NodeArg,
         /// Where the host's /proc is (default: /host/proc when mounted, else /proc).
         #[arg(long, env = "HOST_PROC")]
         proc_root: Option<PathBuf>,
@@ -118,6 +132,11 @@ pub enum Command {
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+    /// Several Pis on one Redis: the Redis users of satellite Pis and of the hub's services.
+    Node {
+        #[command(subcommand)]
+        command: NodeCommand,
     },
     /// Aranet4 tools.
     Aranet4 {
@@ -163,6 +182,51 @@ pub enum Aranet4Command {
     Decode {
         /// The bytes in hex: `21 05 03 …`, `210503…`, or bluetoothctl's dump lines.
         hex: Vec<String>,
+    },
+}
+
+/// `sense-pulse node …` (not `source node`, a microcontroller on a serial port). Each prints the
+/// settings to copy, a new password in them; with `--apply` it also sets the users on the hub's
+/// Redis, which `--redis` (or `REDIS_URL`) must reach as an admin (the default user).
+#[derive(Debug, Subcommand)]
+pub enum NodeCommand {
+    /// A satellite Pi named NAME (kitchen, living-room): its `.env` and its Redis user `node-NAME`,
+    /// allowed only its own keys (`sensors@NAME`, ...) and the config it reads.
+    Add {
+        /// Lowercase letters, digits and `-`.
+        name: String,
+        /// The hub's Redis as the satellite reaches it, HOST or HOST:PORT (default: this
+        /// machine's host name, port 6379).
+        #[arg(long)]
+        hub: Option<String>,
+        /// Also set the user on Redis now (and save it to Redis's aclfile, if it has one).
+        #[arg(long)]
+        apply: bool,
+        #[command(flatten)]
+        redis: RedisArg,
+    },
+    /// The hub's own users: `gateway`, `hub` (its orchestrator and sources) and `notify`.
+    HubUsers {
+        /// Also set the users on Redis now (and save them to Redis's aclfile, if it has one).
+        #[arg(long)]
+        apply: bool,
+        #[command(flatten)]
+        redis: RedisArg,
+    },
+    /// Removes a satellite: its Redis user and its `node:NAME` record.
+    Remove {
+        /// The satellite's name.
+        name: String,
+        /// Remove them now (without it, says what would be removed).
+        #[arg(long)]
+        apply: bool,
+        #[command(flatten)]
+        redis: RedisArg,
+    },
+    /// The satellites that have written to this Redis: name, room, last contact.
+    List {
+        #[command(flatten)]
+        redis: RedisArg,
     },
 }
 

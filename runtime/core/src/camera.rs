@@ -226,7 +226,7 @@ async fn plan(bus: &Bus, options: &CameraOptions) -> Result<Plan, CameraError> {
 /// Writes the last state (retrying while Redis is away) and announces the end.
 async fn finish(bus: &Bus, mut runner: Runner<StreamSource>, reason: &EndReason) {
     let ended = StreamEnded {
-        source_id: TARGET.to_owned(),
+        source_id: bus.scope().id(TARGET),
         reason: reason.as_str().to_owned(),
         timestamp: unix_now(),
     };
@@ -238,7 +238,7 @@ async fn finish(bus: &Bus, mut runner: Runner<StreamSource>, reason: &EndReason)
         }
         if written
             && bus
-                .publish(channels::STREAM_ENDED, &to_json(&ended))
+                .publish(&bus.scope().id(channels::STREAM_ENDED), &to_json(&ended))
                 .await
                 .is_ok()
         {
@@ -275,7 +275,7 @@ impl Service {
         let mut stopping = false;
         loop {
             if commands.is_none() {
-                match CommandServer::listen(&self.bus, TARGET).await {
+                match CommandServer::listen(&self.bus, &self.bus.scope().id(TARGET)).await {
                     Ok(server) => commands = Some(server),
                     Err(e) => tracing::debug!(error = %e, "cannot listen for commands yet"),
                 }
@@ -422,7 +422,7 @@ fn object(value: Json) -> Map<String, Json> {
 }
 
 async fn respond(bus: &Bus, answer: &CommandResponse) {
-    let channel = channels::command_response(TARGET, &answer.request_id);
+    let channel = channels::command_response(&bus.scope().id(TARGET), &answer.request_id);
     if let Err(e) = bus.publish(&channel, &to_json(answer)).await {
         tracing::warn!(source = TARGET, error = %e, "cannot answer a command");
     }

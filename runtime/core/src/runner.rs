@@ -22,8 +22,8 @@ use sense_bus::keys::{self, channels};
 use sense_bus::model::Reading;
 use sense_bus::model::{ConfigChanged, Meta, PollOutcome, Status};
 use sense_bus::source::{Inputs, PollContext, Source};
-use sense_bus::store::PollWrite;
-use sense_bus::{Batch, Bus, BusError, SectionName, SourceId, Subscription, Topic, unix_now};
+use sense_bus::store::{self, PollWrite};
+use sense_bus::{Batch, Bus, BusError, SectionName, Subscription, Topic, unix_now};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use tokio::sync::Notify;
@@ -94,7 +94,7 @@ impl PollReport {
     /// Logs a partial poll when it does not fail as the previous poll did: a monitor out of
     /// range for a day is one warning, not one a minute (the status says it all along). A
     /// failed poll is for the caller to log.
-    pub fn log_partial(&self, source: SourceId) {
+    pub fn log_partial(&self, source: &str) {
         if self.partial()
             && !self.same_as_before
             && let Some(error) = &self.status.last_error
@@ -107,6 +107,8 @@ impl PollReport {
 /// Drives one source.
 pub struct Runner<S: Source> {
     bus: Bus,
+    /// The source's id on the bus: `S::ID`, scoped to the bus's node (`sensors@kitchen`).
+    id: String,
     source: S,
     env: Env,
     sections: Vec<SectionName>,
@@ -141,6 +143,7 @@ impl<S: Source> Runner<S> {
             }
         }
         Runner {
+            id: bus.scope().source(S::ID),
             bus,
             source,
             env,
@@ -177,6 +180,11 @@ impl<S: Source> Runner<S> {
         ))
     }
 
+    /// The source's id on the bus (`sensors`, or `sensors@kitchen` on a named node).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
     /// The source.
     pub fn source(&self) -> &S {
         &self.source
@@ -185,15 +193,18 @@ impl<S: Source> Runner<S> {
     /// Reads config, the source's inputs (and, the first time, the remembered state) in one round
     /// trip. On failure the previous config and inputs stay in force.
     pub async fn refresh(&mut self) -> Result<(), BusError> {
-        let mut keys: Vec<String> = self.sections.iter().map(|&s| keys::config(s)).collect();
+        let scope = self.bus.scope().clone();
+        let mut keys = store::config_keys(&scope, &self.sections);
+        let config_count = keys.len();
+        // Inputs are this Pi's: the Sense HAT's heat compensation needs its own CPU's temperature.
         keys.extend(
             S::INPUTS
                 .iter()
-                .map(|(source, sensor)| keys::reading(source.as_str(), sensor)),
+                .map(|(source, sensor)| keys::reading(&scope.source(*source), sensor)),
         );
         let first = self.remembered.is_none();
         if first {
-            keys.push(keys::state(S::ID.as_str()));
+            keys.push(keys::state(&self.id));
         }
         let mut values = self.bus.mget(&keys).await?;
         if first {
@@ -201,7 +212,7 @@ impl<S: Source> Runner<S> {
             self.remembered = Some(decode_state::<S::State>(state.as_deref()));
         }
         let mut inputs = Inputs::new();
-        let input_values = values.iter().skip(self.sections.len());
+        let input_values = values.iter().skip(config_count);
         for ((source, sensor), text) in S::INPUTS.iter().zip(input_values) {
             if let Some(reading) = text
                 .as_deref()
@@ -211,10 +222,9 @@ impl<S: Source> Runner<S> {
             }
         }
         self.inputs = inputs;
-        let stored = |s: SectionName| {
-            let i = self.sections.iter().position(|x| *x == s)?;
-            values.get(i).cloned().flatten()
-        };
+        values.truncate(config_count);
+        let texts = store::config_texts(&scope, &self.sections, &values);
+        let stored = |s: SectionName| texts.get(&s).cloned().flatten();
         let env = &self.env;
         let (config, problems) = Config::resolve(&self.sections, stored, &|name| env.get(name));
         let logged = self
@@ -226,7 +236,7 @@ impl<S: Source> Runner<S> {
             .iter()
             .filter(|p| !self.problems.contains(p) && !logged.contains(p))
         {
-            tracing::warn!(source = %S::ID, problem = %p, "config problem");
+            tracing::warn!(source = %self.id, problem = %p, "config problem");
         }
         self.config = config;
         self.problems = problems;
@@ -268,7 +278,7 @@ impl<S: Source> Runner<S> {
             counters.last_success = Some(now);
         }
         let status = Status {
-            source_id: S::ID.as_str().to_owned(),
+            source_id: self.id.clone(),
             last_poll: Some(now),
             last_success: counters.last_success,
             last_error: error,
@@ -282,7 +292,7 @@ impl<S: Source> Runner<S> {
         };
         let interval = self.config.schedule.interval(S::ID).unwrap_or(0);
         let meta = Meta {
-            source_id: S::ID.as_str().to_owned(),
+            source_id: self.id.clone(),
             name: S::ID.display_name().to_owned(),
             description: S::ID.description().to_owned(),
             refresh_interval: interval,
@@ -291,7 +301,7 @@ impl<S: Source> Runner<S> {
         let persisted = serde_json::json!({ "runner": counters, "source": state });
         let persisted = persisted.to_string();
         let batch = PollWrite {
-            source: S::ID.as_str(),
+            source: &self.id,
             measurements: &measurements,
             timestamp: measured_at.unwrap_or(now),
             status: &status,
@@ -302,7 +312,7 @@ impl<S: Source> Runner<S> {
         }
         .batch();
         tracing::debug!(
-            source = %S::ID,
+            source = %self.id,
             readings = measurements.len(),
             elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
             "polled"
@@ -336,8 +346,8 @@ impl<S: Source> Runner<S> {
         let mut changes: Option<Subscription> = None;
         let mut bus_down = false;
         let mut input_retries = 0;
-        let status_key = keys::status(S::ID.as_str());
-        tracing::info!(source = %S::ID, bus = %self.bus.describe(), "running");
+        let status_key = keys::status(&self.id);
+        tracing::info!(source = %self.id, bus = %self.bus.describe(), "running");
         while !shutdown.is_cancelled() {
             if changes.is_none() {
                 changes = self
@@ -348,15 +358,15 @@ impl<S: Source> Runner<S> {
             }
             // While writes fail, do not wait on a config read that would fail too.
             if !bus_down && let Err(e) = self.refresh().await {
-                tracing::warn!(source = %S::ID, error = %e, "cannot read config; keeping the last known");
+                tracing::warn!(source = %self.id, error = %e, "cannot read config; keeping the last known");
             }
             let (report, batch) = self.poll().await;
             if report.failed()
                 && let Some(e) = &report.status.last_error
             {
-                tracing::warn!(source = %S::ID, error = %e, "poll failed");
+                tracing::warn!(source = %self.id, error = %e, "poll failed");
             }
-            report.log_partial(S::ID);
+            report.log_partial(&self.id);
             let missing_input = S::INPUTS
                 .iter()
                 .any(|(source, sensor)| self.inputs.get(*source, sensor).is_none());
@@ -370,12 +380,12 @@ impl<S: Source> Runner<S> {
                         Ok(()) => {
                             pending = None;
                             if std::mem::take(&mut bus_down) {
-                                tracing::info!(source = %S::ID, "bus is back; readings written");
+                                tracing::info!(source = %self.id, "bus is back; readings written");
                             }
                         }
                         Err(e) if !bus_down => {
                             bus_down = true;
-                            tracing::warn!(source = %S::ID, error = %e, "cannot write; retrying every second");
+                            tracing::warn!(source = %self.id, error = %e, "cannot write; retrying every second");
                         }
                         Err(_) => {}
                     }
@@ -397,15 +407,15 @@ impl<S: Source> Runner<S> {
                             match self.bus.get(&status_key).await {
                                 Err(e) if !bus_down => {
                                     bus_down = true;
-                                    tracing::warn!(source = %S::ID, error = %e, "the bus does not answer; polling again as soon as it does");
+                                    tracing::warn!(source = %self.id, error = %e, "the bus does not answer; polling again as soon as it does");
                                 }
                                 Ok(_) if bus_down => {
                                     bus_down = false;
-                                    tracing::info!(source = %S::ID, "bus is back; polling now");
+                                    tracing::info!(source = %self.id, "bus is back; polling now");
                                     break;
                                 }
                                 Ok(None) => {
-                                    tracing::info!(source = %S::ID, "its status is gone from Redis (restarted empty?); polling now");
+                                    tracing::info!(source = %self.id, "its status is gone from Redis (restarted empty?); polling now");
                                     break;
                                 }
                                 _ => {}
@@ -415,7 +425,7 @@ impl<S: Source> Runner<S> {
                     () = notified(woken.as_deref()) => break,
                     message = next_message(&mut changes) => match message {
                         Some(payload) if self.concerns_me(&payload) => {
-                            tracing::info!(source = %S::ID, "config changed; polling now");
+                            tracing::info!(source = %self.id, "config changed; polling now");
                             break;
                         }
                         Some(_) => {}
@@ -425,16 +435,14 @@ impl<S: Source> Runner<S> {
                 }
             }
         }
-        tracing::info!(source = %S::ID, "stopped");
+        tracing::info!(source = %self.id, "stopped");
         self
     }
 
     /// Whether a `config:changed` payload names a section this source reads.
     fn concerns_me(&self, payload: &str) -> bool {
         serde_json::from_str::<ConfigChanged>(payload)
-            .ok()
-            .and_then(|c| c.section.parse::<SectionName>().ok())
-            .is_some_and(|s| self.sections.contains(&s))
+            .is_ok_and(|c| c.concerns(self.bus.scope(), &self.sections))
     }
 }
 

@@ -230,7 +230,7 @@ pub async fn scan(
     };
     result["timestamp"] = Json::from(sense_bus::unix_now());
     bus.set(
-        &sense_bus::keys::scan(id.as_str()),
+        &sense_bus::keys::scan(&bus.scope().source(id)),
         &result.to_string(),
         Some(SCAN_TTL),
     )
@@ -245,7 +245,7 @@ async fn drive<S: Source>(
     match mode {
         Mode::Once => {
             let report = runner.run_once().await?;
-            report.log_partial(S::ID);
+            report.log_partial(runner.id());
             Ok(Some(report))
         }
         Mode::Resident(shutdown) => {

@@ -241,7 +241,7 @@ async fn a_partial_poll_writes_its_readings_and_names_what_failed_logging_it_onc
             .run_once()
             .await
             .unwrap();
-        report.log_partial(SourceId::System);
+        report.log_partial("system");
         assert!(report.partial() && !report.failed(), "{:?}", report.status);
         assert_eq!(report.readings, 2);
         let s = status(&bus).await;
@@ -268,7 +268,7 @@ async fn a_partial_poll_writes_its_readings_and_names_what_failed_logging_it_onc
         .run_once()
         .await
         .unwrap();
-    report.log_partial(SourceId::System);
+    report.log_partial("system");
     assert_eq!(logs.count("poll partly failed"), 2);
     source.fail.store(true, Ordering::SeqCst);
     let report = Runner::new(bus.clone(), source.clone(), no_env())
@@ -580,4 +580,80 @@ async fn the_system_source_end_to_end_on_the_simulated_pi() {
         snapshot.readings["cpu_temp"].value,
         Value::Float(_)
     ));
+}
+
+/// Reports the display settings it is given, to show which config a node runs with.
+struct DisplayEcho;
+
+impl Source for DisplayEcho {
+    const ID: SourceId = SourceId::Sensors;
+    const SECTIONS: &'static [SectionName] = &[SectionName::Display];
+    type State = ();
+
+    async fn poll(
+        &mut self,
+        context: PollContext<'_>,
+        _: &mut (),
+    ) -> Result<PollOutput, PollError> {
+        let display = &context.config.display;
+        Ok(PollOutput::complete(vec![
+            Measurement::new(
+                "rotation".into(),
+                Value::Int(i64::from(display.rotation)),
+                None,
+            ),
+            Measurement::new("low_light".into(), Value::Bool(display.low_light), None),
+        ]))
+    }
+}
+
+#[tokio::test]
+async fn a_named_node_writes_its_own_keys_and_lays_its_override_over_the_shared_config() {
+    let bus = Bus::memory();
+    bus.set(
+        "config:display",
+        r#"{"rotation": 90, "low_light": true}"#,
+        None,
+    )
+    .await
+    .unwrap();
+    bus.set("config:display@kitchen", r#"{"rotation": 180}"#, None)
+        .await
+        .unwrap();
+    let node = |name: &str| sense_bus::Scope::node(name.parse().unwrap());
+
+    let mut kitchen = Runner::new(
+        bus.clone().with_scope(node("kitchen")),
+        DisplayEcho,
+        no_env(),
+    );
+    assert_eq!(kitchen.id(), "sensors@kitchen");
+    kitchen.run_once().await.unwrap();
+    let mut hall = Runner::new(bus.clone().with_scope(node("hall")), DisplayEcho, no_env());
+    hall.run_once().await.unwrap();
+
+    let value = |key: &'static str| {
+        let bus = bus.clone();
+        async move {
+            let text = bus
+                .get(key)
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("no {key}"));
+            serde_json::from_str::<serde_json::Value>(&text).unwrap()["value"].clone()
+        }
+    };
+    // The override's field wins; the field it does not set is the shared section's.
+    assert_eq!(value("source:sensors@kitchen:rotation").await, 180);
+    assert_eq!(value("source:sensors@kitchen:low_light").await, true);
+    // Another node has no override: the shared section.
+    assert_eq!(value("source:sensors@hall:rotation").await, 90);
+    let status = store::read_status(&bus, "sensors@kitchen")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.source_id, "sensors@kitchen");
+    // Nothing of the hub's was written.
+    assert_eq!(bus.get("source:sensors:rotation").await.unwrap(), None);
+    assert_eq!(bus.get("status:sensors").await.unwrap(), None);
 }

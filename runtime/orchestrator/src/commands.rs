@@ -147,7 +147,7 @@ async fn stop_camera<L: Launcher>(core: &Arc<Core<L>>) -> Result<Map<String, Jso
     let listeners = core
         .bus
         .publish(
-            &channels::command(SourceId::NetworkCamera.as_str()),
+            &channels::command(&core.bus.scope().source(SourceId::NetworkCamera)),
             &to_json(&stop),
         )
         .await
@@ -220,7 +220,7 @@ async fn scan<L: Launcher>(
     field: &str,
 ) -> Result<Map<String, Json>, String> {
     let job = Job { source, mode };
-    let key = keys::scan(source.as_str());
+    let key = keys::scan(&core.bus.scope().source(source));
     let bus = core.bus.clone();
     let patience = core.options.run_timeout;
     // The previous result must not pass for this one's.

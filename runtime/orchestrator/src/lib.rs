@@ -46,7 +46,7 @@ use sense_bus::store::to_json;
 use sense_bus::{Bus, BusError, SectionName, SourceId, Topic, with_section};
 pub use tokio_util::sync::CancellationToken;
 
-pub use crate::core::{CO2_MARGIN, HEALTH_KEY, OVERDUE_INTERVALS};
+pub use crate::core::{CO2_MARGIN, HEALTH_KEY, ORCHESTRATOR, OVERDUE_INTERVALS};
 pub use docker::{DockerLauncher, DockerOptions};
 pub use launcher::{Job, JobMode, LaunchError, Launcher, RunEnd, RunOutcome, ServiceRun};
 pub use process::ProcessLauncher;
@@ -180,6 +180,11 @@ impl OrchestratorOptions {
     }
 }
 
+/// How often a named node's orchestrator writes its health and its `node:{name}` record: the
+/// hub counts a node lost after [`NodeRecord::SILENT_AFTER`](sense_bus::model::NodeRecord::SILENT_AFTER)
+/// of these without a word.
+pub const NODE_HEALTH_INTERVAL: Duration = Duration::from_secs(5);
+
 /// Where Docker's socket normally is.
 pub const DOCKER_SOCKET: &str = "/var/run/docker.sock";
 
@@ -295,9 +300,17 @@ pub enum OrchestratorError {
 /// older than [`OVERDUE_INTERVALS`] intervals, once the orchestrator has run that long.
 pub async fn run(
     bus: Bus,
-    options: OrchestratorOptions,
+    mut options: OrchestratorOptions,
     shutdown: CancellationToken,
 ) -> Result<(), OrchestratorError> {
+    // The runs it launches are this node's too: they write `system@kitchen`, not the hub's.
+    if let Some(node) = bus.scope().name() {
+        let var = ("NODE_NAME".to_owned(), node.to_string());
+        match &mut options.launcher {
+            LauncherChoice::Docker(docker) => docker.env.push(var),
+            LauncherChoice::Process { env, .. } => env.push(var),
+        }
+    }
     match options.launcher.clone() {
         LauncherChoice::Docker(docker) => {
             run_with_launcher(bus, DockerLauncher::new(docker), options, shutdown).await
@@ -326,7 +339,13 @@ pub async fn run_with_launcher<L: Launcher>(
         }
         None => Arc::new(sense_bus::config::process_env),
     };
-    tracing::info!(launcher = launcher.kind(), bus = %bus.describe(), "orchestrator starting");
+    let mut options = options;
+    if !bus.scope().is_hub() {
+        // Weather and Pi-hole are the installation's, run once, by the hub.
+        options.scheduled.retain(|id| id.per_node());
+        options.resident.retain(|id| id.per_node());
+    }
+    tracing::info!(launcher = launcher.kind(), bus = %bus.describe(), scope = %bus.scope(), "orchestrator starting");
     let core = Arc::new(core::Core::new(
         bus.clone(),
         launcher,
@@ -339,11 +358,14 @@ pub async fn run_with_launcher<L: Launcher>(
     let events = bus
         .subscribe(&[
             Topic::channel(channels::CONFIG_CHANGED),
-            Topic::channel(channels::STREAM_ENDED),
+            Topic::channel(&bus.scope().id(channels::STREAM_ENDED)),
         ])
         .await?;
-    let mut commands = CommandServer::listen(&bus, "orchestrator").await?;
-    if let Err(e) = core.seed().await {
+    let mut commands = CommandServer::listen(&bus, &bus.scope().id(ORCHESTRATOR)).await?;
+    // The config is the hub's to seed: a named node may only read it (its Redis user says so).
+    if bus.scope().is_hub()
+        && let Err(e) = core.seed().await
+    {
         tracing::warn!(error = %e, "cannot seed config from the environment");
     }
     core.reload_schedule().await?;
@@ -381,7 +403,8 @@ pub async fn run_with_launcher<L: Launcher>(
         let core = Arc::clone(&core);
         tokio::spawn(async move {
             let response = commands::handle(&core, &command).await;
-            let channel = channels::command_response("orchestrator", &response.request_id);
+            let target = core.bus.scope().id(ORCHESTRATOR);
+            let channel = channels::command_response(&target, &response.request_id);
             if let Err(e) = core.bus.publish(&channel, &to_json(&response)).await {
                 tracing::warn!(error = %e, "cannot answer a command");
             }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use sense_bus::command::CommandClient;
 use sense_bus::model::{CommandResponse, PollOutcome, Status};
-use sense_bus::{Bus, SectionName, SourceId, Topic, unix_now};
+use sense_bus::{Bus, Scope, SectionName, SourceId, Topic, unix_now};
 use sense_orchestrator::{
     CancellationToken, HEALTH_KEY, Job, JobMode, LaunchError, Launcher, LauncherChoice,
     OrchestratorOptions, RunEnd, RunOutcome, ServiceRun, run_with_launcher,
@@ -117,7 +117,8 @@ impl Fake {
 
     /// What `sense-pulse source` writes at the end of a poll.
     async fn write_status(&self, job: Job, code: i32, partial: bool) {
-        let key = format!("status:{}", job.source);
+        // A named node's runs write its own ids (`status:system@kitchen`).
+        let key = format!("status:{}", self.bus.scope().source(job.source));
         let previous: Option<Status> = self
             .bus
             .get(&key)
@@ -1041,4 +1042,91 @@ async fn a_co2_run_may_listen_as_long_as_its_config_says() {
     let weather = json_at(&bus, "status:weather").await.unwrap();
     assert_eq!(weather["last_error"], "run killed after 60 s (timeout)");
     running.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_named_node_runs_its_own_sources_under_its_name_and_leaves_the_config_alone() {
+    let hub = Bus::memory();
+    let kitchen = hub
+        .clone()
+        .with_scope(Scope::node("kitchen".parse().unwrap()));
+    set_schedule(&hub, json!({"system": 5})).await;
+    let fake = Fake::new(&kitchen, |_| Plan::ok(200));
+    let mut opts = options();
+    // What the hub would seed from: a satellite never does.
+    opts.config_env = Some(vec![("DISPLAY_ROTATION".into(), "90".into())]);
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(run_with_launcher(
+        kitchen.clone(),
+        fake.clone(),
+        opts,
+        shutdown.clone(),
+    ));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while hub.publish("cmd:orchestrator@kitchen", "{}").await.unwrap() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the kitchen's orchestrator did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    // Its own hardware's sources; the installation's (weather, Pi-hole) are the hub's.
+    for id in [SourceId::System, SourceId::Tailscale, SourceId::Co2] {
+        assert_eq!(fake.launches(id, JobMode::Poll), 1, "{id}");
+    }
+    for id in [SourceId::Weather, SourceId::Pihole] {
+        assert_eq!(
+            fake.launches(id, JobMode::Poll),
+            0,
+            "{id} ran on a satellite"
+        );
+    }
+    assert!(json_at(&hub, "status:system@kitchen").await.is_some());
+    assert!(json_at(&hub, "status:system").await.is_none());
+
+    // Its health, and its record: what the hub judges contact from.
+    let health = json_at(&hub, "status:orchestrator@kitchen").await.unwrap();
+    assert_eq!(health["source_id"], "orchestrator@kitchen");
+    assert_eq!(health["node"], "kitchen");
+    assert!(json_at(&hub, HEALTH_KEY).await.is_none());
+    let record = json_at(&hub, "node:kitchen").await.unwrap();
+    assert_eq!(record["room"], "Kitchen");
+    assert_eq!(record["interval_s"], 1.0);
+    let sources: Vec<&str> = record["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Json::as_str)
+        .collect();
+    assert!(sources.contains(&"system@kitchen") && sources.contains(&"orchestrator@kitchen"));
+    assert!(!sources.contains(&"weather@kitchen"), "{sources:?}");
+    assert_eq!(
+        hub.ttl("node:kitchen").await.unwrap(),
+        sense_bus::Ttl::Persistent
+    );
+
+    // The config is the hub's: nothing seeded.
+    assert_eq!(hub.get("config:display").await.unwrap(), None);
+
+    // Commands on its own channel.
+    let client = CommandClient::new(hub.clone()).await.unwrap();
+    let answer = client
+        .send(
+            "orchestrator@kitchen",
+            "trigger",
+            json!({"service": "system"}).as_object().cloned().unwrap(),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    assert!(answer.is_ok(), "{answer:?}");
+
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(30), task)
+        .await
+        .expect("stops")
+        .unwrap()
+        .unwrap();
 }

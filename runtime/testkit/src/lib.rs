@@ -174,6 +174,15 @@ impl RedisServer {
         command(self.port, args)
     }
 
+    /// [`command`](RedisServer::command) as the Redis user `user`: `AUTH user password` first
+    /// on the same connection. `None` also when the AUTH is refused.
+    pub fn command_as(&self, user: &str, password: &str, args: &[&str]) -> Option<String> {
+        let mut reader = connect(self.port)?;
+        let auth = exchange(&mut reader, &["AUTH", user, password])?;
+        (auth == "+OK").then_some(())?;
+        exchange(&mut reader, args)
+    }
+
     /// The port the server listens on.
     pub fn port(&self) -> u16 {
         self.port
@@ -322,15 +331,24 @@ fn spawn(port: u16, dir: &Path, args: &[String]) -> Result<Started, StartError> 
 
 /// One command to the server on `port` (see [`RedisServer::command`]).
 fn command(port: u16, args: &[&str]) -> Option<String> {
+    exchange(&mut connect(port)?, args)
+}
+
+/// A fresh connection to the server on `port`.
+fn connect(port: u16) -> Option<BufReader<TcpStream>> {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
+    let stream = TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    Some(BufReader::new(stream))
+}
+
+/// Sends one command and reads the first line of its reply (a bulk string's payload instead).
+fn exchange(reader: &mut BufReader<TcpStream>, args: &[&str]) -> Option<String> {
     let mut request = format!("*{}\r\n", args.len());
     for a in args {
         request.push_str(&format!("${}\r\n{a}\r\n", a.len()));
     }
-    stream.write_all(request.as_bytes()).ok()?;
-    let mut reader = BufReader::new(stream);
+    reader.get_mut().write_all(request.as_bytes()).ok()?;
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;
     let line = line.trim_end().to_owned();

@@ -267,6 +267,21 @@ impl Config {
     }
 }
 
+/// A node's override of a section (`config:display@kitchen`) laid over the shared section: the
+/// top-level fields the override sets win, the others are the shared section's. An override that
+/// is not a JSON object is ignored (the gateway never writes one).
+pub fn overlay(shared: Option<&str>, over: Option<&str>) -> Option<String> {
+    let Some(Ok(serde_json::Value::Object(over))) = over.map(serde_json::from_str) else {
+        return shared.map(str::to_owned);
+    };
+    let mut merged = match shared.map(serde_json::from_str) {
+        Some(Ok(serde_json::Value::Object(shared))) => shared,
+        _ => Map::new(),
+    };
+    merged.extend(over);
+    Some(serde_json::Value::Object(merged).to_string())
+}
+
 /// The process environment, as the `env` argument of the functions here.
 pub fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()

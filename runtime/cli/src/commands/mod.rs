@@ -4,20 +4,21 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use sense_bus::{Bus, BusError, ConnectOptions, SourceId};
+use sense_bus::{Bus, BusError, ConnectOptions, NodeName, Scope, SourceId};
 use sense_linux::HostFs;
 use sense_orchestrator::{LauncherChoice, OrchestratorError, OrchestratorOptions};
 use sense_runtime::camera::CameraOptions;
 use sense_runtime::sources::{self, Mode, SourceError, SourceOptions};
 use sense_runtime::{Env, shutdown};
 
-use crate::cli::{Aranet4Command, Command, SourceArg};
+use crate::cli::{Aranet4Command, Command, NodeArg, SourceArg};
 use crate::in_process::InProcessLauncher;
 use crate::logs;
 
 mod config;
 mod health;
 mod node;
+mod nodes;
 mod notify;
 use config::config;
 use sense_gateway::{BusSpec, GatewayOptions};
@@ -163,7 +164,10 @@ pub async fn run(command: Command) -> u8 {
             sim_node,
         } => exit(run_all(sim, sim_node, redis, &listen).await),
         Command::Gateway { redis, listen } => exit(gateway(&redis.url, &listen).await),
-        Command::Orchestrator { redis, sim } => exit(orchestrator(&redis.url, sim).await),
+        Command::Orchestrator { redis, node, sim } => match scope_of(&node) {
+            Ok(scope) => exit(orchestrator(&redis.url, scope, sim).await),
+            Err(refused) => exit(Err(refused)),
+        },
         Command::Notify { redis, sim } => exit(notify::role(&redis.url, sim).await),
         Command::Source {
             id: SourceArg::Node,
@@ -171,21 +175,34 @@ pub async fn run(command: Command) -> u8 {
             once,
             sim,
             redis,
+            node,
             mode,
             ..
-        } => exit(node::source(port, once, sim, mode, &redis.url).await),
+        } => match scope_of(&node) {
+            Ok(scope) => exit(node::source(port, once, sim, mode, &redis.url, scope).await),
+            Err(refused) => exit(Err(refused)),
+        },
         Command::Source {
             id: SourceArg::Id(id),
             port: _,
             once,
             sim,
             redis,
+            node,
             proc_root,
             sys_root,
             disk_path,
             i2c_bus,
             mode,
         } => {
+            let scope = match scope_of(&node) {
+                Ok(scope) => scope,
+                Err(refused) => return fail(&refused),
+            };
+            let url = &Endpoint {
+                url: redis.url,
+                scope,
+            };
             let env = Env::process();
             let detected = HostFs::detect(|v| env.get(v));
             let host = HostFs::new(
@@ -213,14 +230,12 @@ pub async fn run(command: Command) -> u8 {
                 ));
             }
             exit(match mode.as_deref() {
-                None | Some("poll") => source(id, once, &redis.url, &options).await,
+                None | Some("poll") => source(id, once, url, &options).await,
                 Some("stream") if id == SourceId::NetworkCamera => {
-                    source(id, once, &redis.url, &options).await
+                    source(id, once, url, &options).await
                 }
-                Some("scan") if id == SourceId::Co2 => scan(id, &redis.url, &options).await,
-                Some("discover") if id == SourceId::NetworkCamera => {
-                    scan(id, &redis.url, &options).await
-                }
+                Some("scan") if id == SourceId::Co2 => scan(id, url, &options).await,
+                Some("discover") if id == SourceId::NetworkCamera => scan(id, url, &options).await,
                 Some(other) => Err(Failure::invalid(format!(
                     "`{other}` is not a mode of the {id} source: give --mode {}, or leave --mode \
                      out to poll",
@@ -233,6 +248,7 @@ pub async fn run(command: Command) -> u8 {
             })
         }
         Command::Config { command } => exit(config(command).await),
+        Command::Node { command } => exit(nodes::node(command).await),
         Command::Aranet4 {
             command: Aranet4Command::Decode { hex },
         } => exit(aranet4_decode(&hex)),
@@ -455,7 +471,7 @@ fn orchestrator_failure(e: &OrchestratorError, url: &str) -> Failure {
 
 /// The orchestrator until SIGTERM: waits for Redis, then schedules the sources as child
 /// processes of this binary, or as containers when it runs in the compose project.
-async fn orchestrator(url: &str, sim: bool) -> Result<u8, Failure> {
+async fn orchestrator(url: &str, scope: Scope, sim: bool) -> Result<u8, Failure> {
     let env = Env::process();
     let mut options = OrchestratorOptions::from_env(&|v| env.get(v));
     match &mut options.launcher {
@@ -483,6 +499,12 @@ async fn orchestrator(url: &str, sim: bool) -> Result<u8, Failure> {
     let Some(bus) = wait_for_bus(url, &stop).await? else {
         return Ok(0);
     };
+    if !scope.is_hub() {
+        // The hub knows a satellite is there by its health writes: often enough to tell a lost
+        // link within seconds.
+        options.health_interval = sense_orchestrator::NODE_HEALTH_INTERVAL;
+    }
+    let bus = bus.with_scope(scope);
     logs::attach(bus.clone(), "orchestrator");
     sense_orchestrator::run(bus, options, stop)
         .await
@@ -491,8 +513,11 @@ async fn orchestrator(url: &str, sim: bool) -> Result<u8, Failure> {
 }
 
 /// Scans (co2) or discovers (camera) once, writes the result to `scan:{id}` and prints it.
-async fn scan(id: SourceId, url: &str, options: &SourceOptions) -> Result<u8, Failure> {
-    let bus = connect(url, Writes::Something).await?;
+async fn scan(id: SourceId, at: &Endpoint, options: &SourceOptions) -> Result<u8, Failure> {
+    let url = &at.url;
+    let bus = connect(url, Writes::Something)
+        .await?
+        .with_scope(at.scope.clone());
     logs::attach(bus.clone(), id.as_str());
     let result = match sources::scan(id, &bus, options).await {
         Ok(result) => {
@@ -540,11 +565,14 @@ fn aranet4_decode(hex: &[String]) -> Result<u8, Failure> {
 async fn source(
     id: SourceId,
     once: bool,
-    url: &str,
+    at: &Endpoint,
     options: &SourceOptions,
 ) -> Result<u8, Failure> {
+    let url = &at.url;
     if once {
-        let bus = connect(url, Writes::Something).await?;
+        let bus = connect(url, Writes::Something)
+            .await?
+            .with_scope(at.scope.clone());
         logs::attach(bus.clone(), id.as_str());
         let result = match sources::run(id, bus, options, Mode::Once).await {
             Ok(Some(report)) if report.failed() => {
@@ -578,6 +606,7 @@ async fn source(
     let Some(bus) = wait_for_bus(url, &stop).await? else {
         return Ok(0);
     };
+    let bus = bus.with_scope(at.scope.clone());
     logs::attach(bus.clone(), id.as_str());
     sources::run(id, bus, options, Mode::Resident(stop))
         .await
@@ -619,6 +648,28 @@ pub(crate) async fn wait_for_bus(
 #[allow(clippy::print_stdout)]
 pub(super) fn say(text: &str) {
     println!("{text}");
+}
+
+/// Where a source writes: the bus's URL, and whose keys (`--node`).
+struct Endpoint {
+    url: String,
+    scope: Scope,
+}
+
+/// The scope `--node` / `NODE_NAME` gives: a named node's, or the hub's when it is unset or
+/// empty. A name that cannot be used is invalid input.
+pub(crate) fn scope_of(node: &NodeArg) -> Result<Scope, Failure> {
+    match node
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
+        None => Ok(Scope::HUB),
+        Some(name) => NodeName::parse(name)
+            .map(Scope::node)
+            .map_err(|e| Failure::invalid(format!("--node / NODE_NAME: {e}"))),
+    }
 }
 
 /// Connects to the bus of a one-shot command, failing after [`CONNECT_TIMEOUT`].

@@ -48,6 +48,7 @@ pub async fn source(
     sim: bool,
     mode: Option<String>,
     url: &str,
+    scope: sense_bus::Scope,
 ) -> Result<u8, Failure> {
     if once {
         return Err(Failure::invalid(
@@ -76,6 +77,7 @@ pub async fn source(
     let Some(bus) = wait_for_bus(url, &stop).await? else {
         return Ok(0);
     };
+    let bus = bus.with_scope(scope);
     logs::attach(bus.clone(), "node");
     serve(bus, port, stop).await;
     drop(simulated);

@@ -136,7 +136,8 @@ impl Service {
             }
             self.counters.last_round = Some(now);
         }
-        let id = node.id.as_str();
+        // On a named Pi, the node is that Pi's: `node-pico@kitchen`.
+        let id = &self.bus.scope().id(node.id.as_str());
         let status = Status {
             source_id: id.to_owned(),
             last_poll: self.counters.last_round,
@@ -199,7 +200,7 @@ impl Service {
 
     /// Listens for commands under the node's id (again, after the bus or the node changed).
     async fn listen(&mut self) {
-        let Some(id) = self.node().map(|n| n.id.as_str().to_owned()) else {
+        let Some(id) = self.node().map(|n| self.bus.scope().id(n.id.as_str())) else {
             return;
         };
         if self.listening_as.as_deref() != Some(&id) {

@@ -12,7 +12,7 @@ use sense_bus::config::{Config, DisplayConfig, SleepConfig};
 use sense_bus::keys::channels;
 use sense_bus::model::{Command, CommandResponse, ConfigChanged, MatrixState};
 use sense_bus::store::{self, to_json};
-use sense_bus::{Bus, SectionName, SourceId, Subscription, Topic, unix_now};
+use sense_bus::{Bus, Scope, SectionName, SourceId, Subscription, Topic, unix_now};
 use sense_display::{Display, Mode, Settings};
 use sense_hal::led::{Frame, Joystick, JoystickEvent, LedMatrix, Rgb, Rotation};
 use sense_linux::sensehat_kernel::PiLeds;
@@ -155,7 +155,8 @@ impl Panel {
     async fn step(&mut self) -> Instant {
         let now = self.clock.display_now();
         if self.display.wants_data(now) {
-            match store::read_all_sources(&self.bus).await {
+            // This Pi's own sources: a satellite's display shows its room, by bare ids.
+            match store::read_own_sources(&self.bus).await {
                 Ok(all) => self.display.start_cycle(&snapshot::from_bus(&all), now),
                 // Without the bus there is nothing new to show: run the cycle on what we have.
                 Err(e) => {
@@ -212,7 +213,10 @@ impl Panel {
         self.last_publish = Instant::now();
         if let Err(e) = self
             .bus
-            .publish(channels::MATRIX_STATE, &to_json(&self.state()))
+            .publish(
+                &channels::matrix_state(self.bus.scope()),
+                &to_json(&self.state()),
+            )
             .await
         {
             tracing::debug!(error = %e, "cannot publish matrix:state");
@@ -237,14 +241,14 @@ impl Panel {
     async fn joystick(&mut self, event: JoystickEvent) {
         self.display.joystick(event, self.clock.display_now());
         let payload = json!({
-            "source_id": SourceId::Sensors.as_str(),
+            "source_id": self.bus.scope().source(SourceId::Sensors),
             "direction": event.direction.as_str(),
             "action": event.action.as_str(),
             "timestamp": unix_now(),
         });
         if let Err(e) = self
             .bus
-            .publish(JOYSTICK_CHANNEL, &payload.to_string())
+            .publish(&self.bus.scope().id(JOYSTICK_CHANNEL), &payload.to_string())
             .await
         {
             tracing::debug!(error = %e, "cannot publish a joystick event");
@@ -388,10 +392,9 @@ fn parse_pixels(params: &Map<String, Json>) -> Result<Frame, String> {
 }
 
 /// Whether a `config:changed` payload names the display or sleep section.
-fn display_config_changed(payload: &str) -> bool {
-    serde_json::from_str::<ConfigChanged>(payload).is_ok_and(|c| {
-        c.section == SectionName::Display.as_str() || c.section == SectionName::Sleep.as_str()
-    })
+fn display_config_changed(payload: &str, scope: &Scope) -> bool {
+    serde_json::from_str::<ConfigChanged>(payload)
+        .is_ok_and(|c| c.concerns(scope, &[SectionName::Display, SectionName::Sleep]))
 }
 
 async fn next_payload(sub: &mut Option<Subscription>) -> Option<String> {
@@ -469,7 +472,7 @@ pub async fn run(bus: Bus, hat: SenseHat, options: ServiceOptions, shutdown: Can
         while !shutdown.is_cancelled() {
             // (Re)subscribe while the bus lets us; a failure is retried on the next turn.
             if commands.is_none() {
-                commands = CommandServer::listen(&bus, SourceId::Sensors.as_str())
+                commands = CommandServer::listen(&bus, &bus.scope().source(SourceId::Sensors))
                     .await
                     .ok();
             }
@@ -495,7 +498,7 @@ pub async fn run(bus: Bus, hat: SenseHat, options: ServiceOptions, shutdown: Can
                     None => commands = None,
                 },
                 payload = next_payload(&mut changes) => match payload {
-                    Some(p) if display_config_changed(&p) => panel.load_config().await,
+                    Some(p) if display_config_changed(&p, bus.scope()) => panel.load_config().await,
                     Some(_) => {}
                     None => changes = None,
                 },

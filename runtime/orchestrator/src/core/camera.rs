@@ -204,7 +204,7 @@ impl<L: Launcher> Core<L> {
     /// Adds `stream_ended` (`{reason, timestamp}`) to `status:network_camera`, keeping what the
     /// camera wrote; a reason other than `user_stopped` becomes `last_error` when none is set.
     async fn record_stream_end(&self, ended: &StreamEnded) -> Result<(), BusError> {
-        let id = SourceId::NetworkCamera.as_str();
+        let id = &self.bus.scope().source(SourceId::NetworkCamera);
         let key = keys::status(id);
         let mut status = match self
             .bus

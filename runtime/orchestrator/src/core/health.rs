@@ -6,14 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sense_bus::keys;
-use sense_bus::model::Status;
-use sense_bus::{BusError, SourceId, unix_now};
+use sense_bus::model::{NodeRecord, Status};
+use sense_bus::store::to_json;
+use sense_bus::{Batch, BusError, NodeName, SourceId, unix_now};
 use serde_json::{Map, Value as Json, json};
 use tokio::time::Instant;
 
 use sense_bus::ids::Lifecycle;
 
-use super::{Core, HEALTH_KEY, OVERDUE_INTERVALS, RunRecord};
+use super::{Core, ORCHESTRATOR, OVERDUE_INTERVALS, RunRecord};
 use crate::launcher::Launcher;
 
 impl<L: Launcher> Core<L> {
@@ -46,7 +47,7 @@ impl<L: Launcher> Core<L> {
         let scheduled = &self.options.scheduled;
         let keys: Vec<String> = scheduled
             .iter()
-            .map(|id| keys::status(id.as_str()))
+            .map(|&id| keys::status(&self.bus.scope().source(id)))
             .collect();
         let statuses = self.bus.mget(&keys).await?;
         let now = unix_now();
@@ -154,7 +155,8 @@ impl<L: Launcher> Core<L> {
             .map(|(id, _)| id.as_str())
             .collect();
         Ok(json!({
-            "source_id": "orchestrator",
+            "source_id": self.bus.scope().id(ORCHESTRATOR),
+            "node": self.bus.scope().name().map(NodeName::as_str),
             "last_poll": now,
             "last_success": now,
             "last_error": last_error,
@@ -170,12 +172,42 @@ impl<L: Launcher> Core<L> {
         }))
     }
 
+    /// Writes `status:orchestrator` (`status:orchestrator@kitchen` on a named node) and, on a
+    /// named node, its `node:{name}` record: the hub's word that the node is in contact.
     pub(crate) async fn write_health(&self) -> Result<(), BusError> {
         let health = self.health().await?;
         let ttl = (self.options.health_interval * 3).max(Duration::from_secs(60));
-        self.bus
-            .set(HEALTH_KEY, &health.to_string(), Some(ttl))
-            .await
+        let scope = self.bus.scope();
+        let mut batch = Batch::new();
+        batch.set(
+            keys::status(&scope.id(ORCHESTRATOR)),
+            health.to_string(),
+            Some(ttl),
+        );
+        if let Some(node) = scope.name() {
+            let st = self.state();
+            let mut sources: Vec<String> = self
+                .options
+                .scheduled
+                .iter()
+                .chain(&self.options.resident)
+                .chain(st.sources.keys())
+                .map(|&id| scope.source(id))
+                .collect();
+            sources.push(scope.id(ORCHESTRATOR));
+            sources.sort();
+            sources.dedup();
+            let record = NodeRecord {
+                name: node.to_string(),
+                room: node.room(),
+                last_contact: unix_now(),
+                interval_s: self.options.health_interval.as_secs_f64(),
+                sources,
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+            };
+            batch.set(keys::node(node), to_json(&record), None);
+        }
+        self.bus.apply(&batch).await
     }
 }
 

@@ -27,6 +27,10 @@ mod resident;
 /// The orchestrator's own status key.
 pub const HEALTH_KEY: &str = "status:orchestrator";
 
+/// The orchestrator's own id on the bus (`status:orchestrator`, `cmd:orchestrator`), scoped on a
+/// named node like a source's: `orchestrator@kitchen`.
+pub const ORCHESTRATOR: &str = "orchestrator";
+
 /// A source counts as overdue when it has had no successful poll for this many intervals.
 pub const OVERDUE_INTERVALS: u32 = 3;
 
@@ -373,7 +377,7 @@ impl<L: Launcher> Core<L> {
     /// the poll ends (co2 listens for its monitors up to `aranet4.timeout`) it is a source
     /// running without data yet, not an unavailable one. Never over a status that is there.
     async fn mark_first_poll(&self, source: SourceId) -> Result<(), BusError> {
-        let id = source.as_str();
+        let id = &self.bus.scope().source(source);
         let key = keys::status(id);
         let mut batch = Batch::new();
         batch.set(
@@ -409,7 +413,7 @@ impl<L: Launcher> Core<L> {
             (Some(_), "not_built") => {
                 tracing::info!(%job, "this build has no such source yet (exit 4)");
                 // It will never poll: no status says its first poll is under way.
-                let id = job.source.as_str();
+                let id = &self.bus.scope().source(job.source);
                 let key = keys::status(id);
                 let mut batch = Batch::new();
                 batch.del(&key);
@@ -455,7 +459,11 @@ impl<L: Launcher> Core<L> {
     /// `last_error` of `source`'s status when the poll that started at `since` wrote it with
     /// `outcome: partial`.
     async fn partial_error(&self, source: SourceId, since: f64) -> Option<String> {
-        let text = match self.bus.get(&keys::status(source.as_str())).await {
+        let text = match self
+            .bus
+            .get(&keys::status(&self.bus.scope().source(source)))
+            .await
+        {
             Ok(text) => text?,
             Err(e) => {
                 tracing::debug!(%source, error = %e, "cannot read the status of the run");
@@ -479,7 +487,7 @@ impl<L: Launcher> Core<L> {
         error: &str,
         since: Option<f64>,
     ) -> Result<(), BusError> {
-        let id = source.as_str();
+        let id = &self.bus.scope().source(source);
         let (status_key, state_key) = (keys::status(id), keys::state(id));
         let values = self
             .bus
@@ -596,7 +604,10 @@ impl<L: Launcher> Core<L> {
         if idle.is_empty() {
             return Vec::new();
         }
-        let keys: Vec<String> = idle.iter().map(|id| keys::status(id.as_str())).collect();
+        let keys: Vec<String> = idle
+            .iter()
+            .map(|&id| keys::status(&self.bus.scope().source(id)))
+            .collect();
         let Ok(Ok(statuses)) = tokio::time::timeout(LOST_CHECK_TIMEOUT, self.bus.mget(&keys)).await
         else {
             return Vec::new();
@@ -639,7 +650,14 @@ impl<L: Launcher> Core<L> {
                 let Ok(changed) = serde_json::from_str::<ConfigChanged>(&message.payload) else {
                     continue;
                 };
-                match changed.section.as_str() {
+                // Shared sections, and this node's own overrides; never another node's.
+                let Some((section, node)) = keys::parse_section(&changed.section) else {
+                    continue;
+                };
+                if node.is_some_and(|node| self.bus.scope().name() != Some(&node)) {
+                    continue;
+                }
+                match section.as_str() {
                     "schedule" | "aranet4" => {
                         if let Err(e) = self.reload_schedule().await {
                             tracing::warn!(error = %e, "cannot read the new schedule");
@@ -652,7 +670,7 @@ impl<L: Launcher> Core<L> {
                     }
                     _ => {}
                 }
-            } else if message.channel == channels::STREAM_ENDED {
+            } else if message.channel == self.bus.scope().id(channels::STREAM_ENDED) {
                 match serde_json::from_str::<StreamEnded>(&message.payload) {
                     Ok(ended) => {
                         // The camera that announced it, taken now: one started later is not it.

@@ -48,7 +48,8 @@ const ROLES: [&str; 7] = [
 /// Variables read by the code that are not config fields (docs/CONTRACT.md §3, and the gateway's
 /// FRONTEND_DIR, GATEWAY_LISTEN, CORS_ORIGINS, ALLOWED_HOSTS, STATE_DIR). Each must appear quoted in
 /// the runtime's or the gateway's source, so this list cannot outlive the code.
-const CODE_VARS: [&str; 27] = [
+const CODE_VARS: [&str; 28] = [
+    "NODE_NAME",
     "REDIS_URL",
     "LOG_LEVEL",
     "RUST_LOG",
