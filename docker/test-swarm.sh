@@ -2,12 +2,13 @@
 # real engine: sourced by docker/test.sh after the compose stack, with its dockerd, images, settings
 # file and helpers (step, ok, fail, within; its EXIT trap leaves the swarm and restores the host).
 #
-# The one node is both the hub and a satellite: the hub's orchestrator writes
-# source:system:cpu_percent, the satellite's (NODE_NAME: the node's host name, its Redis URL from
-# a file, REDIS_URL_FILE) source:system@<host name>:cpu_percent; both are seen to advance. The
-# swarm is advertised on 127.0.0.1 and listens there only; the images are never looked up in a
-# registry (`--resolve-image never`, and the daemon runs with DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1).
-# shellcheck shell=bash disable=SC2154,SC2034 # compose_v2, CORE_IMAGE, WORK, ...: docker/test.sh's
+# The one node is the hub (its orchestrator writes source:system:cpu_percent), then joins as a
+# satellite too, as a Pi would: its Redis user made by `sense-pulse node add --apply`, that URL in
+# the node's file (REDIS_URL_FILE), the label; the satellite's orchestrator (NODE_NAME: the node's
+# host name) writes source:system@<host name>:cpu_percent. Both are seen to advance. The swarm is
+# advertised on 127.0.0.1 and listens there only; the images are never looked up in a registry
+# (`--resolve-image never`, and the daemon runs with DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1).
+# shellcheck shell=bash disable=SC2154,SC2034 # docker/test.sh's variables (compose_v2, WORK, ...); swarm_up is its
 
 step "a single-node swarm (docker/stack.yml + docker/test/stack.ci.yml)"
 swarm_began=$SECONDS
@@ -18,10 +19,9 @@ export SENSE_NETWORK=sense-swarm
 export ORCHESTRATOR_RESIDENT=
 # Simulated hardware and web services (test/stack.ci.yml says why not there).
 export ORCHESTRATOR_ARGS=--sim
-# The satellite's own Redis URL, as `sense-pulse node add` would write it on the node.
+# The satellite's own Redis URL, written below as `sense-pulse node add` prints it.
 export SENSE_REDIS_URL_FILE="$WORK/redis-url"
-printf 'redis://redis:6379\n' >"$SENSE_REDIS_URL_FILE"
-chmod 0600 "$SENSE_REDIS_URL_FILE"
+rm -f "$SENSE_REDIS_URL_FILE"
 
 networks_before=$($DOCKER network ls -q | sort)
 $DOCKER swarm init --advertise-addr 127.0.0.1 --listen-addr 127.0.0.1:2377 >"$WORK/swarm-init.log" 2>&1 ||
@@ -29,16 +29,8 @@ $DOCKER swarm init --advertise-addr 127.0.0.1 --listen-addr 127.0.0.1:2377 >"$WO
 swarm_up=1
 node=$($DOCKER info --format '{{.Swarm.NodeID}}')
 host=$($DOCKER node inspect -f '{{.Description.Hostname}}' "$node")
-labels=(--label-add sense-pulse.hub=true)
-# The satellite's node name is its host name: only when it is a valid one (sense-bus's NodeName).
-satellite=""
-if [[ "$host" =~ ^[a-z0-9][a-z0-9-]{0,31}$ ]]; then
-  satellite=$host
-  labels+=(--label-add sense-pulse.satellite=true)
-fi
-$DOCKER node update "${labels[@]}" "$node" >/dev/null || fail "docker node update"
-ok "swarm: manager $host on 127.0.0.1:2377, labelled sense-pulse.hub${satellite:+ and sense-pulse.satellite}"
-[ -n "$satellite" ] || echo "note: the host name '$host' is not a node name: no satellite here"
+$DOCKER node update --label-add sense-pulse.hub=true "$node" >/dev/null || fail "docker node update"
+ok "swarm: manager $host on 127.0.0.1:2377, labelled sense-pulse.hub"
 
 stack_files=(-c docker/stack.yml -c docker/test/stack.ci.yml)
 "$compose_v2" -p "$STACK" -f docker/stack.yml -f docker/test/stack.ci.yml config -q ||
@@ -89,15 +81,27 @@ if [ -z "$polled" ]; then
 fi
 [ -n "$polled" ] || fail "no system container of project $STACK"
 
-if [ -n "$satellite" ]; then
-  key="source:system@$satellite:cpu_percent"
+# The same node made a satellite too, as a Pi joins: its Redis user made on the hub (`node add`,
+# from a plain container on the overlay), the URL in the node's file, then the label, which starts
+# the satellite's task there. Its node name is its host name: only when that is a valid one.
+if [[ "$host" =~ ^[a-z0-9][a-z0-9-]{0,31}$ ]]; then
+  added=$($DOCKER run --rm --network "$SENSE_NETWORK" "$CORE_IMAGE" node add "$host" --hub redis \
+    --apply --redis redis://redis:6379 2>"$WORK/node-add.log") || { cat "$WORK/node-add.log" >&2; fail "sense-pulse node add $host"; }
+  (umask 077 && printf '%s\n' "$added" | sed -n 's/^REDIS_URL=//p' >"$SENSE_REDIS_URL_FILE")
+  grep -q "^redis://node-$host:" "$SENSE_REDIS_URL_FILE" || fail "node add printed no REDIS_URL: $added"
+  $DOCKER node update --label-add sense-pulse.satellite=true "$node" >/dev/null || fail "docker node update"
+  key="source:system@$host:cpu_percent"
   advancing "$key"
-  ok "$key advances ($progress): the satellite's orchestrator, NODE_NAME=$satellite, its Redis URL from REDIS_URL_FILE"
+  ok "$key advances ($progress): the satellite's orchestrator (NODE_NAME=$host), as Redis user node-$host (node add --apply), its URL from REDIS_URL_FILE"
+else
+  echo "note: the host name '$host' is not a node name: no satellite here"
 fi
 
 # Down: the stack removed, the orchestrators' containers stopped with it, then the swarm left and
 # what it made on this engine (docker_gwbridge, the stack's volumes) removed.
-$DOCKER stack rm "$STACK" >"$WORK/stack-rm.log" 2>&1 || { cat "$WORK/stack-rm.log" >&2; fail "docker stack rm"; }
+# (Its network is removed while the tasks still stop, which fails then: removed below, after them.)
+$DOCKER stack rm "$STACK" >"$WORK/stack-rm.log" 2>&1 || grep -q 'is in use by task' "$WORK/stack-rm.log" ||
+  { cat "$WORK/stack-rm.log" >&2; fail "docker stack rm"; }
 stack_gone() {
   [ -z "$($DOCKER ps -aq --filter "label=com.docker.stack.namespace=$STACK")" ] &&
     [ -z "$($DOCKER ps -aq --filter label=io.sense-pulse.orchestrated=true)" ]
