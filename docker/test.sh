@@ -15,6 +15,8 @@
 # 4. Brings up the project's own docker-compose.yml (with test/compose.ci.yml: an internal network,
 #    simulated sources) and checks it. Every check prints an `ok:` line; the first failure stops
 #    the run with `FAILED:` and the stack's logs.
+# 5. Deploys docker/stack.yml on a single-node swarm of the same engine (docker/test-swarm.sh) and
+#    checks it sees readings, then leaves the swarm.
 #
 # SENSE_DOCKER_KEEP=1 keeps the engine's data (images) under $WORK for the next run.
 set -euo pipefail
@@ -38,6 +40,12 @@ fail() {
   if [ -n "${compose_up:-}" ]; then
     $DOCKER ps -a --format '{{.ID}} {{.Names}} {{.Image}} {{.Status}}' >&2 || true
     compose logs --no-color --tail=40 >&2 || true
+  fi
+  if [ -n "${swarm_up:-}" ]; then
+    $DOCKER stack ps --no-trunc "$STACK" >&2 || true
+    for service in $($DOCKER stack services -q "$STACK" 2>/dev/null); do
+      $DOCKER service logs --no-task-ids --tail=20 "$service" >&2 || true
+    done
   fi
   exit 1
 }
@@ -108,6 +116,8 @@ restore_host() {
   if [ -n "${compose_up:-}" ]; then
     compose down -v --remove-orphans >/dev/null 2>&1
   fi
+  # docker/test-swarm.sh's swarm, left (its networks and links go with the engine below).
+  [ -n "${swarm_up:-}" ] && $DOCKER swarm leave --force >/dev/null 2>&1
   [ -n "${events_pid:-}" ] && kill "$events_pid" 2>/dev/null
   if [ -n "${dockerd_pid:-}" ]; then
     kill -TERM "$dockerd_pid" 2>/dev/null
@@ -162,7 +172,8 @@ restore_host() {
 trap restore_host EXIT
 
 # No default bridge: builds use the host's network (Debian's mirror), the stack its own networks.
-dockerd --data-root "$WORK/data" --exec-root "$WORK/exec" --pidfile "$WORK/dockerd.pid" \
+# Swarm tasks run the images here, never pulled (docker/test-swarm.sh).
+DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 dockerd --data-root "$WORK/data" --exec-root "$WORK/exec" --pidfile "$WORK/dockerd.pid" \
   -H "$DOCKER_HOST" --bridge=none --log-level=warn >"$WORK/dockerd.log" 2>&1 &
 dockerd_pid=$!
 within 60 "$DOCKER" info || {
@@ -441,3 +452,7 @@ if [ "$creates" -eq 0 ] || [ "$creates" != "$destroys" ]; then
   fail "the orchestrator created $creates containers and $destroys were destroyed"
 fi
 ok "down: no container, volume or network of the project left; the orchestrator's containers: $creates created, $destroys destroyed"
+
+# ---------------------------------------------------------------------------------------------
+# shellcheck source=docker/test-swarm.sh
+source docker/test-swarm.sh

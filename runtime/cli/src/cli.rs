@@ -21,7 +21,7 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct RedisArg {
     /// Redis URL of the data bus. The default is its address inside the Docker stack: elsewhere,
-    /// e.g. redis://127.0.0.1:6379.
+    /// e.g. redis://127.0.0.1:6379. REDIS_URL_FILE, when set, names a file holding it instead.
     #[arg(
         long = "redis",
         env = "REDIS_URL",

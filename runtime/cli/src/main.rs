@@ -7,12 +7,17 @@ mod cli;
 mod commands;
 mod in_process;
 mod logs;
+mod redis_url_file;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // REDIS_URL_FILE: runs this binary again with REDIS_URL from the file.
+    if let Some(code) = redis_url_file::apply() {
+        return code;
+    }
     let cli = cli::Cli::parse();
     logs::init(&cli.log_level);
     // One thread is plenty for a source, and keeps a one-shot run small.

@@ -524,3 +524,41 @@ fn web_sources_sim_once_write_their_full_contract_sets() {
     );
     assert_eq!(json(&server, "source:tailscale:connected")["value"], true);
 }
+
+#[test]
+fn redis_url_file_wins_over_redis_url_and_a_missing_one_is_named() {
+    let server = RedisServer::start();
+    let dir = std::env::temp_dir().join(format!("sense-cli-redis-url-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("redis-url");
+    std::fs::write(&file, format!("{}\n", server.url())).unwrap();
+    // REDIS_URL (the shared settings') names no Redis: the file's URL is the one used.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sense-pulse"));
+    let out = cmd
+        .args(["source", "system", "--once"])
+        .env_remove("RUST_LOG")
+        .env(
+            "REDIS_URL",
+            format!("redis://127.0.0.1:{}", sense_testkit::free_port()),
+        )
+        .env("REDIS_URL_FILE", &file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(json(&server, "source:system:cpu_percent")["value"].is_number());
+
+    let missing = dir.join("none");
+    let out = Command::new(env!("CARGO_BIN_EXE_sense-pulse"))
+        .args(["source", "system", "--once"])
+        .env("REDIS_URL_FILE", &missing)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let told = stderr(&out);
+    assert!(
+        told.starts_with("error: cannot read the Redis URL from REDIS_URL_FILE")
+            && told.contains(&missing.display().to_string()),
+        "{told}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
