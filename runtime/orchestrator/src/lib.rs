@@ -358,7 +358,7 @@ pub async fn run_with_launcher<L: Launcher>(
     let events = bus
         .subscribe(&[
             Topic::channel(channels::CONFIG_CHANGED),
-            Topic::channel(&bus.scope().id(channels::STREAM_ENDED)),
+            Topic::channel(bus.scope().id(channels::STREAM_ENDED)),
         ])
         .await?;
     let mut commands = CommandServer::listen(&bus, &bus.scope().id(ORCHESTRATOR)).await?;
