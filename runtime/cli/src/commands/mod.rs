@@ -4,26 +4,32 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use sense_bus::{Bus, BusError, ConnectOptions, NodeName, Scope, SourceId, TlsOptions};
+use sense_bus::{Bus, ConnectOptions, Scope, SourceId, TlsOptions};
 use sense_linux::HostFs;
 use sense_orchestrator::{LauncherChoice, OrchestratorError, OrchestratorOptions};
 use sense_runtime::camera::CameraOptions;
-use sense_runtime::sources::{self, Mode, SourceError, SourceOptions};
+use sense_runtime::sources::SourceOptions;
 use sense_runtime::{Env, shutdown};
 
-use crate::cli::{Aranet4Command, Command, NodeArg, SourceArg};
+use crate::cli::{Aranet4Command, Command, SourceArg};
 use crate::in_process::InProcessLauncher;
 use crate::logs;
 
 mod config;
+mod failure;
 mod health;
 mod node;
 mod nodes;
 mod notify;
+mod source;
 mod tls;
+
 use config::config;
+pub use failure::Failure;
+use failure::{Writes, exit, fail};
 use sense_gateway::{BusSpec, GatewayOptions};
 use sense_orchestrator::CancellationToken;
+use source::{Endpoint, scan, scope_of, source};
 
 /// The poll or the service failed (for `--once`: the error status was written). A partial poll
 /// (some readings written, the status naming what failed: `outcome: partial`) exits 0.
@@ -45,126 +51,6 @@ const LOCAL_REDIS: &str = "redis://127.0.0.1:6379";
 /// How long a long-running role waits for Redis at [`DEFAULT_REDIS_URL`] before it says how to
 /// point it elsewhere (it goes on waiting).
 const DOCKER_HINT_AFTER: Duration = Duration::from_secs(3);
-
-/// Why a command stops: its exit code, and what it tells the user (`error: …`), a sentence
-/// saying what happened and one saying what to do.
-#[derive(Debug)]
-pub struct Failure {
-    code: u8,
-    message: String,
-}
-
-/// Whether a command that met a bus failure had something to write.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Writes {
-    /// It writes: say that nothing was.
-    Something,
-    /// It only reads, or runs on.
-    Nothing,
-}
-
-impl Failure {
-    pub(crate) fn new(code: u8, message: impl Into<String>) -> Failure {
-        Failure {
-            code,
-            message: message.into(),
-        }
-    }
-
-    /// Invalid input (exit 2).
-    pub(crate) fn invalid(message: impl Into<String>) -> Failure {
-        Failure::new(EXIT_INVALID, message)
-    }
-
-    /// The work failed (exit 1).
-    pub(crate) fn failed(message: impl Into<String>) -> Failure {
-        Failure::new(EXIT_FAILURE, message)
-    }
-
-    /// A bus failure of a command on the Redis at `url` (as given: `--redis` or `REDIS_URL`).
-    fn bus(e: &BusError, url: &str, writes: Writes) -> Failure {
-        let nothing_written = if writes == Writes::Something {
-            "; nothing was written"
-        } else {
-            ""
-        };
-        match e {
-            BusError::InvalidUrl { url: shown, reason } => {
-                // The reason may show the form already.
-                let example = if reason.contains(LOCAL_REDIS) {
-                    "a valid one"
-                } else {
-                    "a URL such as redis://127.0.0.1:6379"
-                };
-                let (from, fix) = if from_env(url) {
-                    (
-                        "REDIS_URL",
-                        format!("Set REDIS_URL to {example} (or pass --redis)."),
-                    )
-                } else {
-                    ("--redis", format!("Pass --redis {example}."))
-                };
-                Failure::invalid(format!(
-                    "the Redis URL {shown} (from {from}) is not valid: {reason}{nothing_written}. \
-                     {fix}"
-                ))
-            }
-            BusError::Unavailable { url: shown, reason } => {
-                let fix = if url == DEFAULT_REDIS_URL {
-                    format!(
-                        "That is the address inside the Docker stack: on this machine, pass \
-                         --redis {LOCAL_REDIS} or set REDIS_URL."
-                    )
-                } else {
-                    "Start Redis there, or pass --redis (or set REDIS_URL) with where it runs."
-                        .to_owned()
-                };
-                Failure::new(
-                    EXIT_NO_BUS,
-                    format!("Redis at {shown} is unreachable ({reason}){nothing_written}. {fix}"),
-                )
-            }
-            BusError::Tls { url: shown, reason } => {
-                let fix = if reason.contains("client certificate") {
-                    "Set REDIS_CLIENT_CERT and REDIS_CLIENT_KEY to a certificate the server's CA \
-                     signed and its key."
-                } else {
-                    "Set REDIS_CA_FILE to the PEM file of the CA that signed the server's \
-                     certificate."
-                };
-                Failure::new(
-                    EXIT_NO_BUS,
-                    format!("cannot use Redis at {shown}: {reason}{nothing_written}. {fix}"),
-                )
-            }
-            BusError::Refused { url: shown, reason } => Failure::new(
-                EXIT_NO_BUS,
-                format!("Redis at {shown}: {reason}{nothing_written}."),
-            ),
-            BusError::Timeout(_) => Failure::new(
-                EXIT_NO_BUS,
-                format!("{e}{nothing_written}: it may be overloaded or stopping. Try again."),
-            ),
-            BusError::Redis(_) => Failure::new(EXIT_NO_BUS, format!("{e}{nothing_written}.")),
-        }
-    }
-}
-
-/// Whether `url` is the one `REDIS_URL` sets (rather than `--redis`).
-fn from_env(url: &str) -> bool {
-    std::env::var("REDIS_URL").is_ok_and(|v| v == url)
-}
-
-/// Tells the user what `failure` says and returns its exit code.
-fn fail(failure: &Failure) -> u8 {
-    logs::error(&failure.message);
-    failure.code
-}
-
-/// The exit code of a command's result, the failure told.
-fn exit(result: Result<u8, Failure>) -> u8 {
-    result.unwrap_or_else(|f| fail(&f))
-}
 
 /// How long a one-shot run waits for its last log entries to reach the bus.
 const LOG_FLUSH: Duration = Duration::from_millis(500);
@@ -531,38 +417,6 @@ async fn orchestrator(url: &str, scope: Scope, sim: bool) -> Result<u8, Failure>
     Ok(0)
 }
 
-/// Scans (co2) or discovers (camera) once, writes the result to `scan:{id}` and prints it.
-async fn scan(id: SourceId, at: &Endpoint, options: &SourceOptions) -> Result<u8, Failure> {
-    let url = &at.url;
-    let bus = connect(url, Writes::Something)
-        .await?
-        .with_scope(at.scope.clone());
-    logs::attach(bus.clone(), id.as_str());
-    let result = match sources::scan(id, &bus, options).await {
-        Ok(result) => {
-            say(&serde_json::to_string_pretty(&result).unwrap_or_default());
-            Ok(0)
-        }
-        Err(e) => Err(source_failure(&e, url)),
-    };
-    // Told before the last log entries are flushed to the bus, so that they include it.
-    let code = exit(result);
-    logs::flush(LOG_FLUSH).await;
-    Ok(code)
-}
-
-/// How a source's error is told.
-fn source_failure(e: &SourceError, url: &str) -> Failure {
-    match e {
-        SourceError::Bus(e) => Failure::bus(e, url, Writes::Something),
-        SourceError::NotYet { .. } => Failure::new(
-            EXIT_NOT_YET,
-            format!("{e}; the other sources work meanwhile"),
-        ),
-        SourceError::Failed(_) => Failure::failed(e.to_string()),
-    }
-}
-
 /// `aranet4 decode`: bytes from the arguments, or standard input when there are none.
 fn aranet4_decode(hex: &[String]) -> Result<u8, Failure> {
     let text = if hex.is_empty() {
@@ -578,58 +432,6 @@ fn aranet4_decode(hex: &[String]) -> Result<u8, Failure> {
     };
     let json = sense_source_aranet4::tool::decode(&text).map_err(Failure::invalid)?;
     say(&serde_json::to_string_pretty(&json).unwrap_or_default());
-    Ok(0)
-}
-
-async fn source(
-    id: SourceId,
-    once: bool,
-    at: &Endpoint,
-    options: &SourceOptions,
-) -> Result<u8, Failure> {
-    let url = &at.url;
-    if once {
-        let bus = connect(url, Writes::Something)
-            .await?
-            .with_scope(at.scope.clone());
-        logs::attach(bus.clone(), id.as_str());
-        let result = match sources::run(id, bus, options, Mode::Once).await {
-            Ok(Some(report)) if report.failed() => {
-                let error = report.status.last_error.unwrap_or_default();
-                Err(Failure::failed(format!(
-                    "the {id} poll failed: {error} (written to status:{id}, where the dashboard \
-                     shows it)"
-                )))
-            }
-            Ok(report) => {
-                let readings = report.as_ref().map_or(0, |r| r.readings);
-                // Partial (one Aranet4 of three not heard): the readings are written, exit 0; the
-                // source warned when it started failing that way, and the status says what.
-                if report.as_ref().is_some_and(|r| r.partial()) {
-                    tracing::info!(
-                        "{id}: {readings} readings written; part of the poll failed (see status:{id})"
-                    );
-                } else {
-                    tracing::info!("{id}: {readings} readings written");
-                }
-                Ok(0)
-            }
-            Err(e) => Err(source_failure(&e, url)),
-        };
-        // Told before the last log entries are flushed to the bus, so that they include it.
-        let code = exit(result);
-        logs::flush(LOG_FLUSH).await;
-        return Ok(code);
-    }
-    let stop = shutdown::on_signals();
-    let Some(bus) = wait_for_bus(url, &stop).await? else {
-        return Ok(0);
-    };
-    let bus = bus.with_scope(at.scope.clone());
-    logs::attach(bus.clone(), id.as_str());
-    sources::run(id, bus, options, Mode::Resident(stop))
-        .await
-        .map_err(|e| source_failure(&e, url))?;
     Ok(0)
 }
 
@@ -677,28 +479,6 @@ async fn wait_for_bus_with(
 #[allow(clippy::print_stdout)]
 pub(super) fn say(text: &str) {
     println!("{text}");
-}
-
-/// Where a source writes: the bus's URL, and whose keys (`--node`).
-struct Endpoint {
-    url: String,
-    scope: Scope,
-}
-
-/// The scope `--node` / `NODE_NAME` gives: a named node's, or the hub's when it is unset or
-/// empty. A name that cannot be used is invalid input.
-pub(crate) fn scope_of(node: &NodeArg) -> Result<Scope, Failure> {
-    match node
-        .name
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-    {
-        None => Ok(Scope::HUB),
-        Some(name) => NodeName::parse(name)
-            .map(Scope::node)
-            .map_err(|e| Failure::invalid(format!("--node / NODE_NAME: {e}"))),
-    }
 }
 
 /// Connects to the bus of a one-shot command, failing after [`CONNECT_TIMEOUT`].
