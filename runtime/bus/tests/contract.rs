@@ -1037,7 +1037,7 @@ async fn malformed_commands_with_an_id_are_answered(bus: Bus) {
 
 async fn poll_writes_read_back_per_contract(bus: Bus) {
     let mut data = bus
-        .subscribe(&[Topic::pattern(keys::channels::ALL_DATA)])
+        .subscribe(&[Topic::pattern(channels::ALL_DATA)])
         .await
         .unwrap();
     let measurements = vec![
