@@ -469,3 +469,14 @@ pub async fn run(bus: Bus, options: AlertsOptions, shutdown: CancellationToken) 
     }
     workers.shutdown().await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::polled;
+
+    #[test]
+    fn an_on_demand_camera_is_never_expected_to_report_on_any_pi() {
+        assert!(!polled("network_camera") && !polled("network_camera@kitchen"));
+        assert!(polled("co2@kitchen") && polled("node-pico@kitchen") && polled("system"));
+    }
+}
