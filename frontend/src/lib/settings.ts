@@ -242,7 +242,7 @@ export const alerts: SectionSpec<'alerts'> = {
 			label: 'Source down',
 			fields: [
 				{ key: 'enabled', label: 'Alert when a source is down', kind: 'bool' },
-				{ key: 'minutes', label: 'After', kind: 'int', min: 1, max: 1440, help: 'Minutes (1–1440) of failed polls or no status.' }
+				{ key: 'minutes', label: 'After', kind: 'int', min: 1, max: 1440, help: 'Minutes (1–1440) of failed polls or no status, or of a Pi out of contact (one alert for the Pi).' }
 			]
 		},
 		bus_down: {

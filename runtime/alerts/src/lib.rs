@@ -1,11 +1,12 @@
 //! # sense-alerts
 //!
 //! Alerts that reach a phone: rules on the sources' readings (`config:alerts`), sources that are
-//! down, and the data bus out of reach, sent to ntfy and a webhook.
+//! down, satellite Pis out of contact, and the data bus out of reach, sent to ntfy and a webhook.
 //!
 //! [`run`] follows the bus: each `data:{source}` notice has that source's readings and status read
 //! and evaluated, every source is read whole every [`AlertsOptions::rescan`] (statuses that
-//! expired, readings gone), and `config:changed` for `alerts` puts new settings in force at once.
+//! expired, readings gone), the nodes' records (`node:*`) are read on every tick, and
+//! `config:changed` for `alerts` puts new settings in force at once.
 //! The state machine ([`engine`]) has no I/O. Fired and cleared events go to:
 //!
 //! - `alerts:active` (the alerts firing now), `alerts:history` (newest first, capped) and the
@@ -26,9 +27,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sense_bus::config::AlertsConfig;
-use sense_bus::ids::Lifecycle;
+use sense_bus::ids::{Lifecycle, split_scoped};
 use sense_bus::keys::{self, channels};
-use sense_bus::model::{AlertEvent, ConfigChanged, Meta, Value};
+use sense_bus::model::{AlertEvent, ConfigChanged, Meta, NodeRecord, Value};
 use sense_bus::store::{self, SourceSnapshot};
 use sense_bus::{Batch, Bus, BusError, Message, SectionName, SourceId, Subscription, Topic};
 use sense_http::{HttpClient, HttpOptions};
@@ -127,9 +128,11 @@ fn numeric(value: &Value) -> Option<f64> {
     }
 }
 
-/// Whether `source` is expected to report all the time (not the on-demand camera).
+/// Whether `source` is expected to report all the time (not the on-demand camera, the hub's or
+/// a satellite's).
 fn polled(source: &str) -> bool {
-    source
+    split_scoped(source)
+        .0
         .parse::<SourceId>()
         .map_or(true, |id| id.lifecycle() != Lifecycle::OnDemand)
 }
@@ -237,6 +240,34 @@ impl Service {
             status: snapshot.status.as_ref(),
         };
         events.extend(self.engine.source(now, &seen));
+        self.dispatch(events);
+    }
+
+    /// Reads every named node's record (`node:*`): a node not heard from is lost. A record that
+    /// does not parse, or is filed under another name, is skipped.
+    async fn read_nodes(&mut self) {
+        let names = self.bus.keys(keys::ALL_NODES).await;
+        let Some(names) = self.result(names) else {
+            return;
+        };
+        let texts = self.bus.mget(&names).await;
+        let Some(texts) = self.result(texts) else {
+            return;
+        };
+        let mut records = Vec::new();
+        for (key, text) in names.iter().zip(texts) {
+            let (Some(name), Some(text)) = (keys::parse_node(key), text) else {
+                continue;
+            };
+            match serde_json::from_str::<NodeRecord>(&text) {
+                Ok(record) if record.name == name.as_str() => records.push(record),
+                Ok(_) => tracing::debug!(%key, "skipping a node record of another name"),
+                Err(e) => {
+                    tracing::debug!(%key, error = %e, "skipping a node record that does not parse")
+                }
+            }
+        }
+        let events = self.engine.nodes(self.now.get(), &records);
         self.dispatch(events);
     }
 
@@ -426,6 +457,9 @@ pub async fn run(bus: Bus, options: AlertsOptions, shutdown: CancellationToken) 
                     service.load_config().await;
                     service.rescan().await;
                 }
+                if up {
+                    service.read_nodes().await;
+                }
                 let events = service.engine.tick(service.now.get());
                 service.dispatch(events);
             }
@@ -434,4 +468,15 @@ pub async fn run(bus: Bus, options: AlertsOptions, shutdown: CancellationToken) 
         }
     }
     workers.shutdown().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::polled;
+
+    #[test]
+    fn an_on_demand_camera_is_never_expected_to_report_on_any_pi() {
+        assert!(!polled("network_camera") && !polled("network_camera@kitchen"));
+        assert!(polled("co2@kitchen") && polled("node-pico@kitchen") && polled("system"));
+    }
 }

@@ -1,47 +1,91 @@
 //! What alerts say, in words: the sensor's name, numbers with their units, durations and times of
 //! day.
 
-use sense_bus::NodeSourceId;
+use sense_bus::ids::split_scoped;
+use sense_bus::{NodeName, NodeSourceId};
 
-/// What a sensor is called in messages: its kind (`CO₂`, `CPU temperature`) and, for a sensor of
-/// one device among several, which device (`office` for the co2 source's `office:co2`, the
-/// node's name for a node's sensor).
+/// What a sensor is called in messages: its kind (`CO₂`, `CPU temperature`), for a sensor of
+/// one device among several which device (`office` for the co2 source's `office:co2`, the
+/// node's name for a node's sensor), and for a satellite Pi's source its room (`Kitchen` for
+/// `co2@kitchen`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SensorName {
     /// `CO₂`, `CPU temperature`, or the sensor id when it is not known.
     pub kind: String,
     /// The device, when the source has several (`office`).
     pub device: Option<String>,
+    /// The room of the Pi the source runs on; `None` on the hub.
+    pub room: Option<String>,
 }
 
 impl SensorName {
     /// The names of `sensor` of `source`.
     pub fn of(source: &str, sensor: &str) -> SensorName {
+        let (base, _) = split_scoped(source);
+        let room = room_of(source);
         if let Some((device, kind)) = sensor.split_once(':') {
             return SensorName {
                 kind: kind_name(kind),
                 device: Some(device.to_owned()),
+                room,
             };
         }
-        let device = NodeSourceId::parse(source).map(|n| n.name().to_owned());
+        let device = NodeSourceId::parse(base).map(|n| n.name().to_owned());
         SensorName {
             kind: kind_name(sensor),
             device,
+            room,
         }
     }
 
-    /// For people, in one: `CO₂ · office`, `CPU temperature`.
+    /// For people, in one: `CO₂ · office`, `CPU temperature`, `CO₂ · office · Kitchen`.
     pub fn label(&self) -> String {
-        match &self.device {
-            Some(device) => format!("{} · {device}", self.kind),
-            None => self.kind.clone(),
+        let mut label = self.kind.clone();
+        for part in [&self.device, &self.room].into_iter().flatten() {
+            label.push_str(" · ");
+            label.push_str(part);
+        }
+        label
+    }
+
+    /// Where the value is, as a message names it: the device, else the kind, and the room of
+    /// a satellite's (`office`, `CPU temperature`, `office in Kitchen`).
+    pub fn place(&self) -> String {
+        let place = self.device.as_deref().unwrap_or(&self.kind);
+        match &self.room {
+            Some(room) => format!("{place} in {room}"),
+            None => place.to_owned(),
         }
     }
 
-    /// Where the value is, as a message names it: the device, else the kind (`office`, `CPU
-    /// temperature`).
-    pub fn place(&self) -> &str {
-        self.device.as_deref().unwrap_or(&self.kind)
+    /// Where a value that came back is, before its number: `office at`, `in Kitchen at`, `at`.
+    pub fn back_at(&self) -> String {
+        let mut at = String::new();
+        if let Some(device) = &self.device {
+            at.push_str(device);
+            at.push(' ');
+        }
+        if let Some(room) = &self.room {
+            at.push_str("in ");
+            at.push_str(room);
+            at.push(' ');
+        }
+        at.push_str("at");
+        at
+    }
+}
+
+/// The room of the Pi `source` runs on (`Kitchen` for `co2@kitchen`); `None` for the hub's.
+pub fn room_of(source: &str) -> Option<String> {
+    let node = split_scoped(source).1?;
+    NodeName::parse(node).ok().map(|n| n.room())
+}
+
+/// A source's name for people with its room, for a satellite's (`Aranet4 CO2 in Kitchen`).
+pub fn source_in_room(name: &str, source: &str) -> String {
+    match room_of(source) {
+        Some(room) => format!("{name} in {room}"),
+        None => name.to_owned(),
     }
 }
 
@@ -154,6 +198,28 @@ mod tests {
             "Temperature · kitchen"
         );
         assert_eq!(SensorName::of("system", "mystery").label(), "mystery");
+    }
+
+    #[test]
+    fn a_satellite_sensor_is_named_with_its_room() {
+        let co2 = SensorName::of("co2@kitchen", "office:co2");
+        assert_eq!(co2.label(), "CO₂ · office · Kitchen");
+        assert_eq!(co2.place(), "office in Kitchen");
+        assert_eq!(co2.back_at(), "office in Kitchen at");
+        let cpu = SensorName::of("system@living-room", "cpu_temp");
+        assert_eq!(cpu.label(), "CPU temperature · Living room");
+        assert_eq!(cpu.place(), "CPU temperature in Living room");
+        assert_eq!(cpu.back_at(), "in Living room at");
+        assert_eq!(
+            SensorName::of("node-pico@kitchen", "temperature").label(),
+            "Temperature · pico · Kitchen"
+        );
+        assert_eq!(SensorName::of("system", "cpu_temp").back_at(), "at");
+        assert_eq!(
+            source_in_room("System", "system@kitchen"),
+            "System in Kitchen"
+        );
+        assert_eq!(source_in_room("System", "system"), "System");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The alerts service on a real Redis: readings written through the sources' own write path cross
 //! a threshold, the alert lands on the bus and reaches loopback receivers playing ntfy and a
-//! webhook (one failing first), and clears when the value falls back.
+//! webhook (one failing first), and clears when the value falls back; a satellite Pi whose
+//! `node:{node}` record goes stale is one alert, cleared when it is heard again.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,10 +11,11 @@ use sense_alerts::deliver::Backoff;
 use sense_alerts::{AlertsOptions, run, text};
 use sense_bus::keys::{self, channels};
 use sense_bus::model::{
-    AlertChannels, AlertEvent, AlertKind, ChannelState, Measurement, Meta, Status, Value,
+    AlertChannels, AlertEvent, AlertKind, AlertTrigger, ChannelState, Measurement, Meta,
+    NodeRecord, Status, Value,
 };
 use sense_bus::store::{self, PollWrite};
-use sense_bus::{Bus, ConnectOptions, SectionName, Subscription, Topic};
+use sense_bus::{Bus, ConnectOptions, NodeName, SectionName, Subscription, Topic};
 use sense_hal::Unit;
 use sense_http::replay::{RecordedRequest, ReplayServer, Reply};
 use sense_testkit::RedisServer;
@@ -260,6 +262,84 @@ async fn a_threshold_crossed_reaches_ntfy_and_the_webhook_and_clears() {
         [AlertKind::Cleared, AlertKind::Fired],
         "newest first"
     );
+
+    shutdown.cancel();
+    service.await.unwrap();
+}
+
+async fn write_kitchen(bus: &Bus, last_contact: f64) {
+    let record = NodeRecord {
+        name: "kitchen".into(),
+        room: "Kitchen".into(),
+        last_contact,
+        interval_s: 5.0,
+        sources: vec!["co2@kitchen".into()],
+        version: "test".into(),
+    };
+    let key = keys::node(&NodeName::parse("kitchen").unwrap());
+    bus.set(&key, &store::to_json(&record), None).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_satellite_out_of_contact_is_one_alert_until_it_is_heard_again() {
+    let redis = RedisServer::start();
+    let bus = Bus::connect(&redis.url(), ConnectOptions::FailAfter(PATIENCE))
+        .await
+        .unwrap();
+    let now = sense_bus::unix_now();
+    write_kitchen(&bus, now).await;
+    // Records the service cannot read are skipped, not fatal.
+    bus.set("node:hall", "not a record", None).await.unwrap();
+    bus.set("node:Bad", "{}", None).await.unwrap();
+
+    let mut alerts = bus
+        .subscribe(&[Topic::channel(channels::ALERTS)])
+        .await
+        .unwrap();
+    let shutdown = CancellationToken::new();
+    let options = AlertsOptions {
+        env: |_| None,
+        tick: Duration::from_millis(50),
+        clock: text::utc_clock,
+        ..AlertsOptions::default()
+    };
+    let service = tokio::spawn(run(bus.clone(), options, shutdown.clone()));
+
+    // The kitchen's orchestrator stops writing: its record goes stale past `source_down.minutes`
+    // (10 by default).
+    let last_heard = now - 15.0 * 60.0;
+    write_kitchen(&bus, last_heard).await;
+    let fired = next_event(&mut alerts).await;
+    assert_eq!(
+        (fired.kind, fired.id.as_str(), fired.condition),
+        (
+            AlertKind::Fired,
+            "node-lost|kitchen",
+            AlertTrigger::NodeLost
+        )
+    );
+    assert_eq!(fired.label, "Kitchen");
+    assert_eq!(
+        fired.message,
+        format!("Kitchen: no contact since {}", text::utc_clock(last_heard))
+    );
+    assert_eq!(active(&bus).await, std::slice::from_ref(&fired));
+
+    // Heard again: cleared.
+    write_kitchen(&bus, sense_bus::unix_now()).await;
+    let cleared = next_event(&mut alerts).await;
+    assert_eq!(
+        (cleared.kind, cleared.id.as_str()),
+        (AlertKind::Cleared, "node-lost|kitchen")
+    );
+    assert!(
+        cleared
+            .message
+            .starts_with("Kitchen: in contact again after 15 min"),
+        "{}",
+        cleared.message
+    );
+    assert!(active(&bus).await.is_empty());
 
     shutdown.cancel();
     service.await.unwrap();

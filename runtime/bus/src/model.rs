@@ -416,6 +416,8 @@ pub enum AlertTrigger {
     SourceDown,
     /// The data bus (Redis) out of reach of the alerts service.
     BusDown,
+    /// A named node (a satellite Pi) not heard from: its `node:{node}` record says it is lost.
+    NodeLost,
 }
 
 /// On `alerts`, in `alerts:history` and (as it fired) in `alerts:active` (ours): an alert that
@@ -423,18 +425,19 @@ pub enum AlertTrigger {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AlertEvent {
-    /// Which alert: `{rule}|{source}|{sensor}` (`co2-high|co2|office:co2`), `source-down|{source}`
-    /// or `bus-down`. A cleared event has the id of the one it clears.
+    /// Which alert: `{rule}|{source}|{sensor}` (`co2-high|co2|office:co2`), `source-down|{source}`,
+    /// `node-lost|{node}` or `bus-down`. A cleared event has the id of the one it clears.
     pub id: String,
-    /// The rule's id (`co2-high`), or `source-down`, `bus-down`.
+    /// The rule's id (`co2-high`), or `source-down`, `node-lost`, `bus-down`.
     pub rule: String,
     /// The rule's name (`CO₂ high`).
     pub name: String,
     /// `fired` or `cleared`.
     pub kind: AlertKind,
-    /// The source (`co2`); empty for `bus-down`.
+    /// The source (`co2`, `co2@kitchen`); for `node-lost` the node's orchestrator
+    /// (`orchestrator@kitchen`); empty for `bus-down`.
     pub source: String,
-    /// The sensor (`office:co2`); `null` for a source or the bus down.
+    /// The sensor (`office:co2`); `null` for a source or the bus down, or a node lost.
     pub sensor: Option<String>,
     /// What it is about, for people (`CO₂ · office`).
     pub label: String,

@@ -277,6 +277,7 @@ describe('a source down (no value, no threshold)', () => {
 		expect(alertValue(e)).toBe('');
 		expect(alertCondition(e)).toBe('source down');
 		expect(alertCondition({ ...e, condition: 'bus_down' })).toBe('data bus down');
+		expect(alertCondition({ ...e, condition: 'node_lost' })).toBe('no contact');
 		alerts.data = { active: [e], history: [e], channels: {} };
 		const el = render(AlertsBanner);
 		const item = el.querySelector('[data-testid="active-alert"]')!;

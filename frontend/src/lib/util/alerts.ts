@@ -12,13 +12,14 @@ export function alertValue(e: Pick<AlertEvent, 'value' | 'unit'>, tempUnit: Temp
 }
 
 /** What was crossed: the rule's threshold with its side ("≥ 1,400 ppm", "≤ 5.0 °C"), or "source
- *  down", "data bus down". */
+ *  down", "data bus down", "no contact" (a Pi lost). */
 export function alertCondition(
 	e: Pick<AlertEvent, 'threshold' | 'unit' | 'condition'>,
 	tempUnit: TempUnit = 'C'
 ): string {
 	if (e.condition === 'source_down') return 'source down';
 	if (e.condition === 'bus_down') return 'data bus down';
+	if (e.condition === 'node_lost') return 'no contact';
 	if (e.threshold === null) return e.condition;
 	return `${e.condition === 'below' ? '≤' : '≥'} ${alertValue({ value: e.threshold, unit: e.unit }, tempUnit)}`;
 }

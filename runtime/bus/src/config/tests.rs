@@ -875,6 +875,26 @@ mod alerts {
                 "co2",
             ),
             (
+                with("source", json!("aranet4@kitchen")),
+                "alerts.rules[0].source",
+                "co2",
+            ),
+            (
+                with("source", json!("co2@Kitchen")),
+                "alerts.rules[0].source",
+                "must name a Pi after @",
+            ),
+            (
+                with("source", json!("co2@")),
+                "alerts.rules[0].source",
+                "is empty",
+            ),
+            (
+                with("source", json!("weather@kitchen")),
+                "alerts.rules[0].source",
+                "runs on the hub only",
+            ),
+            (
                 with("sensor", json!("cpu temp")),
                 "alerts.rules[0].sensor",
                 "no spaces",
@@ -945,6 +965,11 @@ mod alerts {
                         "ntfy": {"enabled": true, "topic": "sense-pulse_42"},
                         "webhook": {"enabled": true, "url": "http://127.0.0.1:9/hook"}});
         check_update::<AlertsConfig>(None, &object(ok), &no_env).unwrap();
+        // So do one Pi's sources, a node's included.
+        for source in ["co2@kitchen", "system@living-room", "node-pico@kitchen"] {
+            let ok = json!({"rules": [with("source", json!(source))["rules"][0]]});
+            check_update::<AlertsConfig>(None, &object(ok), &no_env).expect(source);
+        }
     }
 
     #[test]

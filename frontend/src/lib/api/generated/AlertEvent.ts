@@ -8,12 +8,12 @@ import type { AlertTrigger } from "./AlertTrigger";
  */
 export type AlertEvent = { 
 /**
- * Which alert: `{rule}|{source}|{sensor}` (`co2-high|co2|office:co2`), `source-down|{source}`
- * or `bus-down`. A cleared event has the id of the one it clears.
+ * Which alert: `{rule}|{source}|{sensor}` (`co2-high|co2|office:co2`), `source-down|{source}`,
+ * `node-lost|{node}` or `bus-down`. A cleared event has the id of the one it clears.
  */
 id: string, 
 /**
- * The rule's id (`co2-high`), or `source-down`, `bus-down`.
+ * The rule's id (`co2-high`), or `source-down`, `node-lost`, `bus-down`.
  */
 rule: string, 
 /**
@@ -25,11 +25,12 @@ name: string,
  */
 kind: AlertKind, 
 /**
- * The source (`co2`); empty for `bus-down`.
+ * The source (`co2`, `co2@kitchen`); for `node-lost` the node's orchestrator
+ * (`orchestrator@kitchen`); empty for `bus-down`.
  */
 source: string, 
 /**
- * The sensor (`office:co2`); `null` for a source or the bus down.
+ * The sensor (`office:co2`); `null` for a source or the bus down, or a node lost.
  */
 sensor: string | null, 
 /**

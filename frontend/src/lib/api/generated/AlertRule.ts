@@ -14,7 +14,9 @@ id: string,
  */
 name: string, 
 /**
- * The source whose readings it watches (`co2`, `system`, `node-kitchen`).
+ * The source whose readings it watches (`co2`, `system`, `node-kitchen`): on every Pi
+ * (`co2` watches `co2@kitchen` too, each on its own), or with `@{node}` one Pi's only
+ * (`co2@kitchen`).
  */
 source: string, 
 /**

@@ -3,4 +3,4 @@
 /**
  * What an alert is about.
  */
-export type AlertTrigger = "above" | "below" | "source_down" | "bus_down";
+export type AlertTrigger = "above" | "below" | "source_down" | "bus_down" | "node_lost";

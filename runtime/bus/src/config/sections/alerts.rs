@@ -6,7 +6,7 @@ use serde_json::{Map, Value as Json};
 use super::super::layered::FieldError;
 use super::super::{Endpoint, REDACTED, Section};
 use super::*;
-use crate::ids::{NodeSourceId, SectionName, SourceId};
+use crate::ids::{NodeName, NodeSourceId, SectionName, SourceId, split_scoped};
 
 /// Which side of the threshold is the alert.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,7 +38,9 @@ pub struct AlertRule {
     pub id: String,
     /// What the alert says it is (`CO₂ high`): 1–64 characters.
     pub name: String,
-    /// The source whose readings it watches (`co2`, `system`, `node-kitchen`).
+    /// The source whose readings it watches (`co2`, `system`, `node-kitchen`): on every Pi
+    /// (`co2` watches `co2@kitchen` too, each on its own), or with `@{node}` one Pi's only
+    /// (`co2@kitchen`).
     pub source: String,
     /// The sensor ids it watches: an id (`cpu_temp`) or a pattern where `*` stands for any
     /// characters (`*:co2`: every Aranet4's CO₂). Each matching sensor alerts on its own.
@@ -82,17 +84,7 @@ impl AlertRule {
             return Err(FieldError::new("name", "must be 1 to 64 characters"));
         }
         no_control_chars("name", &self.name)?;
-        if self.source.parse::<SourceId>().is_err() && NodeSourceId::parse(&self.source).is_none() {
-            let known = SourceId::ALL.map(SourceId::as_str).join(", ");
-            return Err(FieldError::new(
-                "source",
-                format!(
-                    "must be a source: one of {known}, or node-NAME for a microcontroller node \
-                     (got {:?})",
-                    self.source
-                ),
-            ));
-        }
+        source_ok(&self.source).map_err(|m| FieldError::new("source", m))?;
         if self.sensor.is_empty() || self.sensor.chars().count() > 128 {
             return Err(FieldError::new(
                 "sensor",
@@ -120,6 +112,33 @@ impl AlertRule {
             ));
         }
         Ok(())
+    }
+}
+
+/// Whether `source` names what a rule may watch: a source id (`co2`, `node-NAME`), for that
+/// source on every Pi, or one Pi's (`co2@kitchen`). Why not, in words.
+fn source_ok(source: &str) -> Result<(), String> {
+    let (base, node) = split_scoped(source);
+    let id = base.parse::<SourceId>().ok();
+    if id.is_none() && NodeSourceId::parse(base).is_none() {
+        let known = SourceId::ALL.map(SourceId::as_str).join(", ");
+        return Err(format!(
+            "must be a source: one of {known}, or node-NAME for a microcontroller node, \
+             optionally with @ and a Pi's name for that Pi's only (got {source:?})"
+        ));
+    }
+    let Some(node) = node else {
+        return Ok(());
+    };
+    if let Err(e) = NodeName::parse(node) {
+        return Err(format!("must name a Pi after @: {e}"));
+    }
+    // Weather and Pi-hole run on the hub only: a rule on a Pi's would never see a value.
+    match id {
+        Some(id) if !id.per_node() => Err(format!(
+            "cannot be {source:?}: {id} runs on the hub only, so use {id} without @{node}"
+        )),
+        _ => Ok(()),
     }
 }
 
