@@ -30,6 +30,9 @@ command -v systemd-analyze >/dev/null || packages+=(systemd)
 /usr/bin/python3 -c 'import yaml, jsonschema' 2>/dev/null || packages+=(python3-yaml python3-jsonschema)
 command -v shellcheck >/dev/null || packages+=(shellcheck)
 command -v curl >/dev/null || packages+=(curl)
+# The satellite tests (runtime/cli/tests/nodes.rs, frontend/e2e/satellites.test.mjs) make network
+# namespaces and veth pairs.
+command -v ip >/dev/null || packages+=(iproute2)
 if [ ${#packages[@]} -gt 0 ]; then
   echo "setup: installing ${packages[*]}"
   $sudo apt-get update -qq

@@ -165,8 +165,12 @@ export class Redis {
 	port = 0;
 	dir = mkdtempSync(join(tmpdir(), 'sense-e2e-redis-'));
 
-	static async start() {
+	/** More addresses to listen on besides loopback (a veth pair's, for a satellite). */
+	bind = [];
+
+	static async start({ bind = [] } = {}) {
 		const redis = new Redis();
+		redis.bind = bind;
 		redis.port = await freePort();
 		await redis.start();
 		return redis;
@@ -180,7 +184,7 @@ export class Redis {
 	async start() {
 		const child = spawn(
 			process.env.REDIS_SERVER_BIN ?? 'redis-server',
-			['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir],
+			['--port', String(this.port), '--bind', '127.0.0.1', ...this.bind, '--save', '', '--appendonly', 'no', '--dir', this.dir],
 			{ stdio: ['ignore', 'pipe', 'pipe'] }
 		);
 		this.child = child;
