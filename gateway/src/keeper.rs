@@ -263,7 +263,7 @@ mod tests {
         .await
         .unwrap();
         for w in written {
-            keeper.remember(w.section, w.text);
+            keeper.remember(w.section, w.text.unwrap());
         }
         keeper.reconcile(&bus, &env).await.unwrap();
         let now: Json =

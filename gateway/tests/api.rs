@@ -234,6 +234,74 @@ async fn a_bad_stored_field_is_reported_and_does_not_block_writes_of_others() {
 }
 
 #[tokio::test]
+async fn a_room_s_own_value_is_set_shown_and_reset_to_the_shared_one() {
+    let g = start("overrides");
+    g.bus
+        .set("config:display", r#"{"rotation":90}"#, None)
+        .await
+        .unwrap();
+    let config = json_of(&g.get("/api/config").await);
+    assert_eq!(config.get("_overrides"), None, "{config}");
+
+    // Set for the kitchen only.
+    let saved = g
+        .post(
+            "/api/config",
+            &json!({"display@kitchen": {"rotation": 180}, "_revisions": {"display@kitchen": "none"}}),
+        )
+        .await;
+    assert_eq!(saved.status, 200, "{}", saved.text());
+    let config = json_of(&g.get("/api/config").await);
+    let own = &config["_overrides"]["display@kitchen"];
+    assert_eq!(own["fields"], json!({"rotation": 180}));
+    assert_eq!(
+        own["revision"],
+        json_of(&saved)["revisions"]["display@kitchen"]
+    );
+    assert_eq!(
+        config["display"]["rotation"], 90,
+        "the shared one is as it was"
+    );
+
+    // `null`: the kitchen follows the shared value again, and its override is gone.
+    let reset = g
+        .post(
+            "/api/config",
+            &json!({"display@kitchen": {"rotation": null}, "_revisions": {"display@kitchen": own["revision"]}}),
+        )
+        .await;
+    assert_eq!(reset.status, 200, "{}", reset.text());
+    assert_eq!(json_of(&reset)["revisions"]["display@kitchen"], "none");
+    assert_eq!(g.bus.get("config:display@kitchen").await.unwrap(), None);
+    assert_eq!(
+        g.bus.get("config:display").await.unwrap().as_deref(),
+        Some(r#"{"rotation":90}"#)
+    );
+    let config = json_of(&g.get("/api/config").await);
+    assert_eq!(config.get("_overrides"), None, "{config}");
+
+    // The form loaded before the reset is refused.
+    let stale = g
+        .post(
+            "/api/config",
+            &json!({"display@kitchen": {"rotation": 270}, "_revisions": {"display@kitchen": own["revision"]}}),
+        )
+        .await;
+    assert_eq!(stale.status, 409, "{}", stale.text());
+    // A value set for a room is checked as the room reads it, naming the field.
+    let refused = g
+        .post("/api/config", &json!({"sleep@kitchen": {"start_hour": 24}}))
+        .await;
+    assert_eq!(refused.status, 400);
+    assert_eq!(json_of(&refused)["field"], "sleep.start_hour");
+    // A shared section has nothing to follow: `null` there is refused.
+    let refused = g
+        .post("/api/config", &json!({"display": {"rotation": null}}))
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.text());
+}
+
+#[tokio::test]
 async fn commands_round_trip_time_out_or_find_nobody() {
     let g = start("commands");
     let mut sensors = CommandServer::listen(&g.bus, "sensors").await.unwrap();

@@ -108,7 +108,8 @@ async fn hash_new_password(patch: &mut Map<String, Json>) -> Result<(), Reply> {
 
 /// `{section: {field: value}, "_revisions"?: {section: revision}}`, all sections or none. A
 /// section sent with the revision it was loaded at is refused (409) if it changed since; secrets
-/// sent back masked are restored only where that is safe.
+/// sent back masked are restored only where that is safe. In a node's override
+/// (`display@kitchen`) a field sent as `null` follows the shared section again.
 pub async fn post(
     State(ctx): State<Ctx>,
     JsonBody(mut request): JsonBody<Map<String, Json>>,
@@ -172,7 +173,7 @@ pub async fn post(
                 revisions: updates
                     .iter()
                     .zip(&written)
-                    .map(|(u, w)| (u.name(), revision(Some(&w.text))))
+                    .map(|(u, w)| (u.name(), revision(w.text.as_deref())))
                     .collect(),
                 warnings: written
                     .iter()
@@ -181,7 +182,9 @@ pub async fn post(
             };
             // The keeper puts back shared sections Redis lost; a node's override is only its own.
             for w in written.into_iter().filter(|w| w.node.is_none()) {
-                ctx.shared.keeper.remember(w.section, w.text);
+                if let Some(text) = w.text {
+                    ctx.shared.keeper.remember(w.section, text);
+                }
             }
             Reply::json(200, &reply)
         }

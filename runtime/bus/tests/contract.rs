@@ -75,6 +75,7 @@ contract!(
     concurrent_partial_config_writes_lose_nothing,
     a_stale_revision_is_refused,
     a_node_override_stores_only_its_own_fields,
+    a_null_in_an_override_follows_the_shared_value_again,
     a_node_reads_its_own_sources_by_bare_ids,
     a_partial_write_is_judged_on_the_fields_it_sets,
     a_partial_write_keeps_a_stored_list_with_a_bad_entry,
@@ -564,7 +565,7 @@ async fn a_stale_revision_is_refused(bus: Bus) {
     )
     .await
     .unwrap();
-    let loaded = sense_bus::config::revision(Some(&first[0].text));
+    let loaded = sense_bus::config::revision(first[0].text.as_deref());
     // Someone else writes.
     store::update_config(
         &bus,
@@ -637,7 +638,7 @@ async fn a_partial_write_is_judged_on_the_fields_it_sets(bus: Bus) {
     );
     assert_eq!(
         bus.get("config:display").await.unwrap().as_deref(),
-        Some(written.text.as_str())
+        written.text.as_deref()
     );
     // Readers use the default for it, and say so.
     let (config, problems) = store::load_config(&bus, &[SectionName::Display], &|_| None)
@@ -1340,6 +1341,139 @@ async fn a_node_override_stores_only_its_own_fields(bus: Bus) {
         .await
         .unwrap();
     assert_eq!(hall_config.display.rotation, 90);
+}
+
+async fn a_null_in_an_override_follows_the_shared_value_again(bus: Bus) {
+    let no_env = |_: &str| None;
+    let kitchen: sense_bus::NodeName = "kitchen".parse().unwrap();
+    bus.set("config:display", r#"{"rotation": 90}"#, None)
+        .await
+        .unwrap();
+    let update = |v: serde_json::Value, revision: Option<String>| store::SectionUpdate {
+        node: Some(kitchen.clone()),
+        revision,
+        ..store::SectionUpdate::new(SectionName::Display, v.as_object().unwrap().clone())
+    };
+    let own = || async {
+        bus.get("config:display@kitchen")
+            .await
+            .unwrap()
+            .map(|t| serde_json::from_str::<serde_json::Value>(&t).unwrap())
+    };
+    // No override yet: its revision is that of nothing stored.
+    let written = store::update_sections(
+        &bus,
+        &[update(
+            json!({"rotation": 180, "low_light": true}),
+            Some(sense_bus::config::revision(None)),
+        )],
+        &no_env,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        own().await,
+        Some(json!({"rotation": 180, "low_light": true}))
+    );
+    let loaded = sense_bus::config::revision(written[0].text.as_deref());
+
+    // `null`: that field is the shared one again; the others stay the node's own.
+    store::update_sections(
+        &bus,
+        &[update(json!({"rotation": null}), Some(loaded))],
+        &no_env,
+    )
+    .await
+    .unwrap();
+    assert_eq!(own().await, Some(json!({"low_light": true})));
+    let (config, _) = store::load_config(
+        &bus.clone()
+            .with_scope(sense_bus::Scope::node(kitchen.clone())),
+        &[SectionName::Display],
+        &no_env,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (config.display.rotation, config.display.low_light),
+        (90, true)
+    );
+
+    // A field reset and another set in one write; a `null` for a field it does not set is no
+    // change.
+    store::update_sections(
+        &bus,
+        &[update(
+            json!({"low_light": null, "scroll_speed": 0.2, "show_icons": null}),
+            None,
+        )],
+        &no_env,
+    )
+    .await
+    .unwrap();
+    assert_eq!(own().await, Some(json!({"scroll_speed": 0.2})));
+    let loaded =
+        sense_bus::config::revision(bus.get("config:display@kitchen").await.unwrap().as_deref());
+
+    // The last field reset: nothing of its own is left, so the override is gone.
+    let written = store::update_sections(
+        &bus,
+        &[update(json!({"scroll_speed": null}), Some(loaded))],
+        &no_env,
+    )
+    .await
+    .unwrap();
+    assert_eq!(written[0].text, None);
+    assert_eq!(own().await, None);
+    assert_eq!(
+        bus.get("config:display").await.unwrap().as_deref(),
+        Some(r#"{"rotation": 90}"#),
+        "the shared section is untouched"
+    );
+    // Gone, its revision is that of nothing stored: a form loaded now sets it anew.
+    assert_eq!(loaded_of(&written), sense_bus::config::revision(None));
+    store::update_sections(
+        &bus,
+        &[update(json!({"rotation": 270}), Some(loaded_of(&written)))],
+        &no_env,
+    )
+    .await
+    .unwrap();
+    // A value is still checked over the shared section, naming the field; a form loaded
+    // before the override came back is refused.
+    let refused = store::update_sections(&bus, &[update(json!({"rotation": 45}), None)], &no_env)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, store::ConfigWriteError::Invalid(ref e) if e.field == "display.rotation")
+    );
+    let refused = store::update_sections(
+        &bus,
+        &[update(
+            json!({"rotation": null}),
+            Some(sense_bus::config::revision(None)),
+        )],
+        &no_env,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(refused, store::ConfigWriteError::Stale { .. }),
+        "{refused:?}"
+    );
+    assert_eq!(own().await, Some(json!({"rotation": 270})));
+
+    // A `null` in a shared section is not a reset: refused, naming the field.
+    let refused = write(&bus, SectionName::Display, json!({"rotation": null}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, store::ConfigWriteError::Invalid(ref e) if e.field == "display.rotation")
+    );
+}
+
+fn loaded_of(written: &[store::WrittenSection]) -> String {
+    sense_bus::config::revision(written[0].text.as_deref())
 }
 
 async fn a_node_reads_its_own_sources_by_bare_ids(bus: Bus) {

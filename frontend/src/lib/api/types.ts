@@ -65,7 +65,23 @@ export type Sources = Record<string, SourceView>;
 /** `GET /api/config`: every section (secrets as `********`), plus the stored values that were
  *  refused and replaced by defaults, and each section's revision (sent back with a save, so a
  *  form loaded before someone else's change is refused instead of overwriting it). */
-export type ConfigView = Config & { _problems?: string[]; _revisions?: Record<string, string> };
+export type ConfigView = Config & {
+	_problems?: string[];
+	_revisions?: Record<string, string>;
+	/** The satellites' own values (docs/CONTRACT.md, "Several Pis"), by `display@kitchen`: the
+	 *  fields each sets (the others follow the shared section) and its revision. Absent when
+	 *  none is stored. */
+	_overrides?: Record<string, ConfigOverride>;
+};
+
+/** A node's own values of a per-node section (`display@kitchen`). */
+export interface ConfigOverride {
+	fields: Record<string, unknown>;
+	revision: string;
+}
+
+/** A node's override of a section, as `POST /api/config` names it: `display@kitchen`. */
+export type OverrideName = `${SectionName}@${string}`;
 
 /** A config section's name. */
 export type SectionName = keyof Config;
@@ -76,6 +92,10 @@ export type ConfigPatch = { [S in SectionName]?: Partial<Config[S]> } & {
 	auth?: Partial<Config['auth']> & { password?: string };
 	/** The revisions the sections were loaded at: a section changed since is refused (409). */
 	_revisions?: Record<string, string>;
+} & {
+	/** A node's own values (`display@kitchen`): a field sent as `null` follows the shared
+	 *  section again. */
+	[override: OverrideName]: Record<string, unknown>;
 };
 
 /** The source ids of the contract. */

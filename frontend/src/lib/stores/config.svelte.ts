@@ -3,7 +3,8 @@
 // for as long as the form still holds the value that was refused.
 import { SvelteSet } from 'svelte/reactivity';
 import { ApiError, type Client } from '$lib/api/client';
-import type { ConfigPatch, ConfigView, SectionName, SourceId } from '$lib/api/types';
+import type { ConfigPatch, ConfigView, OverrideName, SectionName, SourceId } from '$lib/api/types';
+import { overrideRevision, splitName } from '$lib/overrides';
 import { describe, valueAt } from '$lib/settings';
 
 /** Poll intervals used until the config has loaded (the contract's defaults). */
@@ -45,11 +46,12 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 export class ConfigStore {
 	config = $state<ConfigView | null>(null);
 	loadError = $state<string | null>(null);
-	/** The last refused save of each section. */
-	refusals = $state<Partial<Record<SectionName, Refusal>>>({});
-	saving = $state<SectionName | null>(null);
-	/** The sections whose forms hold changes not saved yet (a page asks before leaving them). */
-	unsaved = new SvelteSet<SectionName>();
+	/** The last refused save of each section, and of each room's own values (`display@kitchen`). */
+	refusals = $state<Partial<Record<SectionName | OverrideName, Refusal>>>({});
+	saving = $state<SectionName | OverrideName | null>(null);
+	/** The sections (and rooms' own values, `display@kitchen`) whose forms hold changes not saved
+	 *  yet (a page asks before leaving them). */
+	unsaved = new SvelteSet<SectionName | OverrideName>();
 
 	constructor(private readonly client: Pick<Client, 'config' | 'saveConfig'>) {}
 
@@ -85,7 +87,7 @@ export class ConfigStore {
 	 * message is about a field the form did not send (the stored password), while nothing
 	 * changed. Fixing the value, or removing the list entry it named, makes it go.
 	 */
-	refusal(section: SectionName, edits?: Record<string, unknown>): Refusal | null {
+	refusal(section: SectionName | OverrideName, edits?: Record<string, unknown>): Refusal | null {
 		const r = this.refusals[section];
 		if (!r || edits === undefined || r.sticky) return r ?? null;
 		const sent = r.path ? valueAt(r.sent, r.path) : undefined;
@@ -95,13 +97,13 @@ export class ConfigStore {
 
 	/** The refusal message of one section by the path of its field (`''`: the section), while
 	 *  it applies to `edits` (see `refusal`). */
-	sectionErrors(section: SectionName, edits?: Record<string, unknown>): Record<string, string> {
+	sectionErrors(section: SectionName | OverrideName, edits?: Record<string, unknown>): Record<string, string> {
 		const r = this.refusal(section, edits);
 		return r ? { [r.path]: r.message } : {};
 	}
 
 	/** Records whether a section's form holds unsaved changes. */
-	setUnsaved(section: SectionName, unsaved: boolean): void {
+	setUnsaved(section: SectionName | OverrideName, unsaved: boolean): void {
 		if (unsaved) this.unsaved.add(section);
 		else this.unsaved.delete(section);
 	}
@@ -127,9 +129,15 @@ export class ConfigStore {
 		return out;
 	}
 
-	/** Saves one section's changed fields; on success reloads, on refusal records the message. */
-	async save<S extends SectionName>(section: S, patch: ConfigPatch[S]): Promise<SaveResult> {
+	/** Saves one section's changed fields; on success reloads, on refusal records the message.
+	 *  A room's own values are saved the same way, by their name (`display@kitchen`): a field sent
+	 *  as `null` follows the shared value again. */
+	save<S extends SectionName>(section: S, patch: ConfigPatch[S]): Promise<SaveResult>;
+	save(section: OverrideName, patch: Record<string, unknown>): Promise<SaveResult>;
+	async save(section: SectionName | OverrideName, patch: object | undefined): Promise<SaveResult> {
 		this.saving = section;
+		// The gateway names a room's field as the section's (`display.rotation`).
+		const [base, node] = splitName(section);
 		const clear = () => {
 			const { [section]: _, ...others } = this.refusals;
 			this.refusals = others;
@@ -137,7 +145,7 @@ export class ConfigStore {
 		try {
 			// The revision this form was loaded at: if someone else saved the section since, the
 			// gateway refuses (409, "changed elsewhere — reload") rather than overwrite theirs.
-			const revision = this.config?._revisions?.[section];
+			const revision = node ? overrideRevision(this.config, section) : this.config?._revisions?.[section];
 			const body = { [section]: patch } as ConfigPatch;
 			if (revision) body._revisions = { [section]: revision };
 			const reply = await this.client.saveConfig(body);
@@ -148,12 +156,19 @@ export class ConfigStore {
 		} catch (e) {
 			const err = e as ApiError;
 			const field = err instanceof ApiError && err.field ? err.field : section;
-			const path = field === section ? '' : field.startsWith(`${section}.`) ? field.slice(section.length + 1) : field;
+			const path =
+				field === section || field === base
+					? ''
+					: field.startsWith(`${section}.`)
+						? field.slice(section.length + 1)
+						: field.startsWith(`${base}.`)
+							? field.slice(base.length + 1)
+							: field;
 			const stale = err instanceof ApiError && err.status === 409;
 			// The gateway names the field by its path (`schedule.system: …`): said with its label.
 			const message = stale
 				? 'Changed elsewhere since this page loaded: reload to see the new values, then save again.'
-				: describe(section, path, err.message, path ? valueAt(patch, path) : undefined);
+				: describe(base, path, err.message, path ? valueAt(patch, path) : undefined);
 			this.refusals = {
 				...this.refusals,
 				[section]: { path, message, sent: JSON.parse(JSON.stringify(patch ?? {})), sticky: stale || path === '' }

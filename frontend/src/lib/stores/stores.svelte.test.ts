@@ -479,6 +479,27 @@ describe('ConfigStore', () => {
 		expect(c.sectionErrors('sleep', { start_hour: 22 })['']).toMatch(/reload/);
 	});
 
+	test('a room’s own values are saved by their name, with their revision; a refusal names the field by its label', async () => {
+		const saveConfig = vi
+			.fn()
+			.mockResolvedValueOnce({ status: 'ok', sections_updated: ['display@kitchen'], revisions: { 'display@kitchen': 'r2' } })
+			.mockRejectedValueOnce(new ApiError(400, 'sleep.start_hour: must be between 0 and 23 (got 24)', 'sleep.start_hour'))
+			.mockRejectedValueOnce(new ApiError(409, 'config:display was changed elsewhere since it was loaded: reload it and try again', 'display'));
+		const c: ConfigStore = new ConfigStore({ config: vi.fn(async () => c.config as never), saveConfig });
+		c.config = { _revisions: { display: 'shared' }, _overrides: { 'display@kitchen': { fields: { rotation: 180 }, revision: 'r1' } } } as never;
+		expect((await c.save('display@kitchen', { rotation: null })).ok).toBe(true);
+		expect(saveConfig).toHaveBeenLastCalledWith({ 'display@kitchen': { rotation: null }, _revisions: { 'display@kitchen': 'r1' } });
+		// No override stored yet: the revision of nothing stored.
+		const refused = await c.save('sleep@kitchen', { start_hour: 24 });
+		expect(saveConfig).toHaveBeenLastCalledWith({ 'sleep@kitchen': { start_hour: 24 }, _revisions: { 'sleep@kitchen': 'none' } });
+		expect(refused).toMatchObject({ ok: false, error: '“Dark from” must be between 0 and 23 (got 24)' });
+		expect(c.sectionErrors('sleep@kitchen', { start_hour: 24 })).toEqual({ start_hour: '“Dark from” must be between 0 and 23 (got 24)' });
+		expect(c.sectionErrors('sleep')).toEqual({});
+		const stale = await c.save('display@kitchen', { rotation: 90 });
+		expect(stale.ok).toBe(false);
+		expect(c.sectionErrors('display@kitchen', { rotation: 270 })['']).toMatch(/reload/);
+	});
+
 	test('stored values not in use are found by field; a save answers the warnings left', async () => {
 		const saveConfig = vi.fn().mockResolvedValueOnce({
 			status: 'ok',

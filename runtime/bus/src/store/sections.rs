@@ -148,7 +148,8 @@ pub struct SectionUpdate {
     pub revision: Option<String>,
     /// Writes this node's override (`config:display@kitchen`) instead of the shared section: the
     /// patch is checked over the shared section with the override laid on it, and only the
-    /// override's fields are stored.
+    /// override's fields are stored. There a field set to `null` is taken out of the override:
+    /// the node follows the shared value again (an override left with no field is deleted).
     pub node: Option<NodeName>,
 }
 
@@ -179,8 +180,9 @@ pub struct WrittenSection {
     pub section: SectionName,
     /// The node whose override it is (`None`: the shared section).
     pub node: Option<NodeName>,
-    /// Its new text; its [`config::revision`] follows from it.
-    pub text: String,
+    /// Its new text; its [`config::revision`] follows from it. `None`: nothing is stored any more
+    /// (a node's override whose every field was set back to follow the shared section).
+    pub text: Option<String>,
     /// Stored fields the write did not set that are invalid, kept as they were for the user to
     /// fix, each named within its section (`display.rotation`):
     /// [`config::CheckedUpdate::warnings`]. Empty when the section is valid as a whole.
@@ -246,29 +248,46 @@ pub async fn update_sections(
             {
                 return Err(ConfigWriteError::Stale { section: name });
             }
+            let mut patch = update.patch.clone();
+            // An override's own fields, less those set to `null` (they follow the shared again).
+            let mut own: Map<String, Json> = Map::new();
+            if shared.is_some() {
+                own = current
+                    .as_deref()
+                    .and_then(|t| serde_json::from_str(t).ok())
+                    .unwrap_or_default();
+                patch.retain(|field, value| {
+                    if value.is_null() {
+                        own.remove(field);
+                    }
+                    !value.is_null()
+                });
+            }
             // An override is checked as the node will read it: over the shared section.
             let seen = match shared {
                 None => current.clone(),
                 Some(_) => config::overlay(
                     shared_values.next().cloned().flatten().as_deref(),
-                    current.as_deref().or(Some("{}")),
+                    Some(&Json::Object(own.clone()).to_string()),
                 ),
             };
-            let mut patch = update.patch.clone();
             config::restore_redacted_by_name(name, &mut patch, seen.as_deref(), env)?;
             let mut checked = config::check_update_by_name(name, seen.as_deref(), &patch, env)?;
             if shared.is_some() {
                 // Only the fields the node sets itself are its own; the rest follow the shared.
-                let own: Map<String, Json> = current
-                    .as_deref()
-                    .and_then(|t| serde_json::from_str(t).ok())
-                    .unwrap_or_default();
                 checked
                     .to_store
                     .retain(|field, _| own.contains_key(field) || patch.contains_key(field));
             }
-            let text = Json::Object(checked.to_store).to_string();
-            batch.set(key.clone(), text.clone(), None);
+            let text = if shared.is_some() && checked.to_store.is_empty() {
+                // Nothing of its own left: the node reads the shared section alone.
+                batch.del(key.clone());
+                None
+            } else {
+                let text = Json::Object(checked.to_store).to_string();
+                batch.set(key.clone(), text.clone(), None);
+                Some(text)
+            };
             guards.push(Guard::holds(key.clone(), current.as_deref()));
             announced.push(update.name());
             written.push(WrittenSection {
