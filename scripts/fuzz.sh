@@ -15,6 +15,10 @@ if ! cargo +nightly --version >/dev/null 2>&1; then
 fi
 command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
 
+# One target folder for every fuzz crate: their shared dependencies (sense-bus, tokio, serde...)
+# are built once with the fuzzing flags, not once per crate.
+target_dir="$PWD/target/fuzz"
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 summary=()
@@ -27,7 +31,7 @@ for dir in */fuzz */*/fuzz; do
     mkdir -p "$dir/corpus/$name"
     [ -d "$dir/seeds/$name" ] && corpora+=("seeds/$name")
     status=0
-    (cd "$dir" && cargo +nightly fuzz run "$name" "${corpora[@]}" -- \
+    (cd "$dir" && cargo +nightly fuzz run --target-dir "$target_dir" "$name" "${corpora[@]}" -- \
       -max_total_time="$seconds" -print_final_stats=1) >"$log" 2>&1 || status=$?
     grep -E 'stat::number_of_executed_units|ERROR|panicked|crash-' "$log" || true
     # A crash leaves an artifact and makes cargo fuzz exit non-zero.
