@@ -7,7 +7,6 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 
 use common::*;
 use sense_bus::command::CommandServer;
@@ -15,7 +14,7 @@ use sense_bus::model::{CommandResponse, Value};
 use sense_bus::{Bus, keys};
 use sense_hal::Unit;
 use sense_mqtt::BridgeState;
-use sense_testkit::MosquittoServer;
+use sense_testkit::{MosquittoServer, TestCerts};
 use serde_json::{Map, Value as Json, json};
 
 /// The units Home Assistant accepts for each device class used (its sensor device class
@@ -558,75 +557,6 @@ async fn wrong_credentials_are_refused_and_right_ones_accepted_without_a_restart
     bridge.stop().await;
 }
 
-/// A CA and a server certificate for 127.0.0.1 made with `openssl` in `dir`.
-fn make_certificates(dir: &Path) {
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("run openssl");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    std::fs::write(
-        dir.join("server.ext"),
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    run(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.crt",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=Sense Pulse test CA",
-    ]);
-    run(&[
-        "req",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-        "-subj",
-        "/CN=127.0.0.1",
-    ]);
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "server.crt",
-        "-days",
-        "2",
-        "-extfile",
-        "server.ext",
-    ]);
-}
-
 fn tls_client(ca: &Path) -> rustls::ClientConfig {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
@@ -645,14 +575,16 @@ fn tls_client(ca: &Path) -> rustls::ClientConfig {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bridge_speaks_tls_trusting_its_ca_file() {
     let (_redis, bus) = redis().await;
-    let broker = MosquittoServer::start_with(|dir| {
-        make_certificates(dir);
+    let certs = TestCerts::generate();
+    let broker = MosquittoServer::start_with(|_| {
         format!(
-            "allow_anonymous true\ncafile {0}/ca.crt\ncertfile {0}/server.crt\nkeyfile {0}/server.key\n",
-            dir.display()
+            "allow_anonymous true\ncafile {}\ncertfile {}\nkeyfile {}\n",
+            certs.ca().display(),
+            certs.server_cert().display(),
+            certs.server_key().display()
         )
     });
-    let ca = broker.dir().join("ca.crt");
+    let ca = certs.ca();
     write_sources(&bus).await;
 
     // A CA file that is not there is said, and the next config is waited for.
