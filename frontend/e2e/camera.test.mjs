@@ -58,6 +58,11 @@ describe('camera', () => {
 		const played = await plays(page);
 		t.diagnostic(`currentTime ${played.from.toFixed(2)} s → ${played.to.toFixed(2)} s in ${played.ms} ms`);
 		await assertNoPlayerError(page);
+		// The video has played 2 s, so the stream has been up at least that long: the page says so
+		// (the camera writes its uptime when its state changes; the page counts on from there).
+		const uptime = page.getByTestId('stream-uptime');
+		await waitFor(async () => /^([2-9]|\d\d+) s$|min|h/.test(await uptime.innerText()), 'Streaming for ≥ 2 s', 10_000, 200);
+		t.diagnostic(`Streaming for: ${await uptime.innerText()}`);
 		const ptz = page.getByRole('group', { name: /Pan, tilt and zoom/ });
 		if (await ptz.count()) await ptz.getByRole('button', { name: 'Pan left' }).waitFor();
 		await shotEachView(page, 'camera-playing');

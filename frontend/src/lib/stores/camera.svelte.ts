@@ -73,3 +73,19 @@ export function streamStatus(
 	if (!source?.status) return 'stopped';
 	return v === 'starting' || v === 'streaming' || v === 'reconnecting' || v === 'error' ? v : 'stopped';
 }
+
+/**
+ * How long the stream has been up, as of `now` (Unix seconds). The camera writes `stream_uptime`
+ * when its state changes and at each poll, so the reading is that many seconds as of its
+ * timestamp; while the stream is still going (and the feed is live, `frozen` false) it has run
+ * on since. `null` when there is no such reading.
+ */
+export function streamUptime(
+	reading: { value: unknown; timestamp: number } | undefined,
+	now: number,
+	going: boolean
+): number | null {
+	const v = reading?.value;
+	if (typeof v !== 'number' || !Number.isFinite(v) || !reading) return null;
+	return going ? v + Math.max(0, now - reading.timestamp) : v;
+}

@@ -13,7 +13,7 @@ import { SessionStore } from './session.svelte';
 import { SILENCE_MS, SOURCES_PATH, SourcesStore } from './sources.svelte';
 import { DELTA_KEEPALIVE_S } from '$lib/api/generated/constants';
 import { FakeSocket, FakeTimers } from '$lib/ws.fakes';
-import { streamStatus } from './camera.svelte';
+import { streamStatus, streamUptime } from './camera.svelte';
 
 /** A 24 h batch answer with `points` for each of `ids`. */
 const batchOf = (ids: readonly string[], points: RawPoint[]): HistoryBatch => ({
@@ -603,6 +603,18 @@ describe('camera and PTZ', () => {
 		expect(streamStatus(undefined)).toBe('stopped');
 		expect(streamStatus({ readings: { stream_status: { value: 'streaming' } }, status: null })).toBe('stopped');
 		expect(streamStatus({ readings: { stream_status: { value: 'streaming' } }, status: {} })).toBe('streaming');
+	});
+
+	test('the uptime runs on from its reading while the stream goes on, and stands still otherwise', () => {
+		// Written as 0 s when the stream started at 1000; 2.5 s later it has streamed 2.5 s.
+		expect(streamUptime({ value: 0, timestamp: 1000 }, 1002.5, true)).toBe(2.5);
+		expect(streamUptime({ value: 30, timestamp: 1000 }, 1090, true)).toBe(120);
+		// Stopped, or frozen: the reading as written.
+		expect(streamUptime({ value: 30, timestamp: 1000 }, 1090, false)).toBe(30);
+		// A clock a little behind the camera's never makes it run backwards.
+		expect(streamUptime({ value: 30, timestamp: 1000 }, 999, true)).toBe(30);
+		expect(streamUptime(undefined, 1000, true)).toBeNull();
+		expect(streamUptime({ value: 'x', timestamp: 1000 }, 1000, true)).toBeNull();
 	});
 
 	test('hold-to-repeat runs at once, then after each run ends, until released', async () => {
