@@ -47,6 +47,7 @@ const NO_MOUNT: i32 = 97;
 const FFMPEG_PLAYLIST: &str = ".ffmpeg/stream.m3u8";
 
 #[test]
+#[ignore = "part of the chaos suite: scripts/suite.sh runs it"]
 fn a_full_hls_folder_is_reported_once_and_no_cut_segment_is_served() {
     if let Some(dir) = std::env::var_os(INNER) {
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -73,7 +74,13 @@ fn a_full_hls_folder_is_reported_once_and_no_cut_segment_is_served() {
             ])
             .arg(&hls)
             .arg(&exe)
-            .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                NAME,
+                "--include-ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(INNER, &hls)
             .output();
         let output = match run {
@@ -392,8 +399,10 @@ async fn fill_the_folder(hls: PathBuf) {
         "a warning per cut segment ({} cut):\n{log}",
         cut.len()
     );
+    // One line for scripts/suite.sh, which counts the fault scenarios that held.
     eprintln!(
-        "{} cut segments, {warnings} warning(s), {} segments served and checked, took {:?}",
+        "suite: chaos: the HLS folder full (a 4 MB tmpfs): held; {} segments cut by ENOSPC, \
+         {warnings} warning(s), {} served segments checked whole, streaming again by itself; {:?}",
         cut.len(),
         judged.len(),
         started.elapsed()
