@@ -1,5 +1,6 @@
 import { describe as group, expect, test } from 'vitest';
-import { describe, describeProblem, fieldName, humanMessage, SECTIONS, valueAt } from './settings';
+import { CONFIG_RANGES } from '$lib/api/generated/constants';
+import { describe, describeProblem, fieldName, type GroupSpec, humanMessage, rangeOf, SECTIONS, valueAt } from './settings';
 
 group('field names in messages', () => {
 	test('a field is named by its label, an entry of a list by its number', () => {
@@ -69,5 +70,35 @@ group('field names in messages', () => {
 		expect(new Set(SECTIONS.map((s) => s.title)).size).toBe(SECTIONS.length);
 		expect(valueAt({ cameras: [{ host: 'a' }, { host: 'b' }] }, 'cameras[1].host')).toBe('b');
 		expect(valueAt({ cameras: [] }, 'cameras[1].host')).toBeUndefined();
+	});
+});
+
+group('number ranges come from the gateway', () => {
+	// Every number setting the gateway bounds, as the settings page offers it: a section's field
+	// (`display.scroll_speed`), a group's (`alerts.bus_down.seconds`), or a list entry's, which
+	// its own editor takes from `rangeOf` (type-checked there).
+	const offered = new Map<string, { min?: number; max?: number }>();
+	for (const spec of SECTIONS) {
+		for (const f of spec.fields) offered.set(`${spec.name}.${f.key}`, f);
+		for (const [g, group] of Object.entries(spec.groups ?? {}) as Array<[string, GroupSpec]>)
+			for (const f of group.fields) offered.set(`${spec.name}.${g}.${f.key}`, f);
+	}
+
+	test('each bounded field has the gateway’s range; a list entry’s is read where it is edited', () => {
+		for (const [path, range] of Object.entries(CONFIG_RANGES)) {
+			if (path.includes('[]')) continue;
+			const field = offered.get(path);
+			expect(field, path).toBeDefined();
+			expect(field?.max, path).toBe(range.max);
+			// The compensation factor also takes 0 (off), below its range.
+			expect(field?.min, path).toBe(path === 'sensors.compensation_factor' ? 0 : range.min);
+		}
+		expect(rangeOf('camera.cameras[].port')).toEqual({ min: 1, max: 65535 });
+	});
+
+	test('hints that state a range state the gateway’s', () => {
+		const text = (path: string) => offered.get(path) as { help?: string } | undefined;
+		const { min, max } = CONFIG_RANGES['global.cache_ttl'];
+		expect(text('global.cache_ttl')?.help).toBe(`Seconds (${min}–${max}).`);
 	});
 });

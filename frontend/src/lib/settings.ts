@@ -1,10 +1,12 @@
 // What the settings page shows for each config section: labels, input kinds and hints. The
 // field names are checked against the generated config types (a renamed Rust field fails
-// svelte-check); the ranges are hints for the inputs only: the gateway validates every write and
+// svelte-check); the ranges of number fields come from the gateway's own checks (the generated
+// `CONFIG_RANGES`, filled in by `ranged`), for the inputs: the gateway validates every write and
 // its message is shown next to the field. The labels here are the only names a person sees for
 // the fields: the inputs use them, and so do the gateway's messages (`fieldName`, `describe`),
 // which name fields by their paths (`schedule.system`, `camera.cameras[0].host`).
 import type { AlertRule, Aranet4Sensor, CameraEntry, Config, SectionName } from '$lib/api/types';
+import { CONFIG_RANGES } from '$lib/api/generated/constants';
 
 export type FieldKind = 'int' | 'number' | 'text' | 'password' | 'bool' | 'select' | 'list';
 
@@ -52,9 +54,33 @@ export interface SectionSpec<S extends SectionName = SectionName> {
 	others?: Readonly<Record<string, string>>;
 }
 
-const hours = Array.from({ length: 24 }, (_, h) => ({ value: h, label: `${String(h).padStart(2, '0')}:00` }));
+/** A number setting the gateway bounds, by its path (`camera.cameras[].port`: each camera's). */
+export type RangedPath = keyof typeof CONFIG_RANGES;
 
-export const display: SectionSpec<'display'> = {
+/** The allowed values of a number setting, both ends included. */
+export const rangeOf = (path: RangedPath): { min: number; max: number } => CONFIG_RANGES[path];
+
+/** A range in words for a hint: `60–86400`. */
+const span = (path: RangedPath) => `${rangeOf(path).min}–${rangeOf(path).max}`;
+
+/** The section with each number field's `min` and `max` filled in from the gateway's ranges
+ *  (`{section}.{field}`, `{section}.{group}.{field}`), where the field does not set its own. */
+function ranged<S extends SectionName>(spec: SectionSpec<S>): SectionSpec<S> {
+	const bound = <F extends FieldSpec>(path: string, field: F): F => {
+		const range = (CONFIG_RANGES as Record<string, { min: number; max: number } | undefined>)[path];
+		return range ? { ...field, min: field.min ?? range.min, max: field.max ?? range.max } : field;
+	};
+	const groups: Record<string, GroupSpec> = {};
+	for (const [g, group] of Object.entries(spec.groups ?? {}) as Array<[string, GroupSpec]>)
+		groups[g] = { ...group, fields: group.fields.map((f) => bound(`${spec.name}.${g}.${f.key}`, f)) };
+	// The same keys as `spec.groups`, each with its fields bounded.
+	const bounded = (spec.groups ? groups : undefined) as SectionSpec<S>['groups'];
+	return { ...spec, fields: spec.fields.map((f) => bound(`${spec.name}.${f.key}`, f)), groups: bounded };
+}
+
+const hours = Array.from({ length: rangeOf('sleep.start_hour').max + 1 }, (_, h) => ({ value: h, label: `${String(h).padStart(2, '0')}:00` }));
+
+export const display: SectionSpec<'display'> = ranged({
 	name: 'display',
 	title: 'LED display',
 	intro: 'The Sense HAT’s 8×8 LED matrix.',
@@ -66,15 +92,15 @@ export const display: SectionSpec<'display'> = {
 			options: [0, 90, 180, 270].map((d) => ({ value: d, label: `${d}°` })),
 			help: 'How the Pi is turned; the picture is turned to match.'
 		},
-		{ key: 'scroll_speed', label: 'Scroll speed', kind: 'number', min: 0.01, max: 1, step: 0.01, help: 'Seconds per step (lower is faster).' },
-		{ key: 'icon_duration', label: 'Icon duration', kind: 'number', min: 0, max: 30, step: 0.1, help: 'Seconds.' },
+		{ key: 'scroll_speed', label: 'Scroll speed', kind: 'number', step: 0.01, help: 'Seconds per step (lower is faster).' },
+		{ key: 'icon_duration', label: 'Icon duration', kind: 'number', step: 0.1, help: 'Seconds.' },
 		{ key: 'show_icons', label: 'Show icons', kind: 'bool' },
-		{ key: 'cycle_interval', label: 'Pause between cycles', kind: 'int', min: 0, max: 3600, help: 'Seconds.' },
+		{ key: 'cycle_interval', label: 'Pause between cycles', kind: 'int', help: 'Seconds.' },
 		{ key: 'low_light', label: 'Low light', kind: 'bool', help: 'Dimmer LEDs.' }
 	]
-};
+});
 
-export const sleep: SectionSpec<'sleep'> = {
+export const sleep: SectionSpec<'sleep'> = ranged({
 	name: 'sleep',
 	title: 'Night',
 	intro: 'The display is dark from the start hour to the end hour (local time). The same hour twice: never.',
@@ -83,9 +109,9 @@ export const sleep: SectionSpec<'sleep'> = {
 		{ key: 'end_hour', label: 'Until', kind: 'select', options: hours },
 		{ key: 'disable_pi_leds', label: 'Also switch off the Pi’s own LEDs', kind: 'bool' }
 	]
-};
+});
 
-export const sensors: SectionSpec<'sensors'> = {
+export const sensors: SectionSpec<'sensors'> = ranged({
 	name: 'sensors',
 	title: 'Sense HAT sensors',
 	fields: [
@@ -94,33 +120,33 @@ export const sensors: SectionSpec<'sensors'> = {
 			label: 'CPU heat compensation factor',
 			kind: 'number',
 			step: 0.1,
+			// 0 (off) is allowed below the range.
 			min: 0,
-			max: 20,
-			help: '0 turns it off; otherwise 0.5–20 (larger corrects less).'
+			help: `0 turns it off; otherwise ${span('sensors.compensation_factor')} (larger corrects less).`
 		}
 	]
-};
+});
 
-export const weather: SectionSpec<'weather'> = {
+export const weather: SectionSpec<'weather'> = ranged({
 	name: 'weather',
 	title: 'Weather',
 	fields: [
 		{ key: 'location', label: 'Location', kind: 'text', placeholder: 'e.g. London (empty: guessed from the IP)' },
-		{ key: 'cache_duration', label: 'Reuse an answer for', kind: 'int', min: 0, max: 86400, help: 'Seconds.' },
+		{ key: 'cache_duration', label: 'Reuse an answer for', kind: 'int', help: 'Seconds.' },
 		{ key: 'base_url', label: 'Server', kind: 'text', placeholder: 'https://wttr.in' }
 	]
-};
+});
 
-export const pihole: SectionSpec<'pihole'> = {
+export const pihole: SectionSpec<'pihole'> = ranged({
 	name: 'pihole',
 	title: 'Pi-hole',
 	fields: [
 		{ key: 'host', label: 'Address', kind: 'text', placeholder: 'http://pi.hole (empty: no Pi-hole)' },
 		{ key: 'password', label: 'App password', kind: 'password', help: 'Left as ******** keeps the stored one.' }
 	]
-};
+});
 
-export const mqtt: SectionSpec<'mqtt'> = {
+export const mqtt: SectionSpec<'mqtt'> = ranged({
 	name: 'mqtt',
 	title: 'MQTT / Home Assistant',
 	intro:
@@ -128,7 +154,7 @@ export const mqtt: SectionSpec<'mqtt'> = {
 	fields: [
 		{ key: 'enabled', label: 'Publish to MQTT', kind: 'bool' },
 		{ key: 'host', label: 'Broker', kind: 'text', placeholder: 'e.g. homeassistant.local (no mqtt://, no port)' },
-		{ key: 'port', label: 'Port', kind: 'int', min: 1, max: 65535, help: '1883; usually 8883 with TLS.' },
+		{ key: 'port', label: 'Port', kind: 'int', help: '1883; usually 8883 with TLS.' },
 		{ key: 'tls', label: 'TLS', kind: 'bool' },
 		{ key: 'ca_file', label: 'CA file', kind: 'text', placeholder: 'empty: the public web’s roots', help: 'A PEM file on the Pi, for a broker with a CA of its own.' },
 		{ key: 'username', label: 'User', kind: 'text', placeholder: 'empty: anonymous' },
@@ -137,31 +163,31 @@ export const mqtt: SectionSpec<'mqtt'> = {
 		{ key: 'discovery_prefix', label: 'Discovery prefix', kind: 'text', help: 'As in Home Assistant’s MQTT settings (homeassistant by default).' },
 		{ key: 'base_topic', label: 'Base topic', kind: 'text', help: 'States go to {base}/{source}/{sensor}/state.' }
 	]
-};
+});
 
-export const schedule: SectionSpec<'schedule'> = {
+export const schedule: SectionSpec<'schedule'> = ranged({
 	name: 'schedule',
 	title: 'Poll intervals',
-	intro: 'Seconds between polls of each source (5–86400).',
+	intro: `Seconds between polls of each source (${span('schedule.system')}).`,
 	fields: [
-		{ key: 'sensors', label: 'Sense HAT', kind: 'int', min: 5, max: 86400 },
-		{ key: 'aranet4', label: 'Aranet4', kind: 'int', min: 5, max: 86400 },
-		{ key: 'system', label: 'System', kind: 'int', min: 5, max: 86400 },
-		{ key: 'weather', label: 'Weather', kind: 'int', min: 5, max: 86400 },
-		{ key: 'pihole', label: 'Pi-hole', kind: 'int', min: 5, max: 86400 },
-		{ key: 'tailscale', label: 'Tailscale', kind: 'int', min: 5, max: 86400 }
+		{ key: 'sensors', label: 'Sense HAT', kind: 'int' },
+		{ key: 'aranet4', label: 'Aranet4', kind: 'int' },
+		{ key: 'system', label: 'System', kind: 'int' },
+		{ key: 'weather', label: 'Weather', kind: 'int' },
+		{ key: 'pihole', label: 'Pi-hole', kind: 'int' },
+		{ key: 'tailscale', label: 'Tailscale', kind: 'int' }
 	]
-};
+});
 
-export const global: SectionSpec<'global'> = {
+export const global: SectionSpec<'global'> = ranged({
 	name: 'global',
 	title: 'Data',
 	fields: [
-		{ key: 'cache_ttl', label: 'Keep readings at least', kind: 'int', min: 60, max: 86400, help: 'Seconds (60–86400).' }
+		{ key: 'cache_ttl', label: 'Keep readings at least', kind: 'int', help: `Seconds (${span('global.cache_ttl')}).` }
 	]
-};
+});
 
-export const auth: SectionSpec<'auth'> = {
+export const auth: SectionSpec<'auth'> = ranged({
 	name: 'auth',
 	title: 'Sign-in',
 	intro: 'Ask for a login before showing the dashboard or taking commands. Set a username and a password before turning it on.',
@@ -174,7 +200,7 @@ export const auth: SectionSpec<'auth'> = {
 		{ key: 'tailscale_users', label: 'Tailscale users', kind: 'list', help: 'Logins let in by that header, comma separated (empty: any).' },
 		{ key: 'allowed_hosts', label: 'Allowed host names', kind: 'list', help: 'Names the dashboard may be opened by, comma separated, besides its IP addresses, localhost and the names the machine and Tailscale report; *.example.com for every name under it. Other names are refused (DNS rebinding).' }
 	]
-};
+});
 
 /** The fields of one camera, as its inputs and messages name them. */
 export const CAMERA_FIELDS = {
@@ -198,25 +224,25 @@ export const ARANET4_FIELDS = {
 	enabled: 'Read it'
 } as const satisfies Record<keyof Aranet4Sensor, string>;
 
-export const camera: SectionSpec<'camera'> = {
+export const camera: SectionSpec<'camera'> = ranged({
 	name: 'camera',
 	title: 'Camera stream',
 	lists: { cameras: { label: 'Cameras', item: 'camera', fields: CAMERA_FIELDS } },
 	fields: [
 		{ key: 'transport', label: 'RTSP transport', kind: 'select', options: [{ value: 'tcp', label: 'TCP' }, { value: 'udp', label: 'UDP' }] },
-		{ key: 'reconnect_delay', label: 'Reconnect after', kind: 'int', min: 1, max: 300, help: 'Seconds (1–300).' },
-		{ key: 'max_reconnect_attempts', label: 'Reconnect attempts', kind: 'int', min: -1, max: 10000, help: '−1: forever.' },
-		{ key: 'hls_segment_duration', label: 'Segment length', kind: 'int', min: 1, max: 10, help: 'Seconds.' },
-		{ key: 'hls_playlist_size', label: 'Segments in the playlist', kind: 'int', min: 2, max: 20 }
+		{ key: 'reconnect_delay', label: 'Reconnect after', kind: 'int', help: `Seconds (${span('camera.reconnect_delay')}).` },
+		{ key: 'max_reconnect_attempts', label: 'Reconnect attempts', kind: 'int', help: '−1: forever.' },
+		{ key: 'hls_segment_duration', label: 'Segment length', kind: 'int', help: 'Seconds.' },
+		{ key: 'hls_playlist_size', label: 'Segments in the playlist', kind: 'int' }
 	]
-};
+});
 
-export const aranet4: SectionSpec<'aranet4'> = {
+export const aranet4: SectionSpec<'aranet4'> = ranged({
 	name: 'aranet4',
 	title: 'Aranet4 monitors',
 	lists: { sensors: { label: 'Monitors', item: 'monitor', fields: ARANET4_FIELDS } },
-	fields: [{ key: 'timeout', label: 'Listen for', kind: 'int', min: 1, max: 120, help: 'Seconds per poll.' }]
-};
+	fields: [{ key: 'timeout', label: 'Listen for', kind: 'int', help: 'Seconds per poll.' }]
+});
 
 /** The fields of one alert rule. */
 export const RULE_FIELDS = {
@@ -231,7 +257,7 @@ export const RULE_FIELDS = {
 	enabled: 'In use'
 } as const satisfies Record<keyof AlertRule, string>;
 
-export const alerts: SectionSpec<'alerts'> = {
+export const alerts: SectionSpec<'alerts'> = ranged({
 	name: 'alerts',
 	title: 'Alerts',
 	intro:
@@ -242,14 +268,14 @@ export const alerts: SectionSpec<'alerts'> = {
 			label: 'Source down',
 			fields: [
 				{ key: 'enabled', label: 'Alert when a source is down', kind: 'bool' },
-				{ key: 'minutes', label: 'After', kind: 'int', min: 1, max: 1440, help: 'Minutes (1–1440) of failed polls or no status, or of a Pi out of contact (one alert for the Pi).' }
+				{ key: 'minutes', label: 'After', kind: 'int', help: `Minutes (${span('alerts.source_down.minutes')}) of failed polls or no status, or of a Pi out of contact (one alert for the Pi).` }
 			]
 		},
 		bus_down: {
 			label: 'Data bus down',
 			fields: [
 				{ key: 'enabled', label: 'Alert when the data bus is out of reach', kind: 'bool' },
-				{ key: 'seconds', label: 'After', kind: 'int', min: 10, max: 3600, help: 'Seconds (10–3600).' }
+				{ key: 'seconds', label: 'After', kind: 'int', help: `Seconds (${span('alerts.bus_down.seconds')}).` }
 			]
 		},
 		ntfy: {
@@ -270,7 +296,7 @@ export const alerts: SectionSpec<'alerts'> = {
 		}
 	},
 	fields: [{ key: 'enabled', label: 'Alerts on', kind: 'bool', help: 'Off: nothing is watched, shown or sent.' }]
-};
+});
 
 /** `CO₂ high` → `co2-high`: a rule id (1–64 of a-z, 0-9, - and _) from its name. */
 export function slug(name: string): string {

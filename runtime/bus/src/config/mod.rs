@@ -11,6 +11,7 @@
 mod endpoint;
 mod layered;
 mod net;
+pub mod ranges;
 mod sections;
 
 pub use endpoint::Endpoint;

@@ -8,3 +8,34 @@ export const COMMAND_TARGETS = ['sensors', 'network_camera', 'orchestrator'] as 
 
 /** The most series one `GET /api/history?series=…` may ask for. */
 export const HISTORY_MAX_SERIES = 16;
+
+/** The allowed values of each number setting, both ends included, by the path the gateway names it with (`camera.cameras[].port`: each camera's); the gateway refuses a write outside them (sense-bus config::ranges). */
+export const CONFIG_RANGES = {
+	'global.cache_ttl': { min: 60, max: 86400 },
+	'display.scroll_speed': { min: 0.01, max: 1 },
+	'display.icon_duration': { min: 0, max: 30 },
+	'display.cycle_interval': { min: 0, max: 3600 },
+	'sleep.start_hour': { min: 0, max: 23 },
+	'sleep.end_hour': { min: 0, max: 23 },
+	'weather.cache_duration': { min: 0, max: 86400 },
+	'schedule.sensors': { min: 5, max: 86400 },
+	'schedule.aranet4': { min: 5, max: 86400 },
+	'schedule.system': { min: 5, max: 86400 },
+	'schedule.weather': { min: 5, max: 86400 },
+	'schedule.pihole': { min: 5, max: 86400 },
+	'schedule.tailscale': { min: 5, max: 86400 },
+	'sensors.compensation_factor': { min: 0.5, max: 20 },
+	'aranet4.timeout': { min: 1, max: 120 },
+	'camera.cameras[].port': { min: 1, max: 65535 },
+	'camera.cameras[].onvif_port': { min: 1, max: 65535 },
+	'mqtt.port': { min: 1, max: 65535 },
+	'camera.cameras[].ptz_step': { min: 0, max: 1 },
+	'camera.cameras[].ptz_zoom_step': { min: 0, max: 1 },
+	'camera.reconnect_delay': { min: 1, max: 300 },
+	'camera.max_reconnect_attempts': { min: -1, max: 10000 },
+	'camera.hls_segment_duration': { min: 1, max: 10 },
+	'camera.hls_playlist_size': { min: 2, max: 20 },
+	'alerts.rules[].for_s': { min: 0, max: 86400 },
+	'alerts.source_down.minutes': { min: 1, max: 1440 },
+	'alerts.bus_down.seconds': { min: 10, max: 3600 },
+} as const;

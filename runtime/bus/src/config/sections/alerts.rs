@@ -104,7 +104,7 @@ impl AlertRule {
         if !self.threshold.is_finite() {
             return Err(FieldError::new("threshold", "must be a finite number"));
         }
-        in_range("for_s", self.for_s, 0, 86_400, " s")?;
+        ranges::ALERT_HOLD.check("for_s", self.for_s)?;
         if !self.hysteresis.is_finite() || self.hysteresis < 0.0 {
             return Err(FieldError::new(
                 "hysteresis",
@@ -335,14 +335,8 @@ impl Section for AlertsConfig {
                 ));
             }
         }
-        in_range(
-            "source_down.minutes",
-            self.source_down.minutes,
-            1,
-            1440,
-            " min",
-        )?;
-        in_range("bus_down.seconds", self.bus_down.seconds, 10, 3600, " s")?;
+        ranges::SOURCE_DOWN.check("source_down.minutes", self.source_down.minutes)?;
+        ranges::BUS_DOWN.check("bus_down.seconds", self.bus_down.seconds)?;
         let ntfy = &self.ntfy;
         http_url("ntfy.url", &ntfy.url, !ntfy.enabled)?;
         if (!ntfy.topic.is_empty() || ntfy.enabled) && !ntfy_topic_ok(&ntfy.topic) {

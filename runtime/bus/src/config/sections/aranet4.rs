@@ -49,7 +49,7 @@ impl Section for Aranet4Config {
         EnvField::new("ARANET4_TIMEOUT", "timeout", EnvKind::Integer),
     ];
     fn validate(&self) -> Result<(), FieldError> {
-        in_range("timeout", self.timeout, 1, 120, " s")?;
+        ranges::ARANET4_TIMEOUT.check("timeout", self.timeout)?;
         for (i, s) in self.sensors.iter().enumerate() {
             let at = |field: &str| format!("sensors[{i}].{field}");
             let label = s.label.as_str();

@@ -117,12 +117,8 @@ impl CameraEntry {
                 "must be a host name or IP address (letters, digits, '.', '-', ':' only)",
             ));
         }
-        if self.port == 0 {
-            return Err(FieldError::new("port", "must be between 1 and 65535"));
-        }
-        if self.onvif_port == 0 {
-            return Err(FieldError::new("onvif_port", "must be between 1 and 65535"));
-        }
+        ranges::PORT.check("port", self.port)?;
+        ranges::PORT.check("onvif_port", self.onvif_port)?;
         if self
             .stream_path
             .chars()
@@ -135,8 +131,8 @@ impl CameraEntry {
         }
         no_control_chars("username", &self.username)?;
         no_control_chars("password", &self.password)?;
-        finite_in_range("ptz_step", self.ptz_step, 0.0, 1.0, "")?;
-        finite_in_range("ptz_zoom_step", self.ptz_zoom_step, 0.0, 1.0, "")
+        ranges::PTZ_STEP.check_finite("ptz_step", self.ptz_step)?;
+        ranges::PTZ_STEP.check_finite("ptz_zoom_step", self.ptz_zoom_step)
     }
 }
 
@@ -181,22 +177,10 @@ impl Section for CameraConfig {
             c.validate()
                 .map_err(|e| e.within(&format!("cameras[{i}]")))?;
         }
-        in_range("reconnect_delay", self.reconnect_delay, 1, 300, " s")?;
-        in_range(
-            "max_reconnect_attempts",
-            self.max_reconnect_attempts,
-            -1,
-            10_000,
-            "",
-        )?;
-        in_range(
-            "hls_segment_duration",
-            self.hls_segment_duration,
-            1,
-            10,
-            " s",
-        )?;
-        in_range("hls_playlist_size", self.hls_playlist_size, 2, 20, "")
+        ranges::RECONNECT_DELAY.check("reconnect_delay", self.reconnect_delay)?;
+        ranges::RECONNECT_ATTEMPTS.check("max_reconnect_attempts", self.max_reconnect_attempts)?;
+        ranges::HLS_SEGMENT.check("hls_segment_duration", self.hls_segment_duration)?;
+        ranges::HLS_PLAYLIST.check("hls_playlist_size", self.hls_playlist_size)
     }
     fn redact(&mut self) {
         for c in &mut self.cameras {

@@ -19,37 +19,8 @@ pub use pihole::*;
 use serde::{Deserialize, Serialize};
 
 use super::layered::{EnvField, EnvKind, FieldError};
-use super::{REDACTED, Section};
+use super::{REDACTED, Section, ranges};
 use crate::ids::{SectionName, SourceId};
-
-pub(super) fn in_range<T: PartialOrd + std::fmt::Display>(
-    field: &str,
-    value: T,
-    min: T,
-    max: T,
-    unit: &str,
-) -> Result<(), FieldError> {
-    if value < min || value > max {
-        return Err(FieldError::new(
-            field,
-            format!("must be between {min} and {max}{unit} (got {value})"),
-        ));
-    }
-    Ok(())
-}
-
-pub(super) fn finite_in_range(
-    field: &str,
-    value: f64,
-    min: f64,
-    max: f64,
-    unit: &str,
-) -> Result<(), FieldError> {
-    if !value.is_finite() {
-        return Err(FieldError::new(field, "must be a finite number"));
-    }
-    in_range(field, value, min, max, unit)
-}
 
 pub(super) fn http_url(field: &str, url: &str, allow_empty: bool) -> Result<(), FieldError> {
     if url.is_empty() && allow_empty {
@@ -117,7 +88,7 @@ impl Section for GlobalConfig {
     const NAME: SectionName = SectionName::Global;
     const ENV: &'static [EnvField] = &[EnvField::new("CACHE_TTL", "cache_ttl", EnvKind::Integer)];
     fn validate(&self) -> Result<(), FieldError> {
-        in_range("cache_ttl", self.cache_ttl, 60, 86_400, " s")
+        ranges::CACHE_TTL.check("cache_ttl", self.cache_ttl)
     }
 }
 
@@ -170,9 +141,9 @@ impl Section for DisplayConfig {
                 format!("must be one of 0, 90, 180, 270 (got {})", self.rotation),
             ));
         }
-        finite_in_range("scroll_speed", self.scroll_speed, 0.01, 1.0, " s")?;
-        finite_in_range("icon_duration", self.icon_duration, 0.0, 30.0, " s")?;
-        in_range("cycle_interval", self.cycle_interval, 0, 3600, " s")
+        ranges::SCROLL_SPEED.check_finite("scroll_speed", self.scroll_speed)?;
+        ranges::ICON_DURATION.check_finite("icon_duration", self.icon_duration)?;
+        ranges::CYCLE_INTERVAL.check("cycle_interval", self.cycle_interval)
     }
 }
 
@@ -223,8 +194,8 @@ impl Section for SleepConfig {
         EnvField::new("DISABLE_PI_LEDS", "disable_pi_leds", EnvKind::Bool),
     ];
     fn validate(&self) -> Result<(), FieldError> {
-        in_range("start_hour", self.start_hour, 0, 23, "")?;
-        in_range("end_hour", self.end_hour, 0, 23, "")
+        ranges::HOUR.check("start_hour", self.start_hour)?;
+        ranges::HOUR.check("end_hour", self.end_hour)
     }
 }
 
@@ -267,7 +238,7 @@ impl Section for WeatherConfig {
                 "must be at most 100 characters",
             ));
         }
-        in_range("cache_duration", self.cache_duration, 0, 86_400, " s")?;
+        ranges::WEATHER_CACHE.check("cache_duration", self.cache_duration)?;
         http_url("base_url", &self.base_url, false)
     }
 }
@@ -338,7 +309,7 @@ impl Section for ScheduleConfig {
             ("weather", self.weather),
             ("sensors", self.sensors),
         ] {
-            in_range(field, value, 5, 86_400, " s")?;
+            ranges::POLL_INTERVAL.check(field, value)?;
         }
         Ok(())
     }
@@ -375,12 +346,6 @@ impl Section for SensorsConfig {
         if self.compensation_factor == 0.0 {
             return Ok(());
         }
-        finite_in_range(
-            "compensation_factor",
-            self.compensation_factor,
-            0.5,
-            20.0,
-            " (or 0 for off)",
-        )
+        ranges::COMPENSATION_FACTOR.check_finite("compensation_factor", self.compensation_factor)
     }
 }

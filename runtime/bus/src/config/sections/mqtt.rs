@@ -122,7 +122,7 @@ impl Section for MqttConfig {
                 "must be set when MQTT is enabled (the broker's host name or IP address)",
             ));
         }
-        in_range("port", self.port, 1, 65_535, "")?;
+        ranges::PORT.check("port", self.port)?;
         no_control_chars("ca_file", &self.ca_file)?;
         no_control_chars("username", &self.username)?;
         no_control_chars("password", &self.password)?;
