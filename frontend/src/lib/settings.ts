@@ -291,7 +291,8 @@ export const alerts: SectionSpec<'alerts'> = ranged({
 			label: 'Webhook',
 			fields: [
 				{ key: 'enabled', label: 'Post alerts to a webhook', kind: 'bool' },
-				{ key: 'url', label: 'URL', kind: 'text', placeholder: 'https://example.com/hook', help: 'Each alert that fires or clears is POSTed there as JSON.' }
+				// A webhook's URL is its key (Slack's and Discord's carry a token in the path): a secret.
+				{ key: 'url', label: 'URL', kind: 'password', placeholder: 'https://example.com/hook', help: 'Each alert that fires or clears is POSTed there as JSON. Kept secret, as it holds the hook’s key: left as ******** keeps the stored one.' }
 			]
 		}
 	},

@@ -128,6 +128,8 @@ pub struct Request {
     destination: Result<Destination, String>,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
+    /// Whether the URL's path is a secret ([`Request::secret_path`]).
+    secret_path: bool,
 }
 
 impl Request {
@@ -146,7 +148,19 @@ impl Request {
             destination,
             headers: Vec::new(),
             body: Vec::new(),
+            secret_path: false,
         }
+    }
+
+    /// Keeps the URL's path out of every message about this request (`POST
+    /// https://hooks.example.com/…`): a webhook's path is its key.
+    #[must_use]
+    pub fn secret_path(mut self) -> Request {
+        self.secret_path = true;
+        if let Err(e) = &mut self.destination {
+            "the URL is not valid (it is not shown: it holds a secret)".clone_into(e);
+        }
+        self
     }
 
     /// `GET url`.
@@ -185,6 +199,7 @@ impl Request {
             }),
             headers: Vec::new(),
             body: Vec::new(),
+            secret_path: false,
         }
     }
 
@@ -212,12 +227,17 @@ impl Request {
                 let authority = authority
                     .rsplit_once('@')
                     .map_or(authority, |(_, host)| host);
+                let path = match uri.path() {
+                    "" | "/" => uri.path(),
+                    _ if self.secret_path => "/…",
+                    path => path,
+                };
                 format!(
                     "{} {}://{}{}",
                     self.method,
                     uri.scheme_str().unwrap_or("http"),
                     authority,
-                    uri.path()
+                    path
                 )
             }
             Ok(Destination::Unix { socket, path, .. }) => {

@@ -102,6 +102,44 @@ async fn a_slow_answer_times_out_naming_the_target_without_its_query() {
 }
 
 #[tokio::test]
+async fn a_secret_path_is_in_no_message_about_its_request() {
+    // A webhook's URL: its path is its key.
+    let server =
+        ReplayServer::start(|_| Reply::Delay(Duration::from_secs(5), Box::new(Reply::ok("{}"))))
+            .await;
+    let hook = format!("{}/services/T0/B0/xoxb-s3cret", server.url());
+    let err = client(200, 1024)
+        .send(Request::post_json(&hook, &serde_json::json!({})).secret_path())
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("POST {}/…", server.url())) && !text.contains("s3cret"),
+        "{text}"
+    );
+    // Nobody listening on the port: the connection's failure names the host only too.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let err = client(2000, 1024)
+        .send(Request::post_json(format!("http://{closed}/hook/s3cret"), &1).secret_path())
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        !text.contains("s3cret") && text.contains(&closed.to_string()),
+        "{text}"
+    );
+    // Nor does a URL that cannot be requested at all.
+    let err = client(2000, 1024)
+        .send(Request::post_json("http://exa mple/s3cret", &1).secret_path())
+        .await
+        .unwrap_err();
+    assert!(!err.to_string().contains("s3cret"), "{err}");
+}
+
+#[tokio::test]
 async fn bodies_over_the_cap_are_refused() {
     let server = ReplayServer::start(|_| Reply::Huge(10_000)).await;
     let err = client(2000, 1000)

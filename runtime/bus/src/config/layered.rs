@@ -239,15 +239,23 @@ fn safe_error<S: Section>(mut e: FieldError) -> FieldError {
             .message
             .rsplit_once(", expected ")
             .map(|(_, x)| x.to_owned());
-        e.message = match expected {
-            Some(x) => format!(
+        // A check's own words end with what it got: keep the words, drop the value.
+        let without_value = e
+            .message
+            .rsplit_once(" (got ")
+            .map(|(words, _)| words.to_owned());
+        e.message = match (expected, without_value) {
+            (Some(x), _) => format!(
                 "must be {} (the value is not shown: it holds a secret)",
                 type_in_words(&x)
             ),
-            None if e.message.contains('`') || e.message.contains('"') => {
+            (None, Some(words)) if !words.contains('`') && !words.contains('"') => {
+                format!("{words} (the value is not shown: it holds a secret)")
+            }
+            (None, _) if e.message.contains('`') || e.message.contains('"') => {
                 "is not valid (the value is not shown: it holds a secret)".to_owned()
             }
-            None => e.message,
+            (None, _) => e.message,
         };
     }
     e.message = crate::redact::url_credentials(&friendlier(e.message)).into_owned();

@@ -826,7 +826,8 @@ fn trusted_proxies_take_addresses_and_ranges_from_config_or_environment() {
 }
 
 mod alerts {
-    //! `config:alerts`: the defaults out of the box, refusals naming the field, the ntfy token.
+    //! `config:alerts`: the defaults out of the box, refusals naming the field, the ntfy token and
+    //! the webhook's URL (secrets).
     use super::*;
 
     #[test]
@@ -1021,5 +1022,53 @@ mod alerts {
         .unwrap_err();
         assert_eq!(e.field, "alerts.ntfy.token");
         assert!(!e.message.contains("31415926535"), "{e}");
+    }
+
+    /// A webhook's URL is its key: Slack's, Discord's and Home Assistant's carry the token in
+    /// the path, so the whole URL is shown as `********`, and sent back so it stays.
+    #[test]
+    fn the_webhook_url_is_a_secret_redacted_restored_and_never_quoted() {
+        const HOOK: &str = "https://hooks.example.com/services/T0/B0/xoxb-s3cret";
+        let current = AlertsConfig {
+            webhook: WebhookChannel {
+                enabled: true,
+                url: HOOK.into(),
+            },
+            ..AlertsConfig::default()
+        };
+        assert!(!format!("{current:?}").contains("s3cret"));
+        let json = Config {
+            alerts: current.clone(),
+            ..Config::default()
+        }
+        .redacted_json();
+        assert_eq!(json["alerts"]["webhook"]["url"], REDACTED);
+        assert!(!json.to_string().contains("s3cret"));
+
+        // Sent back as shown (the alerts form sends the whole section): the URL in force stays.
+        let mut patch = object(json!({ "webhook": json["alerts"]["webhook"].clone() }));
+        AlertsConfig::restore_redacted(&mut patch, &current).unwrap();
+        assert_eq!(patch["webhook"]["url"], HOOK);
+        let stored = serde_json::to_string(&current).unwrap();
+        let checked = check_update::<AlertsConfig>(Some(&stored), &patch, &no_env).unwrap();
+        assert_eq!(checked.to_store["webhook"]["url"], HOOK);
+        // A new one replaces it.
+        let mut patch =
+            object(json!({"webhook": {"enabled": true, "url": "https://new.example/h"}}));
+        AlertsConfig::restore_redacted(&mut patch, &current).unwrap();
+        assert_eq!(patch["webhook"]["url"], "https://new.example/h");
+
+        // A bad one is refused at its field without being quoted.
+        let e = check_update::<AlertsConfig>(
+            None,
+            &object(json!({"webhook": {"enabled": true, "url": "ftp://hooks.example/s3cret"}})),
+            &no_env,
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "alerts.webhook.url");
+        assert_eq!(
+            e.message,
+            "must be an http:// or https:// URL (the value is not shown: it holds a secret)"
+        );
     }
 }

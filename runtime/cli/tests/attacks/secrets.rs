@@ -15,6 +15,8 @@ use crate::{PASSWORD, Tally, redis_cli};
 pub(crate) async fn class(run: &mut Run, server: &RedisServer) {
     const PIHOLE: &str = "S3cr3t-MARK-1";
     const CAMERA: &str = "S3cr3t-MARK-2";
+    // A webhook's URL is its key (Slack's and Discord's carry their token in the path).
+    const WEBHOOK: &str = "S3cr3t-MARK-3";
     let address: SocketAddr = run.address.parse().unwrap();
     let right = basic_auth("admin", PASSWORD);
     let headers = [("Authorization", right.as_str())];
@@ -44,6 +46,7 @@ pub(crate) async fn class(run: &mut Run, server: &RedisServer) {
             "name": "door", "host": "127.0.0.1", "port": 9, "username": "viewer",
             "password": CAMERA, "stream_path": "/live"
         }]},
+        "alerts": {"webhook": {"enabled": true, "url": format!("http://127.0.0.1:9/hooks/{WEBHOOK}")}},
     });
     let a = call(
         address,
@@ -55,7 +58,8 @@ pub(crate) async fn class(run: &mut Run, server: &RedisServer) {
     )
     .await;
     assert_eq!(a.status, 200, "the secrets write: {}", a.text());
-    let leaks = |text: &str| text.contains(PIHOLE) || text.contains(CAMERA);
+    let leaks =
+        |text: &str| text.contains(PIHOLE) || text.contains(CAMERA) || text.contains(WEBHOOK);
     let mut t = Tally::new("secrets");
     // The child processes (a camera's FFmpeg, sources) while they come and go.
     let root = run.child.id();

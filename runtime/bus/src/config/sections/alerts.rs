@@ -221,14 +221,24 @@ impl std::fmt::Debug for NtfyChannel {
 }
 
 /// Alerts as JSON, posted to a URL.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default, deny_unknown_fields)]
 pub struct WebhookChannel {
     /// Whether alerts are posted.
     pub enabled: bool,
-    /// Where: each fired or cleared alert is POSTed there as JSON.
+    /// Where: each fired or cleared alert is POSTed there as JSON. Secret: a webhook's URL is
+    /// its key (Slack's, Discord's and Home Assistant's carry their token in the path).
     pub url: String,
+}
+
+impl std::fmt::Debug for WebhookChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookChannel")
+            .field("enabled", &self.enabled)
+            .field("url", &debug_secret(&self.url))
+            .finish()
+    }
 }
 
 /// `config:alerts` **[ours]**: when to alert, and where to.
@@ -323,7 +333,7 @@ fn ntfy_topic_ok(topic: &str) -> bool {
 
 impl Section for AlertsConfig {
     const NAME: SectionName = SectionName::Alerts;
-    const SECRET_PATHS: &'static [&'static str] = &["ntfy.token"];
+    const SECRET_PATHS: &'static [&'static str] = &["ntfy.token", "webhook.url"];
     fn validate(&self) -> Result<(), FieldError> {
         for (i, rule) in self.rules.iter().enumerate() {
             rule.validate()
@@ -361,10 +371,17 @@ impl Section for AlertsConfig {
     }
     fn redact(&mut self) {
         redact(&mut self.ntfy.token);
+        redact(&mut self.webhook.url);
     }
-    /// The token sent back as `********` keeps the one in force while the ntfy server (scheme,
-    /// host, port) is the same; a new server must be given its token again.
+    /// The webhook's URL sent back as `********` keeps the one in force. The ntfy token sent
+    /// back so keeps the one in force while the ntfy server (scheme, host, port) is the same; a
+    /// new server must be given its token again.
     fn restore_redacted(patch: &mut Map<String, Json>, current: &Self) -> Result<(), FieldError> {
+        if let Some(Json::Object(webhook)) = patch.get_mut("webhook")
+            && webhook.get("url").and_then(Json::as_str) == Some(REDACTED)
+        {
+            webhook.insert("url".into(), Json::String(current.webhook.url.clone()));
+        }
         let Some(Json::Object(ntfy)) = patch.get_mut("ntfy") else {
             return Ok(());
         };
