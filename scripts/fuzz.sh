@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every cargo-fuzz target of the repository for a while (default 10 s each): each `*/fuzz` and
 # `*/*/fuzz` directory that is a cargo-fuzz project (drivers/aranet4/fuzz, runtime/bus/fuzz,
-# runtime/core/fuzz, gateway/fuzz, proto/node/fuzz), starting from the seeds committed in its
+# runtime/legacy/fuzz, gateway/fuzz, proto/node/fuzz), starting from the seeds committed in its
 # `seeds/<target>/` (new inputs go to `corpus/<target>/`, not committed). Needs the nightly
 # toolchain; installs cargo-fuzz if missing. Fails when a target finds a crash (or does not build),
 # and prints the executions of each target.

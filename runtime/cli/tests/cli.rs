@@ -141,7 +141,7 @@ fn config_import_migrates_the_legacy_file() {
     let server = RedisServer::start();
     let file = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../core/tests/fixtures/legacy-config.example.yaml"
+        "/../legacy/tests/fixtures/legacy-config.example.yaml"
     );
     let out = sense_pulse(Some(&server), &["config", "import", file]);
     assert!(out.status.success(), "{}", stderr(&out));

@@ -9,12 +9,10 @@
 //! - [`camera`]: the camera service: the HLS stream on demand, its commands.
 //! - [`node`]: a microcontroller node's serial link bound to the bus (`source node`), and a
 //!   simulated node ([`node::sim`]).
-//! - [`legacy`]: imports a monolith `config.yaml` into the config sections.
 //! - [`shutdown`]: SIGTERM/SIGINT as a cancellation token.
 
 pub mod camera;
 pub mod co2;
-pub mod legacy;
 pub mod node;
 pub mod runner;
 pub mod sensehat;

@@ -3,7 +3,8 @@
 
 use sense_bus::config::{self as bus_config, Origin};
 use sense_bus::{SectionName, store};
-use sense_runtime::{Env, legacy};
+use sense_legacy as legacy;
+use sense_runtime::Env;
 
 use super::{Failure, Writes, connect, say};
 use crate::cli::ConfigCommand;

@@ -1,4 +1,6 @@
-//! Imports the monolith's `config.yaml` into the config sections.
+//! # sense-legacy
+//!
+//! Imports the monolith's `config.yaml` (the Python Sense Pulse) into the config sections.
 //!
 //! Every setting is mapped to its section and field, or listed as not imported with the reason.
 //! The mapped sections are then checked as strictly as a dashboard write: an invalid value stops
@@ -8,8 +10,10 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
+use sense_bus::SectionName;
 use sense_bus::config::{self, FieldError, REDACTED};
-use sense_bus::{Batch, Bus, BusError, SectionName, keys, store};
+#[cfg(feature = "apply")]
+use sense_bus::{Batch, Bus, BusError, keys, store};
 use serde_json::{Map, Value as Json};
 
 mod lines;
@@ -17,7 +21,7 @@ use lines::{Step, find_line, steps_of};
 
 /// Keys of list elements the monolith wrote under another name, and the name they are stored
 /// under: `aranet4.sensors[].mac_address` is stored as `mac`.
-pub(super) const RENAMED: &[(SectionName, &str, &str, &str)] =
+pub(crate) const RENAMED: &[(SectionName, &str, &str, &str)] =
     &[(SectionName::Aranet4, "sensors", "mac_address", "mac")];
 
 /// Where a legacy setting goes.
@@ -448,6 +452,7 @@ fn check(name: SectionName, object: &Map<String, Json>) -> Result<(), FieldError
 
 /// Writes the plan's sections (replacing what is stored for them) in one atomic batch and
 /// announces each on `config:changed`.
+#[cfg(feature = "apply")]
 pub async fn apply(bus: &Bus, plan: &ImportPlan) -> Result<(), BusError> {
     let mut batch = Batch::new();
     for (name, object) in &plan.sections {

@@ -4,7 +4,7 @@ use super::lines::line_of;
 use super::*;
 use sense_bus::config::Aranet4Config;
 
-const EXAMPLE: &str = include_str!("../../tests/fixtures/legacy-config.example.yaml");
+const EXAMPLE: &str = include_str!("../tests/fixtures/legacy-config.example.yaml");
 
 #[test]
 fn the_example_config_maps_completely() {

@@ -19,7 +19,7 @@ use libfuzzer_sys::fuzz_target;
 use sense_bus::config::{self, REDACTED, is_bcrypt_hash};
 use sense_bus::redact::url_credentials;
 use sense_bus::{SectionName, with_section};
-use sense_runtime::legacy::{self, ImportError, ImportPlan};
+use sense_legacy::{self as legacy, ImportError, ImportPlan};
 use serde_json::Value as Json;
 
 fn no_env(_: &str) -> Option<String> {
