@@ -1,3 +1,6 @@
+use sense_bus::model::Value;
+use sense_hal::Unit;
+
 use super::*;
 
 #[test]
