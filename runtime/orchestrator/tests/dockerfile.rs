@@ -332,7 +332,7 @@ fn ffmpeg_has_every_component_the_camera_asks_for() {
         configure.contains("--extra-ldflags=-static"),
         "no library needed in the image"
     );
-    let camera = read("sources/camera/src/ffmpeg.rs");
+    let camera = read("sources/camera/src/ffmpeg/mod.rs");
     // (what the camera's command line says, the component it needs)
     let needs: [(&str, &str, &str); 17] = [
         ("\"libx264\"", "encoder", "libx264"),
@@ -356,7 +356,7 @@ fn ffmpeg_has_every_component_the_camera_asks_for() {
     for (said, kind, component) in needs {
         assert!(
             camera.contains(said),
-            "sources/camera/src/ffmpeg.rs no longer says {said}: update this list"
+            "sources/camera/src/ffmpeg/mod.rs no longer says {said}: update this list"
         );
         assert!(
             enabled(&configure, kind).contains(component),

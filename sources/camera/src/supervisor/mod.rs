@@ -43,28 +43,31 @@
 //!
 //! A camera's URL reaches FFmpeg on its stdin, never its command line ([`crate::ffmpeg`]).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use sense_bus::config::CameraConfig;
-use sense_bus::model::{Measurement, Value};
-use sense_hal::Unit;
-use tokio::io::AsyncReadExt;
-use tokio::process::{Child, ChildStderr};
+use tokio::process::Child;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::ffmpeg::{self, Input, StreamInfo};
+use crate::ffmpeg::{self, Input};
 use crate::hls::{FFMPEG_DIR, Outcome, Publisher};
+
+mod files;
+mod process;
+mod state;
+
+pub use files::{clean_hls_dir, is_stream_file};
+use process::{StderrLog, is_disk_full, read_stderr, terminate};
+pub use state::{EndReason, StreamState, StreamStatus};
 
 /// How long a process must stream without a break before the reconnect count starts over.
 pub const STABLE_STREAMING: Duration = Duration::from_secs(30);
 /// The longest wait between reconnect attempts.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
-/// The longest stderr line kept; longer ones are cut.
-const MAX_LINE: usize = 4096;
 
 /// What the supervisor runs and how.
 #[derive(Clone, Debug)]
@@ -110,158 +113,6 @@ impl SupervisorSettings {
     }
 }
 
-/// The contract's `stream_status`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StreamStatus {
-    /// No FFmpeg running.
-    Stopped,
-    /// FFmpeg started, no playlist yet.
-    Starting,
-    /// The playlist is being written.
-    Streaming,
-    /// The stream broke; waiting to respawn, or respawned and not streaming yet.
-    Reconnecting,
-    /// Out of reconnect attempts, or FFmpeg cannot be run at all; or, while FFmpeg keeps
-    /// running, the HLS folder is full.
-    Error,
-}
-
-impl StreamStatus {
-    /// `stopped`, `starting`, `streaming`, `reconnecting` or `error`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StreamStatus::Stopped => "stopped",
-            StreamStatus::Starting => "starting",
-            StreamStatus::Streaming => "streaming",
-            StreamStatus::Reconnecting => "reconnecting",
-            StreamStatus::Error => "error",
-        }
-    }
-}
-
-impl std::fmt::Display for StreamStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The stream as the dashboard sees it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct StreamState {
-    /// Where the stream is in its lifecycle.
-    pub status: StreamStatus,
-    /// Whether HLS output is being produced (`status` is `streaming`).
-    pub connected: bool,
-    /// Why the stream is not up: FFmpeg's last error line or the supervisor's finding, passwords
-    /// redacted. `None` while streaming.
-    pub error: Option<String>,
-    /// The video size FFmpeg reported, e.g. `1920x1080`.
-    pub resolution: Option<String>,
-    /// The frame rate FFmpeg reported.
-    pub fps: Option<u32>,
-    /// When the current streaming period began (reset by every reconnect).
-    pub started_at: Option<Instant>,
-    /// The running FFmpeg's process id.
-    pub pid: Option<u32>,
-    /// Reconnect attempts since the stream last streamed stably.
-    pub reconnect_attempts: u32,
-}
-
-impl Default for StreamState {
-    fn default() -> Self {
-        StreamState {
-            status: StreamStatus::Stopped,
-            connected: false,
-            error: None,
-            resolution: None,
-            fps: None,
-            started_at: None,
-            pid: None,
-            reconnect_attempts: 0,
-        }
-    }
-}
-
-impl StreamState {
-    /// How long the stream has been streaming without a break; zero when it is not.
-    pub fn uptime(&self) -> Duration {
-        match (self.status, self.started_at) {
-            (StreamStatus::Streaming, Some(t)) => t.elapsed(),
-            _ => Duration::ZERO,
-        }
-    }
-
-    /// The contract's `stream_*` readings: `stream_status`, `stream_connected`, `stream_error`
-    /// (null when none), `stream_resolution` and `stream_fps` (left out when unknown) and
-    /// `stream_uptime` in seconds.
-    pub fn measurements(&self) -> Vec<Measurement> {
-        let mut out = vec![
-            Measurement::new(
-                "stream_status".to_owned(),
-                Value::Text(self.status.as_str().to_owned()),
-                None,
-            ),
-            Measurement::new("stream_connected".to_owned(), self.connected, None),
-            Measurement::new(
-                "stream_error".to_owned(),
-                self.error.clone().map_or(Value::Null, Value::Text),
-                None,
-            ),
-        ];
-        if let Some(resolution) = &self.resolution {
-            out.push(Measurement::new(
-                "stream_resolution".to_owned(),
-                Value::Text(resolution.clone()),
-                None,
-            ));
-        }
-        if let Some(fps) = self.fps {
-            out.push(Measurement::new(
-                "stream_fps".to_owned(),
-                fps,
-                Some(Unit::FRAMES_PER_SECOND),
-            ));
-        }
-        out.push(Measurement::new(
-            "stream_uptime".to_owned(),
-            Value::rounded(self.uptime().as_secs_f64(), 1),
-            Some(Unit::SECONDS),
-        ));
-        out
-    }
-}
-
-/// Why [`Supervisor::run`] returned.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum EndReason {
-    /// A `Stop` came (or the control channel closed).
-    UserStopped,
-    /// The stream failed more often than `max_reconnect_attempts` allows.
-    MaxReconnects,
-    /// FFmpeg cannot be run at all (missing binary, HLS folder not writable, ...).
-    Error(String),
-}
-
-impl EndReason {
-    /// The `stream:ended` reason: `user_stopped`, `max_reconnects` or `error`.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            EndReason::UserStopped => "user_stopped",
-            EndReason::MaxReconnects => "max_reconnects",
-            EndReason::Error(_) => "error",
-        }
-    }
-}
-
-impl std::fmt::Display for EndReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            EndReason::Error(message) => write!(f, "error: {message}"),
-            other => f.write_str(other.as_str()),
-        }
-    }
-}
-
 /// A command to the supervisor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Control {
@@ -280,13 +131,6 @@ pub struct Supervisor {
     settings: SupervisorSettings,
     state: StreamState,
     published: Option<StreamState>,
-}
-
-/// What FFmpeg's stderr told so far.
-#[derive(Debug, Default)]
-struct StderrLog {
-    info: StreamInfo,
-    last_error: Option<String>,
 }
 
 /// One FFmpeg process.
@@ -314,109 +158,6 @@ enum Phase {
 enum Next {
     Phase(Phase),
     End(EndReason),
-}
-
-/// Whether `name` is a file the stream writes: the playlist, a segment, or a leftover `.tmp` of
-/// either.
-pub fn is_stream_file(name: &str) -> bool {
-    let ours = name.starts_with("segment_") || name.starts_with(ffmpeg::PLAYLIST);
-    let kind = name.ends_with(".ts") || name.ends_with(".m3u8") || name.ends_with(".tmp");
-    ours && kind
-}
-
-/// Deletes the stream's files (see [`is_stream_file`]) from `dir` and from FFmpeg's playlist
-/// folder in it (`.ffmpeg`, removed once empty), leaving anything else; returns how many files
-/// were deleted. A missing folder has nothing to delete.
-pub async fn clean_hls_dir(dir: &Path) -> std::io::Result<usize> {
-    let private = dir.join(FFMPEG_DIR);
-    let deleted = remove_stream_files(dir).await? + remove_stream_files(&private).await?;
-    match tokio::fs::remove_dir(&private).await {
-        Ok(()) => {}
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::NotFound
-                    | std::io::ErrorKind::DirectoryNotEmpty
-                    | std::io::ErrorKind::NotADirectory
-            ) => {}
-        Err(e) => return Err(e),
-    }
-    Ok(deleted)
-}
-
-/// Deletes the stream's files in `dir` (not in its subfolders).
-async fn remove_stream_files(dir: &Path) -> std::io::Result<usize> {
-    let mut entries = match tokio::fs::read_dir(dir).await {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(e),
-    };
-    let mut deleted = 0;
-    while let Some(entry) = entries.next_entry().await? {
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if !is_stream_file(name) || entry.file_type().await.is_ok_and(|t| t.is_dir()) {
-            continue;
-        }
-        match tokio::fs::remove_file(entry.path()).await {
-            Ok(()) => deleted += 1,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(deleted)
-}
-
-/// Reads FFmpeg's stderr line by line (split at `\n` or `\r`), keeping the stream info and the
-/// last error line, passwords redacted.
-async fn read_stderr(mut stderr: ChildStderr, log: Arc<Mutex<StderrLog>>, input: Input) {
-    let mut pending: Vec<u8> = Vec::with_capacity(MAX_LINE);
-    let mut chunk = [0u8; 4096];
-    let handle = |line: &[u8]| {
-        let line = String::from_utf8_lossy(line);
-        let line = line.trim_end();
-        if line.is_empty() {
-            return;
-        }
-        let mut log = log.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(info) = ffmpeg::parse_stream_info(line) {
-            log.info.merge(info);
-        }
-        if let Some(message) = ffmpeg::error_message(line) {
-            let message = input.explain(message);
-            tracing::debug!(target: "camera::ffmpeg", "{message}");
-            log.last_error = Some(message);
-        }
-    };
-    loop {
-        let n = match stderr.read(&mut chunk).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        for &b in &chunk[..n] {
-            if b == b'\n' || b == b'\r' {
-                handle(&pending);
-                pending.clear();
-            } else if pending.len() < MAX_LINE {
-                pending.push(b);
-            }
-        }
-    }
-    handle(&pending);
-}
-
-/// Whether an FFmpeg error says the disk is full (ENOSPC, or EDQUOT).
-fn is_disk_full(message: &str) -> bool {
-    message.contains("No space left on device") || message.contains("Disk quota exceeded")
-}
-
-/// Sends SIGTERM to `pid`: our own child, not yet reaped (tokio's `Child::id` is `None` once it
-/// is), so it cannot name an unrelated process.
-fn terminate(pid: u32) {
-    use rustix::process::{Pid, Signal, kill_process};
-    if let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) {
-        let _ = kill_process(pid, Signal::TERM);
-    }
 }
 
 /// The wait before reconnect attempt `attempt` (1-based): `base × 2^(attempt−1)`, at most
@@ -818,163 +559,4 @@ impl Supervisor {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_a_minute() {
-        let base = Duration::from_secs(5);
-        let waits: Vec<u64> = (1..=6).map(|n| backoff(base, n).as_secs()).collect();
-        assert_eq!(waits, [5, 10, 20, 40, 60, 60]);
-        assert_eq!(backoff(base, 1000), MAX_BACKOFF);
-        assert_eq!(backoff(Duration::from_secs(300), 1), MAX_BACKOFF);
-    }
-
-    #[test]
-    fn only_stream_files_are_ours() {
-        for name in [
-            "stream.m3u8",
-            "stream.m3u8.tmp",
-            "segment_00000.ts",
-            "segment_12345.ts",
-            "segment_00001.ts.tmp",
-        ] {
-            assert!(is_stream_file(name), "{name}");
-        }
-        for name in [
-            "other.ts",
-            "notes.tmp",
-            "stream.mp4",
-            "segment_1.mp4",
-            "thumb.jpg",
-            "README",
-        ] {
-            assert!(!is_stream_file(name), "{name}");
-        }
-    }
-
-    #[test]
-    fn statuses_and_reasons_speak_the_contract() {
-        let all = [
-            StreamStatus::Stopped,
-            StreamStatus::Starting,
-            StreamStatus::Streaming,
-            StreamStatus::Reconnecting,
-            StreamStatus::Error,
-        ];
-        let names: Vec<&str> = all.iter().map(|s| s.as_str()).collect();
-        assert_eq!(
-            names,
-            ["stopped", "starting", "streaming", "reconnecting", "error"]
-        );
-        assert_eq!(EndReason::UserStopped.as_str(), "user_stopped");
-        assert_eq!(EndReason::MaxReconnects.as_str(), "max_reconnects");
-        assert_eq!(EndReason::Error("x".into()).as_str(), "error");
-    }
-
-    fn sensor_names(state: &StreamState) -> Vec<String> {
-        state.measurements().into_iter().map(|m| m.sensor).collect()
-    }
-
-    #[test]
-    fn readings_follow_the_contract() {
-        let stopped = StreamState::default();
-        assert_eq!(
-            sensor_names(&stopped),
-            [
-                "stream_status",
-                "stream_connected",
-                "stream_error",
-                "stream_uptime"
-            ]
-        );
-        let m = stopped.measurements();
-        assert_eq!(m[0].value, Value::Text("stopped".into()));
-        assert_eq!(m[1].value, Value::Bool(false));
-        assert_eq!(m[2].value, Value::Null);
-        assert_eq!(m[3].value, Value::Float(0.0));
-        assert_eq!(m[3].unit, Some(Unit::SECONDS));
-
-        let streaming = StreamState {
-            status: StreamStatus::Streaming,
-            connected: true,
-            resolution: Some("1920x1080".into()),
-            fps: Some(25),
-            started_at: Some(Instant::now() - Duration::from_secs(90)),
-            ..StreamState::default()
-        };
-        assert_eq!(
-            sensor_names(&streaming),
-            [
-                "stream_status",
-                "stream_connected",
-                "stream_error",
-                "stream_resolution",
-                "stream_fps",
-                "stream_uptime"
-            ]
-        );
-        let m = streaming.measurements();
-        assert_eq!(m[3].value, Value::Text("1920x1080".into()));
-        assert_eq!(m[4].value, Value::Int(25));
-        assert_eq!(m[4].unit, Some(Unit::FRAMES_PER_SECOND));
-        let uptime = m[5].value.as_f64().unwrap();
-        assert!((90.0..91.0).contains(&uptime), "{uptime}");
-
-        let failed = StreamState {
-            status: StreamStatus::Reconnecting,
-            error: Some("Connection refused".into()),
-            ..StreamState::default()
-        };
-        assert_eq!(
-            failed.measurements()[2].value,
-            Value::Text("Connection refused".into())
-        );
-    }
-
-    #[test]
-    fn the_stale_limit_covers_long_segments() {
-        let mut s = SupervisorSettings::new(
-            "ffmpeg".into(),
-            "/tmp".into(),
-            Input::TestPattern,
-            CameraConfig::default(),
-        );
-        assert_eq!(s.stale_limit(), Duration::from_secs(10));
-        s.config.hls_segment_duration = 10;
-        assert_eq!(s.stale_limit(), Duration::from_secs(30));
-    }
-
-    #[tokio::test]
-    async fn cleaning_leaves_other_files() {
-        let dir = std::env::temp_dir().join(format!("sense-camera-clean-{}", std::process::id()));
-        std::fs::create_dir_all(dir.join("segment_dir.ts")).unwrap();
-        std::fs::create_dir_all(dir.join(FFMPEG_DIR)).unwrap();
-        for name in [
-            "stream.m3u8",
-            "segment_00003.ts",
-            "stream.m3u8.tmp",
-            "keep.txt",
-            "x.ts",
-            ".ffmpeg/stream.m3u8",
-            ".ffmpeg/stream.m3u8.tmp",
-        ] {
-            std::fs::write(dir.join(name), b"x").unwrap();
-        }
-        assert_eq!(clean_hls_dir(&dir).await.unwrap(), 5);
-        let mut left: Vec<String> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        left.sort();
-        assert_eq!(left, ["keep.txt", "segment_dir.ts", "x.ts"]);
-        // FFmpeg's folder stays while it holds something that is not the stream's.
-        std::fs::create_dir_all(dir.join(FFMPEG_DIR)).unwrap();
-        std::fs::write(dir.join(".ffmpeg/notes"), b"x").unwrap();
-        std::fs::write(dir.join(".ffmpeg/stream.m3u8"), b"x").unwrap();
-        assert_eq!(clean_hls_dir(&dir).await.unwrap(), 1);
-        assert!(dir.join(".ffmpeg/notes").exists());
-        std::fs::remove_dir_all(&dir).unwrap();
-        assert_eq!(clean_hls_dir(&dir).await.unwrap(), 0);
-    }
-}
+mod tests;
