@@ -76,8 +76,9 @@ pub struct Socket {
     pub shared: Rc<Shared>,
     /// What to send.
     pub feed: Feed,
-    /// Its place under the WebSocket caps, given back when the socket ends.
-    pub _permit: WebSocketPermit,
+    /// Its place under the WebSocket caps, given back when the socket ends; the socket closes
+    /// when it is taken to make room for another client's.
+    pub permit: WebSocketPermit,
 }
 
 /// What the socket waits for besides the client.
@@ -88,6 +89,8 @@ enum Event {
     Heartbeat,
     /// The gateway is shutting down.
     Closed,
+    /// The socket's place was given to another client's.
+    Evicted,
 }
 
 /// Where a socket is in its feed.
@@ -168,7 +171,7 @@ impl WebSocketCallback for Socket {
         let Socket {
             shared,
             feed,
-            _permit,
+            permit,
         } = self;
         let hub = &shared.hub;
         // Subscribed before the first message, so nothing falls between the two.
@@ -228,6 +231,7 @@ impl WebSocketCallback for Socket {
                                 None => std::future::pending().await,
                             }
                         } => Event::Send(Some(shared.hub.read(Snapshot::keepalive))),
+                        () = permit.evicted() => Event::Evicted,
                     }
                 };
                 let event = match rx.next_message(&mut buffer, signal).await? {
@@ -251,6 +255,11 @@ impl WebSocketCallback for Socket {
                     Event::Send(None) => {}
                     Event::Heartbeat => tx.send_ping(b"").await?,
                     Event::Closed => break Some((1001, "gateway shutting down")),
+                    // 1013, try again later: a client that holds fewer may get one then.
+                    Event::Evicted => {
+                        tracing::debug!("closed a WebSocket to make room for another client's");
+                        break Some((1013, "too many WebSockets from this address"));
+                    }
                 }
             };
             tx.close(close).await

@@ -381,23 +381,52 @@ async fn upgrade_from(local: &str, address: SocketAddr) -> (TcpStream, u16) {
     (stream, status)
 }
 
+/// Reads a WebSocket's frames until its close frame; the close code (the server's frames are not
+/// masked).
+async fn close_code(stream: &mut TcpStream) -> u16 {
+    tokio::time::timeout(PATIENCE, async {
+        loop {
+            let mut head = [0u8; 2];
+            stream.read_exact(&mut head).await.expect("a frame");
+            let len = match head[1] & 0x7f {
+                126 => u64::from(stream.read_u16().await.unwrap()),
+                127 => stream.read_u64().await.unwrap(),
+                n => u64::from(n),
+            };
+            let mut payload = vec![0u8; usize::try_from(len).unwrap()];
+            stream.read_exact(&mut payload).await.unwrap();
+            if head[0] & 0x0f == 0x8 {
+                return u16::from_be_bytes([payload[0], payload[1]]);
+            }
+        }
+    })
+    .await
+    .expect("no close frame")
+}
+
 #[tokio::test]
 async fn websockets_are_capped_per_client_and_in_total_and_given_back_when_closed() {
     let g = start_with("websocket-caps", small_websocket_caps);
-    let (first, a) = upgrade_from("127.0.0.1", g.address).await;
+    let (mut first, a) = upgrade_from("127.0.0.1", g.address).await;
     let (_second, b) = upgrade_from("127.0.0.1", g.address).await;
     assert_eq!((a, b), (101, 101));
     let (_, third) = upgrade_from("127.0.0.1", g.address).await;
     assert_eq!(third, 503, "a third from one address is over its cap");
-    let (_other, other) = upgrade_from("127.0.0.2", g.address).await;
-    assert_eq!(other, 101, "another address still gets in");
-    let (_, over) = upgrade_from("127.0.0.3", g.address).await;
+    let (other, status) = upgrade_from("127.0.0.2", g.address).await;
+    assert_eq!(status, 101, "another address still gets in");
+    // At the total, a newcomer still gets in: the oldest socket of the address holding most
+    // closes for it, with 1013 (try again later).
+    let (_newcomer, status) = upgrade_from("127.0.0.3", g.address).await;
+    assert_eq!(status, 101, "a newcomer, while one address holds two");
+    assert_eq!(close_code(&mut first).await, 1013);
+    // Each holds one now: nobody makes room for anyone.
+    let (_, over) = upgrade_from("127.0.0.4", g.address).await;
     assert_eq!(over, 503, "over the total");
     // Closing one gives its place back (once the gateway sees the close).
-    drop(first);
+    drop(other);
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
-        let (_again, status) = upgrade_from("127.0.0.1", g.address).await;
+        let (_again, status) = upgrade_from("127.0.0.4", g.address).await;
         if status == 101 {
             break;
         }

@@ -34,7 +34,7 @@ fn open(ctx: &Ctx, upgrade: WebSocketUpgrade, feed: Feed) -> Upgrade {
     Ok(upgrade.on_upgrade(Socket {
         shared: Rc::clone(&ctx.shared),
         feed,
-        _permit: permit,
+        permit,
     }))
 }
 

@@ -13,14 +13,17 @@
 //!   make room; only when every connection is busy with a request or a WebSocket is the newcomer
 //!   refused (503).
 //! - **WebSockets**: at most `GATEWAY_MAX_WEBSOCKETS` (default 64) and
-//!   `GATEWAY_MAX_WEBSOCKETS_PER_CLIENT` (default 16), through [`Registry::try_websocket`].
+//!   `GATEWAY_MAX_WEBSOCKETS_PER_CLIENT` (default 16), through [`Registry::try_websocket`]. When
+//!   the total is reached, a client holding fewer than the one holding most still gets one: that
+//!   one's oldest WebSocket is closed to make room ([`WebSocketPermit::evicted`]), so a few
+//!   addresses at their own cap cannot keep a dashboard from its live feed.
 //!
 //! A refused connection is answered (429 or 503, `Retry-After: 1`) as soon as the client sends
 //! its request (discarded, not parsed), and closed; at most [`Limits::answered_refusals`] are waiting
 //! to be answered at a time (each for a second at most), the others are closed at once.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::net::IpAddr;
 use std::rc::Rc;
@@ -211,6 +214,8 @@ pub struct Stats {
     pub refused: u64,
     /// Waiting connections closed to make room, ever.
     pub evicted: u64,
+    /// WebSockets closed to make room for another client's, ever.
+    pub websockets_evicted: u64,
 }
 
 /// A connection's eviction notice. (Not a child `CancellationToken`: the parent's list of
@@ -255,8 +260,13 @@ struct Inner {
     per_client: HashMap<Client, usize>,
     websockets: usize,
     websockets_per_client: HashMap<Client, usize>,
+    /// Each WebSocket held, oldest first: its client (`None`: behind a trusted proxy, never
+    /// closed to make room) and how to close it.
+    sockets: BTreeMap<u64, (Option<Client>, Rc<Eviction>)>,
+    next_socket: u64,
     refused: u64,
     evicted: u64,
+    websockets_evicted: u64,
 }
 
 impl Inner {
@@ -283,6 +293,39 @@ impl Inner {
             entry.eviction.evict();
             self.evicted += 1;
         }
+        true
+    }
+
+    /// Closes the oldest WebSocket of the client holding most, if it holds more than one over
+    /// what `newcomer` holds (the newcomer would not then hold more than it); `false` if none
+    /// does. Its place is given to the newcomer at once.
+    fn make_room_for_websocket(&mut self, newcomer: Option<Client>) -> bool {
+        let mine = newcomer.map_or(0, |c| {
+            self.websockets_per_client.get(&c).copied().unwrap_or(0)
+        });
+        let Some((top, most)) = self
+            .websockets_per_client
+            .iter()
+            .max_by_key(|(_, held)| **held)
+            .map(|(c, held)| (*c, *held))
+        else {
+            return false;
+        };
+        if most <= mine + 1 {
+            return false;
+        }
+        let oldest = self
+            .sockets
+            .iter()
+            .find(|(_, (client, _))| *client == Some(top))
+            .map(|(id, _)| *id);
+        let Some((_, eviction)) = oldest.and_then(|id| self.sockets.remove(&id)) else {
+            return false;
+        };
+        self.websockets -= 1;
+        decrement(&mut self.websockets_per_client, top);
+        eviction.evict();
+        self.websockets_evicted += 1;
         true
     }
 }
@@ -326,8 +369,11 @@ impl Registry {
                 per_client: HashMap::new(),
                 websockets: 0,
                 websockets_per_client: HashMap::new(),
+                sockets: BTreeMap::new(),
+                next_socket: 0,
                 refused: 0,
                 evicted: 0,
+                websockets_evicted: 0,
             })),
         }
     }
@@ -352,6 +398,7 @@ impl Registry {
             websockets: inner.websockets,
             refused: inner.refused,
             evicted: inner.evicted,
+            websockets_evicted: inner.websockets_evicted,
         }
     }
 
@@ -402,8 +449,11 @@ impl Registry {
         self.inner.borrow_mut().evict_longest_waiting()
     }
 
-    /// A WebSocket for `peer`, if the caps allow one more: hold the permit for as long as the
-    /// WebSocket lives (it is given back when dropped). `None`: answer 503 and do not upgrade.
+    /// A WebSocket for `peer`, if the caps allow one more, or if the total is reached and another
+    /// client holds more than one over what `peer` holds (its oldest is closed to make room):
+    /// hold the permit for as long as the WebSocket lives (it is given back when dropped), and
+    /// close the socket when [`WebSocketPermit::evicted`] completes. `None`: answer 503 and do
+    /// not upgrade.
     ///
     /// ```ignore
     /// let Some(permit) = registry.try_websocket(peer) else {
@@ -415,20 +465,26 @@ impl Registry {
         let mut inner = self.inner.borrow_mut();
         let client = Client::of(peer);
         let counted = !inner.is_exempt(peer);
-        if inner.websockets >= inner.limits.websockets {
+        let held = inner.websockets_per_client.get(&client).copied();
+        if counted && held.unwrap_or(0) >= inner.limits.websockets_per_client {
+            return None;
+        }
+        let newcomer = counted.then_some(client);
+        if inner.websockets >= inner.limits.websockets && !inner.make_room_for_websocket(newcomer) {
             return None;
         }
         if counted {
-            let held = inner.websockets_per_client.get(&client).copied();
-            if held.unwrap_or(0) >= inner.limits.websockets_per_client {
-                return None;
-            }
             *inner.websockets_per_client.entry(client).or_default() += 1;
         }
         inner.websockets += 1;
+        let id = inner.next_socket;
+        inner.next_socket += 1;
+        let eviction = Rc::new(Eviction::default());
+        inner.sockets.insert(id, (newcomer, Rc::clone(&eviction)));
         Some(WebSocketPermit {
             registry: self.clone(),
-            client: counted.then_some(client),
+            id,
+            eviction,
         })
     }
 }
@@ -500,24 +556,36 @@ impl Drop for Slot {
 /// A WebSocket's place under the WebSocket caps, given back when dropped.
 pub struct WebSocketPermit {
     registry: Registry,
-    /// The client it counts against, unless a trusted proxy.
-    client: Option<Client>,
+    id: u64,
+    eviction: Rc<Eviction>,
 }
 
 impl fmt::Debug for WebSocketPermit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WebSocketPermit")
-            .field("client", &self.client)
+            .field("id", &self.id)
+            .field("evicted", &self.eviction.evicted.get())
             .finish()
+    }
+}
+
+impl WebSocketPermit {
+    /// Completes when the WebSocket must close to make room for another client's (its place is
+    /// already given away).
+    pub async fn evicted(&self) {
+        self.eviction.wait().await;
     }
 }
 
 impl Drop for WebSocketPermit {
     fn drop(&mut self) {
         let mut inner = self.registry.inner.borrow_mut();
-        inner.websockets -= 1;
-        if let Some(client) = self.client {
-            decrement(&mut inner.websockets_per_client, client);
+        // An evicted one was given back when it was evicted.
+        if let Some((client, _)) = inner.sockets.remove(&self.id) {
+            inner.websockets -= 1;
+            if let Some(client) = client {
+                decrement(&mut inner.websockets_per_client, client);
+            }
         }
     }
 }

@@ -175,7 +175,8 @@ fn at_the_total_the_longest_waiting_goes_first_and_busy_ones_stay() {
             waiting: 0,
             websockets: 0,
             refused: 1,
-            evicted: 2
+            evicted: 2,
+            websockets_evicted: 0
         }
     );
     // Waiting again (an idle keep-alive), it can make room again.
@@ -215,16 +216,55 @@ fn websockets_are_capped_in_total_and_per_client_and_given_back_on_drop() {
         registry.try_websocket(ip("10.0.0.1")).is_none(),
         "per client"
     );
-    let _b = registry.try_websocket(ip("10.0.0.2")).unwrap();
-    assert_eq!(registry.stats().websockets, 3);
-    assert!(registry.try_websocket(ip("10.0.0.3")).is_none(), "in total");
     drop(a1);
-    assert_eq!(registry.stats().websockets, 2);
+    let b = registry.try_websocket(ip("10.0.0.2")).unwrap();
     let _c = registry.try_websocket(ip("10.0.0.3")).unwrap();
+    assert_eq!(registry.stats().websockets, 3);
+    // Nobody holds more than one over what a newcomer holds: the total stands.
+    assert!(registry.try_websocket(ip("10.0.0.4")).is_none(), "in total");
+    drop(b);
+    assert_eq!(registry.stats().websockets, 2);
+    let _d = registry.try_websocket(ip("10.0.0.4")).unwrap();
     assert!(
-        registry.try_websocket(ip("10.0.0.1")).is_none(),
+        registry.try_websocket(ip("10.0.0.5")).is_none(),
         "full again"
     );
+    assert_eq!(registry.stats().websockets_evicted, 0);
+}
+
+#[tokio::test]
+async fn a_client_holding_most_makes_room_for_one_holding_fewer() {
+    async fn told(permit: &WebSocketPermit) -> bool {
+        tokio::select! {
+            biased;
+            () = permit.evicted() => true,
+            () = std::future::ready(()) => false,
+        }
+    }
+    let registry = Registry::new(limits(10, 10));
+    // One address at its own cap (2) and another with one: the total (3) is reached.
+    let a1 = registry.try_websocket(ip("10.0.0.1")).unwrap();
+    let a2 = registry.try_websocket(ip("10.0.0.1")).unwrap();
+    let b = registry.try_websocket(ip("10.0.0.2")).unwrap();
+    // A newcomer gets one: the oldest of the address holding most is told to close.
+    let c = registry.try_websocket(ip("10.0.0.3")).unwrap();
+    assert!(told(&a1).await, "the oldest of the one holding most");
+    assert!(!told(&a2).await && !told(&b).await && !told(&c).await);
+    let stats = registry.stats();
+    assert_eq!((stats.websockets, stats.websockets_evicted), (3, 1));
+    // Its place was given away when it was told: closing it gives back nothing more.
+    drop(a1);
+    assert_eq!(registry.stats().websockets, 3);
+    // Now each holds one: nobody makes room for anyone, not even the one that lost a socket.
+    assert!(registry.try_websocket(ip("10.0.0.1")).is_none());
+    assert!(registry.try_websocket(ip("10.0.0.4")).is_none());
+    // Behind a trusted proxy, sockets are never taken, and a newcomer there holds none.
+    let registry = Registry::new(limits(10, 10)).exempting(|ip| ip == self::ip("10.0.0.9"));
+    let p1 = registry.try_websocket(ip("10.0.0.9")).unwrap();
+    let p2 = registry.try_websocket(ip("10.0.0.9")).unwrap();
+    let p3 = registry.try_websocket(ip("10.0.0.9")).unwrap();
+    assert!(registry.try_websocket(ip("10.0.0.1")).is_none());
+    assert!(!told(&p1).await && !told(&p2).await && !told(&p3).await);
 }
 
 #[test]
