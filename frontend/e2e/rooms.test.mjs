@@ -54,7 +54,7 @@ async function roomsOf(page) {
 	return rooms;
 }
 
-const INTERNAL = /display@kitchen|sleep@kitchen|scroll_speed|start_hour/;
+const INTERNAL = /display@kitchen|sleep@kitchen|aranet4@kitchen|sensors@kitchen|scroll_speed|start_hour|compensation_factor/;
 
 describe('a room’s own settings', () => {
 	for (const viewport of [WIDE, NARROW]) {
@@ -122,6 +122,65 @@ describe('a room’s own settings', () => {
 		});
 	}
 
+	test('the kitchen’s own Aranet4 monitors: set from the shared list, a refused address at its row, saved as the kitchen’s alone, reset', async () => {
+		cli('DEL', 'config:aranet4@kitchen');
+		const sharedBefore = cli('GET', 'config:aranet4');
+		const shared = (await stack.api('/api/config')).body.aranet4.sensors.map((s) => s.label);
+		const { page, context, errors } = await stack.open('/settings', WIDE);
+		const rooms = await roomsOf(page);
+		const form = rooms.locator('form[data-override="aranet4@kitchen"]');
+		const monitors = form.locator('[data-room-field="sensors"]');
+		const follows = `As the shared setting: ${shared.length ? shared.join(', ') : 'none'}`;
+		assert.equal(await monitors.getByTestId('follows').innerText(), follows);
+
+		// Its own list starts as a copy of the shared one: the kitchen hears one monitor of its own.
+		await monitors.getByRole('button', { name: 'Set for Kitchen: “Monitors”' }).click();
+		const rows = monitors.getByTestId('aranet4-row');
+		assert.equal(await rows.count(), shared.length);
+		for (let i = shared.length; i > 0; i--) await rows.first().getByRole('button', { name: /^Remove / }).click();
+		await monitors.getByRole('button', { name: 'Add by hand' }).click();
+		await rows.first().getByLabel('Name').fill('kitchen');
+		await rows.first().getByLabel('Bluetooth address').fill('AA:BB:CC:DD:EE');
+		await form.getByRole('button', { name: 'Save Aranet4 monitors for Kitchen' }).click();
+		// Refused at the row's address, in words; nothing stored.
+		const refused = monitors.getByRole('alert');
+		await refused.waitFor();
+		assert.match(await refused.innerText(), /Bluetooth address/);
+		assert.doesNotMatch(await refused.innerText(), /sensors\[0\]|aranet4@kitchen/);
+		assert.equal(await rows.first().getByLabel('Bluetooth address').getAttribute('aria-invalid'), 'true');
+		assert.equal(cli('EXISTS', 'config:aranet4@kitchen'), '0');
+		// Fixed: the refusal goes, and the list is saved as the kitchen's own, that field alone.
+		await rows.first().getByLabel('Bluetooth address').fill('AA:BB:CC:DD:EE:03');
+		await waitFor(async () => (await refused.count()) === 0, 'the refusal gone once the address is fixed');
+		await form.getByRole('button', { name: 'Save Aranet4 monitors for Kitchen' }).click();
+		await form.getByTestId('save-status').filter({ hasText: 'Saved.' }).waitFor();
+		assert.deepEqual(JSON.parse(cli('GET', 'config:aranet4@kitchen')), {
+			sensors: [{ label: 'kitchen', mac: 'AA:BB:CC:DD:EE:03', enabled: true }]
+		});
+		assert.equal(cli('GET', 'config:aranet4'), sharedBefore);
+		assert.deepEqual((await stack.api('/api/config')).body.aranet4.sensors.map((s) => s.label), shared);
+
+		// Reloaded: the kitchen's list; the shared form keeps the shared one.
+		await page.reload();
+		await roomsOf(page);
+		assert.equal(await monitors.getAttribute('data-own'), 'true');
+		assert.equal(await rows.count(), 1);
+		assert.equal(await rows.first().getByLabel('Name').inputValue(), 'kitchen');
+		assert.equal(await page.locator('form[data-section="aranet4"] [data-testid="aranet4-row"]').count(), shared.length);
+		await assertLabelled(page);
+		await shotEachView(page, 'rooms-monitors');
+		await assertAxeClean(page, '/settings with a room’s own monitors');
+
+		// Reset: it follows the shared list again, and the override is gone.
+		await monitors.getByRole('button', { name: /^Use the shared setting \(.*\) for “Monitors”$/ }).click();
+		await form.getByRole('button', { name: 'Save Aranet4 monitors for Kitchen' }).click();
+		await form.getByTestId('save-status').filter({ hasText: 'Saved.' }).waitFor();
+		assert.equal(cli('EXISTS', 'config:aranet4@kitchen'), '0');
+		assert.equal(await monitors.getByTestId('follows').innerText(), follows);
+		assert.deepEqual(errors, []);
+		await context.close();
+	});
+
 	test('the jump links name Rooms as its heading does, after the sections it overrides', async () => {
 		const { page, context, errors } = await stack.open('/settings', NARROW, 'light');
 		await roomsOf(page);
@@ -129,7 +188,7 @@ describe('a room’s own settings', () => {
 		// The 13 of settings.test.mjs (no satellite there) and Rooms.
 		assert.equal(await links.count(), 14);
 		const texts = await links.allInnerTexts();
-		assert.deepEqual(texts.slice(0, 3), ['LED display', 'Night', 'Rooms']);
+		assert.deepEqual(texts.slice(0, 5), ['LED display', 'Night', 'Sense HAT sensors', 'Aranet4 monitors', 'Rooms']);
 		for (let i = 0; i < texts.length; i++) {
 			const target = (await links.nth(i).getAttribute('href')).slice(1);
 			assert.equal(texts[i], await page.locator(`[id="${target}"]`).innerText(), target);

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import type { ConfigView } from '$lib/api/types';
-import { formTitle, overrideName, overridePatch, overrideRevision, ownFields, roomValue, shownValue, splitName } from './overrides';
+import { formTitle, overrideName, overridePatch, overrideRevision, ownFields, ROOM_LISTS, ROOM_SECTIONS, roomValue, shownList, shownValue, splitName } from './overrides';
 import { display, SECTIONS, sleep } from './settings';
 
 const field = (spec: typeof display | typeof sleep, key: string) => spec.fields.find((f) => f.key === key)!;
@@ -11,6 +11,13 @@ const start = field(sleep, 'start_hour');
 const config = {
 	display: { rotation: 0, low_light: false, scroll_speed: 0.1 },
 	sleep: { start_hour: 22, end_hour: 6, disable_pi_leds: false },
+	aranet4: {
+		timeout: 10,
+		sensors: [
+			{ label: 'office', mac: 'AA:BB:CC:DD:EE:01', enabled: true },
+			{ label: 'bedroom', mac: 'AA:BB:CC:DD:EE:02', enabled: true }
+		]
+	},
 	_overrides: { 'display@kitchen': { fields: { rotation: 180 }, revision: 'r1' } }
 } as unknown as ConfigView;
 
@@ -71,5 +78,20 @@ describe('a room’s own settings', () => {
 		expect(formTitle('display', SECTIONS, rooms)).toBe('LED display');
 		expect(formTitle('display@kitchen', SECTIONS, rooms)).toBe('Kitchen: LED display');
 		expect(formTitle('sleep@attic', SECTIONS, rooms)).toBe('attic: Night');
+	});
+
+	test('a room’s own monitors: the list in words by their names, its own or the shared one', () => {
+		const monitors = { key: 'sensors', label: 'Monitors', kind: 'list' } as const;
+		expect(roomValue(config, 'aranet4', monitors, {}).text).toBe('As the shared setting: office, bedroom');
+		const own = { sensors: [{ label: 'kitchen', mac: 'AA:BB:CC:DD:EE:03', enabled: true }] };
+		expect(roomValue(config, 'aranet4', monitors, own)).toMatchObject({ own: true, text: 'kitchen' });
+		expect(roomValue(config, 'aranet4', monitors, { sensors: [] }).text).toBe('none');
+		expect(shownList(['a', 'b'])).toBe('a, b');
+		// Every list a room may have its own of is a list of a section a room may set.
+		for (const path of ROOM_LISTS) {
+			const [section, key] = path.split('.') as [string, string];
+			expect(ROOM_SECTIONS as ReadonlyArray<string>).toContain(section);
+			expect(SECTIONS.find((s) => s.name === section)?.lists).toHaveProperty(key);
+		}
 	});
 });

@@ -6,7 +6,25 @@ import type { ConfigView, OverrideName, SectionName } from '$lib/api/types';
 import type { FieldSpec } from '$lib/settings';
 
 /** The sections the Settings page lets a room set its own values of, in the order shown. */
-export const ROOM_SECTIONS = ['display', 'sleep'] as const satisfies ReadonlyArray<SectionName>;
+export const ROOM_SECTIONS = ['display', 'sleep', 'sensors', 'aranet4'] as const satisfies ReadonlyArray<SectionName>;
+
+/** The lists a room may have its own of, each edited by its own editor in the room's form (the
+ *  Aranet4 monitors: each Pi hears the monitors of its room). */
+export const ROOM_LISTS = ['aranet4.sensors'] as const;
+export type RoomList = (typeof ROOM_LISTS)[number];
+
+/** A list in words: each entry by its name (`office, bedroom`), or `none`. */
+export function shownList(value: unknown): string {
+	if (!Array.isArray(value)) return shownValue({ key: '', label: '', kind: 'text' }, value);
+	if (value.length === 0) return 'none';
+	return value
+		.map((entry) =>
+			typeof entry === 'object' && entry !== null
+				? String((entry as Record<string, unknown>).label ?? (entry as Record<string, unknown>).name ?? '?')
+				: String(entry)
+		)
+		.join(', ');
+}
 export type RoomSection = (typeof ROOM_SECTIONS)[number];
 
 /** `display@kitchen`: how the API names a node's override of a section. */
@@ -51,12 +69,18 @@ export interface RoomValue {
 /** What the room `node` runs with for `spec`'s field of `section`: `own` is the form's draft of
  *  the room's own fields (the stored override, with the changes not saved yet). */
 export function roomValue(config: ConfigView | null | undefined, section: SectionName, spec: FieldSpec, own: Record<string, unknown>): RoomValue {
-	const shared = (config?.[section] as Record<string, unknown> | undefined)?.[spec.key];
+	const show = (v: unknown) => (spec.kind === 'list' ? shownList(v) : shownValue(spec, v));
+	const shared = sharedValue(config, section, spec.key);
 	if (spec.key in own) {
 		const value = own[spec.key];
-		return { own: true, value, shared, text: shownValue(spec, value) };
+		return { own: true, value, shared, text: show(value) };
 	}
-	return { own: false, value: shared, shared, text: `As the shared setting: ${shownValue(spec, shared)}` };
+	return { own: false, value: shared, shared, text: `As the shared setting: ${show(shared)}` };
+}
+
+/** The shared section's value of `key`, which a room follows unless it sets its own. */
+export function sharedValue(config: ConfigView | null | undefined, section: SectionName, key: string): unknown {
+	return (config?.[section] as Record<string, unknown> | undefined)?.[key];
 }
 
 /** What a save of a room's form sends: each field the draft sets that the override does not,

@@ -136,6 +136,8 @@ export interface Commands {
 	[node: NodeSourceId]: 'show_text' | 'clear' | 'set_rotation';
 	/** A satellite Pi's Sense HAT (`sensors@kitchen`). */
 	[sensors: `sensors@${string}`]: Commands['sensors'];
+	/** A satellite Pi's orchestrator (`orchestrator@kitchen`): its scans, its runs. */
+	[orchestrator: `orchestrator@${string}`]: Commands['orchestrator'];
 }
 export type CommandTarget = keyof Commands;
 
