@@ -356,6 +356,41 @@ describe('a real satellite Pi over a veth pair, its link cut for 30 s', { timeou
 		await assertAxeClean(views[0].page, '/ with a real satellite in contact');
 	});
 
+	test('the kitchen’s own Aranet4 monitors: its Rooms form scans with the kitchen’s Pi and saves what it hears as the kitchen’s alone', async () => {
+		const { page, context, errors } = await stack.open('/settings', WIDE);
+		const form = page.locator('section[data-section="rooms"] form[data-override="aranet4@kitchen"]');
+		const monitors = form.locator('[data-room-field="sensors"]');
+		await monitors.getByRole('button', { name: 'Set for Kitchen: “Monitors”' }).click();
+		const rows = monitors.getByTestId('aranet4-row');
+		assert.equal(await rows.count(), MONITORS.length, 'a copy of the shared list');
+		for (let i = MONITORS.length; i > 0; i--) await rows.first().getByRole('button', { name: /^Remove / }).click();
+		// The scan is the kitchen's orchestrator's (`orchestrator@kitchen`), on its own radio: the
+		// simulated monitors in its range, not the garage's.
+		const started = Date.now();
+		await monitors.getByTestId('aranet4-scan').click();
+		const found = monitors.getByTestId('aranet4-found');
+		await found.first().waitFor({ timeout: 45_000 });
+		const heard = (await found.allInnerTexts()).map((t) => t.split('\n')[0].trim());
+		console.log(`# the kitchen's scan answered in ${seconds(Date.now() - started)}: ${heard.join(', ')}`);
+		assert.ok(heard.some((h) => h.startsWith('Aranet4 1A2B1')), heard.join(' | '));
+		assert.ok(!heard.some((h) => h.startsWith('Aranet4 1A2B3')), `the garage is out of range: ${heard.join(' | ')}`);
+		await found.filter({ hasText: 'Aranet4 1A2B1' }).getByRole('button', { name: 'Add' }).click();
+		await form.getByRole('button', { name: 'Save Aranet4 monitors for Kitchen' }).click();
+		await form.getByTestId('save-status').filter({ hasText: 'Saved.' }).waitFor();
+		const config = (await stack.api('/api/config')).body;
+		assert.deepEqual(config._overrides['aranet4@kitchen'].fields, {
+			sensors: [{ label: 'Aranet4 1A2B1', mac: 'D4:7B:0C:4A:11:01', enabled: true }]
+		});
+		assert.deepEqual(config.aranet4.sensors, MONITORS, 'the shared list untouched');
+		// Back to the shared list, so the link test below has the same monitors on both Pis.
+		await monitors.getByRole('button', { name: /^Use the shared setting/ }).click();
+		await form.getByRole('button', { name: 'Save Aranet4 monitors for Kitchen' }).click();
+		await form.getByTestId('save-status').filter({ hasText: 'Saved.' }).waitFor();
+		assert.equal((await stack.api('/api/config')).body._overrides?.['aranet4@kitchen'], undefined);
+		assert.deepEqual(errors, []);
+		await context.close();
+	});
+
 	test('its link cut for 30 s: one problem "Kitchen: no contact since …", its cards keep their last values; restored: gone by itself, new values', async () => {
 		assert.ok(satellite.running, `the satellite's orchestrator is not running:\n${satellite.log.slice(-3000)}`);
 		const cutAt = Date.now();
