@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sense_bus::keys::{self, channels};
 use sense_bus::model::{ConfigChanged, StreamEnded};
-use sense_bus::{SourceId, Subscription};
+use sense_bus::{SectionName, SourceId, Subscription};
 use tokio::time::Instant;
 
 use super::{Core, LOST_CHECK_TIMEOUT};
@@ -121,25 +121,18 @@ impl<L: Launcher> Core<L> {
                 let Ok(changed) = serde_json::from_str::<ConfigChanged>(&message.payload) else {
                     continue;
                 };
-                // Shared sections, and this node's own overrides; never another node's.
-                let Some((section, node)) = keys::parse_section(&changed.section) else {
-                    continue;
-                };
-                if node.is_some_and(|node| self.bus.scope().name() != Some(&node)) {
-                    continue;
-                }
-                match section.as_str() {
-                    "schedule" | "aranet4" => {
-                        if let Err(e) = self.reload_schedule().await {
-                            tracing::warn!(error = %e, "cannot read the new schedule");
-                        }
-                        self.changed.notify_one();
+                // Shared sections, and this node's own overrides; never another node's. (The
+                // gateway reloads `auth` itself on the same notice.)
+                let scope = self.bus.scope();
+                if changed.concerns(scope, &[SectionName::Schedule, SectionName::Aranet4]) {
+                    if let Err(e) = self.reload_schedule().await {
+                        tracing::warn!(error = %e, "cannot read the new schedule");
                     }
-                    // The gateway reloads `auth` itself on the same notice.
-                    "camera" if self.state().camera.is_some() => {
-                        tracing::info!("camera config changed: restart the stream to apply it")
-                    }
-                    _ => {}
+                    self.changed.notify_one();
+                } else if changed.concerns(scope, &[SectionName::Camera])
+                    && self.state().camera.is_some()
+                {
+                    tracing::info!("camera config changed: restart the stream to apply it")
                 }
             } else if message.channel == self.bus.scope().id(channels::STREAM_ENDED) {
                 match serde_json::from_str::<StreamEnded>(&message.payload) {
