@@ -156,13 +156,17 @@ impl Topics {
 pub struct DeviceInfo {
     /// The source id.
     pub source: String,
-    /// Its name (`meta:{source}`'s, else the id).
+    /// Its name (`meta:{source}`'s, else the id; a satellite's with its room: `Sense HAT
+    /// (Kitchen)`, so that each Pi's devices and entities are told apart).
     pub name: String,
+    /// The room of the satellite Pi it runs on (`node:{name}`'s), Home Assistant's suggested
+    /// area for the device; `None` on the hub.
+    pub room: Option<String>,
 }
 
-/// The model shown for a source's device.
+/// The model shown for a source's device (a satellite's `sensors@kitchen` is a Sense HAT too).
 pub fn model(source: &str) -> &'static str {
-    match source {
+    match sense_bus::ids::split_scoped(source).0 {
         "sensors" => "Sense HAT",
         "co2" => "Aranet4",
         "system" => "Linux system",
@@ -177,13 +181,17 @@ pub fn model(source: &str) -> &'static str {
 
 impl DeviceInfo {
     fn block(&self, topics: &Topics) -> Json {
-        json!({
+        let mut block = json!({
             "identifiers": [topics.device_id(&self.source)],
             "name": self.name,
             "manufacturer": MANUFACTURER,
             "model": model(&self.source),
             "sw_version": env!("CARGO_PKG_VERSION"),
-        })
+        });
+        if let Some(room) = &self.room {
+            block["suggested_area"] = json!(room);
+        }
+        block
     }
 }
 

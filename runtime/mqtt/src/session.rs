@@ -9,8 +9,9 @@ use std::time::Duration;
 use rumqttc::{AsyncClient, QoS};
 use sense_bus::command::CommandClient;
 use sense_bus::config::MqttConfig;
+use sense_bus::ids::{NodeName, split_scoped};
 use sense_bus::keys::{self, channels};
-use sense_bus::model::Meta;
+use sense_bus::model::{Meta, NodeRecord};
 use sense_bus::store::{self, SourceSnapshot};
 use sense_bus::{Bus, Subscription};
 use serde_json::{Map, Value as Json};
@@ -237,9 +238,25 @@ impl Session<'_> {
             Ok(Some(text)) => serde_json::from_str::<Meta>(&text).ok().map(|m| m.name),
             _ => None,
         };
+        let name = name.unwrap_or_else(|| source.to_owned());
+        // A satellite's source: named with its room, which is its suggested area.
+        let room = match split_scoped(source).1.and_then(|n| NodeName::parse(n).ok()) {
+            Some(node) => match self.bus.get(&keys::node(&node)).await {
+                Ok(Some(text)) => serde_json::from_str::<NodeRecord>(&text)
+                    .ok()
+                    .map(|r| r.room),
+                _ => None,
+            }
+            .or_else(|| Some(node.to_string())),
+            None => None,
+        };
         let device = DeviceInfo {
             source: source.to_owned(),
-            name: name.unwrap_or_else(|| source.to_owned()),
+            name: match &room {
+                Some(room) => format!("{name} ({room})"),
+                None => name,
+            },
+            room,
         };
         self.sources.entry(source.to_owned()).or_default().device = Some(device.clone());
         device

@@ -708,3 +708,70 @@ async fn home_assistant_starting_gets_the_discovery_again() {
         .await;
     bridge.stop().await;
 }
+
+/// With several Pis, each satellite's sources are devices of their own: named with the room
+/// (two "Sense HAT" devices would make Home Assistant's entities `…_temperature_2`), in the room
+/// as their suggested area, with the model of their kind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_satellites_sources_are_devices_named_with_their_room_in_its_area() {
+    let (_redis, bus) = redis().await;
+    let broker = MosquittoServer::start();
+    write_sources(&bus).await;
+    // The kitchen's record, as its orchestrator writes it, and its Sense HAT's poll.
+    let record = json!({
+        "name": "kitchen", "room": "Kitchen", "last_contact": sense_bus::unix_now(),
+        "interval_s": 5.0, "sources": ["sensors@kitchen"], "version": "0.1.0",
+    });
+    bus.set(
+        &keys::node(&sense_bus::ids::NodeName::parse("kitchen").unwrap()),
+        &record.to_string(),
+        None,
+    )
+    .await
+    .unwrap();
+    poll(
+        &bus,
+        "sensors@kitchen",
+        &[("temperature", Value::Float(19.5), Some(Unit::CELSIUS))],
+        None,
+    )
+    .await;
+    let meta = json!({
+        "source_id": "sensors@kitchen", "name": "Sense HAT", "description": "test",
+        "refresh_interval": 30, "enabled": true,
+    });
+    bus.set(&keys::meta("sensors@kitchen"), &meta.to_string(), None)
+        .await
+        .unwrap();
+    let mut watcher = Watcher::connect(broker.port(), None, None);
+    let bridge = Bridge::start(&bus, config_for(&broker)).await;
+    let kitchens = |seen: &std::collections::BTreeMap<String, Seen>| {
+        seen.iter()
+            .filter(|(t, _)| t.starts_with("homeassistant/sensor/") && t.contains("kitchen"))
+            .count()
+    };
+    watcher
+        .until("the kitchen's temperature discovered", |seen| {
+            kitchens(seen) > 0
+                && seen.contains_key("homeassistant/sensor/sense_pulse/sensors_temperature/config")
+        })
+        .await;
+    let configs = watcher.configs();
+    let (topic, kitchen) = configs
+        .iter()
+        .find(|(t, _)| t.contains("kitchen") && t.ends_with("temperature/config"))
+        .expect("the kitchen's temperature");
+    assert_eq!(kitchen["device"]["name"], "Sense HAT (Kitchen)", "{topic}");
+    assert_eq!(kitchen["device"]["suggested_area"], "Kitchen");
+    assert_eq!(kitchen["device"]["model"], "Sense HAT");
+    // The hub's stays as it was: no room, its own device.
+    let hub = &configs["homeassistant/sensor/sense_pulse/sensors_temperature/config"];
+    assert_eq!(hub["device"]["name"], "The sensors");
+    assert!(hub["device"].get("suggested_area").is_none());
+    assert_ne!(
+        hub["device"]["identifiers"],
+        kitchen["device"]["identifiers"]
+    );
+    check_schema(&configs);
+    bridge.stop().await;
+}
