@@ -5,7 +5,10 @@
 //! Who is the authority: Redis, while it holds a section. The keeper only fills in a section that
 //! Redis no longer has, or that holds nothing but what the environment seeds (the orchestrator
 //! seeds `SET NX` at start, and may win the race against this restore after both restarted): no
-//! API deletes a section, so either means the user's settings were lost. The copy lives in memory
+//! API deletes a section, so either means the user's settings were lost. A satellite's own values
+//! (`config:display@kitchen`) are kept alike: only the API deletes one (every field set back to
+//! follow the shared value), and it tells the keeper, so one missing otherwise was lost too. The
+//! copy lives in memory
 //! and, with a state folder (`STATE_DIR`), in `config-backup.json` there (mode 0600: it holds the
 //! Pi-hole and camera passwords and the sign-in hash), so it survives the gateway restarting too.
 
@@ -15,7 +18,7 @@ use std::path::PathBuf;
 
 use sense_bus::config::{check_update_by_name, env_layer_by_name};
 use sense_bus::keys;
-use sense_bus::store::{announce_config, read_config_texts};
+use sense_bus::store::{announce_config_names, read_config_texts};
 use sense_bus::{Batch, Bus, BusError, Guard, SectionName};
 use serde_json::Value as Json;
 
@@ -30,6 +33,8 @@ pub type InForce = BTreeMap<SectionName, Option<String>>;
 #[derive(Debug)]
 pub struct ConfigKeeper {
     known: RefCell<BTreeMap<SectionName, String>>,
+    /// Each node's own values by their name (`display@kitchen`), as last written or seen valid.
+    overrides: RefCell<BTreeMap<String, String>>,
     /// Counts [`ConfigKeeper::remember`]s: a look at Redis that began before one is stale.
     generation: Cell<u64>,
     file: Option<PathBuf>,
@@ -52,6 +57,21 @@ pub fn section_problem(
         .map(|e| format!("config:{e}"))
 }
 
+/// What is wrong with a node's stored override (`display@kitchen`) of `section`: its own
+/// fields, checked as the API checks a write of them; `None` when they are valid.
+fn override_problem(
+    section: SectionName,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Option<String> {
+    match serde_json::from_str::<Json>(text) {
+        Ok(Json::Object(fields)) => check_update_by_name(section, None, &fields, env)
+            .err()
+            .map(|e| e.to_string()),
+        _ => Some("not a JSON object".to_owned()),
+    }
+}
+
 /// Whether `stored` holds only what seeding from the environment writes for `name`.
 fn only_seeded(name: SectionName, stored: &str, env: &dyn Fn(&str) -> Option<String>) -> bool {
     let (seed, _) = env_layer_by_name(name, env);
@@ -62,19 +82,28 @@ impl ConfigKeeper {
     /// A keeper, with the copy saved in `state_dir` if given (read now if it is there).
     pub fn new(state_dir: Option<PathBuf>) -> ConfigKeeper {
         let file = state_dir.map(|d| d.join(BACKUP_FILE));
-        let known = file
+        let saved = file
             .as_deref()
             .and_then(|f| std::fs::read(f).ok())
             .and_then(|bytes| serde_json::from_slice::<BTreeMap<String, String>>(&bytes).ok())
-            .map(|saved| {
-                saved
-                    .into_iter()
-                    .filter_map(|(name, text)| Some((name.parse().ok()?, text)))
-                    .collect()
-            })
             .unwrap_or_default();
+        // One file: the shared sections by their names, the overrides by theirs (`display@kitchen`).
+        let mut known = BTreeMap::new();
+        let mut overrides = BTreeMap::new();
+        for (name, text) in saved {
+            match keys::parse_section(&name) {
+                Some((section, None)) => {
+                    known.insert(section, text);
+                }
+                Some((_, Some(_))) => {
+                    overrides.insert(name, text);
+                }
+                None => {}
+            }
+        }
         ConfigKeeper {
             known: RefCell::new(known),
+            overrides: RefCell::new(overrides),
             generation: Cell::new(0),
             file,
         }
@@ -89,6 +118,17 @@ impl ConfigKeeper {
         self.save();
     }
 
+    /// Takes a node's override (`display@kitchen`) as just written through the API: its text, or
+    /// `None` when the write left it nothing of its own (deleted: it is not to come back).
+    pub fn remember_override(&self, name: String, text: Option<String>) {
+        self.generation.set(self.generation.get() + 1);
+        match text {
+            Some(text) => self.overrides.borrow_mut().insert(name, text),
+            None => self.overrides.borrow_mut().remove(&name),
+        };
+        self.save();
+    }
+
     /// The last valid text of `name`, if one was seen.
     pub fn last_valid(&self, name: SectionName) -> Option<String> {
         self.known.borrow().get(&name).cloned()
@@ -100,12 +140,13 @@ impl ConfigKeeper {
         bus: &Bus,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<InForce, BusError> {
-        let stored = loop {
+        let (stored, present) = loop {
             let generation = self.generation.get();
             let stored = read_config_texts(bus, &SectionName::ALL).await?;
+            let present = read_overrides(bus).await?;
             // Read across a write through the API: what was read may predate it.
             if self.generation.get() == generation {
-                break stored;
+                break (stored, present);
             }
         };
         let mut found = InForce::new();
@@ -130,28 +171,53 @@ impl ConfigKeeper {
             }
             found.insert(name, text);
         }
+        // The overrides: learn the valid ones, put back those missing.
+        let mut lost_overrides = Vec::new();
+        for (name, known) in self.overrides.borrow().iter() {
+            if !present.contains_key(name) {
+                lost_overrides.push((name.clone(), known.clone()));
+            }
+        }
+        for (name, text) in &present {
+            let Some((section, Some(_))) = keys::parse_section(name) else {
+                continue;
+            };
+            let known = self.overrides.borrow().get(name).cloned();
+            if known.as_ref() != Some(text) && override_problem(section, text, env).is_none() {
+                self.overrides
+                    .borrow_mut()
+                    .insert(name.clone(), text.clone());
+                learned = true;
+            }
+        }
         if learned {
             self.save();
         }
-        if lost.is_empty() {
+        if lost.is_empty() && lost_overrides.is_empty() {
             return Ok(found);
         }
         let mut batch = Batch::new();
-        let guards: Vec<Guard> = lost
+        let mut guards: Vec<Guard> = lost
             .iter()
             .map(|(name, was, _)| Guard::holds(keys::config(*name), was.as_deref()))
             .collect();
+        let mut names: Vec<String> = Vec::new();
         for (name, _, k) in &lost {
             batch.set(keys::config(*name), k.clone(), None);
+            names.push(name.as_str().to_owned());
         }
-        let names: Vec<SectionName> = lost.iter().map(|(name, _, _)| *name).collect();
-        announce_config(&mut batch, &names);
+        for (name, k) in &lost_overrides {
+            let key = format!("config:{name}");
+            guards.push(Guard::holds(key.clone(), None));
+            batch.set(key, k.clone(), None);
+            names.push(name.clone());
+        }
+        announce_config_names(&mut batch, &names);
         // Someone who wrote meanwhile stands, and the next look decides again; until then the
         // last known settings are the ones in force either way.
         if bus.apply_if(&guards, &batch).await? {
-            let shown: Vec<&str> = names.iter().map(|n| n.as_str()).collect();
             tracing::error!(
-                sections = %shown.join(", "),
+                sections = %names.join(", "),
                 "settings were missing from Redis (restarted empty, or deleted): restored the last known ones"
             );
         }
@@ -165,9 +231,11 @@ impl ConfigKeeper {
     fn save(&self) {
         let Some(file) = &self.file else { return };
         let known = self.known.borrow();
+        let overrides = self.overrides.borrow();
         let saved: BTreeMap<&str, &String> = known
             .iter()
             .map(|(name, text)| (name.as_str(), text))
+            .chain(overrides.iter().map(|(name, text)| (name.as_str(), text)))
             .collect();
         let Ok(bytes) = serde_json::to_vec_pretty(&saved) else {
             return;
@@ -176,6 +244,17 @@ impl ConfigKeeper {
             tracing::warn!(file = %file.display(), error = %e, "cannot save the settings backup");
         }
     }
+}
+
+/// Every node's override in Redis (`display@kitchen` → its text).
+async fn read_overrides(bus: &Bus) -> Result<BTreeMap<String, String>, BusError> {
+    let names = bus.keys("config:*@*").await?;
+    let texts = bus.mget(&names).await?;
+    Ok(names
+        .into_iter()
+        .zip(texts)
+        .filter_map(|(key, text)| Some((key.strip_prefix("config:")?.to_owned(), text?)))
+        .collect())
 }
 
 /// Replaces `file` with `bytes` atomically (a file beside it, then a rename), mode 0600.
@@ -271,6 +350,67 @@ mod tests {
         assert_eq!(now["host"], PIHOLE_HOST, "the owner's write is not undone");
     }
 
+    /// Writes `patch` to the kitchen's override of the display through the store, as the API
+    /// does, and tells the keeper as the API does.
+    async fn write_kitchen(bus: &Bus, keeper: &ConfigKeeper, patch: Json) {
+        let mut update = sense_bus::store::SectionUpdate::new(
+            SectionName::Display,
+            patch.as_object().unwrap().clone(),
+        );
+        update.node = Some(sense_bus::ids::NodeName::parse("kitchen").unwrap());
+        let written = sense_bus::store::update_sections(bus, &[update], &env)
+            .await
+            .unwrap();
+        for w in written {
+            keeper.remember_override("display@kitchen".into(), w.text);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_nodes_own_values_lost_come_back_and_one_deleted_through_the_api_does_not() {
+        let bus = Bus::memory();
+        let keeper = ConfigKeeper::new(None);
+        let key = "config:display@kitchen";
+        write_kitchen(&bus, &keeper, serde_json::json!({"rotation": 180})).await;
+        let mut notices = bus
+            .subscribe(&[sense_bus::Topic::channel(keys::channels::CONFIG_CHANGED)])
+            .await
+            .unwrap();
+        // Lost (Redis restarted empty): put back, and announced for the kitchen to read again.
+        bus.del(key).await.unwrap();
+        keeper.reconcile(&bus, &env).await.unwrap();
+        assert_eq!(
+            bus.get(key).await.unwrap().as_deref(),
+            Some(r#"{"rotation":180}"#)
+        );
+        let notice = notices.recv().await.unwrap();
+        assert!(
+            notice.payload.contains(r#""section":"display@kitchen""#),
+            "{notice:?}"
+        );
+        // Set back to follow the shared value through the API: deleted, and it stays deleted.
+        write_kitchen(&bus, &keeper, serde_json::json!({"rotation": null})).await;
+        assert_eq!(bus.get(key).await.unwrap(), None);
+        keeper.reconcile(&bus, &env).await.unwrap();
+        assert_eq!(bus.get(key).await.unwrap(), None, "not brought back");
+        // One found valid in Redis is learned, and kept from then on; an invalid one is not.
+        bus.set("config:sleep@kitchen", r#"{"start_hour":23}"#, None)
+            .await
+            .unwrap();
+        bus.set("config:display@hall", r#"{"rotation":45}"#, None)
+            .await
+            .unwrap();
+        keeper.reconcile(&bus, &env).await.unwrap();
+        bus.del("config:sleep@kitchen").await.unwrap();
+        bus.del("config:display@hall").await.unwrap();
+        keeper.reconcile(&bus, &env).await.unwrap();
+        assert_eq!(
+            bus.get("config:sleep@kitchen").await.unwrap().as_deref(),
+            Some(r#"{"start_hour":23}"#)
+        );
+        assert_eq!(bus.get("config:display@hall").await.unwrap(), None);
+    }
+
     #[tokio::test]
     async fn the_backup_file_survives_the_keeper_and_only_its_owner_reads_it() {
         let dir = std::env::temp_dir().join(format!("sense-keeper-{}", std::process::id()));
@@ -292,6 +432,21 @@ mod tests {
         assert_eq!(mode & 0o077, 0);
         let again = ConfigKeeper::new(Some(dir.clone()));
         assert_eq!(again.last_valid(SectionName::Auth).as_deref(), Some(auth));
+        // A node's own values too: a gateway restarted with Redis empty puts them back.
+        again.remember_override("display@kitchen".into(), Some(r#"{"rotation":90}"#.into()));
+        let empty = Bus::memory();
+        ConfigKeeper::new(Some(dir.clone()))
+            .reconcile(&empty, &env)
+            .await
+            .unwrap();
+        assert_eq!(
+            empty
+                .get("config:display@kitchen")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some(r#"{"rotation":90}"#)
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

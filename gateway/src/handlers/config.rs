@@ -4,7 +4,7 @@
 use picoserve::extract::State;
 use sense_bus::config::{Config, revision};
 use sense_bus::store::{self, ConfigWriteError, SectionUpdate};
-use sense_bus::{SectionName, keys};
+use sense_bus::{Scope, SectionName, keys};
 use serde_json::{Map, Value as Json, json};
 
 use super::{JsonBody, bus_unavailable, field_error};
@@ -180,10 +180,16 @@ pub async fn post(
                     .flat_map(|w| w.warnings.iter().map(ToString::to_string))
                     .collect(),
             };
-            // The keeper puts back shared sections Redis lost; a node's override is only its own.
-            for w in written.into_iter().filter(|w| w.node.is_none()) {
-                if let Some(text) = w.text {
-                    ctx.shared.keeper.remember(w.section, text);
+            // The keeper puts back what Redis loses: the shared sections, and the nodes' own
+            // values (an override deleted here is not to come back).
+            for w in written {
+                match (w.node, w.text) {
+                    (None, Some(text)) => ctx.shared.keeper.remember(w.section, text),
+                    (None, None) => {}
+                    (Some(node), text) => {
+                        let name = Scope::node(node).id(w.section.as_str());
+                        ctx.shared.keeper.remember_override(name, text);
+                    }
                 }
             }
             Reply::json(200, &reply)

@@ -221,9 +221,12 @@ async fn started(server: &RedisServer, name: &str) -> Run {
                 .is_some_and(|r| !r.is_empty())
     })
     .await;
-    // A setting the owner chose, which must survive.
+    // A setting the owner chose, and a satellite's own value, which must survive.
     let saved = run
-        .post("/api/config", &json!({"display": {"rotation": 90}}))
+        .post(
+            "/api/config",
+            &json!({"display": {"rotation": 90}, "display@kitchen": {"rotation": 180}}),
+        )
         .await;
     assert_eq!(saved.status, 200, "{}", saved.text());
     run
@@ -339,13 +342,19 @@ async fn redis_killed_for_10_s(restart: Restart) {
     let (answered, failed, slowest_ms) = load.finish().await;
     still_running(&mut run);
 
-    // Empty, the setting is put back by the gateway; with its data, nothing overwrote it.
+    // Empty, the settings are put back by the gateway (the kitchen's own too); with its data,
+    // nothing overwrote them.
     let config = run
         .wait_for("/api/config", Duration::from_secs(15), |c| {
             c["display"]["rotation"] == 90
+                && c["_overrides"]["display@kitchen"]["fields"]["rotation"] == 180
         })
         .await;
     assert_eq!(config["display"]["rotation"], 90);
+    assert_eq!(
+        config["_overrides"]["display@kitchen"]["fields"]["rotation"],
+        180
+    );
     let scenario = match restart {
         Restart::Empty => "redis killed 10 s under load, back empty",
         Restart::WithItsData => "redis killed 10 s under load, back with its data",

@@ -321,7 +321,7 @@ pub fn announce_config(batch: &mut Batch, names: &[SectionName]) {
 }
 
 /// [`announce_config`] by name, overrides (`display@kitchen`) included.
-fn announce_config_names(batch: &mut Batch, names: &[String]) {
+pub fn announce_config_names(batch: &mut Batch, names: &[String]) {
     let now = unix_now();
     for name in names {
         let notice = ConfigChanged {
