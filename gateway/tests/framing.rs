@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::{no_env, start_with};
-use sense_testkit::raw_http::Answer;
+use sense_testkit::raw_http::{Answer, read_ws_frame};
 use sense_testkit::ws::WsClient;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -381,22 +381,14 @@ async fn upgrade_from(local: &str, address: SocketAddr) -> (TcpStream, u16) {
     (stream, status)
 }
 
-/// Reads a WebSocket's frames until its close frame; the close code (the server's frames are not
-/// masked).
+/// Reads a WebSocket's frames until its close frame; the close code.
 async fn close_code(stream: &mut TcpStream) -> u16 {
+    let mut buffer = Vec::new();
     tokio::time::timeout(PATIENCE, async {
         loop {
-            let mut head = [0u8; 2];
-            stream.read_exact(&mut head).await.expect("a frame");
-            let len = match head[1] & 0x7f {
-                126 => u64::from(stream.read_u16().await.unwrap()),
-                127 => stream.read_u64().await.unwrap(),
-                n => u64::from(n),
-            };
-            let mut payload = vec![0u8; usize::try_from(len).unwrap()];
-            stream.read_exact(&mut payload).await.unwrap();
-            if head[0] & 0x0f == 0x8 {
-                return u16::from_be_bytes([payload[0], payload[1]]);
+            let frame = read_ws_frame(stream, &mut buffer).await.expect("a frame");
+            if let Some(code) = frame.close_code() {
+                return code;
             }
         }
     })

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use sense_gateway::conn::limits::{DEFAULT_WEBSOCKETS, DEFAULT_WEBSOCKETS_PER_CLIENT};
 use sense_testkit::basic_auth;
+use sense_testkit::raw_http::read_ws_frame;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::common::Run;
@@ -210,24 +211,14 @@ async fn websockets_held(address: SocketAddr, authorization: &str) -> usize {
     }
 }
 
-/// The first text frame of a WebSocket just upgraded (server frames are not masked), if one
-/// comes within a few seconds.
+/// The first text frame of a WebSocket just upgraded, if one comes within a few seconds.
 async fn first_text(stream: &mut tokio::net::TcpStream) -> Option<String> {
+    let mut buffer = Vec::new();
     tokio::time::timeout(Duration::from_secs(5), async {
         loop {
-            let mut head = [0u8; 2];
-            stream.read_exact(&mut head).await.ok()?;
-            let len = match head[1] & 0x7f {
-                126 => u64::from(stream.read_u16().await.ok()?),
-                127 => stream.read_u64().await.ok()?,
-                n => u64::from(n),
-            };
-            let mut payload = vec![0u8; usize::try_from(len).ok()?];
-            stream.read_exact(&mut payload).await.ok()?;
-            match head[0] & 0x0f {
-                0x1 => return String::from_utf8(payload).ok(),
-                0x8 => return None,
-                _ => {}
+            let frame = read_ws_frame(stream, &mut buffer).await?;
+            if frame.text().is_some() || frame.close_code().is_some() {
+                return frame.text();
             }
         }
     })
