@@ -347,6 +347,25 @@ describe('a real satellite Pi over a veth pair, its link cut for 30 s', { timeou
 		assert.equal(await result.getAttribute('data-ok'), 'true', await result.innerText());
 		assert.match(await result.innerText(), new RegExp(text), 'the answer names the text shown');
 
+		// The kitchen's LED matrix has its own card in its section (`/ws/grid?node=kitchen`): turned
+		// to 180° there, it says so while the hub's stays at 0°.
+		const kitchenMatrix = group(page).getByTestId(`card-matrix@${NODE}`);
+		await kitchenMatrix.getByTestId('led-matrix').waitFor({ timeout: WITHIN });
+		const turned = await stack.api(`/api/command/sensors@${NODE}`, {
+			method: 'POST',
+			body: JSON.stringify({ action: 'set_rotation', params: { rotation: 180 } })
+		});
+		assert.equal(turned.status, 200, JSON.stringify(turned.body));
+		await kitchenMatrix.locator('dd', { hasText: '180°' }).waitFor({ timeout: WITHIN });
+		assert.ok(Number(await kitchenMatrix.getByTestId('led-matrix').getAttribute('data-lit')) > 0, 'the kitchen matrix lit');
+		assert.equal(await page.getByTestId('card-matrix').locator('dd', { hasText: '180°' }).count(), 0, "the hub's matrix not turned");
+		const back = await stack.api(`/api/command/sensors@${NODE}`, {
+			method: 'POST',
+			body: JSON.stringify({ action: 'set_rotation', params: { rotation: 0 } })
+		});
+		assert.equal(back.status, 200, JSON.stringify(back.body));
+		await kitchenMatrix.locator('dd', { hasText: /^0°$/ }).waitFor({ timeout: WITHIN });
+
 		for (const { name, page, viewport, errors } of views) {
 			if (viewport === NARROW) await assertFits(page, NARROW.width);
 			await assertLabelled(page);

@@ -45,14 +45,15 @@ fn level_rank(level: &str) -> u8 {
 }
 
 /// Which WebSocket.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Feed {
     /// `/ws/sources`: every message is `GET /api/sources`'s body (the contract).
     Sources,
     /// `/ws/sources?mode=delta` (ours): a full message, then only what changed.
     SourcesDelta,
-    /// `/ws/grid`: the latest `matrix:state`.
-    Grid,
+    /// `/ws/grid`: the latest `matrix:state` (of the hub's Sense HAT), or `/ws/grid?node=kitchen`:
+    /// a named node's `matrix:state@kitchen`.
+    Grid(tokio::sync::watch::Receiver<Option<Arc<str>>>),
     /// `/ws/logs`: log entries at or above `min_level`.
     Logs {
         /// 0 debug, 1 info, 2 warn, 3 error.
@@ -175,9 +176,11 @@ impl WebSocketCallback for Socket {
         } = self;
         let hub = &shared.hub;
         // Subscribed before the first message, so nothing falls between the two.
+        let keepalive =
+            matches!(feed, Feed::SourcesDelta).then_some(Duration::from_secs(DELTA_KEEPALIVE_S));
         let (mut cursor, first, every) = match feed {
             Feed::Sources | Feed::SourcesDelta => {
-                let delta = (feed == Feed::SourcesDelta).then(DeltaCursor::default);
+                let delta = keepalive.is_some().then(DeltaCursor::default);
                 let mut cursor = Cursor::Sources {
                     rx: hub.watch_sources(),
                     delta,
@@ -185,8 +188,8 @@ impl WebSocketCallback for Socket {
                 let first = cursor.current(&shared).into_iter().collect();
                 (cursor, first, SOURCES_EVERY)
             }
-            Feed::Grid => {
-                let mut cursor = Cursor::Grid(hub.watch_grid());
+            Feed::Grid(rx) => {
+                let mut cursor = Cursor::Grid(rx);
                 let first = cursor.current(&shared).into_iter().collect();
                 (cursor, first, GRID_EVERY)
             }
@@ -204,8 +207,6 @@ impl WebSocketCallback for Socket {
                 (cursor, history, Duration::ZERO)
             }
         };
-        let keepalive =
-            (feed == Feed::SourcesDelta).then_some(Duration::from_secs(DELTA_KEEPALIVE_S));
         let clients = &shared.counters.websocket_clients;
         clients.set(clients.get() + 1);
         let result = async {

@@ -102,3 +102,55 @@ async fn nodes_are_sorted_judged_by_the_gateways_clock_and_kept_while_the_bus_is
     assert!(header.starts_with("down; since="), "{header}");
     assert_eq!(names(&body), ["attic", "kitchen"], "{body}");
 }
+
+/// A satellite's LED matrix (`matrix:state@kitchen`, which only its own Redis user may publish)
+/// reaches `/ws/grid?node=kitchen`, and not the hub's `/ws/grid`; a name that is not a node's,
+/// or a node the hub has no record of, is refused before the upgrade.
+#[tokio::test]
+async fn a_satellites_led_matrix_has_a_grid_feed_of_its_own() {
+    let server = RedisServer::start();
+    let g = start_on_redis("node-grid", &server.url()).await;
+    g.bus
+        .set(
+            "node:kitchen",
+            &record("kitchen", sense_bus::unix_now()),
+            None,
+        )
+        .await
+        .unwrap();
+    nodes_until(&g, "the kitchen", |b| names(b) == ["kitchen"]).await;
+    let address = g.address.to_string();
+    let refused = |path: &str| {
+        sense_testkit::ws::WsClient::connect(&address, path, &[])
+            .err()
+            .map(|r| r.status)
+    };
+    assert_eq!(refused("/ws/grid?node=Kitchen!"), Some(400));
+    assert_eq!(refused("/ws/grid?node=attic"), Some(404));
+
+    let mut kitchen = common::listen(&g, "/ws/grid?node=kitchen");
+    let mut hub = common::listen(&g, "/ws/grid");
+    // The gateway's subscription may begin after the sockets open: say the state until the
+    // kitchen's reader has it (a state, not an event).
+    let state = serde_json::json!({"mode": "scrolling", "rotation": 180, "n": 1}).to_string();
+    let got = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            g.bus.publish("matrix:state@kitchen", &state).await.unwrap();
+            if let Ok(Some(m)) =
+                tokio::time::timeout(Duration::from_millis(200), kitchen.recv()).await
+            {
+                return m;
+            }
+        }
+    })
+    .await
+    .expect("the kitchen's matrix state");
+    assert_eq!(got["rotation"], 180);
+    // The hub's own feed saw none of it: its first message is the hub's own state.
+    g.bus
+        .publish("matrix:state", r#"{"mode":"idle","rotation":0,"n":2}"#)
+        .await
+        .unwrap();
+    let first = common::until(&mut hub, |_| true).await;
+    assert_eq!(first["n"], 2, "{first}");
+}

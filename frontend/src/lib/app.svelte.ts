@@ -24,6 +24,18 @@ export const clock = new Clock();
 export const config = new ConfigStore(api);
 export const sources = new SourcesStore(() => wsUrl(SOURCES_PATH));
 export const grid = new GridStore(() => wsUrl('/ws/grid'));
+const nodeGrids = new Map<string, GridStore>();
+/** The LED matrix of the hub (`null`) or of a satellite Pi (`kitchen`: `/ws/grid?node=kitchen`),
+ *  one store each, made when first shown. */
+export function gridOf(node: string | null): GridStore {
+	if (node === null) return grid;
+	let store = nodeGrids.get(node);
+	if (!store) {
+		store = new GridStore(() => wsUrl(`/ws/grid?node=${encodeURIComponent(node)}`));
+		nodeGrids.set(node, store);
+	}
+	return store;
+}
 export const logs = new LogsStore((level) => wsUrl(`/ws/logs?level=${level}`));
 export const history = new HistoryStore(api);
 export const camera = new CameraStore(api);

@@ -8,6 +8,8 @@ use picoserve::extract::State;
 use picoserve::response::ws::{
     CallbackNotUsingState, UnspecifiedProtocol, UpgradedWebSocket, WebSocketUpgrade,
 };
+use sense_bus::Scope;
+use sense_bus::ids::NodeName;
 use serde::Deserialize;
 
 use super::ApiQuery;
@@ -66,9 +68,36 @@ pub async fn sources(
     open(&ctx, upgrade, feed)
 }
 
-/// The LED matrix.
-pub async fn grid(State(ctx): State<Ctx>, upgrade: WebSocketUpgrade) -> Upgrade {
-    open(&ctx, upgrade, Feed::Grid)
+/// `/ws/grid`'s query.
+#[derive(Debug, Default, Deserialize)]
+pub struct GridQuery {
+    /// A satellite Pi's name (`kitchen`): its LED matrix. Default: the hub's.
+    pub node: Option<String>,
+}
+
+/// The LED matrix: the hub's, or a named node's (`?node=kitchen`).
+pub async fn grid(
+    State(ctx): State<Ctx>,
+    ApiQuery(query): ApiQuery<GridQuery>,
+    upgrade: WebSocketUpgrade,
+) -> Upgrade {
+    let scope = match query.node.as_deref() {
+        None | Some("") => Scope::HUB,
+        Some(name) => match NodeName::parse(name) {
+            Ok(node) => Scope::node(node),
+            Err(e) => return Err(Reply::error(400, format!("node: {e}"))),
+        },
+    };
+    let Some(rx) = ctx.shared.hub.watch_grid(&scope) else {
+        return Err(Reply::error(
+            404,
+            format!(
+                "no Pi named {} has reported to this hub",
+                query.node.unwrap_or_default()
+            ),
+        ));
+    };
+    open(&ctx, upgrade, Feed::Grid(rx))
 }
 
 /// `/ws/logs`'s query.

@@ -16,13 +16,13 @@ pub mod run;
 pub mod snapshot;
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sense_bus::keys;
 use sense_bus::model::NodeRecord;
+use sense_bus::{Scope, keys};
 use serde_json::Value as Json;
 use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
@@ -51,7 +51,8 @@ pub const LOG_BACKLOG: usize = 64;
 pub struct Hub {
     snapshot: RefCell<Snapshot>,
     sources_version: watch::Sender<u64>,
-    grid: watch::Sender<Option<Arc<str>>>,
+    /// The latest `matrix:state` of the hub's Sense HAT (`Scope::HUB`) and of each named node's.
+    grids: RefCell<HashMap<Scope, watch::Sender<Option<Arc<str>>>>>,
     logs: broadcast::Sender<Arc<Json>>,
     log_history: RefCell<VecDeque<Arc<Json>>>,
     /// Every named node's record, sorted by name, as last read.
@@ -63,7 +64,7 @@ impl Default for Hub {
         Hub {
             snapshot: RefCell::default(),
             sources_version: watch::channel(0).0,
-            grid: watch::channel(None).0,
+            grids: RefCell::new(HashMap::from([(Scope::HUB, watch::channel(None).0)])),
             logs: broadcast::channel(LOG_BACKLOG).0,
             log_history: RefCell::new(VecDeque::with_capacity(LOG_HISTORY)),
             nodes: RefCell::default(),
@@ -141,14 +142,33 @@ impl Hub {
         self.nodes.borrow().clone()
     }
 
-    /// Keeps the latest `matrix:state`.
-    pub fn set_grid(&self, payload: Arc<str>) {
-        self.grid.send_replace(Some(payload));
+    /// Keeps the latest `matrix:state` of `scope`'s Sense HAT (`matrix:state@kitchen`: a named
+    /// node's, which only that node may publish).
+    pub fn set_grid(&self, scope: &Scope, payload: Arc<str>) {
+        self.grids
+            .borrow_mut()
+            .entry(scope.clone())
+            .or_insert_with(|| watch::channel(None).0)
+            .send_replace(Some(payload));
     }
 
-    /// Wakes on each new `matrix:state`; holds the latest.
-    pub fn watch_grid(&self) -> watch::Receiver<Option<Arc<str>>> {
-        self.grid.subscribe()
+    /// Wakes on each new `matrix:state` of `scope`'s Sense HAT; holds the latest. `None` for a
+    /// node the hub has no record of (so that asking for made-up names holds nothing).
+    pub fn watch_grid(&self, scope: &Scope) -> Option<watch::Receiver<Option<Arc<str>>>> {
+        let known = match scope.name() {
+            None => true,
+            Some(node) => self.nodes.borrow().iter().any(|n| n.name == node.as_str()),
+        };
+        if !known {
+            return None;
+        }
+        let mut grids = self.grids.borrow_mut();
+        Some(
+            grids
+                .entry(scope.clone())
+                .or_insert_with(|| watch::channel(None).0)
+                .subscribe(),
+        )
     }
 
     /// Keeps a log entry and passes it to `/ws/logs` clients.

@@ -8,7 +8,7 @@ use sense_bus::ids::split_scoped;
 use sense_bus::keys::{self, channels};
 use sense_bus::model::NodeRecord;
 use sense_bus::store;
-use sense_bus::{Bus, BusError, SourceId, Subscription, Topic};
+use sense_bus::{Bus, BusError, Scope, SourceId, Subscription, Topic};
 use serde_json::Value as Json;
 use tokio_util::sync::CancellationToken;
 
@@ -113,6 +113,7 @@ pub async fn run(shared: Rc<Shared>, shutdown: CancellationToken) {
     let topics = [
         Topic::pattern(channels::ALL_DATA),
         Topic::channel(channels::MATRIX_STATE),
+        Topic::pattern(channels::ALL_NODE_MATRIX_STATES),
         Topic::channel(channels::CONFIG_CHANGED),
         Topic::channel(LOGS_CHANNEL),
     ];
@@ -171,7 +172,9 @@ pub async fn run(shared: Rc<Shared>, shutdown: CancellationToken) {
                         reload_nodes(&shared).await;
                     }
                 } else if m.channel == channels::MATRIX_STATE {
-                    shared.hub.set_grid(Arc::from(m.payload));
+                    shared.hub.set_grid(&Scope::HUB, Arc::from(m.payload));
+                } else if let Some(node) = channels::parse_node_matrix_state(&m.channel) {
+                    shared.hub.set_grid(&Scope::node(node), Arc::from(m.payload));
                 } else if m.channel == channels::CONFIG_CHANGED {
                     shared.reconcile_config().await;
                 } else if m.channel == LOGS_CHANNEL

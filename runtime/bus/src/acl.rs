@@ -17,7 +17,7 @@
 //! role listens to (`data:*`) are listed as they are. Channel rules do not tell publishing from
 //! subscribing: a satellite that listens to `config:changed` may also publish on it.
 
-use crate::ids::{NODE_SEPARATOR, NodeName, Scope, SectionName, SourceId};
+use crate::ids::{NodeName, Scope, SectionName, SourceId};
 use crate::keys::{self, channels};
 
 /// The id a node's orchestrator answers to and writes its health under.
@@ -230,8 +230,8 @@ fn gateway() -> (Vec<Key>, Vec<String>) {
         channels::CONFIG_CHANGED.to_owned(),
         channels::ALL_DATA.to_owned(),
         channels::MATRIX_STATE.to_owned(),
-        // Each node's LED matrix, however the gateway comes to listen to them.
-        format!("{}{NODE_SEPARATOR}*", channels::MATRIX_STATE),
+        // Each node's LED matrix (`/ws/grid?node=kitchen`).
+        channels::ALL_NODE_MATRIX_STATES.to_owned(),
         channels::LOGS.to_owned(),
     ];
     (keys, chans)

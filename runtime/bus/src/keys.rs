@@ -227,6 +227,17 @@ pub mod channels {
         scope.id(MATRIX_STATE)
     }
 
+    /// Every named node's `matrix:state@{node}` (a pattern).
+    pub const ALL_NODE_MATRIX_STATES: &str = "matrix:state@*";
+
+    /// The node whose `matrix:state@{node}` `channel` is; `None` for any other channel.
+    pub fn parse_node_matrix_state(channel: &str) -> Option<crate::ids::NodeName> {
+        let node = channel
+            .strip_prefix(MATRIX_STATE)?
+            .strip_prefix(crate::ids::NODE_SEPARATOR)?;
+        crate::ids::NodeName::parse(node).ok()
+    }
+
     /// `logs` **[ours]**: a service logged a warning or an error.
     pub const LOGS: &str = "logs";
 
