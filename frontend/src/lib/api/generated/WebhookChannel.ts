@@ -9,6 +9,7 @@ export type WebhookChannel = {
  */
 enabled: boolean, 
 /**
- * Where: each fired or cleared alert is POSTed there as JSON.
+ * Where: each fired or cleared alert is POSTed there as JSON. Secret: a webhook's URL is
+ * its key (Slack's, Discord's and Home Assistant's carry their token in the path).
  */
 url: string, };
