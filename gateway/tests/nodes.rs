@@ -127,6 +127,29 @@ async fn a_satellites_led_matrix_has_a_grid_feed_of_its_own() {
     };
     assert_eq!(refused("/ws/grid?node=Kitchen!"), Some(400));
     assert_eq!(refused("/ws/grid?node=attic"), Some(404));
+    // A Pi whose sources the hub has before its record (records are re-read every 5 s): known.
+    let mut status = sense_bus::model::Status::new("system@hall");
+    status.poll_count = 1;
+    g.bus
+        .set(
+            "status:system@hall",
+            &serde_json::to_string(&status).unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+    g.bus.publish("data:system@hall", "{}").await.unwrap();
+    for _ in 0..200 {
+        if json_of(&g.get("/api/sources").await)["system@hall"].is_object() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        refused("/ws/grid?node=hall"),
+        None,
+        "the hall's sources are known"
+    );
 
     let mut kitchen = common::listen(&g, "/ws/grid?node=kitchen");
     let mut hub = common::listen(&g, "/ws/grid");

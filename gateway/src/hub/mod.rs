@@ -153,12 +153,19 @@ impl Hub {
     }
 
     /// Wakes on each new `matrix:state` of `scope`'s Sense HAT; holds the latest. `None` for a
-    /// node the hub has no record of (so that asking for made-up names holds nothing).
+    /// node the hub knows nothing of, neither its record nor a source of it (so that asking for
+    /// made-up names holds nothing; its sources may come before the hub re-reads the records).
     pub fn watch_grid(&self, scope: &Scope) -> Option<watch::Receiver<Option<Arc<str>>>> {
-        let known = match scope.name() {
-            None => true,
-            Some(node) => self.nodes.borrow().iter().any(|n| n.name == node.as_str()),
-        };
+        let known =
+            match scope.name() {
+                None => true,
+                Some(node) => {
+                    self.nodes.borrow().iter().any(|n| n.name == node.as_str())
+                        || self.snapshot.borrow().sources().any(|(id, _)| {
+                            sense_bus::ids::split_scoped(id).1 == Some(node.as_str())
+                        })
+                }
+            };
         if !known {
             return None;
         }
