@@ -590,6 +590,8 @@ fn run_until_listening(env: &[(&str, &str)], args: &[&str]) -> (Killed, Vec<Stri
     );
     let lines = lines_of(child.0.stdout.take().unwrap());
     let said = lines_until(&lines, |l| l.contains("open http://"));
+    // Read on for as long as it runs: a closed pipe would make its next line fail.
+    std::thread::spawn(move || while lines.recv().is_ok() {});
     (child, said)
 }
 

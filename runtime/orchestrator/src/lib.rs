@@ -326,6 +326,32 @@ pub async fn run(
     }
 }
 
+/// `step` until it succeeds, tried again every second while Redis is out of reach (unreachable,
+/// or too slow); `None` when `shutdown` comes first. An error waiting will not cure (a refused
+/// login, TLS) ends it.
+async fn while_down<T, F: Future<Output = Result<T, BusError>>>(
+    shutdown: &CancellationToken,
+    mut step: impl FnMut() -> F,
+) -> Result<Option<T>, BusError> {
+    let mut said = false;
+    loop {
+        match step().await {
+            Ok(value) => return Ok(Some(value)),
+            Err(e @ (BusError::Unavailable { .. } | BusError::Timeout(_))) => {
+                if !said {
+                    tracing::warn!(error = %e, "the bus went away while starting; trying again");
+                    said = true;
+                }
+            }
+            Err(e) => return Err(e),
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(None),
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
 /// [`run`] with a launcher of your own (`options.launcher` is ignored).
 pub async fn run_with_launcher<L: Launcher>(
     bus: Bus,
@@ -354,21 +380,33 @@ pub async fn run_with_launcher<L: Launcher>(
         shutdown.clone(),
     ));
 
+    // Redis may go away between the wait for it and these first steps: each is tried again until
+    // it answers, as every step later is, rather than ending the orchestrator.
+    let topics = [
+        Topic::channel(channels::CONFIG_CHANGED),
+        Topic::channel(bus.scope().id(channels::STREAM_ENDED)),
+    ];
     // Subscribe before reading anything, so no change slips between the read and the subscription.
-    let events = bus
-        .subscribe(&[
-            Topic::channel(channels::CONFIG_CHANGED),
-            Topic::channel(bus.scope().id(channels::STREAM_ENDED)),
-        ])
-        .await?;
-    let mut commands = CommandServer::listen(&bus, &bus.scope().id(ORCHESTRATOR)).await?;
+    let Some(events) = while_down(&shutdown, || bus.subscribe(&topics)).await? else {
+        return Ok(());
+    };
+    let target = bus.scope().id(ORCHESTRATOR);
+    let Some(mut commands) = while_down(&shutdown, || CommandServer::listen(&bus, &target)).await?
+    else {
+        return Ok(());
+    };
     // The config is the hub's to seed: a named node may only read it (its Redis user says so).
     if bus.scope().is_hub()
         && let Err(e) = core.seed().await
     {
         tracing::warn!(error = %e, "cannot seed config from the environment");
     }
-    core.reload_schedule().await?;
+    if while_down(&shutdown, || core.reload_schedule())
+        .await?
+        .is_none()
+    {
+        return Ok(());
+    }
     // Before any run of ours: what a previous orchestrator left is cleared, or adopted.
     core.recover().await;
 

@@ -1130,3 +1130,47 @@ async fn a_named_node_runs_its_own_sources_under_its_name_and_leaves_the_config_
         .unwrap()
         .unwrap();
 }
+
+/// Redis gone between the wait for it and the orchestrator's first steps (its subscriptions, its
+/// command channel, the schedule): it waits for Redis to come back rather than ending (`run`
+/// ended with "Redis unreachable" when Redis went away in its first milliseconds).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_gone_while_starting_is_waited_for_not_the_end() {
+    let mut server = sense_testkit::RedisServer::start();
+    let bus = Bus::connect(
+        &server.url(),
+        sense_bus::ConnectOptions::FailAfter(Duration::from_secs(5)),
+    )
+    .await
+    .unwrap();
+    server.stop();
+    let fake = Fake::new(&bus, |_| Plan::ok(100));
+    let shutdown = CancellationToken::new();
+    let mut task = tokio::spawn(run_with_launcher(
+        bus.clone(),
+        fake.clone(),
+        options(),
+        shutdown.clone(),
+    ));
+    // Its first step fails after the bus's own timeout (3 s): still running after that.
+    let waited = Duration::from_secs(5);
+    let ended = tokio::time::timeout(waited, &mut task).await;
+    assert!(ended.is_err(), "the orchestrator ended: {ended:?}");
+    // Back: it takes commands.
+    server.restart();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while bus.publish("cmd:orchestrator", "{}").await.unwrap_or(0) == 0 {
+        assert!(!task.is_finished(), "the orchestrator ended");
+        assert!(
+            Instant::now() < deadline,
+            "not running 20 s after Redis came back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(30), task)
+        .await
+        .expect("stops")
+        .unwrap()
+        .unwrap();
+}
