@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+use sense_bus::model::PollOutcome;
 use sense_bus::store::SourceSnapshot;
 
 use crate::state::Counters;
@@ -47,7 +48,13 @@ pub fn render<'a>(
     for (name, help, kind) in [
         (
             "sense_source_up",
-            "1 when the source's last poll worked, 0 when it failed.",
+            "1 when the source's last poll wrote readings (all of them, or some: see \
+             sense_source_partial), 0 when it failed.",
+            "gauge",
+        ),
+        (
+            "sense_source_partial",
+            "1 when the source's last poll wrote only some of its readings (a monitor not heard).",
             "gauge",
         ),
         (
@@ -65,7 +72,10 @@ pub fn render<'a>(
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
         for (id, status) in &statuses {
             let value = match name {
-                "sense_source_up" => f64::from(u8::from(status.last_error.is_none())),
+                "sense_source_up" => f64::from(u8::from(status.outcome() != PollOutcome::Failed)),
+                "sense_source_partial" => {
+                    f64::from(u8::from(status.outcome() == PollOutcome::Partial))
+                }
                 "sense_source_polls_total" => status.poll_count as f64,
                 "sense_source_errors_total" => status.error_count as f64,
                 _ => match status.last_success {
@@ -178,6 +188,23 @@ mod tests {
         );
         assert!(!text.contains("weather_conditions"), "text is not a gauge");
         assert!(text.contains("sense_source_up{source=\"co2\"} 0\n"));
+        assert!(text.contains("sense_source_partial{source=\"co2\"} 0\n"));
+        // A partial poll (some monitors heard) is up, and says it is partial.
+        let partial = all.get_mut("co2").unwrap().status.as_mut().unwrap();
+        partial.outcome = Some(PollOutcome::Partial);
+        let text = render(
+            all.iter().map(|(k, v)| (k.as_str(), v)),
+            &Counters::default(),
+            true,
+        );
+        assert!(
+            text.contains("sense_source_up{source=\"co2\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("sense_source_partial{source=\"co2\"} 1\n"),
+            "{text}"
+        );
         assert!(text.contains("sense_source_polls_total{source=\"co2\"} 7\n"));
         assert!(text.contains("sense_gateway_bus_up 1\n"));
     }
