@@ -258,7 +258,6 @@ struct Inner {
     /// The waiting connections, longest waiting first.
     waiting: BTreeSet<(Instant, u64)>,
     per_client: HashMap<Client, usize>,
-    websockets: usize,
     websockets_per_client: HashMap<Client, usize>,
     /// Each WebSocket held, oldest first: its client (`None`: behind a trusted proxy, never
     /// closed to make room) and how to close it.
@@ -322,7 +321,6 @@ impl Inner {
         let Some((_, eviction)) = oldest.and_then(|id| self.sockets.remove(&id)) else {
             return false;
         };
-        self.websockets -= 1;
         decrement(&mut self.websockets_per_client, top);
         eviction.evict();
         self.websockets_evicted += 1;
@@ -351,7 +349,7 @@ impl fmt::Debug for Registry {
         f.debug_struct("Registry")
             .field("limits", &inner.limits)
             .field("open", &inner.open.len())
-            .field("websockets", &inner.websockets)
+            .field("websockets", &inner.sockets.len())
             .finish_non_exhaustive()
     }
 }
@@ -367,7 +365,6 @@ impl Registry {
                 open: HashMap::new(),
                 waiting: BTreeSet::new(),
                 per_client: HashMap::new(),
-                websockets: 0,
                 websockets_per_client: HashMap::new(),
                 sockets: BTreeMap::new(),
                 next_socket: 0,
@@ -395,7 +392,7 @@ impl Registry {
         Stats {
             open: inner.open.len(),
             waiting: inner.waiting.len(),
-            websockets: inner.websockets,
+            websockets: inner.sockets.len(),
             refused: inner.refused,
             evicted: inner.evicted,
             websockets_evicted: inner.websockets_evicted,
@@ -470,13 +467,14 @@ impl Registry {
             return None;
         }
         let newcomer = counted.then_some(client);
-        if inner.websockets >= inner.limits.websockets && !inner.make_room_for_websocket(newcomer) {
+        if inner.sockets.len() >= inner.limits.websockets
+            && !inner.make_room_for_websocket(newcomer)
+        {
             return None;
         }
         if counted {
             *inner.websockets_per_client.entry(client).or_default() += 1;
         }
-        inner.websockets += 1;
         let id = inner.next_socket;
         inner.next_socket += 1;
         let eviction = Rc::new(Eviction::default());
@@ -581,11 +579,8 @@ impl Drop for WebSocketPermit {
     fn drop(&mut self) {
         let mut inner = self.registry.inner.borrow_mut();
         // An evicted one was given back when it was evicted.
-        if let Some((client, _)) = inner.sockets.remove(&self.id) {
-            inner.websockets -= 1;
-            if let Some(client) = client {
-                decrement(&mut inner.websockets_per_client, client);
-            }
+        if let Some((Some(client), _)) = inner.sockets.remove(&self.id) {
+            decrement(&mut inner.websockets_per_client, client);
         }
     }
 }
