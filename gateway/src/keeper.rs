@@ -18,7 +18,7 @@ use std::path::PathBuf;
 
 use sense_bus::config::{check_update_by_name, env_layer_by_name};
 use sense_bus::keys;
-use sense_bus::store::{announce_config_names, read_config_texts};
+use sense_bus::store::{announce_config_names, read_config_texts, read_override_texts};
 use sense_bus::{Batch, Bus, BusError, Guard, SectionName};
 use serde_json::Value as Json;
 
@@ -143,7 +143,7 @@ impl ConfigKeeper {
         let (stored, present) = loop {
             let generation = self.generation.get();
             let stored = read_config_texts(bus, &SectionName::ALL).await?;
-            let present = read_overrides(bus).await?;
+            let present = read_override_texts(bus).await?;
             // Read across a write through the API: what was read may predate it.
             if self.generation.get() == generation {
                 break (stored, present);
@@ -207,7 +207,10 @@ impl ConfigKeeper {
             names.push(name.as_str().to_owned());
         }
         for (name, k) in &lost_overrides {
-            let key = format!("config:{name}");
+            let Some((section, Some(node))) = keys::parse_section(name) else {
+                continue;
+            };
+            let key = keys::config_override(section, &node);
             guards.push(Guard::holds(key.clone(), None));
             batch.set(key, k.clone(), None);
             names.push(name.clone());
@@ -244,17 +247,6 @@ impl ConfigKeeper {
             tracing::warn!(file = %file.display(), error = %e, "cannot save the settings backup");
         }
     }
-}
-
-/// Every node's override in Redis (`display@kitchen` → its text).
-async fn read_overrides(bus: &Bus) -> Result<BTreeMap<String, String>, BusError> {
-    let names = bus.keys("config:*@*").await?;
-    let texts = bus.mget(&names).await?;
-    Ok(names
-        .into_iter()
-        .zip(texts)
-        .filter_map(|(key, text)| Some((key.strip_prefix("config:")?.to_owned(), text?)))
-        .collect())
 }
 
 /// Replaces `file` with `bytes` atomically (a file beside it, then a rename), mode 0600.

@@ -52,15 +52,9 @@ async fn node_overrides(
 ) -> Result<Map<String, Json>, sense_bus::BusError> {
     let env = ctx.shared.options.env;
     let bus = &ctx.shared.bus;
-    let mut names = bus.keys("config:*@*").await?;
-    names.sort();
-    let texts = bus.mget(&names).await?;
     let mut overrides = Map::new();
-    for (key, text) in names.iter().zip(texts) {
-        let Some(name) = key.strip_prefix("config:") else {
-            continue;
-        };
-        let (Some((section, Some(_))), Some(text)) = (keys::parse_section(name), text) else {
+    for (name, text) in store::read_override_texts(bus).await? {
+        let Some((section, Some(_))) = keys::parse_section(&name) else {
             continue;
         };
         let Ok(Json::Object(own)) = serde_json::from_str::<Json>(&text) else {
@@ -74,7 +68,7 @@ async fn node_overrides(
             .filter_map(|field| Some((field.clone(), resolved.get(field)?.clone())))
             .collect();
         overrides.insert(
-            name.to_owned(),
+            name,
             json!({"fields": fields, "revision": revision(Some(&text))}),
         );
     }

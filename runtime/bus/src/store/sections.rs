@@ -61,6 +61,25 @@ pub async fn read_config_texts(
     Ok(config_texts(bus.scope(), sections, &values))
 }
 
+/// Every node's stored override, by its name (`display@kitchen` → its text), in name order.
+pub async fn read_override_texts(
+    bus: &Bus,
+) -> Result<std::collections::BTreeMap<String, String>, BusError> {
+    let keys = bus
+        .keys(&format!(
+            "{}{}*",
+            keys::ALL_CONFIG,
+            crate::ids::NODE_SEPARATOR
+        ))
+        .await?;
+    let texts = bus.mget(&keys).await?;
+    Ok(keys
+        .into_iter()
+        .zip(texts)
+        .filter_map(|(key, text)| Some((key.strip_prefix("config:")?.to_owned(), text?)))
+        .collect())
+}
+
 /// Resolves `sections` from Redis and the environment (see [`config`]). Problems name the section
 /// and field; the values to run with are always complete.
 pub async fn load_config(
