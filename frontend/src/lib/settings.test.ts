@@ -95,10 +95,4 @@ group('number ranges come from the gateway', () => {
 		}
 		expect(rangeOf('camera.cameras[].port')).toEqual({ min: 1, max: 65535 });
 	});
-
-	test('hints that state a range state the gateway’s', () => {
-		const text = (path: string) => offered.get(path) as { help?: string } | undefined;
-		const { min, max } = CONFIG_RANGES['global.cache_ttl'];
-		expect(text('global.cache_ttl')?.help).toBe(`Seconds (${min}–${max}).`);
-	});
 });
